@@ -1,0 +1,1 @@
+"""Generic API machinery: Status errors, request parsing helpers, and (later) REST handlers."""

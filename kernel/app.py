@@ -1,0 +1,118 @@
+"""The option steps of the startup sequence: build → parse → validate → complete.
+
+Mirrors cmd/kube-apiserver/app: every step is a plain function; errors are collected and reported
+together by the CLI, which exits 1 without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kernel import certs, options as opts, plugins
+from kernel.options import Options, OptionSet
+
+log = logging.getLogger("kernel")
+
+
+class OptionsError(Exception):
+    """Invalid options; ``errors`` holds one message per problem, each naming its flag."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+@dataclass
+class ServerRunOptions:
+    option_set: OptionSet
+    plugins: plugins.PluginManager
+
+
+def selected_plugin_names(argv: Sequence[str]) -> list[str]:
+    """Read ``--plugins`` ahead of the full parse: it decides which flags exist."""
+    pre = OptionSet()
+    opts.add_server_run_options(pre)
+    result = opts.parse(pre, argv)
+    return result.options.plugins
+
+
+def build_options(argv: Sequence[str]) -> ServerRunOptions:
+    """Load the selected plugins and gather the kernel's and their flags."""
+    try:
+        selected = plugins.select(selected_plugin_names(argv))
+    except plugins.PluginError as error:
+        raise OptionsError([str(error)]) from None
+    manager = plugins.PluginManager(selected)
+    option_set = OptionSet()
+    opts.add_server_run_options(option_set)
+    for info in manager.plugins:
+        add = getattr(info.module, "kernel_add_options", None)
+        if add is not None:
+            add(options=option_set.for_plugin(info.name))
+    return ServerRunOptions(option_set, manager)
+
+
+def parse(run_options: ServerRunOptions, argv: Sequence[str]) -> tuple[Options, list[str]]:
+    result = opts.parse(run_options.option_set, argv)
+    errors = list(result.errors)
+    for flag in opts.unknown_flag_names(result.unknown):
+        provider = plugins.provider_of_flag(flag)
+        if provider is None:
+            errors.append(f"{flag}: unknown flag")
+        else:
+            errors.append(f"{flag}: flag of plugin {provider}, which is not selected "
+                          f"(add it to --plugins)")
+    errors += [f"unexpected argument {arg!r}" for arg in result.unknown if not arg.startswith("-")]
+    return result.options, errors
+
+
+def _validate_component(manager: plugins.PluginManager, hook: str, flag: str,
+                        wanted: Sequence[str]) -> list[str]:
+    provided = manager.components(hook)
+    errors = []
+    for name in wanted:
+        if name in provided:
+            continue
+        owner = plugins.provider_of_component(hook, name)
+        if owner is not None:
+            errors.append(f"--{flag}: {name} is provided by plugin {owner}, which is not selected")
+        else:
+            errors.append(f"--{flag}: unknown {name!r}; available: {', '.join(provided) or 'none'}")
+    return errors
+
+
+def validate(run_options: ServerRunOptions, options: Options) -> list[str]:
+    """Every problem at once: the kernel's checks, plugin requirements, each plugin's checks."""
+    manager = run_options.plugins
+    errors = opts.validate_server_run_options(options)
+    errors += manager.missing_requirements()
+    errors += _validate_component(manager, "kernel_authorizers", "authorization-mode",
+                                  options.authorization_mode)
+    errors += _validate_component(manager, "kernel_admission_plugins", "enable-admission-plugins",
+                                  options.enable_admission_plugins)
+    if manager.components("kernel_api_groups"):
+        errors += _validate_component(manager, "kernel_storage_backends", "storage-backend",
+                                      [options.storage_backend])
+    for _, plugin_errors in manager.call_each("kernel_validate_options", options=options):
+        errors += list(plugin_errors or ())
+    return errors
+
+
+def complete(run_options: ServerRunOptions, options: Options) -> Options:
+    """Defaults that depend on other options: serving certificate, loopback credentials, plugins'."""
+    try:
+        if options.tls_cert_file:
+            options.serving = certs.from_files(options.tls_cert_file, options.tls_private_key_file)
+        else:
+            options.serving = certs.ensure_self_signed(options.cert_dir, options.bind_address)
+    except OSError as error:
+        flag = "--tls-cert-file" if options.tls_cert_file else "--cert-dir"
+        raise OptionsError([f"{flag}: {error}"]) from None
+    options.loopback_token = secrets.token_urlsafe(32)
+    options.loopback_uid = str(uuid.uuid4())
+    run_options.plugins.call_each("kernel_complete_options", options=options)
+    return options

@@ -1,0 +1,86 @@
+"""Authorization: may this user do this (k8s.io/apiserver/pkg/authorization)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from kernel.authentication import UserInfo
+
+
+class Decision(enum.Enum):
+    DENY = 0
+    ALLOW = 1
+    NO_OPINION = 2
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """authorizer.Attributes of one request."""
+
+    user: UserInfo
+    verb: str
+    resource_request: bool
+    path: str = ""
+    namespace: str = ""
+    api_group: str = ""
+    api_version: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+
+
+class Authorizer(Protocol):
+    async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
+        """Return a decision and a reason (shown in the 403 message when denied)."""
+
+
+def forbidden_message(attributes: Attributes, reason: str) -> str:
+    """The message of kube's 403 Status for these attributes."""
+    user = attributes.user.name
+    if not attributes.resource_request:
+        message = f'forbidden: User "{user}" cannot {attributes.verb} path "{attributes.path}"'
+    else:
+        resource = attributes.resource
+        if attributes.subresource:
+            resource += "/" + attributes.subresource
+        if attributes.namespace:
+            scope = f'in the namespace "{attributes.namespace}"'
+        else:
+            scope = "at the cluster scope"
+        detail = (f'User "{user}" cannot {attributes.verb} resource "{resource}" in API group '
+                  f'"{attributes.api_group}" {scope}')
+        qualified = attributes.resource + (f".{attributes.api_group}" if attributes.api_group else "")
+        if attributes.name:
+            message = f'{qualified} "{attributes.name}" is forbidden: {detail}'
+        else:
+            message = f"{qualified} is forbidden: {detail}"
+    return f"{message}: {reason}" if reason else message
+
+
+class AuthorizerChain:
+    """kube's union authorizer: the first Allow or Deny decides, NoOpinion passes on.
+
+    Members of system:masters are allowed before any mode is asked (kube's privileged group).
+    """
+
+    def __init__(self, authorizers: list[tuple[str, Authorizer]], privileged_group: str) -> None:
+        self.authorizers = authorizers
+        self.privileged_group = privileged_group
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.authorizers]
+
+    async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
+        if self.privileged_group in attributes.user.groups:
+            return Decision.ALLOW, ""
+        reasons = []
+        for _, authorizer in self.authorizers:
+            decision, reason = await authorizer.authorize(attributes)
+            if decision is not Decision.NO_OPINION:
+                return decision, reason
+            if reason:
+                reasons.append(reason)
+        return Decision.NO_OPINION, "\n".join(reasons)

@@ -1,0 +1,120 @@
+"""``kernel serve | plugins | version``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from kernel import __version__, app, options as opts
+from kernel.server import authenticator_order, create_server_chain, prepare_run, run
+from kernel.version import version_info
+
+USAGE = """usage: kernel <command> [flags]
+
+commands:
+  serve     run the API server (kernel serve --help lists the flags, grouped by plugin)
+  plugins   list installed plugins, what each provides, and the chains the flags give
+  version   print the version
+"""
+
+COMPONENT_HOOKS = [
+    ("authenticators", "kernel_authenticators"),
+    ("authorizer modes", "kernel_authorizers"),
+    ("admission plugins", "kernel_admission_plugins"),
+    ("storage backends", "kernel_storage_backends"),
+    ("API groups", "kernel_api_groups"),
+]
+
+
+def _fail(errors: Sequence[str]) -> int:
+    print("Error: invalid options:", file=sys.stderr)
+    for error in errors:
+        print(f"  {error}", file=sys.stderr)
+    return 1
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
+
+
+def _load(argv: Sequence[str]) -> tuple[app.ServerRunOptions, opts.Options, list[str]]:
+    run_options = app.build_options(argv)
+    options, errors = app.parse(run_options, argv)
+    return run_options, options, errors
+
+
+def serve(argv: Sequence[str]) -> int:
+    _setup_logging()
+    try:
+        run_options, options, errors = _load(argv)
+        if options.help:
+            opts.build_parser(run_options.option_set).print_help()
+            return 0
+        errors += app.validate(run_options, options)
+        if errors:
+            return _fail(errors)
+        options = app.complete(run_options, options)
+    except app.OptionsError as error:
+        return _fail(error.errors)
+    server = prepare_run(create_server_chain(options, run_options.plugins))
+    try:
+        trio.run(run, server)
+    except KeyboardInterrupt:  # a signal that arrived before the handler was installed
+        return 1
+    return 0
+
+
+def plugins(argv: Sequence[str]) -> int:
+    try:
+        run_options, options, errors = _load(argv)
+    except app.OptionsError as error:
+        return _fail(error.errors)
+    if errors:
+        return _fail(errors)
+    manager = run_options.plugins
+    flags = run_options.option_set.by_plugin()
+    for info in manager.plugins:
+        kind = "built-in" if info.builtin else "plugin"
+        print(f"{info.name}  ({kind}; {info.distribution} {info.version})")
+        provides = [f"    flags: {', '.join('--' + f.name for f in flags.get(info.name, []))}"]
+        for label, hook in COMPONENT_HOOKS:
+            names = [name for name, (owner, _) in manager.components(hook).items() if owner == info.name]
+            if names:
+                provides.append(f"    {label}: {', '.join(names)}")
+        requires = [r for plugin, rs in manager.call_each("kernel_requires") if plugin == info.name
+                    for r in rs or ()]
+        if requires:
+            provides.append(f"    requires: {', '.join(requires)}")
+        print("\n".join(line for line in provides if not line.endswith(": ")))
+    authenticators = authenticator_order(manager)
+    if options.anonymous_auth:
+        authenticators.append("anonymous")
+    print("\nchains for these options:")
+    print(f"  authentication: {', '.join(authenticators)}")
+    print(f"  authorization: privileged group system:masters, {', '.join(options.authorization_mode)}")
+    print(f"  admission: {', '.join(options.enable_admission_plugins) or 'none'}")
+    print(f"  storage backend: {options.storage_backend}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, rest = (args[0], args[1:]) if args else ("", [])
+    if command == "serve":
+        return serve(rest)
+    if command == "plugins":
+        return plugins(rest)
+    if command == "version":
+        info = version_info()
+        print(f"kernel {__version__} (serves Kubernetes API {info['gitVersion']})")
+        return 0
+    print(USAGE, file=sys.stderr if command not in ("-h", "--help", "help") else sys.stdout)
+    return 0 if command in ("-h", "--help", "help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The request pipeline, one filter per module, composed by :func:`build_handler_chain`.
+
+Each filter wraps the next handler; the chain runs in kube-apiserver's order:
+panic recovery → request info → wait group (graceful drain) → authentication → max in flight
+→ authorization → timeout → the API handler.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kernel.filters.authentication import with_authentication
+from kernel.filters.authorization import with_authorization
+from kernel.filters.maxinflight import with_max_in_flight_limit
+from kernel.filters.recovery import with_panic_recovery
+from kernel.filters.requestinfo import with_request_info
+from kernel.filters.timeout import with_timeout_for_non_long_running_requests
+from kernel.filters.waitgroup import with_wait_group
+
+if TYPE_CHECKING:
+    from kernel.request import Handler
+    from kernel.server import APIServer
+
+
+def build_handler_chain(api_handler: Handler, server: APIServer) -> Handler:
+    """DefaultBuildHandlerChain: wrap the API handler, innermost filter first."""
+    options = server.options
+    handler = with_timeout_for_non_long_running_requests(api_handler, options.request_timeout)
+    handler = with_authorization(handler, server.authorizer)
+    handler = with_max_in_flight_limit(handler, options.max_requests_inflight,
+                                       options.max_mutating_requests_inflight)
+    handler = with_authentication(handler, server.authenticator)
+    handler = with_wait_group(handler, server.in_flight, server.signals,
+                              options.shutdown_send_retry_after)
+    handler = with_request_info(handler)
+    return with_panic_recovery(handler)

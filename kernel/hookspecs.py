@@ -1,0 +1,144 @@
+"""The contract between the kernel and its plugins: every hook, documented.
+
+A plugin is a module (or object) with functions marked ``@kernel.hookimpl`` and named like the
+specs below, published in the ``kernel.plugins`` entry-point group; the entry-point name is the
+plugin's name on the command line (``--plugins=authn_x509,storage_etcd3``). The kernel's own
+built-ins (``kernel/builtin/``) are registered the same way.
+
+A plugin may implement any subset of the hooks. pluggy calls implementations in LIFO order, so the
+kernel never relies on call order to build a chain: the *component* hooks return components by
+name, and the kernel orders each chain by the option that names it:
+
+==========================  ========================================================
+chain                       ordered by
+==========================  ========================================================
+authenticators              ``--plugins`` order (loopback first, anonymous last)
+authorizers                 ``--authorization-mode``
+admission plugins           ``--enable-admission-plugins``
+storage backend             ``--storage-backend`` (exactly one)
+==========================  ========================================================
+
+Component hooks return ``{name: factory}``; a factory is called once with the completed options
+while the server chain is built and may return ``None`` when the component is not configured (an
+OIDC authenticator without ``--oidc-issuer-url``, say). Returning factories instead of instances
+lets ``kernel plugins`` list what each plugin provides without building anything.
+
+Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_requires`` and
+``kernel_add_options`` (build options) → ``kernel_validate_options`` → ``kernel_complete_options``
+→ component factories, ``kernel_health_checks``, ``kernel_post_start_hooks``,
+``kernel_pre_shutdown_hooks`` (create_server_chain) → post-start hooks run once the server
+listens → pre-shutdown hooks run after in-flight requests drained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from kernel.admission import AdmissionPlugin
+    from kernel.apigroup import APIGroup
+    from kernel.authentication import Authenticator
+    from kernel.authorization import Authorizer
+    from kernel.healthz import HealthCheck
+    from kernel.options import Options, OptionSet
+    from kernel.server import APIServer
+
+hookspec = pluggy.HookspecMarker("kernel")
+
+Factory = Callable[["Options"], Any]
+
+
+@hookspec
+def kernel_requires() -> Sequence[str]:
+    """Other plugins this plugin needs, by name.
+
+    A missing requirement fails validation with a message naming both plugins.
+    """
+
+
+@hookspec
+def kernel_add_options(options: OptionSet) -> None:
+    """Add this plugin's command-line flags with ``options.add(...)``.
+
+    Flags are grouped under the plugin's name in ``kernel serve --help``. A flag of an installed
+    but unselected plugin is refused with a message naming that plugin.
+    """
+
+
+@hookspec
+def kernel_validate_options(options: Options) -> Sequence[str]:
+    """Return error messages for invalid flag values, each starting with the flag (``--x: ...``).
+
+    All errors from the kernel and every plugin are reported together, then the process exits 1.
+    """
+
+
+@hookspec
+def kernel_complete_options(options: Options) -> None:
+    """Fill in defaults that depend on other options (after validation, before the server chain).
+
+    Completion may do I/O such as reading files named by flags. Client CA bundles that TLS
+    handshakes must verify against are appended to ``options.client_ca_files``.
+    """
+
+
+@hookspec
+def kernel_storage_backends() -> Mapping[str, Factory]:
+    """Storage backends by ``--storage-backend`` name: ``{"etcd3": factory}``.
+
+    The factory returns the backend's ``Storage`` for the completed options.
+    """
+
+
+@hookspec
+def kernel_api_groups() -> Mapping[str, Callable[[APIServer], APIGroup]]:
+    """API group-versions this plugin serves, by ``group/version`` (``v1`` for the core group).
+
+    The factory gets the server being built (options, storage, signals) and returns an
+    :class:`kernel.apigroup.APIGroup`.
+    """
+
+
+@hookspec
+def kernel_authenticators() -> Mapping[str, Factory]:
+    """Request authenticators by name; the factory returns an ``Authenticator`` or ``None``.
+
+    The first authenticator that recognises a credential decides; one that recognises but rejects
+    it ends the request with 401 (no fall-through to anonymous).
+    """
+
+
+@hookspec
+def kernel_authorizers() -> Mapping[str, Factory]:
+    """Authorizers by ``--authorization-mode`` name (``RBAC``, ``Node``, ...)."""
+
+
+@hookspec
+def kernel_admission_plugins() -> Mapping[str, Factory]:
+    """Admission plugins by ``--enable-admission-plugins`` name."""
+
+
+@hookspec
+def kernel_health_checks(server: APIServer) -> Sequence[HealthCheck]:
+    """Named health checks added to ``/healthz``, ``/livez`` and/or ``/readyz``."""
+
+
+@hookspec
+def kernel_post_start_hooks(
+    server: APIServer,
+) -> Mapping[str, Callable[[APIServer], Awaitable[None]]]:
+    """Async callables run once the server listens, by name.
+
+    Each one is the ``poststarthook/<name>`` health check, failing until it returns. They run in
+    the server's nursery; a hook that raises stops the server.
+    """
+
+
+@hookspec
+def kernel_pre_shutdown_hooks(
+    server: APIServer,
+) -> Mapping[str, Callable[[APIServer], Awaitable[None]]]:
+    """Async callables run during graceful shutdown, after in-flight requests drained, by name."""

@@ -1,0 +1,114 @@
+"""HTTPS serving on Hypercorn's trio worker, with the two things kube needs that it lacks.
+
+1. The verified TLS client certificate in the ASGI scope (``scope["extensions"]["tls"]``):
+   Hypercorn 0.18 does not provide it. :class:`PeerCertTCPServer` completes the handshake, reads
+   the peer certificate and wraps the connection's app so every request carries it.
+2. kube's shutdown order: stop listening at NotAcceptingNewRequest (or once drained, with
+   --shutdown-send-retry-after), close idle keep-alive connections, then give connections with
+   requests in flight until the drain deadline. ``hypercorn.trio.serve`` has a single trigger
+   for all of that, so :func:`serve` composes Hypercorn's connection handling itself.
+
+Pinned to hypercorn==0.18.0; tests/test_httpserver.py guards both behaviours.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+
+import trio
+from hypercorn.app_wrappers import ASGIWrapper
+from hypercorn.config import Config
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+class _ConnectionApp:
+    """Hypercorn's AppWrapper for one connection: adds the TLS extension to each scope."""
+
+    def __init__(self, app: Any, tls: dict[str, Any] | None) -> None:
+        self.app = app
+        self.tls = tls
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any,
+                       sync_spawn: Callable, call_soon: Callable) -> None:
+        if self.tls is not None:
+            scope.setdefault("extensions", {})["tls"] = self.tls
+        await self.app(scope, receive, send, sync_spawn, call_soon)
+
+
+class PeerCertTCPServer(TCPServer):
+    async def run(self) -> None:
+        tls = None
+        if isinstance(self.stream, trio.SSLStream):
+            try:
+                with trio.fail_after(self.config.ssl_handshake_timeout):
+                    await self.stream.do_handshake()
+            except (trio.BrokenResourceError, trio.TooSlowError):
+                await self.stream.aclose()
+                return  # bad or untrusted certificate, or a client that never finished
+            der = self.stream.getpeercert(binary_form=True)
+            tls = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+                   "tls_version": None, "cipher_suite": None}
+        self.app = _ConnectionApp(self.app, tls)  # type: ignore[assignment]
+        await super().run()  # its own do_handshake() returns at once now
+
+
+def create_ssl_context(cert_file: str, key_file: str, client_ca_files: Sequence[str]) -> ssl.SSLContext:
+    """TLS 1.2+, ALPN h2 and http/1.1; client certificates optional, verified against the CAs."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    context.load_cert_chain(cert_file, key_file)
+    if client_ca_files:
+        for ca_file in client_ca_files:
+            context.load_verify_locations(ca_file)
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def hypercorn_config(keep_alive_timeout: float = 75.0) -> Config:
+    config = Config()
+    config.keep_alive_timeout = keep_alive_timeout
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # app crashes reach our log
+    return config
+
+
+async def serve(
+    app: ASGIApp,
+    listeners: Sequence[trio.SSLListener[trio.SocketStream]],
+    *,
+    stop_listening: Callable[[], Awaitable[None]],
+    drain_timeout: float,
+    on_stopped_listening: Callable[[], None],
+    config: Config | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on ``listeners`` until ``stop_listening`` returns, then drain connections.
+
+    Returns once every connection closed or ``drain_timeout`` seconds after listening stopped.
+    """
+    config = config or hypercorn_config()
+    context = WorkerContext(None)
+    connection = partial(PeerCertTCPServer, ASGIWrapper(app), config, context, ConnectionState({}))
+    async with trio.open_nursery() as connections:
+        async with trio.open_nursery() as accepting:
+            accepting.start_soon(partial(trio.serve_listeners, connection, list(listeners),
+                                         handler_nursery=connections))
+            task_status.started()
+            await stop_listening()
+            accepting.cancel_scope.cancel()
+        for listener in listeners:
+            await listener.aclose()
+        on_stopped_listening()
+        await context.terminated.set()  # idle keep-alive connections close now
+        connections.cancel_scope.deadline = trio.current_time() + drain_timeout
+

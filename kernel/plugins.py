@@ -1,0 +1,148 @@
+"""Plugin discovery, selection, ordering and requirement checks.
+
+Plugins are entry points of the ``kernel.plugins`` group; the entry-point name is the plugin name.
+Built-ins are the entry points published by the ``kernel`` distribution itself: they are always
+loaded. ``--plugins`` selects and orders the others (default: all installed, by name).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from kernel import hookspecs
+
+GROUP = "kernel.plugins"
+KERNEL_DIST = "kernel"
+
+
+class PluginError(Exception):
+    """A plugin selection that cannot be loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    module: ModuleType
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == KERNEL_DIST
+
+
+def installed() -> dict[str, importlib.metadata.EntryPoint]:
+    """Installed plugins by name: built-ins first, then the rest by name."""
+    eps = importlib.metadata.entry_points(group=GROUP)
+    found = {ep.name: ep for ep in eps}
+    return dict(sorted(found.items(), key=lambda item: (not _is_builtin(item[1]), item[0])))
+
+
+def _is_builtin(ep: importlib.metadata.EntryPoint) -> bool:
+    return ep.dist is not None and ep.dist.name == KERNEL_DIST
+
+
+def _load(ep: importlib.metadata.EntryPoint) -> PluginInfo:
+    module = ep.load()
+    dist = ep.dist
+    return PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "?", module)
+
+
+def select(requested: Sequence[str]) -> list[PluginInfo]:
+    """Load the built-ins plus ``requested`` (all installed when empty), in that order."""
+    available = installed()
+    unknown = [name for name in requested if name not in available]
+    if unknown:
+        raise PluginError(
+            f"--plugins: unknown plugin(s) {', '.join(unknown)}; installed: {', '.join(available)}")
+    if len(set(requested)) != len(requested):
+        raise PluginError(f"--plugins: a plugin is named more than once: {','.join(requested)}")
+    names = [n for n, ep in available.items() if _is_builtin(ep)]
+    names += [n for n in (requested or available) if n not in names]
+    return [_load(available[name]) for name in names]
+
+
+class PluginManager:
+    """A pluggy manager over the selected plugins that remembers which plugin gave what."""
+
+    def __init__(self, plugins: Iterable[PluginInfo]) -> None:
+        self.plugins = list(plugins)
+        self.pm = pluggy.PluginManager("kernel")
+        self.pm.add_hookspecs(hookspecs)
+        for info in self.plugins:
+            self.pm.register(info.module, name=info.name)
+        self.pm.check_pending()
+
+    @property
+    def names(self) -> list[str]:
+        return [info.name for info in self.plugins]
+
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` on every plugin that implements it, in selection order.
+
+        Returns ``(plugin name, result)`` pairs, so chains can be ordered and attributed.
+        """
+        impls = {impl.plugin_name: impl for impl in getattr(self.pm.hook, hook).get_hookimpls()}
+        results = []
+        for name in self.names:
+            impl = impls.get(name)
+            if impl is not None:
+                args = {arg: kwargs[arg] for arg in impl.argnames}
+                results.append((name, impl.function(**args)))
+        return results
+
+    def components(self, hook: str) -> dict[str, tuple[str, Any]]:
+        """Merge a component hook's ``{name: factory}`` results: ``{name: (plugin, factory)}``."""
+        merged: dict[str, tuple[str, Any]] = {}
+        for plugin, result in self.call_each(hook):
+            for name, factory in (result or {}).items():
+                if name in merged:
+                    raise PluginError(f"{hook}: {name!r} is provided by both {merged[name][0]} and {plugin}")
+                merged[name] = (plugin, factory)
+        return merged
+
+    def missing_requirements(self) -> list[str]:
+        errors = []
+        for plugin, required in self.call_each("kernel_requires"):
+            for need in required or ():
+                if need not in self.names:
+                    errors.append(f"--plugins: plugin {plugin} requires plugin {need}, which is not "
+                                  f"selected{'' if need in installed() else ' (not installed)'}")
+        return errors
+
+
+def provider_of_flag(flag: str) -> str | None:
+    """Which installed plugin defines ``--flag`` (used to explain an unknown flag)."""
+    from kernel.options import OptionSet
+
+    for name, ep in installed().items():
+        try:
+            module = ep.load()
+        except Exception:  # a broken plugin must not hide the user's real error
+            continue
+        add = getattr(module, "kernel_add_options", None)
+        if add is None:
+            continue
+        options = OptionSet()
+        add(options=options.for_plugin(name))
+        if flag.lstrip("-") in options.flags:
+            return name
+    return None
+
+
+def provider_of_component(hook: str, component: str) -> str | None:
+    """Which installed plugin provides ``component`` through ``hook`` (selected or not)."""
+    for name, ep in installed().items():
+        try:
+            func = getattr(ep.load(), hook, None)
+        except Exception:
+            continue
+        if func is not None and component in (func() or {}):
+            return name
+    return None

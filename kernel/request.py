@@ -1,0 +1,125 @@
+"""The request as the filters and handlers see it, and the ways to answer it.
+
+The kernel's filters and handlers are ``async def handler(request: Request) -> None``; one
+``Request`` is made per ASGI ``http`` scope and carries what the filters learn (request info,
+user) so no filter re-parses what another already did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+from kernel.apimachinery.status import StatusError
+
+if TYPE_CHECKING:
+    from kernel.authentication import UserInfo
+    from kernel.filters.requestinfo import RequestInfo
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[["Request"], Awaitable[None]]
+
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+
+
+class Request:
+    __slots__ = ("scope", "receive", "_send", "info", "user", "response_started",
+                 "_headers", "_query", "extra_headers")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.receive = receive
+        self._send = send
+        self.info: RequestInfo | None = None
+        self.user: UserInfo | None = None
+        self.response_started = False
+        self._headers: dict[str, str] | None = None
+        self._query: dict[str, list[str]] | None = None
+        # Headers filters want on whatever response is written (e.g. Connection: close).
+        self.extra_headers: list[tuple[bytes, bytes]] = []
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-cased header names; repeated headers joined with ``,`` as HTTP allows."""
+        if self._headers is None:
+            headers: dict[str, str] = {}
+            for raw_name, raw_value in self.scope["headers"]:
+                name = raw_name.decode("latin-1").lower()
+                value = raw_value.decode("latin-1")
+                headers[name] = f"{headers[name]},{value}" if name in headers else value
+            self._headers = headers
+        return self._headers
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            self._query = parse_qs(self.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        return self._query
+
+    def query_value(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    @property
+    def client_certificates(self) -> list[str]:
+        """The verified TLS client certificate chain, PEM, leaf first (ASGI TLS extension)."""
+        tls = self.scope.get("extensions", {}).get("tls") or {}
+        return tls.get("client_cert_chain") or []
+
+    async def body(self, limit: int) -> bytes:
+        """Read the whole body; a body over ``limit`` bytes is a 413 Status."""
+        chunks, size = [], 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise StatusError(413, "RequestEntityTooLarge",
+                                  f"Request entity too large: limit is {limit}")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.response_started = True
+            if self.extra_headers:
+                message = {**message, "headers": [*message.get("headers", ()), *self.extra_headers]}
+        await self._send(message)
+
+    async def respond(self, status: int, body: bytes, content_type: bytes = JSON,
+                      headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        await self.send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type),
+                        (b"content-length", str(len(body)).encode()),
+                        *headers],
+        })
+        await self.send({"type": "http.response.body", "body": b"" if self.method == "HEAD" else body})
+
+    async def respond_json(self, obj: Any, status: int = 200) -> None:
+        await self.respond(status, msgspec.json.encode(obj))
+
+    async def respond_text(self, text: str, status: int = 200) -> None:
+        await self.respond(status, text.encode(), TEXT, [(b"x-content-type-options", b"nosniff")])
+
+    async def respond_error(self, error: StatusError) -> None:
+        await self.respond(error.code, error.body(), JSON, error.headers)

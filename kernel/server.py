@@ -1,0 +1,253 @@
+"""The server steps of the startup sequence: create_server_chain → prepare_run → run.
+
+``create_server_chain`` builds the components plugins provide (authenticators, authorizers,
+admission, storage, API groups, health checks, hooks) and the filter chain around the API
+handler; ``prepare_run`` installs the non-resource endpoints; ``run`` serves HTTPS, runs the
+post-start hooks, waits for a signal and shuts down gracefully in kube's order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from kernel import kubeconfig
+from kernel.apigroup import APIGroup
+from kernel.apimachinery import status
+from kernel.authentication import MASTERS, AuthenticatorChain
+from kernel.authorization import AuthorizerChain
+from kernel.certs import trust_anchor_pem
+from kernel.filters import build_handler_chain
+from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
+from kernel.httpserver import create_ssl_context, serve
+from kernel.lifecycle import LifecycleSignals, WaitGroup
+from kernel.options import Options
+from kernel.plugins import PluginManager
+from kernel.request import Handler, Request
+from kernel.version import version_info
+
+log = logging.getLogger("kernel")
+
+Hook = Callable[["APIServer"], Awaitable[None]]
+
+
+class APIServer:
+    """The assembled server: options, chains, endpoints and lifecycle state."""
+
+    def __init__(self, options: Options, plugins: PluginManager) -> None:
+        self.options = options
+        self.plugins = plugins
+        self.signals = LifecycleSignals()
+        self.in_flight = WaitGroup()
+        self.log_check = LogCheck()
+        self.storage: Any = None
+        self.authenticator: AuthenticatorChain
+        self.authorizer: AuthorizerChain
+        self.admission: list[tuple[str, Any]] = []
+        self.api_groups: dict[str, APIGroup] = {}
+        self.health_checks: list[HealthCheck] = []
+        self.post_start_hooks: dict[str, Hook] = {}
+        self.pre_shutdown_hooks: dict[str, Hook] = {}
+        self.post_start_done: set[str] = set()
+        self.non_resource: dict[str, Handler] = {}
+        self.handler: Handler
+        self.url = ""  # https://host:port once listening
+
+    # -- the ASGI application ------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await self.handler(Request(scope, receive, send))
+
+    async def api_handler(self, request: Request) -> None:
+        """Non-resource endpoints first, then the API group owning the path, else 404."""
+        path = request.path if request.path == "/" else request.path.rstrip("/")
+        handler = self.non_resource.get(path)
+        if handler is not None:
+            if request.method not in ("GET", "HEAD"):
+                await request.respond_error(status.method_not_allowed())
+                return
+            await handler(request)
+            return
+        group = self.api_groups.get(_group_prefix(path))
+        if group is not None:
+            await group.handler(request)
+            return
+        await request.respond_error(status.path_not_found())
+
+    def shutdown(self) -> None:
+        """Begin a graceful shutdown, as SIGTERM does."""
+        self.signals.shutdown_initiated.set()
+
+
+def _group_prefix(path: str) -> str:
+    parts = path.split("/", 5)
+    if len(parts) >= 3 and parts[1] == "api":
+        return "/".join(parts[:3])
+    if len(parts) >= 4 and parts[1] == "apis":
+        return "/".join(parts[:4])
+    return ""
+
+
+def _build(plugins: PluginManager, hook: str, names: list[str], options: Options) -> list[tuple[str, Any]]:
+    """Build the named components of ``hook`` in the order of ``names``, skipping unconfigured ones."""
+    provided = plugins.components(hook)
+    built = []
+    for name in names:
+        component = provided[name][1](options)
+        if component is not None:
+            built.append((name, component))
+    return built
+
+
+def authenticator_order(plugins: PluginManager) -> list[str]:
+    """Authenticators in plugin order (built-ins, then --plugins order); anonymous is run last."""
+    return [name for name in plugins.components("kernel_authenticators") if name != "anonymous"]
+
+
+def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
+    server = APIServer(options, plugins)
+    anonymous = plugins.components("kernel_authenticators")["anonymous"][1](options)
+    server.authenticator = AuthenticatorChain(
+        _build(plugins, "kernel_authenticators", authenticator_order(plugins), options), anonymous)
+    server.authorizer = AuthorizerChain(
+        _build(plugins, "kernel_authorizers", options.authorization_mode, options), MASTERS)
+    server.admission = _build(plugins, "kernel_admission_plugins",
+                              options.enable_admission_plugins, options)
+
+    group_factories = plugins.components("kernel_api_groups")
+    if group_factories:
+        backend = plugins.components("kernel_storage_backends")[options.storage_backend][1]
+        server.storage = backend(options)
+        for _, factory in group_factories.values():
+            group: APIGroup = factory(server)
+            server.api_groups[group.prefix] = group
+
+    for _, checks in plugins.call_each("kernel_health_checks", server=server):
+        server.health_checks.extend(checks or ())
+    for _, hooks in plugins.call_each("kernel_post_start_hooks", server=server):
+        server.post_start_hooks.update(hooks or {})
+    for _, hooks in plugins.call_each("kernel_pre_shutdown_hooks", server=server):
+        server.pre_shutdown_hooks.update(hooks or {})
+
+    server.handler = build_handler_chain(server.api_handler, server)
+    log.info("plugins: %s", ", ".join(f"{p.name} ({p.distribution} {p.version})" for p in plugins.plugins))
+    log.info("authentication chain: %s", ", ".join(server.authenticator.names))
+    log.info("authorization chain: %s", ", ".join(["privileged group system:masters",
+                                                      *server.authorizer.names]))
+    log.info("admission chain: %s", ", ".join(n for n, _ in server.admission) or "none")
+    if server.api_groups:
+        log.info("storage backend: %s; API groups: %s", options.storage_backend,
+                 ", ".join(g.group_version for g in server.api_groups.values()))
+    return server
+
+
+def _post_start_check(server: APIServer, name: str) -> HealthCheck:
+    async def check() -> None:
+        if name not in server.post_start_done:
+            raise CheckFailed("not finished")
+    return HealthCheck(f"poststarthook/{name}", check)
+
+
+def prepare_run(server: APIServer) -> APIServer:
+    """Install /healthz, /livez, /readyz (with every named check) and /version."""
+
+    async def shutdown_check() -> None:
+        if server.signals.shutdown_initiated.is_set():
+            raise CheckFailed("process is shutting down")
+
+    checks = [HealthCheck("ping", ping), HealthCheck("log", server.log_check),
+              *server.health_checks,
+              *(_post_start_check(server, name) for name in server.post_start_hooks)]
+    endpoints = [
+        HealthEndpoint("healthz", [c for c in checks if c.healthz]),
+        HealthEndpoint("livez", [c for c in checks if c.livez]),
+        HealthEndpoint("readyz", [*(c for c in checks if c.readyz),
+                                  HealthCheck("shutdown", shutdown_check, livez=False, healthz=False)],
+                       on_first_healthy=server.signals.has_been_ready.set),
+    ]
+    for endpoint in endpoints:
+        server.non_resource.update(endpoint.routes())
+
+    info = version_info()
+
+    async def version(request: Request) -> None:
+        await request.respond_json(info)
+
+    server.non_resource["/version"] = version
+    return server
+
+
+def _host_for_clients(bind_address: str) -> str:
+    host = "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
+    return f"[{host}]" if ":" in host else host
+
+
+async def _watch_signals(server: APIServer) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as received:
+        async for signum in received:
+            if server.signals.shutdown_initiated.is_set():
+                log.warning("received %s again: exiting immediately", signal.Signals(signum).name)
+                os._exit(1)
+            log.info("received %s: shutting down gracefully", signal.Signals(signum).name)
+            server.shutdown()
+
+
+async def _run_post_start_hook(server: APIServer, name: str, hook: Hook) -> None:
+    await hook(server)
+    server.post_start_done.add(name)
+    log.info("post-start hook %s finished", name)
+
+
+async def run(server: APIServer, *, handle_signals: bool = True,
+              task_status: trio.TaskStatus[APIServer] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve until shutdown; then: delay → stop accepting → drain → pre-shutdown hooks → return."""
+    options, signals = server.options, server.signals
+    context = create_ssl_context(options.serving.cert_file, options.serving.key_file,
+                                 options.client_ca_files)
+    listeners = await trio.open_ssl_over_tcp_listeners(
+        options.secure_port, context, host=options.bind_address, https_compatible=True)
+    port = listeners[0].transport_listener.socket.getsockname()[1]
+    server.url = f"https://{_host_for_clients(options.bind_address)}:{port}"
+
+    async def stop_listening() -> None:
+        if options.shutdown_send_retry_after:
+            await signals.in_flight_requests_drained.wait()
+        else:
+            await signals.not_accepting_new_requests.wait()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(lambda task_status: serve(
+            server, listeners, stop_listening=stop_listening, drain_timeout=options.request_timeout,
+            on_stopped_listening=signals.http_server_stopped_listening.set, task_status=task_status))
+        log.info("Serving securely on %s:%d", options.bind_address, port)
+        if options.write_kubeconfig:
+            kubeconfig.write(options.write_kubeconfig, kubeconfig.render(
+                server.url, trust_anchor_pem(options.serving), options.loopback_token))
+            log.info("wrote admin kubeconfig to %s", options.write_kubeconfig)
+
+        async with trio.open_nursery() as background:
+            if handle_signals:
+                background.start_soon(_watch_signals, server)
+            background.start_soon(server.log_check.flush_periodically)
+            for name, hook in server.post_start_hooks.items():
+                background.start_soon(_run_post_start_hook, server, name, hook)
+            task_status.started(server)
+
+            await signals.shutdown_initiated.wait()
+            await trio.sleep(options.shutdown_delay_duration)
+            signals.after_shutdown_delay_duration.set()
+            signals.not_accepting_new_requests.set()
+            with trio.move_on_after(options.request_timeout):
+                await server.in_flight.wait()
+            signals.in_flight_requests_drained.set()
+            for name, hook in server.pre_shutdown_hooks.items():
+                log.info("running pre-shutdown hook %s", name)
+                await hook(server)
+            background.cancel_scope.cancel()
+    log.info("server stopped")
