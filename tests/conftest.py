@@ -1,0 +1,170 @@
+"""Shared fixtures: the kernel in-process (trio) or as the ``kernel`` command, and its clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from kernel import app
+from kernel.server import APIServer, create_server_chain, prepare_run, run
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+KERNEL = str(Path(sys.executable).with_name("kernel"))
+
+
+@pytest.fixture(scope="session")
+def test_plugins_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test plugins pip-installed into a directory of their own (real entry points).
+
+    Put it on PYTHONPATH for a ``kernel`` subprocess to discover them; the test run's own
+    environment stays without them.
+    """
+    target = tmp_path_factory.mktemp("test-plugins")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(FIXTURES / "kernel-test-plugins")],
+        check=True, capture_output=True)
+    return str(target)
+
+
+def plugin_env(test_plugins_path: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [test_plugins_path, env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_kernel(*args: str, env: dict[str, str] | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KERNEL, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@dataclass
+class Running:
+    """A ``kernel serve`` subprocess that wrote its kubeconfig and answered /readyz."""
+
+    process: subprocess.Popen[str]
+    url: str
+    token: str
+    ca_file: str
+    kubeconfig: str
+    log_path: Path
+
+    def client(self, token: str | None = "", **kwargs) -> httpx.Client:
+        headers = {}
+        token = self.token if token == "" else token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=self.ca_file), headers=headers, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+def _kubeconfig_values(path: Path) -> tuple[str, str]:
+    text = path.read_text()
+    url = re.search(r'"server": "([^"]+)"', text).group(1)
+    token = re.search(r'"token": "([^"]+)"', text).group(1)
+    return url, token
+
+
+def start_kernel(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+                 cert_dir: Path | None = None, wait_ready: bool = True) -> Running:
+    kubeconfig = tmp_path / "kubeconfig"
+    log_path = tmp_path / "kernel.log"
+    cert_dir = cert_dir or tmp_path / "certs"
+    if kubeconfig.exists():
+        kubeconfig.unlink()
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={cert_dir}",
+         f"--write-kubeconfig={kubeconfig}", *args],
+        stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while not kubeconfig.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"kernel did not start:\n{log_path.read_text()}")
+        time.sleep(0.02)
+    url, token = _kubeconfig_values(kubeconfig)
+    running = Running(process, url, token, str(cert_dir / "ca.crt"), str(kubeconfig), log_path)
+    if wait_ready:
+        with running.client() as client:
+            while client.get("/readyz").status_code != 200:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"kernel never became ready:\n{running.log()}")
+                time.sleep(0.02)
+    return running
+
+
+@pytest.fixture
+def kernel_process(tmp_path: Path) -> Iterator:
+    """Start ``kernel serve`` subprocesses; all are stopped after the test."""
+    started: list[Running] = []
+
+    def start(*args: str, **kwargs) -> Running:
+        running = start_kernel(tmp_path, *args, **kwargs)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
+
+
+def build_server(tmp_path: Path, args: Sequence[str] = ()) -> APIServer:
+    """Parse, validate, complete and assemble a server in this process (built-ins only)."""
+    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={tmp_path / 'certs'}", *args]
+    run_options = app.build_options(argv)
+    options, errors = app.parse(run_options, argv)
+    errors += app.validate(run_options, options)
+    assert not errors, errors
+    app.complete(run_options, options)
+    return prepare_run(create_server_chain(options, run_options.plugins))
+
+
+@dataclass
+class InProcess:
+    server: APIServer
+
+    @property
+    def ca_file(self) -> str:
+        return self.server.options.serving.ca_file
+
+    def client(self, token: str | None = "", **kwargs) -> httpx.AsyncClient:
+        """An httpx client for the server; the admin (loopback) token unless ``token`` is given."""
+        token = self.server.options.loopback_token if token == "" else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.server.url, verify=ssl.create_default_context(cafile=self.ca_file), headers=headers, **kwargs)
+
+
+@pytest.fixture
+def kernel_in_process(tmp_path: Path, nursery: trio.Nursery):
+    """``await kernel_in_process(*flags)`` starts a server in the test's nursery."""
+
+    async def start(*args: str) -> InProcess:
+        server = build_server(tmp_path, args)
+        await nursery.start(lambda task_status: run(server, handle_signals=False, task_status=task_status))
+        return InProcess(server)
+
+    return start

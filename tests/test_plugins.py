@@ -1,0 +1,81 @@
+"""Plugin discovery, selection, ordering and requirement errors, with real entry points."""
+
+from __future__ import annotations
+
+from conftest import plugin_env, run_kernel
+
+
+def test_builtins_are_discovered_through_entry_points():
+    result = run_kernel("plugins")
+    assert result.returncode == 0, result.stderr
+    assert "loopback  (built-in; kernel " in result.stdout
+    assert "authorizer modes: AlwaysAllow, AlwaysDeny" in result.stdout
+    assert "authentication: loopback, anonymous" in result.stdout
+
+
+def test_installed_plugin_lists_what_it_provides(test_plugins_path):
+    env = plugin_env(test_plugins_path)
+    result = run_kernel("plugins", "--plugins=test_alpha,test_beta", env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "test_alpha  (plugin; kernel-test-plugins 1.0.0)" in out
+    assert "flags: --alpha-token, --alpha-client-ca, --alpha-fail-check, --alpha-post-start-delay" in out
+    assert "authenticators: alpha-token, alpha-cert" in out
+    assert "authorizer modes: AlphaAllow, AlphaDeny" in out
+    assert "storage backends: alpha-dict" in out
+    assert "API groups: alpha.test.kernel.dev/v1" in out
+    assert "test_beta  (plugin; kernel-test-plugins 1.0.0)" in out
+    assert "requires: test_alpha" in out
+    assert "authentication: loopback, alpha-token, alpha-cert, beta-token, anonymous" in out
+
+
+def test_plugins_order_decides_the_authentication_chain(test_plugins_path):
+    env = plugin_env(test_plugins_path)
+    result = run_kernel("plugins", "--plugins=test_beta,test_alpha", "--anonymous-auth=false", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "authentication: loopback, beta-token, alpha-token, alpha-cert\n" in result.stdout
+
+
+def test_unknown_plugin_lists_installed_ones(test_plugins_path):
+    result = run_kernel("serve", "--plugins=test_alpha,nope", env=plugin_env(test_plugins_path))
+    assert result.returncode == 1
+    assert "--plugins: unknown plugin(s) nope; installed: anonymous, authz_always, loopback, " \
+           "test_alpha, test_beta, test_gamma" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_requirement_names_both_plugins(test_plugins_path):
+    env = plugin_env(test_plugins_path)
+    result = run_kernel("serve", "--plugins=test_beta", env=env)
+    assert result.returncode == 1
+    assert "plugin test_beta requires plugin test_alpha, which is not selected" in result.stderr
+    result = run_kernel("serve", "--plugins=test_gamma", env=env)
+    assert result.returncode == 1
+    assert "plugin test_gamma requires plugin test_missing, which is not selected (not installed)" \
+        in result.stderr
+
+
+def test_flag_of_unselected_plugin_names_the_plugin(test_plugins_path):
+    env = plugin_env(test_plugins_path)
+    result = run_kernel("serve", "--plugins=test_alpha", "--beta-token=x", env=env)
+    assert result.returncode == 1
+    assert "--beta-token: flag of plugin test_beta, which is not selected" in result.stderr
+    result = run_kernel("serve", "--no-such-flag=1", env=env)
+    assert "--no-such-flag: unknown flag" in result.stderr
+
+
+def test_mode_of_unselected_plugin_names_the_plugin(test_plugins_path):
+    env = plugin_env(test_plugins_path)
+    result = run_kernel("serve", "--plugins=test_beta", "--authorization-mode=AlphaAllow", env=env)
+    assert result.returncode == 1
+    assert "--authorization-mode: AlphaAllow is provided by plugin test_alpha, which is not selected" \
+        in result.stderr
+
+
+def test_help_groups_flags_by_plugin(test_plugins_path):
+    result = run_kernel("serve", "--plugins=test_alpha", "--help", env=plugin_env(test_plugins_path))
+    assert result.returncode == 0
+    out = result.stdout
+    assert out.index("kernel flags:") < out.index("--secure-port") < out.index("test_alpha flags:") \
+        < out.index("--alpha-token")
+    assert "(default 6443)" in out
