@@ -78,6 +78,9 @@ class AuthenticatorChain:
                 return user
         if errors:
             raise AuthenticationError("; ".join(errors))
+        if bearer_token(request) is not None:
+            # kube's bearer-token authenticator: a token nobody recognises is invalid, not absent.
+            raise AuthenticationError("invalid bearer token")
         if self.anonymous is not None:
             return await self.anonymous.authenticate(request)
         return None

@@ -1,0 +1,32 @@
+"""Every hook in kernel/hookspecs.py is documented there and in the README."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from kernel import hookspecs
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+HOOKS = [name for name, obj in vars(hookspecs).items()
+         if name.startswith("kernel_") and inspect.isfunction(obj)]
+
+
+def test_hookspecs_found():
+    assert "kernel_add_options" in HOOKS and len(HOOKS) >= 12
+
+
+def test_every_hook_has_a_docstring():
+    undocumented = [name for name in HOOKS if not (getattr(hookspecs, name).__doc__ or "").strip()]
+    assert undocumented == []
+
+
+def test_every_hook_is_in_the_readme():
+    missing = [name for name in HOOKS if f"- `{name}(" not in README]
+    assert missing == []
+
+
+def test_readme_documents_no_hook_that_does_not_exist():
+    documented = {line.split("`")[1].split("(")[0] for line in README.splitlines()
+                  if line.startswith("- `kernel_")}
+    assert documented == set(HOOKS)
