@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kernel.apimachinery.resource import ResourceSpec
 from kernel.request import Handler
 
 
@@ -11,12 +13,15 @@ from kernel.request import Handler
 class APIGroup:
     """One group-version, served under ``/api/<version>`` (core group) or ``/apis/<group>/<version>``.
 
-    ``handler`` gets every request under that prefix after authentication and authorization.
+    ``resources`` are served by the kernel's generic REST machinery (and appear in discovery
+    and OpenAPI). A group that needs custom serving gives a ``handler`` instead, which gets every
+    request under the prefix after authentication and authorization.
     """
 
     group: str
     version: str
-    handler: Handler
+    resources: Sequence[ResourceSpec] = ()
+    handler: Handler | None = None
 
     @property
     def prefix(self) -> str:

@@ -1,0 +1,100 @@
+"""ResourceSpec: everything the generic API machinery needs to serve one resource.
+
+An API group plugin describes each resource once — names, scope, verbs, subresources, its
+OpenAPI schema, its strategy and its table columns — and the kernel derives REST handlers,
+discovery, OpenAPI documents, field validation and strategic-merge metadata from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Object = dict[str, Any]
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """A server-side printing column (metav1.TableColumnDefinition) and how to fill it."""
+
+    name: str
+    type: str  # string, integer, number, boolean, date
+    cell: Callable[[Object], Any]
+    format: str = ""  # "name" for the Name column
+    description: str = ""
+    priority: int = 0  # 1: only with -o wide
+
+
+class Strategy:
+    """kube's RESTCreateStrategy/RESTUpdateStrategy with safe defaults; override per resource.
+
+    ``validate*`` return a list of ``kernel.apimachinery.validation.FieldError``.
+    """
+
+    #: Bump metadata.generation when anything but metadata and status changes.
+    track_generation = False
+    #: PUT to a missing object creates it.
+    allow_create_on_update = False
+    #: PUT without metadata.resourceVersion overwrites instead of 422.
+    allow_unconditional_update = True
+
+    def prepare_for_create(self, obj: Object) -> None:
+        """Reset fields clients may not set on create (e.g. status)."""
+
+    def prepare_for_update(self, obj: Object, old: Object) -> None:
+        """Carry over fields an update may not change (e.g. status from the main resource)."""
+
+    def validate(self, obj: Object) -> list[Any]:
+        return []
+
+    def validate_update(self, obj: Object, old: Object) -> list[Any]:
+        return self.validate(obj)
+
+    def field_selectors(self, obj: Object) -> Mapping[str, str]:
+        """Per-resource selectable fields beyond metadata.name and metadata.namespace."""
+        return {}
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    #: The OpenAPI v3 component name of the kind, e.g. ``io.k8s.api.core.v1.ConfigMap``.
+    schema_name: str
+    #: OpenAPI v3 components this resource contributes (its kind and the types it uses).
+    schemas: Mapping[str, Object]
+    short_names: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    verbs: Sequence[str] = ALL_VERBS
+    subresources: Sequence[str] = ()  # "status"
+    strategy: Strategy = field(default_factory=Strategy)
+    table_columns: Sequence[TableColumn] = ()
+    #: Names a client may not use, beyond the DNS-1123 subdomain rule (namespaces: a label).
+    name_validator: Callable[[str], list[str]] | None = None
+    #: Field selector names beyond metadata.name / metadata.namespace.
+    selectable_fields: Sequence[str] = ()
+    description: str = ""
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+    @property
+    def group_resource(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def storage_prefix(self) -> str:
+        """Where objects live in storage: /registry/[<group>/]<resource>/ (kube's layout)."""
+        return f"/registry/{self.group}/{self.plural}/" if self.group else f"/registry/{self.plural}/"
