@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,3 +31,18 @@ class AdmissionPlugin(Protocol):
     """
 
     def handles(self, operation: str) -> bool: ...
+
+
+def default_enabled(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an admission plugin factory as on unless ``--disable-admission-plugins`` names it."""
+    factory.default_enabled = True  # type: ignore[attr-defined]
+    return factory
+
+
+def admission_order(provided: Mapping[str, tuple[str, Any]], enabled: Sequence[str],
+                    disabled: Sequence[str]) -> list[str]:
+    """Default-enabled plugins (in plugin order), then ``--enable-admission-plugins`` in its order."""
+    chain = [name for name, (_, factory) in provided.items()
+             if getattr(factory, "default_enabled", False) and name not in enabled]
+    chain += list(enabled)
+    return [name for name in chain if name not in disabled]

@@ -94,6 +94,8 @@ def validate(run_options: ServerRunOptions, options: Options) -> list[str]:
                                   options.authorization_mode)
     errors += _validate_component(manager, "kernel_admission_plugins", "enable-admission-plugins",
                                   options.enable_admission_plugins)
+    errors += _validate_component(manager, "kernel_admission_plugins", "disable-admission-plugins",
+                                  options.disable_admission_plugins)
     if manager.components("kernel_api_groups"):
         errors += _validate_component(manager, "kernel_storage_backends", "storage-backend",
                                       [options.storage_backend])

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import trio
 
 from kernel import __version__, app, options as opts
+from kernel.admission import admission_order
 from kernel.server import authenticator_order, create_server_chain, prepare_run, run
 from kernel.version import version_info
 
@@ -96,7 +97,9 @@ def plugins(argv: Sequence[str]) -> int:
     print("\nchains for these options:")
     print(f"  authentication: {', '.join(authenticators)}")
     print(f"  authorization: privileged group system:masters, {', '.join(options.authorization_mode)}")
-    print(f"  admission: {', '.join(options.enable_admission_plugins) or 'none'}")
+    admission = admission_order(manager.components("kernel_admission_plugins"),
+                                options.enable_admission_plugins, options.disable_admission_plugins)
+    print(f"  admission: {', '.join(admission) or 'none'}")
     print(f"  storage backend: {options.storage_backend}")
     return 0
 

@@ -18,9 +18,11 @@ admission plugins           ``--enable-admission-plugins``
 storage backend             ``--storage-backend`` (exactly one)
 ==========================  ========================================================
 
-Component hooks return ``{name: factory}``; a factory is called once with the completed options
-while the server chain is built and may return ``None`` when the component is not configured (an
-OIDC authenticator without ``--oidc-issuer-url``, say). Returning factories instead of instances
+Component hooks return ``{name: factory}``; a factory is called once with the
+:class:`~kernel.server.APIServer` being built (``server.options`` holds the completed options;
+storage and the resources' registries exist before authenticators, authorizers and admission
+are built) and may return ``None`` when the component is not configured (an OIDC authenticator
+without ``--oidc-issuer-url``, say). Returning factories instead of instances
 lets ``kernel plugins`` list what each plugin provides without building anything.
 
 Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_requires`` and
@@ -39,7 +41,6 @@ import pluggy
 
 if TYPE_CHECKING:
     from kernel.admission import AdmissionPlugin
-    from kernel.apigroup import APIGroup
     from kernel.authentication import Authenticator
     from kernel.authorization import Authorizer
     from kernel.healthz import HealthCheck
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("kernel")
 
-Factory = Callable[["Options"], Any]
+Factory = Callable[["APIServer"], Any]
 
 
 @hookspec
@@ -89,16 +90,16 @@ def kernel_complete_options(options: Options) -> None:
 def kernel_storage_backends() -> Mapping[str, Factory]:
     """Storage backends by ``--storage-backend`` name: ``{"etcd3": factory}``.
 
-    The factory returns the backend's ``Storage`` for the completed options.
+    The factory returns the backend's ``kernel.storage.interface.Storage``.
     """
 
 
 @hookspec
-def kernel_api_groups() -> Mapping[str, Callable[[APIServer], APIGroup]]:
+def kernel_api_groups() -> Mapping[str, Factory]:
     """API group-versions this plugin serves, by ``group/version`` (``v1`` for the core group).
 
-    The factory gets the server being built (options, storage, signals) and returns an
-    :class:`kernel.apigroup.APIGroup`.
+    The factory returns an :class:`kernel.apigroup.APIGroup`: resources the kernel serves with
+    its generic REST machinery, or a handler of its own.
     """
 
 

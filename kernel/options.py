@@ -264,7 +264,9 @@ def add_server_run_options(options: OptionSet) -> None:
     add("authorization-mode", default=["AlwaysAllow"], type=string_list,
         help="Ordered list of plug-ins to do authorization on the secure port.")
     add("enable-admission-plugins", default=[], type=string_list,
-        help="Ordered list of admission plugins to enable.")
+        help="Admission plugins to enable in addition to the default-enabled ones, in this order.")
+    add("disable-admission-plugins", default=[], type=string_list,
+        help="Admission plugins to disable, even if enabled by default.")
     add("storage-backend", default="memory", help="The storage backend for persistence.")
     add("write-kubeconfig", default="",
         help="Write an admin kubeconfig (server URL, CA, loopback token) to this path once serving.")

@@ -17,8 +17,11 @@ from typing import Any
 import trio
 
 from kernel import kubeconfig
+from kernel.admission import admission_order
 from kernel.apigroup import APIGroup
 from kernel.apimachinery import status
+from kernel.apimachinery.handlers import ResourceHandler
+from kernel.apimachinery.registry import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
 from kernel.certs import trust_anchor_pem
@@ -29,6 +32,7 @@ from kernel.lifecycle import LifecycleSignals, WaitGroup
 from kernel.options import Options
 from kernel.plugins import PluginManager
 from kernel.request import Handler, Request
+from kernel.storage.cacher import Cacher
 from kernel.version import version_info
 
 log = logging.getLogger("kernel")
@@ -50,6 +54,9 @@ class APIServer:
         self.authorizer: AuthorizerChain
         self.admission: list[tuple[str, Any]] = []
         self.api_groups: dict[str, APIGroup] = {}
+        self.group_handlers: dict[str, Handler] = {}
+        self.stores: dict[tuple[str, str], Store] = {}  # (group, plural) → the resource's registry
+        self.cachers: list[Cacher] = []
         self.health_checks: list[HealthCheck] = []
         self.post_start_hooks: dict[str, Hook] = {}
         self.pre_shutdown_hooks: dict[str, Hook] = {}
@@ -57,6 +64,7 @@ class APIServer:
         self.non_resource: dict[str, Handler] = {}
         self.handler: Handler
         self.url = ""  # https://host:port once listening
+        self.background: trio.Nursery  # for controllers started by post-start hooks
 
     # -- the ASGI application ------------------------------------------------------------------
 
@@ -74,9 +82,9 @@ class APIServer:
                 return
             await handler(request)
             return
-        group = self.api_groups.get(_group_prefix(path))
-        if group is not None:
-            await group.handler(request)
+        handler = self.group_handlers.get(_group_prefix(path))
+        if handler is not None:
+            await handler(request)
             return
         await request.respond_error(status.path_not_found())
 
@@ -94,12 +102,12 @@ def _group_prefix(path: str) -> str:
     return ""
 
 
-def _build(plugins: PluginManager, hook: str, names: list[str], options: Options) -> list[tuple[str, Any]]:
+def _build(plugins: PluginManager, hook: str, names: list[str], server: APIServer) -> list[tuple[str, Any]]:
     """Build the named components of ``hook`` in the order of ``names``, skipping unconfigured ones."""
     provided = plugins.components(hook)
     built = []
     for name in names:
-        component = provided[name][1](options)
+        component = provided[name][1](server)
         if component is not None:
             built.append((name, component))
     return built
@@ -110,23 +118,40 @@ def authenticator_order(plugins: PluginManager) -> list[str]:
     return [name for name in plugins.components("kernel_authenticators") if name != "anonymous"]
 
 
+def _install_api_groups(server: APIServer) -> None:
+    """Storage, then each group's resources behind a generic REST handler (or its own handler)."""
+    plugins, options = server.plugins, server.options
+    factories = plugins.components("kernel_api_groups")
+    if not factories:
+        return
+    server.storage = plugins.components("kernel_storage_backends")[options.storage_backend][1](server)
+    for _, factory in factories.values():
+        group: APIGroup = factory(server)
+        server.api_groups[group.prefix] = group
+        handler = group.handler
+        if group.resources:
+            stores = {}
+            for spec in group.resources:
+                cacher = Cacher(server.storage, spec.storage_prefix)
+                server.cachers.append(cacher)
+                stores[spec.plural] = server.stores[(spec.group, spec.plural)] = Store(spec, cacher)
+            handler = ResourceHandler(stores, server.signals)
+        server.group_handlers[group.prefix] = handler
+
+
 def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     server = APIServer(options, plugins)
-    anonymous = plugins.components("kernel_authenticators")["anonymous"][1](options)
+    _install_api_groups(server)
+    anonymous = plugins.components("kernel_authenticators")["anonymous"][1](server)
     server.authenticator = AuthenticatorChain(
-        _build(plugins, "kernel_authenticators", authenticator_order(plugins), options), anonymous)
+        _build(plugins, "kernel_authenticators", authenticator_order(plugins), server), anonymous)
     server.authorizer = AuthorizerChain(
-        _build(plugins, "kernel_authorizers", options.authorization_mode, options), MASTERS)
-    server.admission = _build(plugins, "kernel_admission_plugins",
-                              options.enable_admission_plugins, options)
-
-    group_factories = plugins.components("kernel_api_groups")
-    if group_factories:
-        backend = plugins.components("kernel_storage_backends")[options.storage_backend][1]
-        server.storage = backend(options)
-        for _, factory in group_factories.values():
-            group: APIGroup = factory(server)
-            server.api_groups[group.prefix] = group
+        _build(plugins, "kernel_authorizers", options.authorization_mode, server), MASTERS)
+    server.admission = _build(plugins, "kernel_admission_plugins", admission_order(
+        plugins.components("kernel_admission_plugins"), options.enable_admission_plugins,
+        options.disable_admission_plugins), server)
+    for store in server.stores.values():
+        store.admission = server.admission
 
     for _, checks in plugins.call_each("kernel_health_checks", server=server):
         server.health_checks.extend(checks or ())
@@ -221,20 +246,24 @@ async def run(server: APIServer, *, handle_signals: bool = True,
         else:
             await signals.not_accepting_new_requests.wait()
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(lambda task_status: serve(
-            server, listeners, stop_listening=stop_listening, drain_timeout=options.request_timeout,
-            on_stopped_listening=signals.http_server_stopped_listening.set, task_status=task_status))
-        log.info("Serving securely on %s:%d", options.bind_address, port)
-        if options.write_kubeconfig:
-            kubeconfig.write(options.write_kubeconfig, kubeconfig.render(
-                server.url, trust_anchor_pem(options.serving), options.loopback_token))
-            log.info("wrote admin kubeconfig to %s", options.write_kubeconfig)
+    async with trio.open_nursery() as background:
+        # Long-lived tasks that outlive the HTTP drain: watch caches, controllers, signals.
+        server.background = background
+        if handle_signals:
+            background.start_soon(_watch_signals, server)
+        background.start_soon(server.log_check.flush_periodically)
+        for cacher in server.cachers:
+            await background.start(cacher.run)
 
-        async with trio.open_nursery() as background:
-            if handle_signals:
-                background.start_soon(_watch_signals, server)
-            background.start_soon(server.log_check.flush_periodically)
+        async with trio.open_nursery() as serving:
+            await serving.start(lambda task_status: serve(
+                server, listeners, stop_listening=stop_listening, drain_timeout=options.request_timeout,
+                on_stopped_listening=signals.http_server_stopped_listening.set, task_status=task_status))
+            log.info("Serving securely on %s:%d", options.bind_address, port)
+            if options.write_kubeconfig:
+                kubeconfig.write(options.write_kubeconfig, kubeconfig.render(
+                    server.url, trust_anchor_pem(options.serving), options.loopback_token))
+                log.info("wrote admin kubeconfig to %s", options.write_kubeconfig)
             for name, hook in server.post_start_hooks.items():
                 background.start_soon(_run_post_start_hook, server, name, hook)
             task_status.started(server)
@@ -249,5 +278,7 @@ async def run(server: APIServer, *, handle_signals: bool = True,
             for name, hook in server.pre_shutdown_hooks.items():
                 log.info("running pre-shutdown hook %s", name)
                 await hook(server)
-            background.cancel_scope.cancel()
+        background.cancel_scope.cancel()
+    if server.storage is not None and hasattr(server.storage, "close"):
+        await server.storage.close()
     log.info("server stopped")

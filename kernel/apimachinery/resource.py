@@ -53,6 +53,14 @@ class Strategy:
     def validate_update(self, obj: Object, old: Object) -> list[Any]:
         return self.validate(obj)
 
+    def delete_pending(self, obj: Object) -> bool:
+        """Whether a delete must wait (kube: finalizers remain); the object then gets a
+        deletionTimestamp and is removed once this turns false."""
+        return bool((obj.get("metadata") or {}).get("finalizers"))
+
+    def prepare_for_delete(self, obj: Object) -> None:
+        """Mutate an object being marked for deletion (a namespace turns Terminating)."""
+
     def field_selectors(self, obj: Object) -> Mapping[str, str]:
         """Per-resource selectable fields beyond metadata.name and metadata.namespace."""
         return {}

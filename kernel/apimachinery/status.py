@@ -92,3 +92,30 @@ def internal_error(message: str = "an error on the server has prevented the requ
 
 def service_unavailable(message: str) -> StatusError:
     return StatusError(503, "ServiceUnavailable", message)
+
+
+def already_exists(group: str, resource: str, name: str) -> StatusError:
+    return StatusError(409, "AlreadyExists", f'{_qualified(group, resource)} "{name}" already exists',
+                       _details(group, resource, name))
+
+
+def conflict(group: str, resource: str, name: str, why: str) -> StatusError:
+    return StatusError(409, "Conflict",
+                       f'Operation cannot be fulfilled on {_qualified(group, resource)} "{name}": {why}',
+                       _details(group, resource, name))
+
+
+OPTIMISTIC_LOCK = "the object has been modified; please apply your changes to the latest version and try again"
+
+
+def gone(message: str) -> StatusError:
+    """410 Expired: a resourceVersion or continue token older than the retained history."""
+    return StatusError(410, "Expired", message)
+
+
+def not_acceptable(message: str) -> StatusError:
+    return StatusError(406, "NotAcceptable", message)
+
+
+def unsupported_media_type(message: str) -> StatusError:
+    return StatusError(415, "UnsupportedMediaType", message)

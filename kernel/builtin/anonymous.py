@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from kernel import hookimpl
 from kernel.authentication import ANONYMOUS, UNAUTHENTICATED, UserInfo
-from kernel.options import Options
 from kernel.request import Request
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, "", (UNAUTHENTICATED,))
@@ -18,8 +17,8 @@ class AnonymousAuthenticator:
         return ANONYMOUS_USER
 
 
-def _anonymous(options: Options) -> AnonymousAuthenticator | None:
-    return AnonymousAuthenticator() if options.anonymous_auth else None
+def _anonymous(server) -> AnonymousAuthenticator | None:
+    return AnonymousAuthenticator() if server.options.anonymous_auth else None
 
 
 @hookimpl

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from kernel import hookimpl
 from kernel.authorization import Attributes, Decision
-from kernel.options import Options
 
 
 class AlwaysAllow:
@@ -17,11 +16,11 @@ class AlwaysDeny:
         return Decision.NO_OPINION, "Everything is forbidden."
 
 
-def _allow(options: Options) -> AlwaysAllow:
+def _allow(server) -> AlwaysAllow:
     return AlwaysAllow()
 
 
-def _deny(options: Options) -> AlwaysDeny:
+def _deny(server) -> AlwaysDeny:
     return AlwaysDeny()
 
 

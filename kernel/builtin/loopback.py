@@ -7,7 +7,6 @@ import hmac
 
 from kernel import hookimpl
 from kernel.authentication import APISERVER_USER, MASTERS, UserInfo, bearer_token
-from kernel.options import Options
 from kernel.request import Request
 
 
@@ -23,8 +22,8 @@ class LoopbackTokenAuthenticator:
         return None  # not ours: another token authenticator may know it
 
 
-def _loopback(options: Options) -> LoopbackTokenAuthenticator:
-    return LoopbackTokenAuthenticator(options.loopback_token, options.loopback_uid)
+def _loopback(server) -> LoopbackTokenAuthenticator:
+    return LoopbackTokenAuthenticator(server.options.loopback_token, server.options.loopback_uid)
 
 
 @hookimpl

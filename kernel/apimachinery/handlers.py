@@ -1,0 +1,309 @@
+"""Generic REST handlers: one API group's resources at kube's URL layout.
+
+The request filters already resolved the request info (verb, namespace, resource, name,
+subresource); this module decodes bodies, negotiates the response format, calls the resource's
+:class:`~kernel.apimachinery.registry.Store` and encodes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from kernel.apimachinery import codecs, fieldvalidation, patch, status, table
+from kernel.apimachinery import meta as objmeta
+from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
+from kernel.apimachinery.registry import ListOptions, Store
+from kernel.apimachinery.resource import Object, ResourceSpec
+from kernel.apimachinery.watch import serve_watch
+from kernel.lifecycle import LifecycleSignals
+from kernel.request import Request
+from kernel.storage.interface import Preconditions
+
+MAX_BODY = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json")
+FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+
+
+class ResourceHandler:
+    """Serves every resource of one API group-version."""
+
+    def __init__(self, stores: Mapping[str, Store], signals: LifecycleSignals) -> None:
+        self.stores = dict(stores)
+        self.signals = signals
+
+    async def __call__(self, request: Request) -> None:
+        try:
+            await self._dispatch(request)
+        except status.StatusError as error:
+            if request.response_started:
+                raise
+            await request.respond_error(error)
+
+    async def _dispatch(self, request: Request) -> None:
+        info = request.info
+        assert info is not None
+        store = self.stores.get(info.resource)
+        if store is None:
+            raise status.path_not_found()
+        spec = store.spec
+        namespace = info.namespace
+        name = info.name
+        if not spec.namespaced:
+            if namespace and info.resource != "namespaces":
+                raise status.path_not_found()
+            namespace = ""
+        elif not namespace and info.verb not in ("list", "watch"):
+            raise status.path_not_found()
+        if info.subresource and info.subresource not in spec.subresources:
+            raise status.path_not_found()
+        verb = info.verb
+        if verb not in spec.verbs and not info.subresource:
+            raise status.method_not_allowed()
+        if info.subresource and verb not in ("get", "update", "patch"):
+            raise status.method_not_allowed()
+        media = codecs.negotiate(request.headers.get("accept"))
+        if verb == "get":
+            await self._respond(request, spec, media, await store.get(namespace, name))
+        elif verb in ("list", "watch"):
+            query = parse_list_query(request, spec, watch=verb == "watch")
+            if verb == "watch":
+                await serve_watch(request, store, namespace, query, media, self.signals)
+            else:
+                await self._list(request, store, namespace, query, media)
+        elif verb == "create":
+            if name:  # POST to an item: kube has no such route
+                raise status.method_not_allowed()
+            await self._create(request, store, namespace, media)
+        elif verb == "update":
+            await self._update(request, store, namespace, name, info.subresource, media)
+        elif verb == "patch":
+            await self._patch(request, store, namespace, name, info.subresource, media)
+        elif verb == "delete":
+            await self._delete(request, store, namespace, name, media)
+        elif verb == "deletecollection":
+            await self._delete_collection(request, store, namespace, media)
+        else:
+            raise status.method_not_allowed()
+
+    # -- responses ----------------------------------------------------------------------------
+
+    async def _respond(self, request: Request, spec: ResourceSpec, media: codecs.MediaType,
+                       obj: Object, code: int = 200, warnings: list[str] | None = None) -> None:
+        if media.is_table:
+            body = table.build_table(spec.table_columns, [obj], include_object=_include_object(request),
+                                     no_headers=False, list_meta={"resourceVersion": objmeta.resource_version(obj)})
+        elif media.is_partial_metadata:
+            body = table.partial_object_metadata(obj)
+        else:
+            body = obj
+        await request.respond(code, codecs.encode(body, media), media.content_type, _warning_headers(warnings))
+
+    async def _list(self, request: Request, store: Store, namespace: str, query: ListQuery,
+                    media: codecs.MediaType) -> None:
+        spec = store.spec
+        result = await store.list(namespace, ListOptions(
+            predicate=object_predicate(spec, query), limit=query.limit,
+            continue_from=query.continue_token or None, revision=query.revision()))
+        list_meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
+        if result.continue_from:
+            list_meta["continue"] = result.continue_from
+            if result.remaining is not None:
+                list_meta["remainingItemCount"] = result.remaining
+        if media.is_table:
+            body: Any = table.build_table(spec.table_columns, result.items,
+                                          include_object=_include_object(request), no_headers=False,
+                                          list_meta=list_meta)
+        elif media.is_partial_metadata:
+            body = table.partial_object_metadata_list(result.items, list_meta)
+        else:
+            body = {"kind": spec.list_kind, "apiVersion": spec.group_version, "metadata": list_meta,
+                    "items": result.items}
+        await request.respond(200, codecs.encode(body, media), media.content_type)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def _decode(self, request: Request, spec: ResourceSpec) -> tuple[Object, bytes]:
+        body = await request.body(MAX_BODY)
+        obj = codecs.decode_body(request.headers.get("content-type"), body)
+        if not isinstance(obj, dict):
+            raise status.bad_request("the body of the request must be a JSON object")
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if kind and kind != spec.kind:
+            raise status.bad_request(f"the kind of the provided object ({kind}) does not match the "
+                                     f"kind served at this URL ({spec.kind})")
+        if api_version and api_version != spec.group_version:
+            raise status.bad_request(f"the API version in the data ({api_version}) does not match the "
+                                     f"expected API version ({spec.group_version})")
+        return obj, body
+
+    def _field_check(self, request: Request, spec: ResourceSpec, obj: Object,
+                     body: bytes | None) -> list[str]:
+        """Apply fieldValidation: type errors are always 400; unknown/duplicate fields per mode."""
+        mode = request.query_value("fieldValidation", "Warn") or "Warn"
+        if mode not in FIELD_VALIDATION:
+            raise status.bad_request(f'fieldValidation invalid value "{mode}": must be one of '
+                                     f'"Ignore", "Warn", "Strict"')
+        report = fieldvalidation.check(obj, spec.schema_name, spec.schemas)
+        if report.type_errors:
+            raise status.bad_request(
+                f'{spec.kind} in version "{spec.version}" cannot be handled as a {spec.kind}: '
+                + "; ".join(report.type_errors))
+        if mode == "Ignore":
+            return []
+        problems = [f'unknown field "{path.lstrip(".")}"' for path in report.unknown]
+        if body is not None and _is_json(request):
+            problems += [f'duplicate field "{path.lstrip(".")}"'
+                         for path in codecs.find_duplicate_fields(body)]
+        if problems and mode == "Strict":
+            raise status.bad_request("strict decoding error: " + ", ".join(problems))
+        return problems
+
+    async def _create(self, request: Request, store: Store, namespace: str, media: codecs.MediaType) -> None:
+        obj, body = await self._decode(request, store.spec)
+        warnings = self._field_check(request, store.spec, obj, body)
+        created = await store.create(namespace, obj, request.user, dry_run=_dry_run(request))
+        await self._respond(request, store.spec, media, created, 201, warnings)
+
+    async def _update(self, request: Request, store: Store, namespace: str, name: str,
+                      subresource: str, media: codecs.MediaType) -> None:
+        obj, body = await self._decode(request, store.spec)
+        warnings = self._field_check(request, store.spec, obj, body)
+        if subresource == "finalize":
+            result, created = await store.update(
+                namespace, name, lambda current: _with_finalizers(current, obj), request.user,
+                dry_run=_dry_run(request), subresource=subresource)
+        else:
+            result, created = await store.update(namespace, name, lambda current: obj, request.user,
+                                                 dry_run=_dry_run(request), subresource=subresource)
+        await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
+
+    async def _patch(self, request: Request, store: Store, namespace: str, name: str,
+                     subresource: str, media: codecs.MediaType) -> None:
+        spec = store.spec
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in PATCH_TYPES:
+            raise status.unsupported_media_type(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(PATCH_TYPES)}")
+        body = await request.body(MAX_BODY)
+        patch_meta = fieldvalidation.patch_meta(spec.schema_name, spec.schemas)
+        warnings: list[str] = []
+
+        def apply(current: Object) -> Object:
+            try:
+                patched = patch.apply_patch(content_type, current, body, patch_meta)
+            except patch.PatchError as error:
+                raise status.StatusError(error.code, "BadRequest" if error.code == 400 else "Invalid",
+                                         str(error)) from None
+            if not isinstance(patched, dict):
+                raise status.bad_request("the patched object must be a JSON object")
+            warnings[:] = self._field_check(request, spec, patched, None)
+            return patched
+
+        result, _ = await store.update(namespace, name, apply, request.user,
+                                       dry_run=_dry_run(request), subresource=subresource)
+        await self._respond(request, spec, media, result, 200, warnings)
+
+    async def _delete(self, request: Request, store: Store, namespace: str, name: str,
+                      media: codecs.MediaType) -> None:
+        options = await self._delete_options(request)
+        obj, deleted = await store.delete(namespace, name, request.user,
+                                          preconditions=options.preconditions,
+                                          dry_run=options.dry_run)
+        if not deleted:
+            await self._respond(request, store.spec, media, obj, 200)
+            return
+        spec = store.spec
+        details: dict[str, Any] = {"name": name, "kind": spec.plural}
+        if spec.group:
+            details["group"] = spec.group
+        details["uid"] = objmeta.metadata(obj).get("uid", "")
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": details}
+        await request.respond(200, msgspec.json.encode(body))
+
+    async def _delete_collection(self, request: Request, store: Store, namespace: str,
+                                 media: codecs.MediaType) -> None:
+        query = parse_list_query(request, store.spec, watch=False)
+        options = await self._delete_options(request)
+        result = await store.list(namespace, ListOptions(predicate=object_predicate(store.spec, query)))
+        deleted = []
+        for obj in result.items:
+            meta = objmeta.metadata(obj)
+            try:
+                item, _ = await store.delete(meta.get("namespace", ""), meta["name"], request.user,
+                                             dry_run=options.dry_run)
+            except status.StatusError as error:
+                if error.code == 404:  # someone else deleted it meanwhile
+                    continue
+                raise
+            deleted.append(item)
+        spec = store.spec
+        body = {"kind": spec.list_kind, "apiVersion": spec.group_version,
+                "metadata": {"resourceVersion": str(result.revision)}, "items": deleted}
+        await request.respond(200, codecs.encode(body, media), media.content_type)
+
+    async def _delete_options(self, request: Request) -> DeleteOptions:
+        body = await request.body(MAX_BODY)
+        raw: dict[str, Any] = {}
+        if body.strip():
+            raw = codecs.decode_body(request.headers.get("content-type"), body)
+            if not isinstance(raw, dict):
+                raise status.bad_request("DeleteOptions must be a JSON object")
+        return DeleteOptions.parse(raw, request)
+
+
+class DeleteOptions:
+    def __init__(self, preconditions: Preconditions | None, dry_run: bool) -> None:
+        self.preconditions = preconditions
+        self.dry_run = dry_run
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], request: Request) -> DeleteOptions:
+        policy = raw.get("propagationPolicy") or request.query_value("propagationPolicy")
+        if policy and policy not in ("Orphan", "Background", "Foreground"):
+            from kernel.apimachinery import validation
+
+            raise validation.invalid("DeleteOptions", "", [validation.not_supported(
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])], "meta.k8s.io")
+        pre = raw.get("preconditions") or {}
+        preconditions = None
+        if pre.get("uid") or pre.get("resourceVersion"):
+            preconditions = Preconditions(uid=pre.get("uid"), resource_version=pre.get("resourceVersion"))
+        dry_run = _dry_run(request) or "All" in (raw.get("dryRun") or [])
+        return cls(preconditions, dry_run)
+
+
+def _with_finalizers(current: Object, given: Object) -> Object:
+    """The namespace finalize subresource: only spec.finalizers changes."""
+    current.setdefault("spec", {})["finalizers"] = list((given.get("spec") or {}).get("finalizers") or [])
+    objmeta.metadata(current)["resourceVersion"] = objmeta.resource_version(given) or objmeta.resource_version(current)
+    return current
+
+
+def _dry_run(request: Request) -> bool:
+    values = request.query.get("dryRun") or []
+    for value in values:
+        if value != "All":
+            raise status.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
+    return bool(values)
+
+
+def _include_object(request: Request) -> str:
+    value = request.query_value("includeObject", "Metadata") or "Metadata"
+    if value not in ("None", "Metadata", "Object"):
+        raise status.bad_request(f'includeObject: Unsupported value: "{value}"')
+    return value
+
+
+def _is_json(request: Request) -> bool:
+    content_type = (request.headers.get("content-type") or "application/json").lower()
+    return content_type.startswith("application/json")
+
+
+def _warning_headers(warnings: list[str] | None) -> list[tuple[bytes, bytes]]:
+    return [(b"warning", ('299 - "' + w.replace('"', '\\"') + '"').encode()) for w in warnings or ()]

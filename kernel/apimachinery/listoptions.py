@@ -1,0 +1,151 @@
+"""metav1.ListOptions from the query string, validated the way kube-apiserver validates them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kernel.apimachinery import selectors, status, validation
+from kernel.apimachinery.resource import Object, ResourceSpec
+from kernel.request import Request
+
+EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
+# kube's default watch timeout is random in [minRequestTimeout, 2*minRequestTimeout]; 30 min here.
+DEFAULT_WATCH_TIMEOUT = 1800.0
+
+
+@dataclass
+class ListQuery:
+    label_selector: selectors.LabelSelector
+    field_selector: selectors.FieldSelector
+    limit: int
+    continue_token: str
+    resource_version: str
+    resource_version_match: str
+    watch: bool
+    allow_bookmarks: bool
+    send_initial_events: bool | None
+    timeout_seconds: float | None
+
+    def revision(self) -> int | None:
+        """The revision to list at: an exact one, or None for the current state."""
+        if self.resource_version_match == EXACT:
+            return parse_resource_version(self.resource_version)
+        return None
+
+
+def parse_resource_version(text: str) -> int:
+    try:
+        value = int(text)
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        raise status.bad_request(f"invalid resource version: {text!r}") from None
+    return value
+
+
+def _bool(request: Request, name: str) -> bool | None:
+    values = request.query.get(name)
+    if not values:
+        return None
+    value = values[0].lower()
+    if value in ("true", "1", ""):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise status.bad_request(f"invalid boolean value for {name}: {values[0]!r}")
+
+
+def _int(request: Request, name: str) -> int | None:
+    text = request.query_value(name)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise status.bad_request(f"invalid value for {name}: {text!r}: must be an integer") from None
+
+
+def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQuery:
+    try:
+        label_selector = selectors.parse_label_selector(request.query_value("labelSelector"))
+        field_selector = selectors.parse_field_selector(request.query_value("fieldSelector"))
+        field_selector.validate(selectable(spec.selectable_fields))
+    except selectors.SelectorError as error:
+        raise status.bad_request(str(error)) from None
+    limit = _int(request, "limit") or 0
+    timeout = _int(request, "timeoutSeconds")
+    query = ListQuery(
+        label_selector=label_selector, field_selector=field_selector, limit=max(limit, 0),
+        continue_token=request.query_value("continue"),
+        resource_version=request.query_value("resourceVersion"),
+        resource_version_match=request.query_value("resourceVersionMatch"),
+        watch=watch, allow_bookmarks=bool(_bool(request, "allowWatchBookmarks")),
+        send_initial_events=_bool(request, "sendInitialEvents"),
+        timeout_seconds=float(timeout) if timeout is not None and timeout > 0 else None)
+    errors = _validate(query)
+    if errors:
+        raise validation.invalid("ListOptions", "", errors, "meta.k8s.io")
+    if query.resource_version and query.resource_version != "0":
+        parse_resource_version(query.resource_version)
+    return query
+
+
+def _validate(query: ListQuery) -> list:
+    """kube's ValidateListOptions."""
+    errors = []
+    match, rv = query.resource_version_match, query.resource_version
+    if match and match not in (EXACT, NOT_OLDER_THAN):
+        errors.append(validation.not_supported("resourceVersionMatch", match, [EXACT, NOT_OLDER_THAN]))
+    if query.watch:
+        if match and match != NOT_OLDER_THAN:
+            errors.append(validation.forbidden("resourceVersionMatch",
+                                               "resourceVersionMatch is forbidden for watch"))
+        if query.send_initial_events is not None:
+            if match != NOT_OLDER_THAN:
+                errors.append(validation.forbidden(
+                    "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch "
+                    "to NotOlderThan"))
+            if not query.allow_bookmarks:
+                errors.append(validation.forbidden(
+                    "allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true"))
+        return errors
+    if query.send_initial_events is not None:
+        errors.append(validation.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    if match and not rv:
+        errors.append(validation.forbidden("resourceVersionMatch",
+                                           "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+    if match == EXACT and rv == "0":
+        errors.append(validation.forbidden("resourceVersionMatch",
+                                           'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if query.continue_token and rv and rv != "0":
+        errors.append(validation.forbidden("resourceVersion",
+                                           "specifying resource version is not allowed when using continue"))
+    if query.continue_token and match:
+        errors.append(validation.forbidden("resourceVersionMatch",
+                                           "resourceVersionMatch is forbidden when continue is provided"))
+    return errors
+
+
+def object_predicate(spec: ResourceSpec, query: ListQuery):
+    """The predicate for storage: labels and fields of an object against the selectors."""
+    labels, fields = query.label_selector, query.field_selector
+    if labels.empty and fields.empty:
+        return None
+    strategy = spec.strategy
+
+    def matches(obj: Object) -> bool:
+        meta = obj.get("metadata") or {}
+        if not labels.matches(meta.get("labels") or {}):
+            return False
+        if fields.empty:
+            return True
+        values = {"metadata.name": meta.get("name", ""), "metadata.namespace": meta.get("namespace", "")}
+        values.update(strategy.field_selectors(obj))
+        return fields.matches(values)
+
+    return matches
+
+
+def selectable(names: Sequence[str]) -> list[str]:
+    return ["metadata.name", "metadata.namespace", *names]

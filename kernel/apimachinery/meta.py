@@ -1,0 +1,75 @@
+"""ObjectMeta bookkeeping the server owns: uid, timestamps, generateName, resourceVersion."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import uuid
+from typing import Any
+
+Object = dict[str, Any]
+
+# kube's utilrand alphabet: no vowels (no words) and no confusable characters.
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_GENERATED_SUFFIX = 5
+_MAX_NAME = 253
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def generate_name(prefix: str) -> str:
+    """``prefix`` plus 5 random characters, the prefix cut so the name fits (names.SimpleNameGenerator)."""
+    prefix = prefix[: _MAX_NAME - _GENERATED_SUFFIX]
+    return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(_GENERATED_SUFFIX))
+
+
+def metadata(obj: Object) -> Object:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = obj["metadata"] = {}
+    return meta
+
+
+def resource_version(obj: Object) -> str:
+    return metadata(obj).get("resourceVersion") or ""
+
+
+# Fields the server sets; an update may not change them (validated separately where kube
+# reports them as immutable) and carries them over from the stored object.
+SERVER_SET_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                        "generation", "selfLink")
+
+
+def prepare_create_meta(obj: Object, *, track_generation: bool) -> None:
+    meta = metadata(obj)
+    for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+        meta.pop(key, None)
+    meta["uid"] = new_uid()
+    meta["creationTimestamp"] = now_rfc3339()
+    if track_generation:
+        meta["generation"] = 1
+    else:
+        meta.pop("generation", None)
+
+
+def prepare_update_meta(obj: Object, old: Object, *, track_generation: bool) -> None:
+    meta, old_meta = metadata(obj), metadata(old)
+    for key in SERVER_SET_ON_UPDATE:
+        if key in old_meta:
+            meta[key] = old_meta[key]
+        else:
+            meta.pop(key, None)
+    if track_generation and _spec_changed(obj, old):
+        meta["generation"] = int(old_meta.get("generation") or 0) + 1
+
+
+def _spec_changed(obj: Object, old: Object) -> bool:
+    ignored = ("metadata", "status", "kind", "apiVersion")
+    return {k: v for k, v in obj.items() if k not in ignored} != \
+        {k: v for k, v in old.items() if k not in ignored}

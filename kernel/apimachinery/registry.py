@@ -1,0 +1,288 @@
+"""The generic registry (genericregistry.Store): one resource's verbs on top of Storage.
+
+Handles what every resource shares — namespaces in keys, generateName, uid and timestamps,
+strategy hooks, validation, admission, dry-run, optimistic concurrency, preconditions,
+finalizers and deletionTimestamp — and turns storage errors into kube's Status errors.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from kernel.admission import AdmissionAttributes
+from kernel.apimachinery import meta as objmeta
+from kernel.apimachinery import status, validation
+from kernel.apimachinery.resource import Object, ResourceSpec
+from kernel.authentication import UserInfo
+from kernel.storage import errors as storage_errors
+from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEvent
+
+Predicate = Callable[[Object], bool]
+
+
+@dataclass
+class ListOptions:
+    predicate: Predicate | None = None
+    limit: int = 0
+    continue_from: str | None = None
+    revision: int | None = None  # None: the current state (a consistent read)
+
+
+class Store:
+    def __init__(self, spec: ResourceSpec, storage: Storage,
+                 admission: Sequence[tuple[str, Any]] = ()) -> None:
+        self.spec = spec
+        self.storage = storage
+        self.admission = list(admission)
+
+    # -- keys and errors ------------------------------------------------------------------------
+
+    def key(self, namespace: str, name: str) -> str:
+        if self.spec.namespaced:
+            return f"{self.spec.storage_prefix}{namespace}/{name}"
+        return f"{self.spec.storage_prefix}{name}"
+
+    def prefix(self, namespace: str) -> str:
+        if self.spec.namespaced and namespace:
+            return f"{self.spec.storage_prefix}{namespace}/"
+        return self.spec.storage_prefix
+
+    def not_found(self, name: str) -> status.StatusError:
+        return status.not_found(self.spec.group, self.spec.plural, name)
+
+    def _invalid(self, name: str, errors: list) -> status.StatusError:
+        return validation.invalid(self.spec.kind, name, errors, self.spec.group)
+
+    def _conflict(self, name: str, why: str = status.OPTIMISTIC_LOCK) -> status.StatusError:
+        return status.conflict(self.spec.group, self.spec.plural, name, why)
+
+    @asynccontextmanager
+    async def _translate(self, name: str) -> AsyncIterator[None]:
+        """Storage errors → kube's Status errors for this resource."""
+        try:
+            yield
+        except storage_errors.KeyNotFoundError:
+            raise self.not_found(name) from None
+        except storage_errors.KeyExistsError:
+            raise status.already_exists(self.spec.group, self.spec.plural, name) from None
+        except storage_errors.ConflictError as error:
+            raise self._conflict(name, str(error) if "Precondition" in str(error)
+                                 else status.OPTIMISTIC_LOCK) from None
+        except storage_errors.ResourceExpiredError as error:
+            raise status.gone(str(error)) from None
+        except storage_errors.StorageUnavailableError as error:
+            raise status.service_unavailable(f"storage is unavailable: {error}") from None
+
+    # -- admission ----------------------------------------------------------------------------
+
+    async def _admit(self, operation: str, obj: Object | None, old: Object | None, user: UserInfo,
+                     dry_run: bool, namespace: str, name: str, subresource: str = "") -> None:
+        attributes = AdmissionAttributes(operation, user, self.spec.group, self.spec.version,
+                                         self.spec.plural, subresource, namespace, name, obj, old,
+                                         dry_run)
+        for phase in ("admit", "validate"):  # all mutating plugins run before any validating one
+            for _, plugin in self.admission:
+                step = getattr(plugin, phase, None)
+                if step is not None and plugin.handles(operation):
+                    await step(attributes)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get(self, namespace: str, name: str) -> Object:
+        async with self._translate(name):
+            return await self.storage.get(self.key(namespace, name))
+
+    async def list(self, namespace: str, options: ListOptions) -> ListResult:
+        async with self._translate(""):
+            return await self.storage.get_list(
+                self.prefix(namespace), revision=options.revision, limit=options.limit,
+                continue_from=options.continue_from, predicate=options.predicate)
+
+    @asynccontextmanager
+    async def watch(self, namespace: str, revision: int, predicate: Predicate | None,
+                    bookmarks: bool = False) -> AsyncIterator[AsyncIterator[WatchEvent]]:
+        async with self._translate(""):
+            async with self.storage.watch(self.prefix(namespace), revision=revision,
+                                          predicate=predicate, bookmarks=bookmarks) as events:
+                yield events
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _check_namespace(self, obj: Object, namespace: str) -> None:
+        meta = objmeta.metadata(obj)
+        if self.spec.namespaced:
+            given = meta.get("namespace") or ""
+            if given and given != namespace:
+                raise status.bad_request("the namespace of the provided object does not match "
+                                         "the namespace sent on the request")
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+
+    def _validate(self, obj: Object, old: Object | None) -> None:
+        meta = objmeta.metadata(obj)
+        errors = validation.validate_object_meta(
+            meta, namespaced=self.spec.namespaced, name_validator=self.spec.name_validator,
+            is_create=old is None)
+        if old is None:
+            errors += self.spec.strategy.validate(obj)
+        else:
+            errors += validation.validate_object_meta_update(meta, objmeta.metadata(old))
+            errors += self.spec.strategy.validate_update(obj, old)
+        if errors:
+            raise self._invalid(meta.get("name") or meta.get("generateName") or "", errors)
+
+    async def create(self, namespace: str, obj: Object, user: UserInfo, *, dry_run: bool = False) -> Object:
+        spec = self.spec
+        obj["apiVersion"], obj["kind"] = spec.group_version, spec.kind
+        self._check_namespace(obj, namespace)
+        meta = objmeta.metadata(obj)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = objmeta.generate_name(meta["generateName"])
+        objmeta.prepare_create_meta(obj, track_generation=spec.strategy.track_generation)
+        spec.strategy.prepare_for_create(obj)
+        self._validate(obj, None)
+        name = meta["name"]
+        await self._admit("CREATE", obj, None, user, dry_run, namespace, name)
+        self._validate(obj, None)  # admission may have mutated it
+        if dry_run:
+            if await self._exists(namespace, name):
+                raise status.already_exists(spec.group, spec.plural, name)
+            return obj
+        async with self._translate(name):
+            return await self.storage.create(self.key(namespace, name), obj)
+
+    async def _exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self.storage.get(self.key(namespace, name))
+        except storage_errors.KeyNotFoundError:
+            return False
+        return True
+
+    async def update(self, namespace: str, name: str, mutate: Callable[[Object], Object | Awaitable[Object]],
+                     user: UserInfo, *, dry_run: bool = False, subresource: str = "",
+                     check_name: bool = True) -> tuple[Object, bool]:
+        """Read-modify-write with ``mutate(current) -> new``; returns (object, created).
+
+        ``mutate`` is re-run on a fresh copy when another writer got in first. A resourceVersion
+        in the new object that differs from the stored one is a 409 Conflict.
+        """
+        spec = self.spec
+        created = False
+
+        async def try_update(current: Object) -> Object:
+            new = mutate(copy.deepcopy(current))
+            if isinstance(new, Awaitable):
+                new = await new
+            return await self._prepare_update(namespace, name, new, current, user, dry_run,
+                                              subresource, check_name)
+
+        if dry_run:
+            current = await self.get(namespace, name)
+            return await try_update(current), False
+        try:
+            async with self._translate(name):
+                result = await self.storage.guaranteed_update(self.key(namespace, name), try_update)
+        except status.StatusError as error:
+            if error.code != 404 or not spec.strategy.allow_create_on_update or subresource:
+                raise
+            new = mutate({})
+            if isinstance(new, Awaitable):
+                new = await new
+            return await self.create(namespace, new, user, dry_run=dry_run), True
+        if self._finished_deleting(result):
+            await self._delete_now(namespace, name, result)
+        return result, created
+
+    async def _prepare_update(self, namespace: str, name: str, new: Object, current: Object,
+                              user: UserInfo, dry_run: bool, subresource: str, check_name: bool) -> Object:
+        spec = self.spec
+        if not isinstance(new, dict):
+            raise status.bad_request("the object must be a JSON object")
+        new["apiVersion"], new["kind"] = spec.group_version, spec.kind
+        meta = objmeta.metadata(new)
+        if check_name and (meta.get("name") or "") != name:
+            raise status.bad_request(f"the name of the object ({meta.get('name') or ''}) does not "
+                                     f"match the name on the URL ({name})")
+        self._check_namespace(new, namespace)
+        given_rv = meta.get("resourceVersion") or ""
+        if given_rv and given_rv != objmeta.resource_version(current):
+            raise self._conflict(name)
+        if not given_rv and not spec.strategy.allow_unconditional_update:
+            raise self._invalid(name, [validation.invalid_value("metadata.resourceVersion", "",
+                                                                 "must be specified for an update")])
+        objmeta.prepare_update_meta(new, current, track_generation=spec.strategy.track_generation)
+        meta["resourceVersion"] = objmeta.resource_version(current)
+        if subresource == "status":
+            new = {**copy.deepcopy(current), "status": new.get("status"), "metadata": meta}
+            if new["status"] is None:
+                del new["status"]
+        else:
+            spec.strategy.prepare_for_update(new, current)
+        self._validate(new, current)
+        await self._admit("UPDATE", new, current, user, dry_run, namespace, name, subresource)
+        self._validate(new, current)
+        return new
+
+    # -- deletes ------------------------------------------------------------------------------
+
+    def _finished_deleting(self, obj: Object) -> bool:
+        meta = objmeta.metadata(obj)
+        return bool(meta.get("deletionTimestamp")) and not self.spec.strategy.delete_pending(obj)
+
+    async def _delete_now(self, namespace: str, name: str, expected: Object) -> Object:
+        async with self._translate(name):
+            return await self.storage.delete(
+                self.key(namespace, name),
+                preconditions=Preconditions(resource_version=objmeta.resource_version(expected)))
+
+    async def delete(self, namespace: str, name: str, user: UserInfo, *,
+                     preconditions: Preconditions | None = None, dry_run: bool = False) -> tuple[Object, bool]:
+        """Delete, or mark for deletion when finalizers remain; returns (object, deleted now)."""
+        current = await self.get(namespace, name)
+        self._check_preconditions(current, preconditions)
+        await self._admit("DELETE", None, current, user, dry_run, namespace, name)
+        if self.spec.strategy.delete_pending(current) or objmeta.metadata(current).get("deletionTimestamp"):
+            if dry_run:
+                return current, False
+            return await self._mark_deleting(namespace, name, preconditions), False
+        if dry_run:
+            return current, True
+        async with self._translate(name):
+            deleted = await self.storage.delete(self.key(namespace, name), preconditions=Preconditions(
+                uid=objmeta.metadata(current).get("uid"),
+                resource_version=preconditions.resource_version if preconditions else None))
+        return deleted, True
+
+    def _check_preconditions(self, current: Object, preconditions: Preconditions | None) -> None:
+        if preconditions is None:
+            return
+        meta = objmeta.metadata(current)
+        name = meta.get("name", "")
+        if preconditions.uid and preconditions.uid != meta.get("uid"):
+            raise self._conflict(name, f"Precondition failed: UID in precondition: {preconditions.uid}, "
+                                       f"UID in object meta: {meta.get('uid')}")
+        if preconditions.resource_version and preconditions.resource_version != meta.get("resourceVersion"):
+            raise self._conflict(name, "Precondition failed: ResourceVersion in precondition: "
+                                       f"{preconditions.resource_version}, ResourceVersion in object meta: "
+                                       f"{meta.get('resourceVersion')}")
+
+    async def _mark_deleting(self, namespace: str, name: str, preconditions: Preconditions | None) -> Object:
+        def mark(current: Object) -> Object:
+            self._check_preconditions(current, preconditions)
+            meta = objmeta.metadata(current)
+            if not meta.get("deletionTimestamp"):
+                meta["deletionTimestamp"] = objmeta.now_rfc3339()
+                meta["deletionGracePeriodSeconds"] = 0
+                self.spec.strategy.prepare_for_delete(current)
+            return current
+
+        async with self._translate(name):
+            result = await self.storage.guaranteed_update(self.key(namespace, name), mark)
+        if self._finished_deleting(result):
+            return await self._delete_now(namespace, name, result)
+        return result
