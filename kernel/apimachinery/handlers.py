@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from kernel.apimachinery import codecs, fieldvalidation, patch, status, table
+from kernel.apimachinery import codecs, fieldvalidation, patch, status, table, validation
 from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
 from kernel.apimachinery.registry import ListOptions, Store
@@ -266,9 +266,7 @@ class DeleteOptions:
     def parse(cls, raw: Mapping[str, Any], request: Request) -> DeleteOptions:
         policy = raw.get("propagationPolicy") or request.query_value("propagationPolicy")
         if policy and policy not in ("Orphan", "Background", "Foreground"):
-            from kernel.apimachinery import validation
-
-            raise validation.invalid("DeleteOptions", "", [validation.not_supported(
+            raise validation.invalid("DeleteOptions", "", [validation.FieldError.not_supported(
                 "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])], "meta.k8s.io")
         pre = raw.get("preconditions") or {}
         preconditions = None

@@ -70,7 +70,7 @@ def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQ
     try:
         label_selector = selectors.parse_label_selector(request.query_value("labelSelector"))
         field_selector = selectors.parse_field_selector(request.query_value("fieldSelector"))
-        field_selector.validate(selectable(spec.selectable_fields))
+        field_selector.validate(list(selectable(spec.selectable_fields)) if spec.selectable_fields else None)
     except selectors.SelectorError as error:
         raise status.bad_request(str(error)) from None
     limit = _int(request, "limit") or 0
@@ -96,33 +96,33 @@ def _validate(query: ListQuery) -> list:
     errors = []
     match, rv = query.resource_version_match, query.resource_version
     if match and match not in (EXACT, NOT_OLDER_THAN):
-        errors.append(validation.not_supported("resourceVersionMatch", match, [EXACT, NOT_OLDER_THAN]))
+        errors.append(validation.FieldError.not_supported("resourceVersionMatch", match, [EXACT, NOT_OLDER_THAN]))
     if query.watch:
         if match and match != NOT_OLDER_THAN:
-            errors.append(validation.forbidden("resourceVersionMatch",
+            errors.append(validation.FieldError.forbidden("resourceVersionMatch",
                                                "resourceVersionMatch is forbidden for watch"))
         if query.send_initial_events is not None:
             if match != NOT_OLDER_THAN:
-                errors.append(validation.forbidden(
+                errors.append(validation.FieldError.forbidden(
                     "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch "
                     "to NotOlderThan"))
             if not query.allow_bookmarks:
-                errors.append(validation.forbidden(
+                errors.append(validation.FieldError.forbidden(
                     "allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true"))
         return errors
     if query.send_initial_events is not None:
-        errors.append(validation.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+        errors.append(validation.FieldError.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
     if match and not rv:
-        errors.append(validation.forbidden("resourceVersionMatch",
+        errors.append(validation.FieldError.forbidden("resourceVersionMatch",
                                            "resourceVersionMatch is forbidden unless resourceVersion is provided"))
     if match == EXACT and rv == "0":
-        errors.append(validation.forbidden("resourceVersionMatch",
+        errors.append(validation.FieldError.forbidden("resourceVersionMatch",
                                            'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
     if query.continue_token and rv and rv != "0":
-        errors.append(validation.forbidden("resourceVersion",
+        errors.append(validation.FieldError.forbidden("resourceVersion",
                                            "specifying resource version is not allowed when using continue"))
     if query.continue_token and match:
-        errors.append(validation.forbidden("resourceVersionMatch",
+        errors.append(validation.FieldError.forbidden("resourceVersionMatch",
                                            "resourceVersionMatch is forbidden when continue is provided"))
     return errors
 

@@ -126,7 +126,8 @@ class Store:
     def _validate(self, obj: Object, old: Object | None) -> None:
         meta = objmeta.metadata(obj)
         errors = validation.validate_object_meta(
-            meta, namespaced=self.spec.namespaced, name_validator=self.spec.name_validator,
+            meta, namespaced=self.spec.namespaced,
+            name_validator=self.spec.name_validator or validation.name_is_dns_subdomain,
             is_create=old is None)
         if old is None:
             errors += self.spec.strategy.validate(obj)
@@ -213,8 +214,8 @@ class Store:
         if given_rv and given_rv != objmeta.resource_version(current):
             raise self._conflict(name)
         if not given_rv and not spec.strategy.allow_unconditional_update:
-            raise self._invalid(name, [validation.invalid_value("metadata.resourceVersion", "",
-                                                                 "must be specified for an update")])
+            raise self._invalid(name, [validation.FieldError.invalid(
+                "metadata.resourceVersion", "", "must be specified for an update")])
         objmeta.prepare_update_meta(new, current, track_generation=spec.strategy.track_generation)
         meta["resourceVersion"] = objmeta.resource_version(current)
         if subresource == "status":

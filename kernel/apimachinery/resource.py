@@ -84,8 +84,8 @@ class ResourceSpec:
     subresources: Sequence[str] = ()  # "status"
     strategy: Strategy = field(default_factory=Strategy)
     table_columns: Sequence[TableColumn] = ()
-    #: Names a client may not use, beyond the DNS-1123 subdomain rule (namespaces: a label).
-    name_validator: Callable[[str], list[str]] | None = None
+    #: ``(name, is_prefix) -> messages``; None: a DNS-1123 subdomain (namespaces use a label).
+    name_validator: Callable[[str, bool], list[str]] | None = None
     #: Field selector names beyond metadata.name / metadata.namespace.
     selectable_fields: Sequence[str] = ()
     description: str = ""
