@@ -20,7 +20,9 @@ from kernel import kubeconfig
 from kernel.admission import admission_order
 from kernel.apigroup import APIGroup
 from kernel.apimachinery import status
+from kernel.apimachinery.discovery import install_discovery
 from kernel.apimachinery.handlers import ResourceHandler
+from kernel.apimachinery.openapi import install_openapi
 from kernel.apimachinery.registry import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
@@ -180,7 +182,7 @@ def _post_start_check(server: APIServer, name: str) -> HealthCheck:
 
 
 def prepare_run(server: APIServer) -> APIServer:
-    """Install /healthz, /livez, /readyz (with every named check) and /version."""
+    """Install /healthz, /livez, /readyz (with every named check), /version, discovery, OpenAPI."""
 
     async def shutdown_check() -> None:
         if server.signals.shutdown_initiated.is_set():
@@ -205,6 +207,9 @@ def prepare_run(server: APIServer) -> APIServer:
         await request.respond_json(info)
 
     server.non_resource["/version"] = version
+    if server.api_groups:
+        install_discovery(server)
+        install_openapi(server)
     return server
 
 
