@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def wait_for_log(kernel: Running, signal_name: str, timeout: float = 30) -> None
 
 
 @pytest.fixture
-def start(kernel_process, test_plugins_path: str, tmp_path: Path):
+def start(kernel_process, test_plugins_path: str, tmp_path: Path) -> Callable[..., Running]:
     """Start ``kernel serve`` with test_alpha: a ?sleep= endpoint, and a pre-shutdown hook that
     records into tmp_path/record."""
 
@@ -92,7 +93,7 @@ class Poll:
 
 class Poller(threading.Thread):
     """Polls /readyz (HTTP/1.1, as load balancers do) and a normal request (HTTP/2) back to back
-    until NotAcceptingNewRequest."""
+    until NotAcceptingNewRequest (or the process is gone)."""
 
     def __init__(self, kernel: Running) -> None:
         super().__init__(daemon=True)
@@ -102,7 +103,8 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         with self.kernel.client() as probe, self.kernel.client(http2=True) as client:
-            while not logged(self.kernel, "NotAcceptingNewRequest"):
+            while (self.kernel.process.poll() is None
+                   and not logged(self.kernel, "NotAcceptingNewRequest")):
                 self.poll(probe, READYZ)
                 self.poll(client, THINGS)
 
@@ -121,7 +123,7 @@ class Poller(threading.Thread):
         return [poll for poll in self.polls if poll.path == path]
 
 
-def test_graceful_shutdown_in_kube_order(start, tmp_path: Path) -> None:
+def test_graceful_shutdown_in_kube_order(start: Callable[..., Running], tmp_path: Path) -> None:
     kernel = start("--shutdown-delay-duration=2s")
     poller = Poller(kernel)
     slow = SlowRequest(kernel, 3)  # outlasts the delay: it must be drained, not cut
@@ -155,7 +157,7 @@ def test_graceful_shutdown_in_kube_order(start, tmp_path: Path) -> None:
     assert "pre-shutdown hook alpha-drain ran; in flight 0" in (tmp_path / "record").read_text().splitlines()
 
 
-def test_new_connections_are_refused_once_the_listener_closed(start) -> None:
+def test_new_connections_are_refused_once_the_listener_closed(start: Callable[..., Running]) -> None:
     kernel = start()
     slow = SlowRequest(kernel, 2)  # keeps the process draining after the listener closed
     kernel.process.send_signal(signal.SIGTERM)
@@ -181,7 +183,7 @@ def _assert_retry_after(response: httpx.Response) -> None:
         "reason": "TooManyRequests", "details": {"retryAfterSeconds": 5}, "code": 429}
 
 
-def test_send_retry_after_answers_429_while_draining(start) -> None:
+def test_send_retry_after_answers_429_while_draining(start: Callable[..., Running]) -> None:
     kernel = start("--shutdown-send-retry-after=true", "--shutdown-delay-duration=1s")
     slow = SlowRequest(kernel, 3)
     kernel.process.send_signal(signal.SIGTERM)
@@ -206,7 +208,7 @@ def test_send_retry_after_answers_429_while_draining(start) -> None:
         "InFlightRequestsDrained", "HTTPServerStoppedListening"]
 
 
-def test_second_sigterm_during_the_delay_exits_at_once(start) -> None:
+def test_second_sigterm_during_the_delay_exits_at_once(start: Callable[..., Running]) -> None:
     kernel = start("--shutdown-delay-duration=60s")
     kernel.process.send_signal(signal.SIGTERM)
     wait_for_log(kernel, "ShutdownInitiated")
