@@ -1,14 +1,18 @@
-"""HTTPS serving on Hypercorn's trio worker, with the two things kube needs that it lacks.
+"""HTTPS serving on Hypercorn's trio worker, with the three things kube needs that it lacks.
 
 1. The verified TLS client certificate in the ASGI scope (``scope["extensions"]["tls"]``):
    Hypercorn 0.18 does not provide it. :class:`PeerCertTCPServer` completes the handshake, reads
    the peer certificate and wraps the connection's app so every request carries it.
-2. kube's shutdown order: stop listening at NotAcceptingNewRequest (or once drained, with
+2. ``Connection: close`` on HTTP/2: h2 drops the header (it is forbidden there), so a response
+   asking for it would leave the connection open. As Go's net/http2 does (and kube's
+   --shutdown-send-retry-after relies on), :class:`PeerCertTCPServer` sends GOAWAY and closes the
+   connection once its streams are done, so clients reconnect (to another apiserver).
+3. kube's shutdown order: stop listening at NotAcceptingNewRequest (or once drained, with
    --shutdown-send-retry-after), close idle keep-alive connections, then give connections with
    requests in flight until the drain deadline. ``hypercorn.trio.serve`` has a single trigger
    for all of that, so :func:`serve` composes Hypercorn's connection handling itself.
 
-Pinned to hypercorn==0.18.0; tests/test_httpserver.py guards both behaviours.
+Pinned to hypercorn==0.18.0; tests/test_httpserver.py guards each of these behaviours.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
+import h2.exceptions
 import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
+from hypercorn.events import Event, Updated
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
@@ -29,21 +35,54 @@ from hypercorn.typing import ConnectionState
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-class _ConnectionApp:
-    """Hypercorn's AppWrapper for one connection: adds the TLS extension to each scope."""
+def _asks_to_close(message: dict[str, Any]) -> bool:
+    return any(name.lower() == b"connection" and value.lower() == b"close"
+               for name, value in message.get("headers", ()))
 
-    def __init__(self, app: Any, tls: dict[str, Any] | None) -> None:
+
+class _ConnectionApp:
+    """Hypercorn's AppWrapper for one connection: adds the TLS extension to each scope and
+    notes an HTTP/2 response that asks for ``Connection: close``."""
+
+    def __init__(self, app: Any, tls: dict[str, Any] | None, connection: PeerCertTCPServer) -> None:
         self.app = app
         self.tls = tls
+        self.connection = connection
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any,
                        sync_spawn: Callable, call_soon: Callable) -> None:
         if self.tls is not None:
             scope.setdefault("extensions", {})["tls"] = self.tls
+        if scope.get("http_version") == "2":
+            original_send = send
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start" and _asks_to_close(message):
+                    self.connection.close_when_idle = True
+                await original_send(message)
+
         await self.app(scope, receive, send, sync_spawn, call_soon)
 
 
 class PeerCertTCPServer(TCPServer):
+    close_when_idle = False  # an HTTP/2 response asked for Connection: close
+
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, Updated) and event.idle and self.close_when_idle:
+            await self.idle_task.restart(self._task_group, self._go_away)
+            return
+        await super().protocol_send(event)
+
+    async def _go_away(self) -> None:
+        with trio.CancelScope(shield=True):
+            h2_protocol = self.protocol.protocol
+            try:
+                h2_protocol.connection.close_connection()  # GOAWAY, no error
+                await h2_protocol._flush()
+            except h2.exceptions.ProtocolError:
+                pass  # the peer already closed the connection
+            await self._initiate_server_close()
+
     async def run(self) -> None:
         tls = None
         if isinstance(self.stream, trio.SSLStream):
@@ -56,7 +95,7 @@ class PeerCertTCPServer(TCPServer):
             der = self.stream.getpeercert(binary_form=True)
             tls = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
                    "tls_version": None, "cipher_suite": None}
-        self.app = _ConnectionApp(self.app, tls)  # type: ignore[assignment]
+        self.app = _ConnectionApp(self.app, tls, self)  # type: ignore[assignment]
         await super().run()  # its own do_handshake() returns at once now
 
 
