@@ -29,7 +29,7 @@ Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_req
 ``kernel_add_options`` (build options) → ``kernel_validate_options`` → ``kernel_complete_options``
 → component factories, ``kernel_health_checks``, ``kernel_post_start_hooks``,
 ``kernel_pre_shutdown_hooks`` (create_server_chain) → post-start hooks run once the server
-listens → pre-shutdown hooks run after in-flight requests drained.
+listens → pre-shutdown hooks run when shutdown starts, before the server stops accepting requests.
 """
 
 from __future__ import annotations
@@ -142,4 +142,8 @@ def kernel_post_start_hooks(
 def kernel_pre_shutdown_hooks(
     server: APIServer,
 ) -> Mapping[str, Callable[[APIServer], Awaitable[None]]]:
-    """Async callables run during graceful shutdown, after in-flight requests drained, by name."""
+    """Async callables run at ShutdownInitiated, by name, alongside --shutdown-delay-duration.
+
+    Requests are still served while they run (a hook may call the API); the server stops
+    accepting requests only after the delay passed and every hook returned.
+    """

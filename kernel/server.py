@@ -234,9 +234,15 @@ async def _run_post_start_hook(server: APIServer, name: str, hook: Hook) -> None
     log.info("post-start hook %s finished", name)
 
 
+async def _run_pre_shutdown_hooks(server: APIServer) -> None:
+    for name, hook in server.pre_shutdown_hooks.items():
+        log.info("running pre-shutdown hook %s", name)
+        await hook(server)
+
+
 async def run(server: APIServer, *, handle_signals: bool = True,
               task_status: trio.TaskStatus[APIServer] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve until shutdown; then: delay → stop accepting → drain → pre-shutdown hooks → return."""
+    """Serve until shutdown; then: delay and pre-shutdown hooks → stop accepting → drain → return."""
     options, signals = server.options, server.signals
     context = create_ssl_context(options.serving.cert_file, options.serving.key_file,
                                  options.client_ca_files)
@@ -274,15 +280,16 @@ async def run(server: APIServer, *, handle_signals: bool = True,
             task_status.started(server)
 
             await signals.shutdown_initiated.wait()
-            await trio.sleep(options.shutdown_delay_duration)
-            signals.after_shutdown_delay_duration.set()
+            # As in kube: pre-shutdown hooks run alongside the delay, while requests are still
+            # served, and the server stops accepting requests only once both are over.
+            async with trio.open_nursery() as shutdown:
+                shutdown.start_soon(_run_pre_shutdown_hooks, server)
+                await trio.sleep(options.shutdown_delay_duration)
+                signals.after_shutdown_delay_duration.set()
             signals.not_accepting_new_requests.set()
             with trio.move_on_after(options.request_timeout):
                 await server.in_flight.wait()
             signals.in_flight_requests_drained.set()
-            for name, hook in server.pre_shutdown_hooks.items():
-                log.info("running pre-shutdown hook %s", name)
-                await hook(server)
         background.cancel_scope.cancel()
     if server.storage is not None and hasattr(server.storage, "close"):
         await server.storage.close()

@@ -11,10 +11,15 @@ from kernel.lifecycle import LifecycleSignals, WaitGroup
 from kernel.request import Handler, Request
 
 
+# Load balancers keep probing these during the drain; kube exempts them too.
+HEALTH_PATHS = frozenset({"/readyz", "/livez", "/healthz"})
+
+
 def with_wait_group(handler: Handler, in_flight: WaitGroup, signals: LifecycleSignals,
                     send_retry_after: bool) -> Handler:
     async def wait_group(request: Request) -> None:
-        if send_retry_after and signals.not_accepting_new_requests.is_set():
+        if (send_retry_after and signals.not_accepting_new_requests.is_set()
+                and request.path not in HEALTH_PATHS):
             request.extra_headers.append((b"connection", b"close"))
             await request.respond_error(status.too_many_requests(
                 "The apiserver is shutting down, please try again later.", 5))
