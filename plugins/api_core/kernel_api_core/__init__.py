@@ -1,8 +1,8 @@
 """The core API group's (``""``, served under ``/api/v1``) namespaces, configmaps and secrets.
 
 Each module describes one resource as a ``ResourceSpec`` (names, schema, strategy, printer
-columns); the generic REST machinery serves them. The API-group hook, the default namespaces, the
-NamespaceLifecycle admission step and the namespace finalizer controller live with the integration.
+columns); the generic REST machinery serves them. ``plugin.py`` holds the hooks: the API group,
+the NamespaceLifecycle admission plugin, the default namespaces and the namespace controller.
 """
 
 from __future__ import annotations

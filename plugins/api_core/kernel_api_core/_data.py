@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kernel_api_core._compat import FieldError
+from kernel.apimachinery.validation import FieldError
 
 #: core.MaxSecretSize, also the ConfigMap limit.
 MAX_SIZE = 1 * 1024 * 1024

@@ -13,7 +13,7 @@ from typing import Any
 from kernel.apimachinery import schemas as meta
 from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
 from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
-from kernel_api_core._compat import FieldError, is_dns1123_label, is_qualified_name
+from kernel.apimachinery.validation import FieldError, is_dns1123_label, is_qualified_name
 
 SCHEMA_NAME = "io.k8s.api.core.v1.Namespace"
 SPEC_SCHEMA = "io.k8s.api.core.v1.NamespaceSpec"

@@ -11,7 +11,7 @@ from kernel.apimachinery import status
 from kernel_api_core import namespace_controller
 from kernel_api_core.lifecycle import NamespaceLifecycle
 from kernel_api_core.namespace_controller import CONTROLLER
-from kernel_api_core.resources import RESOURCES
+from kernel_api_core import RESOURCES
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 

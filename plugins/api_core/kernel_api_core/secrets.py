@@ -10,7 +10,7 @@ from kernel.apimachinery import schemas as meta
 from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
 from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
 from kernel_api_core import _data
-from kernel_api_core._compat import FieldError
+from kernel.apimachinery.validation import FieldError
 
 SCHEMA_NAME = "io.k8s.api.core.v1.Secret"
 
