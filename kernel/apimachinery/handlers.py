@@ -170,13 +170,8 @@ class ResourceHandler:
                       subresource: str, media: codecs.MediaType) -> None:
         obj, body = await self._decode(request, store.spec)
         warnings = self._field_check(request, store.spec, obj, body)
-        if subresource == "finalize":
-            result, created = await store.update(
-                namespace, name, lambda current: _with_finalizers(current, obj), request.user,
-                dry_run=_dry_run(request), subresource=subresource)
-        else:
-            result, created = await store.update(namespace, name, lambda current: obj, request.user,
-                                                 dry_run=_dry_run(request), subresource=subresource)
+        result, created = await store.update(namespace, name, lambda current: obj, request.user,
+                                             dry_run=_dry_run(request), subresource=subresource)
         await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
 
     async def _patch(self, request: Request, store: Store, namespace: str, name: str,
@@ -267,13 +262,6 @@ class DeleteOptions:
             preconditions = Preconditions(uid=pre.get("uid"), resource_version=pre.get("resourceVersion"))
         dry_run = _dry_run(request) or "All" in (raw.get("dryRun") or [])
         return cls(preconditions, dry_run)
-
-
-def _with_finalizers(current: Object, given: Object) -> Object:
-    """The namespace finalize subresource: only spec.finalizers changes."""
-    current.setdefault("spec", {})["finalizers"] = list((given.get("spec") or {}).get("finalizers") or [])
-    objmeta.metadata(current)["resourceVersion"] = objmeta.resource_version(given) or objmeta.resource_version(current)
-    return current
 
 
 def _dry_run(request: Request) -> bool:

@@ -123,17 +123,18 @@ class Store:
         else:
             meta.pop("namespace", None)
 
-    def _validate(self, obj: Object, old: Object | None) -> None:
+    def _validate(self, obj: Object, old: Object | None, subresource: str = "") -> None:
         meta = objmeta.metadata(obj)
+        strategy = self.spec.strategy_for(subresource)
         errors = validation.validate_object_meta(
             meta, namespaced=self.spec.namespaced,
             name_validator=self.spec.name_validator or validation.name_is_dns_subdomain,
             is_create=old is None)
         if old is None:
-            errors += self.spec.strategy.validate(obj)
+            errors += strategy.validate(obj)
         else:
             errors += validation.validate_object_meta_update(meta, objmeta.metadata(old))
-            errors += self.spec.strategy.validate_update(obj, old)
+            errors += strategy.validate_update(obj, old)
         if errors:
             raise self._invalid(meta.get("name") or meta.get("generateName") or "", errors)
 
@@ -146,6 +147,7 @@ class Store:
             meta["name"] = objmeta.generate_name(meta["generateName"])
         objmeta.prepare_create_meta(obj, track_generation=spec.strategy.track_generation)
         spec.strategy.prepare_for_create(obj)
+        spec.strategy.canonicalize(obj)
         self._validate(obj, None)
         name = meta["name"]
         await self._admit("CREATE", obj, None, user, dry_run, namespace, name)
@@ -218,15 +220,12 @@ class Store:
                 "metadata.resourceVersion", "", "must be specified for an update")])
         objmeta.prepare_update_meta(new, current, track_generation=spec.strategy.track_generation)
         meta["resourceVersion"] = objmeta.resource_version(current)
-        if subresource == "status":
-            new = {**copy.deepcopy(current), "status": new.get("status"), "metadata": meta}
-            if new["status"] is None:
-                del new["status"]
-        else:
-            spec.strategy.prepare_for_update(new, current)
-        self._validate(new, current)
+        strategy = spec.strategy_for(subresource)
+        strategy.prepare_for_update(new, copy.deepcopy(current))
+        strategy.canonicalize(new)
+        self._validate(new, current, subresource)
         await self._admit("UPDATE", new, current, user, dry_run, namespace, name, subresource)
-        self._validate(new, current)
+        self._validate(new, current, subresource)
         return new
 
     # -- deletes ------------------------------------------------------------------------------

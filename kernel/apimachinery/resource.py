@@ -47,6 +47,9 @@ class Strategy:
     def prepare_for_update(self, obj: Object, old: Object) -> None:
         """Carry over fields an update may not change (e.g. status from the main resource)."""
 
+    def canonicalize(self, obj: Object) -> None:
+        """Normalise an object once its name is final (kube's Canonicalize), before validation."""
+
     def validate(self, obj: Object) -> list[Any]:
         return []
 
@@ -66,6 +69,28 @@ class Strategy:
         return {}
 
 
+class StatusStrategy(Strategy):
+    """The generic ``/status`` subresource: only ``status`` changes; the rest is the stored object."""
+
+    def prepare_for_update(self, obj: Object, old: Object) -> None:
+        status = obj.get("status")
+        meta = obj.get("metadata")
+        obj.clear()
+        obj.update({k: v for k, v in old.items()})
+        obj["metadata"] = {**(old.get("metadata") or {}),
+                           "resourceVersion": (meta or {}).get("resourceVersion")}
+        if status is None:
+            obj.pop("status", None)
+        else:
+            obj["status"] = status
+
+    def validate_update(self, obj: Object, old: Object) -> list[Any]:
+        return []
+
+
+STATUS_STRATEGY = StatusStrategy()
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     group: str
@@ -83,12 +108,19 @@ class ResourceSpec:
     verbs: Sequence[str] = ALL_VERBS
     subresources: Sequence[str] = ()  # "status"
     strategy: Strategy = field(default_factory=Strategy)
+    #: Strategies of subresources updated through PUT/PATCH (``status``: :data:`STATUS_STRATEGY`).
+    subresource_strategies: Mapping[str, Strategy] = field(default_factory=dict)
     table_columns: Sequence[TableColumn] = ()
     #: ``(name, is_prefix) -> messages``; None: a DNS-1123 subdomain (namespaces use a label).
     name_validator: Callable[[str, bool], list[str]] | None = None
     #: Field selector names beyond metadata.name / metadata.namespace.
     selectable_fields: Sequence[str] = ()
     description: str = ""
+
+    def strategy_for(self, subresource: str) -> Strategy:
+        if not subresource:
+            return self.strategy
+        return self.subresource_strategies.get(subresource) or STATUS_STRATEGY
 
     @property
     def group_version(self) -> str:

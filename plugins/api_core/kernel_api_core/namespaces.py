@@ -152,6 +152,14 @@ class NamespaceStrategy(Strategy):
     def validate_update(self, obj: Object, old: Object) -> list[Any]:
         return self.validate(obj)
 
+    def delete_pending(self, obj: Object) -> bool:
+        """A namespace stays (Terminating) until the namespace controller emptied it and removed
+        spec.finalizers, and until any metadata.finalizers are gone."""
+        return bool((obj.get("spec") or {}).get("finalizers")) or super().delete_pending(obj)
+
+    def prepare_for_delete(self, obj: Object) -> None:
+        obj.setdefault("status", {})["phase"] = TERMINATING
+
     def field_selectors(self, obj: Object) -> dict[str, str]:
         # "name" is a kube bug kept for compatibility; metadata.name works too.
         return {"status.phase": _phase(obj), "name": (obj.get("metadata") or {}).get("name", "")}
