@@ -1,0 +1,112 @@
+"""One watch served by the watch cache (kube's cacheWatcher).
+
+The cache pushes events into a bounded channel without ever waiting; a watcher whose buffer is
+full is dropped (its iterator ends with WatchTooSlowError once the buffered events are read), so
+one slow client never delays the others. Events of the window older than the watcher's start are
+replayed first, from a snapshot taken at registration, so nothing is missed or repeated.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import trio
+
+from kernel.storage.errors import (
+    ResourceExpiredError, StorageError, TooLargeResourceVersionError,
+)
+from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_event
+
+if TYPE_CHECKING:
+    from kernel.storage.cacher import Cacher
+
+
+class CacheWatcher:
+    def __init__(self, cacher: Cacher, prefix: str, revision: int, predicate: Predicate | None,
+                 bookmarks: bool) -> None:
+        self.cacher = cacher
+        self.prefix = prefix
+        self.revision = revision
+        self.predicate = predicate
+        self.bookmarks = bookmarks
+        self.send, self._receive = trio.open_memory_channel[WatchEvent](cacher.watcher_buffer)
+        self._replay: deque[WatchEvent] = deque()
+        self._error: StorageError | None = None
+        self._finished = False
+        self._exited = False
+        self._next_bookmark = 0.0
+
+    # -- called by the cache (synchronously, while dispatching) ------------------------------
+
+    def finish(self, error: StorageError | None) -> None:
+        """Stop receiving events; the iterator ends (raising ``error``) after the buffered ones."""
+        if not self._finished:
+            self._finished = True
+            self._error = error
+        self.send.close()
+
+    # -- the consumer's side -----------------------------------------------------------------
+
+    async def __aenter__(self) -> CacheWatcher:
+        cacher = self.cacher
+        await cacher.wait_ready()
+        revision = self.revision
+        if revision == 0:  # from now: from a state at least as new as the backend's
+            await cacher.wait_fresh()
+            revision = cacher.revision
+        elif revision > cacher.revision and not await cacher.wait_for(revision):
+            raise TooLargeResourceVersionError(self.prefix, revision=revision,
+                                               current=cacher.revision)
+        if revision < cacher.floor:
+            raise ResourceExpiredError(
+                self.prefix, f"too old resource version: {revision} ({cacher.floor})")
+        # No await from here on: the replay snapshot and the registration see the same state.
+        self.revision = revision
+        self._replay = cacher.events_after(revision)
+        cacher.register(self)
+        self._next_bookmark = trio.current_time() + cacher.bookmark_interval
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._exited = True
+        self.cacher.unregister(self)
+        self.send.close()
+        self._receive.close()
+
+    def __aiter__(self) -> CacheWatcher:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        if self._exited:
+            await trio.lowlevel.checkpoint()
+            raise StopAsyncIteration
+        while self._replay:
+            event = filter_event(self._replay.popleft(), self.predicate)
+            if event is not None:
+                await trio.lowlevel.checkpoint()
+                return event
+        # receive() is the checkpoint from here on.
+        try:
+            if not self.bookmarks:
+                return await self._receive.receive()
+            while True:
+                now = trio.current_time()
+                if now >= self._next_bookmark:
+                    if not self._idle():  # buffered events (or the end) come first
+                        return await self._receive.receive()
+                    self._next_bookmark = now + self.cacher.bookmark_interval
+                    # Nothing buffered: every event up to the cache's revision was delivered.
+                    return bookmark(self.cacher.revision)
+                with trio.move_on_at(self._next_bookmark):
+                    return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            if self._error is not None:
+                raise self._error from None
+            raise StopAsyncIteration from None
+
+    def _idle(self) -> bool:
+        """Nothing buffered and still fed: a bookmark at the cache's revision is truthful."""
+        return not self._finished and self._receive.statistics().current_buffer_used == 0

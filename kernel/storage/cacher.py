@@ -1,0 +1,317 @@
+"""The watch cache (k8s.io/apiserver/pkg/storage/cacher): lists and watches served from memory.
+
+One Cacher per resource prefix (``keys.resource_prefix``; object keys are
+``prefix + [namespace/]name``). A reflector task lists the prefix once, then follows one backend
+watch (with progress notifications) and applies each event, synchronously, to:
+
+- the current state: a sorted key list and each object's JSON bytes (lists decode private copies);
+- a bounded window of recent events, so watches can start at a recent past revision;
+- every registered watcher: each event is pushed to each interested watcher without waiting
+  (see :mod:`kernel.storage.cache_watcher`); watchers that see an event the same way get the
+  same WatchEvent instance, so its ``encoded`` slot lets the HTTP layer serialize it once.
+
+Reads: a list at revision None is a consistent read: the cache first catches up with the
+backend's current revision (falling back to the backend after ``fresh_timeout``); revision 0 is
+served at once; a list at an exact revision (or a continue token) is served from memory when the
+cache's state is that revision's state, else by the backend's MVCC history. ``get`` and every
+write go to the backend. ``close()`` stops the cache only: backends are shared by many caches.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import msgspec
+import trio
+
+from kernel.storage.cache_watcher import CacheWatcher
+from kernel.storage.continuation import LATEST, decode_continue, encode_continue
+from kernel.storage.errors import (
+    ResourceExpiredError, StorageError, StorageUnavailableError, WatchTooSlowError,
+)
+from kernel.storage.interface import (
+    ListResult, Object, Predicate, Preconditions, Storage, TryUpdate, ValidateDeletion,
+    WatchEvent, filter_event,
+)
+from kernel.storage.keys import prefix_end
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class Cacher:
+    def __init__(self, backend: Storage, prefix: str, *, window: int = 1000,
+                 bookmark_interval: float = 60.0, watcher_buffer: int = 1000,
+                 fresh_timeout: float = 3.0, retry_interval: float = 1.0) -> None:
+        if not prefix.endswith("/"):
+            raise ValueError(f"a cache prefix must end with '/': {prefix!r}")
+        self.backend = backend
+        self.prefix = prefix
+        self.window_size = max(1, window)
+        self.bookmark_interval = bookmark_interval
+        self.watcher_buffer = watcher_buffer
+        self.fresh_timeout = fresh_timeout
+        self.retry_interval = retry_interval
+        self.revision = 0  # every change up to here is reflected (events and progress notes)
+        self.floor = 0  # watches can start at revisions >= floor
+        self.closed = False
+        self._last_change = 0  # revision of the newest change applied: state(r) == ours for
+        #                        every r in [_last_change, revision]
+        self._keys: list[str] = []
+        self._objects: dict[str, bytes] = {}
+        self._window: deque[WatchEvent] = deque()
+        self._watchers: set[CacheWatcher] = set()
+        self._moved = trio.Event()  # set (and replaced) whenever revision moves, and on close
+        self._ready = trio.Event()
+        self._serving = False  # False until the first list, and while relisting after an error
+        self._scope: trio.CancelScope | None = None
+
+    # -- the reflector -----------------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """List, then follow the backend's watch until closed; ``started`` once the first list
+        is in. A compacted watch relists (and ends open watches with 410); errors retry."""
+        with trio.CancelScope() as self._scope:
+            started = False
+            while not self.closed:
+                try:
+                    self._reset(await self.backend.get_list(self.prefix))
+                    if not started:
+                        task_status.started()
+                        started = True
+                    await self._follow()
+                except ResourceExpiredError:
+                    continue  # we fell behind the backend's history: relist
+                except StorageError:
+                    self._serving = False
+                    await trio.sleep(self.retry_interval)
+
+    async def _follow(self) -> None:
+        while not self.closed:
+            async with self.backend.watch(self.prefix, revision=self.revision,
+                                          progress_notify=True) as events:
+                async for event in events:
+                    self._apply(event)
+            await trio.sleep(0)  # the backend ended the watch: resume from our revision
+
+    def _reset(self, listed: ListResult) -> None:
+        objects = {self._key_of(obj): _encode(obj) for obj in listed.items}
+        self._keys = sorted(objects)
+        self._objects = objects
+        self._window.clear()
+        self._last_change = self.floor = listed.revision
+        for watcher in list(self._watchers):  # they missed events: make them start over
+            watcher.finish(ResourceExpiredError(self.prefix, "the watch cache was re-initialized"))
+        self._watchers.clear()
+        self._serving = True
+        self._ready.set()
+        self._advance(listed.revision, force=True)
+
+    def _key_of(self, obj: Object) -> str:
+        metadata = obj["metadata"]
+        namespace = metadata.get("namespace")
+        return f"{self.prefix}{namespace}/{metadata['name']}" if namespace else \
+            f"{self.prefix}{metadata['name']}"
+
+    def _apply(self, event: WatchEvent) -> None:
+        if event.type == "BOOKMARK":
+            self._advance(event.revision)
+            return
+        if not event.key:
+            event.key = self._key_of(event.object)
+        key = event.key
+        if event.type == "DELETED":
+            if self._objects.pop(key, None) is not None:
+                del self._keys[bisect_left(self._keys, key)]
+        else:
+            if key not in self._objects:
+                insort(self._keys, key)
+            self._objects[key] = _encode(event.object)
+        self._last_change = event.revision
+        if len(self._window) >= self.window_size:
+            self.floor = self._window.popleft().revision
+        self._window.append(event)
+        self._dispatch(event)
+        self._advance(event.revision)
+
+    def _dispatch(self, event: WatchEvent) -> None:
+        derived: dict[str, WatchEvent] = {}  # one instance per way of seeing this event
+        slow = []
+        for watcher in self._watchers:
+            if not event.key.startswith(watcher.prefix):
+                continue
+            seen = filter_event(event, watcher.predicate)
+            if seen is None:
+                continue
+            if seen is not event:
+                seen = derived.setdefault(seen.type, seen)
+            try:
+                watcher.send.send_nowait(seen)
+            except trio.WouldBlock:
+                slow.append(watcher)
+        for watcher in slow:
+            self._watchers.discard(watcher)
+            watcher.finish(WatchTooSlowError(
+                self.prefix, f"the watcher fell {self.watcher_buffer} events behind and was "
+                             f"dropped at resource version {event.revision}; watch again"))
+
+    def _advance(self, revision: int, *, force: bool = False) -> None:
+        if revision > self.revision or force:
+            self.revision = revision
+            moved, self._moved = self._moved, trio.Event()
+            moved.set()
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+        if self.closed:
+            raise StorageUnavailableError(self.prefix, f"the watch cache of {self.prefix} is closed")
+
+    async def wait_for(self, revision: int, timeout: float | None = None) -> bool:
+        """Wait until the cache reflects ``revision``; False after the timeout."""
+        with trio.move_on_after(self.fresh_timeout if timeout is None else timeout):
+            while self.revision < revision:
+                if self.closed:
+                    raise StorageUnavailableError(self.prefix, "the watch cache is closed")
+                await self._moved.wait()
+            return True
+        return False
+
+    async def wait_fresh(self) -> bool:
+        """Catch up with the backend's current revision (a consistent read's precondition)."""
+        return await self.wait_for(await self.backend.current_revision())
+
+    # -- watch registration (called by CacheWatcher without awaiting in between) --------------
+
+    def events_after(self, revision: int) -> deque[WatchEvent]:
+        replay: deque[WatchEvent] = deque()
+        for event in reversed(self._window):
+            if event.revision <= revision:
+                break
+            replay.appendleft(event)
+        return replay
+
+    def register(self, watcher: CacheWatcher) -> None:
+        self._watchers.add(watcher)
+
+    def unregister(self, watcher: CacheWatcher) -> None:
+        self._watchers.discard(watcher)
+
+    # -- Storage -----------------------------------------------------------------------------
+
+    def _covers(self, prefix: str) -> bool:
+        return self._serving and not self.closed and prefix.startswith(self.prefix)
+
+    async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
+                       continue_from: str | None = None,
+                       predicate: Predicate | None = None) -> ListResult:
+        async def from_backend() -> ListResult:
+            return await self.backend.get_list(prefix, revision=revision, limit=limit,
+                                               continue_from=continue_from, predicate=predicate)
+        if not self._covers(prefix):
+            return await from_backend()
+        start, wanted = prefix, revision
+        if continue_from:
+            start, token_revision = decode_continue(continue_from, prefix)
+            wanted = None if token_revision == LATEST else token_revision
+        if wanted is None:
+            if not await self.wait_fresh():
+                return await from_backend()
+            wanted = self.revision
+        elif wanted == 0:
+            wanted = self.revision
+        elif wanted > self.revision:
+            if wanted > await self.backend.current_revision() or not await self.wait_for(wanted):
+                return await from_backend()  # too large: the backend says so
+        if not self._last_change <= wanted <= self.revision or not self._covers(prefix):
+            return await from_backend()  # our state is not that revision's: use MVCC history
+        return self._list(prefix, start, wanted, limit, predicate)
+
+    def _list(self, prefix: str, start: str, revision: int, limit: int,
+              predicate: Predicate | None) -> ListResult:
+        keys, objects = self._keys, self._objects
+        end = prefix_end(prefix)
+        i = bisect_left(keys, start)
+        hi = len(keys) if end is None else bisect_left(keys, end)
+        items: list[Object] = []
+        while i < hi:
+            obj = _decode(objects[keys[i]])
+            i += 1
+            if predicate is not None and not predicate(obj):
+                continue
+            items.append(obj)
+            if limit and len(items) == limit:
+                break
+        if not (limit and len(items) == limit and i < hi):
+            return ListResult(items, revision)
+        token = encode_continue(keys[i - 1] + "\x00", prefix, revision)
+        return ListResult(items, revision, token, None if predicate else hi - i)
+
+    def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
+              bookmarks: bool = False, progress_notify: bool = False,
+              ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
+        if not prefix.startswith(self.prefix):
+            return self.backend.watch(prefix, revision=revision, predicate=predicate,
+                                      bookmarks=bookmarks, progress_notify=progress_notify)
+        return CacheWatcher(self, prefix, revision, predicate, bookmarks)
+
+    async def get(self, key: str) -> Object:
+        return await self.backend.get(key)
+
+    async def create(self, key: str, obj: Object) -> Object:
+        return await self.backend.create(key, obj)
+
+    async def guaranteed_update(self, key: str, try_update: TryUpdate, *,
+                                preconditions: Preconditions | None = None,
+                                ignore_not_found: bool = False) -> Object:
+        return await self.backend.guaranteed_update(
+            key, try_update, preconditions=preconditions, ignore_not_found=ignore_not_found)
+
+    async def delete(self, key: str, *, preconditions: Preconditions | None = None,
+                     validate_deletion: ValidateDeletion | None = None) -> Object:
+        return await self.backend.delete(key, preconditions=preconditions,
+                                         validate_deletion=validate_deletion)
+
+    async def current_revision(self) -> int:
+        return await self.backend.current_revision()
+
+    async def compact(self, revision: int) -> None:
+        await self.backend.compact(revision)
+        while self._window and self._window[0].revision <= revision:
+            self._window.popleft()
+        self.floor = max(self.floor, revision)
+
+    async def health(self) -> None:
+        if self.closed:
+            raise StorageUnavailableError(self.prefix, f"the watch cache of {self.prefix} is closed")
+        await self.backend.health()
+
+    async def close(self) -> None:
+        """Stop the reflector and end every watch; the backend stays open."""
+        self.closed = True
+        self._serving = False
+        if self._scope is not None:
+            self._scope.cancel()
+        for watcher in list(self._watchers):
+            watcher.finish(None)
+        self._watchers.clear()
+        self._ready.set()
+        self._advance(self.revision, force=True)
+        await trio.lowlevel.checkpoint()
+
+
+@asynccontextmanager
+async def open_cacher(backend: Storage, prefix: str, **options: Any) -> AsyncIterator[Cacher]:
+    """A running Cacher (its reflector in a nursery of its own), closed on exit."""
+    cacher = Cacher(backend, prefix, **options)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cacher.run)
+        try:
+            yield cacher
+        finally:
+            await cacher.close()

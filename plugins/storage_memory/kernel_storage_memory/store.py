@@ -1,0 +1,294 @@
+"""An in-memory MVCC store implementing kernel.storage.Storage, with a bounded history.
+
+Layout (etcd's model, scaled down):
+
+- every write gets the next revision and appends one ``Change`` to a log; the log holds exactly
+  the revisions ``(compacted, revision]``, so the change of revision r is ``log[r - compacted - 1]``
+  and a watch is a cursor into it;
+- each key has its versions within the retained history (a deletion is a tombstone version), so a
+  read at any retained revision finds the newest version at or before it;
+- two sorted key lists: ``_live`` (keys that exist now: current reads, exact counts) and
+  ``_index`` (keys with any retained version: reads at past revisions);
+- values are JSON bytes without ``resourceVersion`` (set on decode from the version's revision),
+  so stored objects are immutable, every read returns a private copy, and "same content" is a
+  byte comparison.
+
+Past ``history`` revisions old, changes are compacted away one by one as new ones arrive, so no
+write does more than O(log n) index work plus the list insert/remove of a new or deleted key.
+"""
+
+from __future__ import annotations
+
+import inspect
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
+import trio
+
+from kernel.storage.continuation import LATEST, decode_continue, encode_continue
+from kernel.storage.errors import (
+    EXPIRED_LIST, INCONSISTENT_CONTINUE, KeyExistsError, KeyNotFoundError, ResourceExpiredError,
+    StorageUnavailableError, TooLargeResourceVersionError,
+)
+from kernel.storage.interface import (
+    ListResult, Object, Predicate, Preconditions, TryUpdate, ValidateDeletion, WatchEvent,
+)
+from kernel.storage.keys import prefix_end
+
+from kernel_storage_memory.records import Change, Version, content, load
+from kernel_storage_memory.watch import MemoryWatch
+
+DEFAULT_HISTORY = 10000
+
+class MemoryStorage:
+    """The ``memory`` storage backend. Data lives in this process only: nothing survives a restart."""
+
+    def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
+        if history < 1:
+            raise ValueError("history must be at least 1 revision")
+        self.history = history
+        # Like etcd, an empty store is at revision 1: no list is ever at resourceVersion "0",
+        # which clients read as "any".
+        self._revision = 1
+        self._compacted = 1  # oldest readable revision; the log holds (compacted, revision]
+        self._log: deque[Change] = deque()
+        self._versions: dict[str, list[Version]] = {}
+        self._index: list[str] = []  # sorted keys of _versions
+        self._live: list[str] = []  # sorted keys that exist at the current revision
+        self._changed = trio.Event()  # set (and replaced) on every write and on close
+        self._closed = False
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _current(self, key: str) -> Version | None:
+        versions = self._versions.get(key)
+        if versions and versions[-1].data is not None:
+            return versions[-1]
+        return None
+
+    def _at(self, key: str, revision: int) -> Version | None:
+        for version in reversed(self._versions.get(key, ())):
+            if version.revision <= revision:
+                return version if version.data is not None else None
+        return None
+
+    async def _enter(self) -> None:
+        await trio.lowlevel.checkpoint()
+        self._check_open()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageUnavailableError("", "the memory storage is closed")
+
+    async def get(self, key: str) -> Object:
+        await self._enter()
+        version = self._current(key)
+        if version is None:
+            raise KeyNotFoundError(key)
+        assert version.data is not None
+        return load(version.data, version.revision)
+
+    async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
+                       continue_from: str | None = None,
+                       predicate: Predicate | None = None) -> ListResult:
+        await self._enter()
+        start = prefix
+        if continue_from:
+            start, token_revision = decode_continue(continue_from, prefix)
+            revision = None if token_revision == LATEST else token_revision
+        read_at = self._revision if not revision else revision
+        if read_at > self._revision:
+            raise TooLargeResourceVersionError(prefix, revision=read_at, current=self._revision)
+        if read_at < self._compacted:
+            if continue_from:
+                raise ResourceExpiredError(prefix, INCONSISTENT_CONTINUE,
+                                           continue_token=encode_continue(start, prefix, LATEST))
+            raise ResourceExpiredError(prefix, EXPIRED_LIST)
+        end = prefix_end(prefix)
+        current = read_at == self._revision
+        keys = self._live if current else self._index
+        lo = bisect_left(keys, start)
+        hi = len(keys) if end is None else bisect_left(keys, end)
+        items: list[Object] = []
+        last_key = ""
+        i = lo
+        while i < hi:
+            key = keys[i]
+            i += 1
+            version = self._current(key) if current else self._at(key, read_at)
+            if version is None:
+                continue
+            assert version.data is not None
+            obj = load(version.data, version.revision)
+            if predicate is not None and not predicate(obj):
+                continue
+            items.append(obj)
+            last_key = key
+            if limit and len(items) == limit:
+                break
+        full = bool(limit) and len(items) == limit
+        if not full or not self._any_visible(keys, i, hi, read_at, current):
+            return ListResult(items, read_at)  # the last page
+        remaining = None
+        if predicate is None:
+            remaining = hi - i if current else self._count_after(last_key, end, read_at)
+        return ListResult(items, read_at, encode_continue(last_key + "\x00", prefix, read_at),
+                          remaining)
+
+    def _any_visible(self, keys: list[str], i: int, hi: int, revision: int, current: bool) -> bool:
+        if current:
+            return i < hi
+        return any(self._at(keys[j], revision) is not None for j in range(i, hi))
+
+    def _count_after(self, after: str, end: str | None, revision: int) -> int:
+        """How many keys in ``(after, end)`` exist at the past ``revision``: the count now,
+        corrected by the keys changed since (the log is bounded, the key range may not be)."""
+        live = self._live
+        count = (len(live) if end is None else bisect_left(live, end)) - bisect_right(live, after)
+        seen: set[str] = set()
+        for change in reversed(self._log):
+            if change.revision <= revision:
+                break
+            key = change.key
+            if key in seen or key <= after or (end is not None and key >= end):
+                continue
+            seen.add(key)
+            count += (self._at(key, revision) is not None) - (self._current(key) is not None)
+        return count
+
+    async def current_revision(self) -> int:
+        await self._enter()
+        return self._revision
+
+    async def health(self) -> None:
+        await self._enter()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _commit(self, key: str, data: bytes | None, prev: Version | None) -> int:
+        self._revision += 1
+        revision = self._revision
+        versions = self._versions.get(key)
+        if versions is None:
+            versions = self._versions[key] = []
+            insort(self._index, key)
+        versions.append(Version(revision, data))
+        if prev is None:
+            insort(self._live, key)
+        elif data is None:
+            del self._live[bisect_left(self._live, key)]
+        self._log.append(Change(revision, key, data, prev))
+        if len(self._log) > self.history:
+            self._compact_to(revision - self.history)
+        self._notify()
+        return revision
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, trio.Event()
+        changed.set()
+
+    async def create(self, key: str, obj: Object) -> Object:
+        await self._enter()
+        data = content(obj)
+        if self._current(key) is not None:
+            raise KeyExistsError(key)
+        return load(data, self._commit(key, data, None))
+
+    async def guaranteed_update(self, key: str, try_update: TryUpdate, *,
+                                preconditions: Preconditions | None = None,
+                                ignore_not_found: bool = False) -> Object:
+        while True:
+            await self._enter()
+            current = self._current(key)
+            if current is None:
+                if not ignore_not_found:
+                    raise KeyNotFoundError(key)
+                obj: Object = {}
+            else:
+                assert current.data is not None
+                obj = load(current.data, current.revision)
+            if preconditions is not None:
+                preconditions.check(key, obj)
+            result = try_update(obj)
+            if inspect.isawaitable(result):
+                result = await result
+            self._check_open()
+            if self._current(key) is not current:
+                continue  # another write landed while try_update ran: redo on the new state
+            data = content(result)
+            if current is not None and data == current.data:
+                return load(data, current.revision)  # no change: keep the resourceVersion
+            return load(data, self._commit(key, data, current))
+
+    async def delete(self, key: str, *, preconditions: Preconditions | None = None,
+                     validate_deletion: ValidateDeletion | None = None) -> Object:
+        while True:
+            await self._enter()
+            current = self._current(key)
+            if current is None:
+                raise KeyNotFoundError(key)
+            assert current.data is not None
+            if preconditions is not None or validate_deletion is not None:
+                obj = load(current.data, current.revision)
+                if preconditions is not None:
+                    preconditions.check(key, obj)
+                if validate_deletion is not None:
+                    outcome = validate_deletion(obj)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+                    self._check_open()
+                    if self._current(key) is not current:
+                        continue
+            return load(current.data, self._commit(key, None, current))
+
+    # -- history -----------------------------------------------------------------------------
+
+    async def compact(self, revision: int) -> None:
+        await self._enter()
+        self._compact_to(revision)
+
+    def _compact_to(self, revision: int) -> None:
+        revision = min(revision, self._revision)
+        if revision <= self._compacted:
+            return
+        log = self._log
+        while log and log[0].revision <= revision:
+            self._compact_key(log.popleft().key, revision)
+        self._compacted = revision
+
+    def _compact_key(self, key: str, revision: int) -> None:
+        """Drop the versions of ``key`` no read at ``revision`` or later can see."""
+        versions = self._versions[key]
+        keep = 0
+        while keep + 1 < len(versions) and versions[keep + 1].revision <= revision:
+            keep += 1
+        if keep:
+            del versions[:keep]
+        if versions[0].data is None and versions[0].revision <= revision:
+            del versions[0]
+        if not versions:
+            del self._versions[key]
+            del self._index[bisect_left(self._index, key)]
+
+    # -- watch -------------------------------------------------------------------------------
+
+    def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
+              bookmarks: bool = False, progress_notify: bool = False,
+              ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
+        # Periodic bookmarks are optional for a backend (kube's servers may omit them); the
+        # watch cache above produces them for clients.
+        return MemoryWatch(self, prefix, revision, predicate, progress_notify)
+
+    def changes(self, first: int, last: int) -> Iterator[Change]:
+        """The changes of revisions ``first..last`` (retained ones; used by MemoryWatch)."""
+        log, base = self._log, self._compacted + 1
+        return (log[r - base] for r in range(first, last + 1))
+
+    async def close(self) -> None:
+        self._closed = True
+        self._notify()
+
+    def __repr__(self) -> str:
+        return (f"MemoryStorage(revision={self._revision}, compacted={self._compacted}, "
+                f"objects={len(self._live)})")

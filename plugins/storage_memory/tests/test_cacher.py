@@ -1,0 +1,163 @@
+"""The watch cache's own behaviour, over the real memory store: what it serves from memory,
+fan-out, slow watchers, bookmarks, the event window."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+import trio.testing
+
+from kernel.storage.cacher import Cacher, open_cacher
+from kernel.storage.errors import ResourceExpiredError, WatchTooSlowError
+from kernel.storage.interface import ListResult, Object
+from kernel.storage.testing import PREFIX, is_blue, key, names, relabel, rv, take, widget
+
+from kernel_storage_memory import MemoryStorage
+
+
+class CountingMemoryStorage(MemoryStorage):
+    """The memory store, counting the lists it serves (to see what the cache answers itself)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.lists: list[tuple[str, int | None, str | None]] = []
+
+    async def get_list(self, prefix: str, **kwargs: object) -> ListResult:  # type: ignore[override]
+        self.lists.append((prefix, kwargs.get("revision"), kwargs.get("continue_from")))  # type: ignore[arg-type]
+        return await super().get_list(prefix, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[CountingMemoryStorage]:
+    store = CountingMemoryStorage(history=1000)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def cacher(backend: CountingMemoryStorage) -> AsyncIterator[Cacher]:
+    async with open_cacher(backend, PREFIX, watcher_buffer=5, window=10,
+                           bookmark_interval=0.05) as cacher:
+        yield cacher
+
+
+async def test_lists_are_served_from_memory(backend: CountingMemoryStorage, cacher: Cacher) -> None:
+    assert backend.lists == [(PREFIX, None, None)]  # the reflector's initial list
+    backend.lists.clear()
+    for i in range(5):
+        await cacher.create(key(f"w{i}"), widget(f"w{i}"))
+    page = await cacher.get_list(PREFIX, limit=2)  # consistent: waits for the cache to catch up
+    assert names(page.items) == ["w0", "w1"] and page.remaining == 3
+    await backend.create("/registry/gadgets/default/g", widget("g"))  # another resource
+    page = await cacher.get_list(PREFIX, limit=2, continue_from=page.continue_from)
+    assert names(page.items) == ["w2", "w3"]
+    assert backend.lists == []  # same state at the token's revision: still from memory
+    await cacher.delete(key("w4"))
+    assert await cacher.wait_fresh()  # until the cache has applied the deletion
+    page = await cacher.get_list(PREFIX, limit=2, continue_from=page.continue_from)
+    assert names(page.items) == ["w4"] and page.continue_from is None
+    assert len(backend.lists) == 1  # the state moved on: the backend's history answered
+    assert names((await cacher.get_list(PREFIX, revision=0)).items) == ["w0", "w1", "w2", "w3"]
+    assert names((await cacher.get_list(f"{PREFIX}default/")).items) == ["w0", "w1", "w2", "w3"]
+    assert len(backend.lists) == 1
+    outside = await cacher.get_list("/registry/gadgets/")
+    assert names(outside.items) == ["g"] and len(backend.lists) == 2
+
+
+async def test_progress_from_other_resources_keeps_the_cache_fresh(
+        backend: CountingMemoryStorage, cacher: Cacher) -> None:
+    await backend.create("/registry/gadgets/default/g", widget("g"))
+    with trio.fail_after(5):
+        assert await cacher.wait_fresh()
+    assert cacher.revision == await backend.current_revision()
+
+
+async def test_fan_out_shares_event_instances(cacher: Cacher) -> None:
+    await cacher.create(key("seed"), widget("seed"))
+    start = await cacher.current_revision()
+    async with cacher.watch(PREFIX, revision=start) as a, \
+            cacher.watch(PREFIX, revision=start) as b, \
+            cacher.watch(PREFIX, revision=start, predicate=is_blue) as blue_a, \
+            cacher.watch(PREFIX, revision=start, predicate=is_blue) as blue_b:
+        await cacher.guaranteed_update(key("seed"), relabel("blue"))
+        await cacher.guaranteed_update(key("seed"), relabel("red"))
+        got_a, got_b = await take(a, 2), await take(b, 2)
+        assert [x is y for x, y in zip(got_a, got_b, strict=True)] == [True, True]
+        got_blue_a, got_blue_b = await take(blue_a, 2), await take(blue_b, 2)
+        assert [e.type for e in got_blue_a] == ["ADDED", "DELETED"]
+        assert [x is y for x, y in zip(got_blue_a, got_blue_b, strict=True)] == [True, True]
+        # The HTTP layer's encode-once slot: filled by the first encoder, seen by every watcher.
+        got_a[0].encoded["json"] = b"{...}"
+        assert got_b[0].encoded == {"json": b"{...}"}
+
+
+async def test_slow_watcher_is_dropped_and_others_are_not_delayed(cacher: Cacher) -> None:
+    await cacher.create(key("seed"), widget("seed"))
+    start = await cacher.current_revision()
+    async with cacher.watch(PREFIX, revision=start) as slow, \
+            cacher.watch(PREFIX, revision=start) as fast:
+        async with trio.open_nursery() as nursery:
+            async def write() -> None:
+                for i in range(12):
+                    await cacher.create(key(f"w{i:02}"), widget(f"w{i:02}"))
+                    await trio.testing.wait_all_tasks_blocked()  # the fast reader keeps up
+            nursery.start_soon(write)
+            assert len(await take(fast, 12)) == 12  # never blocked by the slow one
+        received = []
+        with pytest.raises(WatchTooSlowError) as info:
+            with trio.fail_after(5):
+                async for event in slow:
+                    received.append(event)
+        assert isinstance(info.value, ResourceExpiredError)  # a 410: the client re-watches
+        assert [e.revision for e in received] == list(range(start + 1, start + 6))  # its buffer
+
+
+async def test_bookmarks(cacher: Cacher, backend: CountingMemoryStorage) -> None:
+    await cacher.create(key("a"), widget("a"))
+    async with cacher.watch(PREFIX, revision=0, bookmarks=True) as events:
+        await backend.create("/registry/gadgets/default/g", widget("g"))
+        with trio.fail_after(5):
+            event = await events.__anext__()
+            while event.revision < await backend.current_revision():
+                event = await events.__anext__()
+        assert event.type == "BOOKMARK" and event.prev_object is None
+        assert event.object == {"metadata": {"resourceVersion": str(event.revision)}}
+    async with cacher.watch(PREFIX, revision=0) as events:  # none unless asked for
+        with trio.move_on_after(0.2):
+            await events.__anext__()
+            pytest.fail("an event without asking for bookmarks")
+
+
+async def test_window_bounds_watches_from_the_past(cacher: Cacher) -> None:
+    created = [await cacher.create(key(f"w{i:02}"), widget(f"w{i:02}")) for i in range(15)]
+    await cacher.get_list(PREFIX)  # caught up
+    assert cacher.floor == rv(created[4])  # 10 events kept
+    with pytest.raises(ResourceExpiredError) as info:
+        async with cacher.watch(PREFIX, revision=rv(created[3])):
+            pass
+    assert info.value.message == f"too old resource version: {rv(created[3])} ({cacher.floor})"
+    async with cacher.watch(PREFIX, revision=rv(created[4])) as events:
+        got = await take(events, 10)
+    assert [e.object["metadata"]["name"] for e in got] == [f"w{i:02}" for i in range(5, 15)]
+
+
+async def test_reinitialized_cache_ends_watches_with_410(backend: CountingMemoryStorage,
+                                                         cacher: Cacher) -> None:
+    async with cacher.watch(PREFIX, revision=0) as events:
+        cacher._reset(await backend.get_list(PREFIX))  # what a relist after a 410 does
+        with pytest.raises(ResourceExpiredError, match="re-initialized"):
+            with trio.fail_after(5):
+                await events.__anext__()
+
+
+async def test_close_ends_watches_but_not_the_backend(backend: CountingMemoryStorage) -> None:
+    async with open_cacher(backend, PREFIX) as cacher:
+        async with cacher.watch(PREFIX, revision=0) as events:
+            await cacher.close()
+            with trio.fail_after(5):
+                assert [e async for e in events] == []
+    await backend.health()
+    obj: Object = await backend.create(key("a"), widget("a"))
+    assert rv(obj) > 0
