@@ -32,12 +32,15 @@ class ServerRunOptions:
     plugins: plugins.PluginManager
 
 
-def selected_plugin_names(argv: Sequence[str]) -> list[str]:
-    """Read ``--plugins`` ahead of the full parse: it decides which flags exist."""
+def selected_plugin_names(argv: Sequence[str]) -> list[str] | None:
+    """Read ``--plugins`` ahead of the full parse: it decides which flags exist.
+
+    None (flag absent) selects every installed plugin; ``--plugins=`` only the built-ins.
+    """
     pre = OptionSet()
     opts.add_server_run_options(pre)
     result = opts.parse(pre, argv)
-    return result.options.plugins
+    return result.options.plugins if "plugins" in result.options.explicit else None
 
 
 def build_options(argv: Sequence[str]) -> ServerRunOptions:

@@ -233,7 +233,8 @@ def add_server_run_options(options: OptionSet) -> None:
     """The kernel's own flags, with kube-apiserver's names and defaults where it has them."""
     add = options.add
     add("plugins", default=[], type=string_list,
-        help="Plugins to load, in order (authenticators run in this order). Default: all installed.")
+        help="Plugins to load, in order (authenticators run in this order). Default: all installed; "
+             "empty: only the built-ins.")
     add("bind-address", default="0.0.0.0", type=ip_address,
         help="The IP address on which to listen for the --secure-port port.")
     add("secure-port", default=6443, type=port,

@@ -54,9 +54,11 @@ def _load(ep: importlib.metadata.EntryPoint) -> PluginInfo:
     return PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "?", module)
 
 
-def select(requested: Sequence[str]) -> list[PluginInfo]:
-    """Load the built-ins plus ``requested`` (all installed when empty), in that order."""
+def select(requested: Sequence[str] | None) -> list[PluginInfo]:
+    """Load the built-ins plus ``requested`` (all installed when None), in that order."""
     available = installed()
+    if requested is None:
+        requested = [name for name, ep in available.items() if not _is_builtin(ep)]
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise PluginError(
@@ -64,7 +66,7 @@ def select(requested: Sequence[str]) -> list[PluginInfo]:
     if len(set(requested)) != len(requested):
         raise PluginError(f"--plugins: a plugin is named more than once: {','.join(requested)}")
     names = [n for n, ep in available.items() if _is_builtin(ep)]
-    names += [n for n in (requested or available) if n not in names]
+    names += [n for n in requested if n not in names]
     return [_load(available[name]) for name in names]
 
 

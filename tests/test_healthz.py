@@ -6,7 +6,7 @@ from conftest import plugin_env
 
 
 async def test_verbose_lists_every_named_check(kernel_in_process):
-    kernel = await kernel_in_process()
+    kernel = await kernel_in_process("--plugins=")  # built-ins only: exact check lists
     async with kernel.client() as client:
         readyz = await client.get("/readyz?verbose")
         assert readyz.status_code == 200
@@ -19,7 +19,7 @@ async def test_verbose_lists_every_named_check(kernel_in_process):
 
 
 async def test_exclude_and_unknown_exclude_warning(kernel_in_process):
-    kernel = await kernel_in_process()
+    kernel = await kernel_in_process("--plugins=")  # built-ins only: exact check lists
     async with kernel.client() as client:
         response = await client.get("/readyz?verbose&exclude=log&exclude=nope")
         assert response.text == ('[+]ping ok\n[+]log excluded: ok\n[+]shutdown ok\n'
@@ -28,7 +28,7 @@ async def test_exclude_and_unknown_exclude_warning(kernel_in_process):
 
 
 async def test_per_check_paths(kernel_in_process):
-    kernel = await kernel_in_process()
+    kernel = await kernel_in_process("--plugins=")  # built-ins only: exact check lists
     async with kernel.client() as client:
         assert (await client.get("/readyz/ping")).text == "ok"
         assert (await client.get("/livez/log")).text == "ok"
@@ -37,7 +37,7 @@ async def test_per_check_paths(kernel_in_process):
 
 
 async def test_readyz_fails_once_shutdown_starts(kernel_in_process):
-    kernel = await kernel_in_process("--shutdown-delay-duration=10s")
+    kernel = await kernel_in_process("--plugins=", "--shutdown-delay-duration=10s")
     async with kernel.client() as client:
         kernel.server.shutdown()
         response = await client.get("/readyz")
@@ -63,7 +63,7 @@ def test_failing_plugin_check_fails_readyz_not_livez(kernel_process, test_plugin
 
 
 async def test_health_endpoints_refuse_writes(kernel_in_process):
-    kernel = await kernel_in_process()
+    kernel = await kernel_in_process("--plugins=")  # built-ins only: exact check lists
     async with kernel.client() as client:
         response = await client.post("/readyz")
         assert response.status_code == 405
@@ -71,7 +71,7 @@ async def test_health_endpoints_refuse_writes(kernel_in_process):
 
 
 async def test_version_has_kube_shape(kernel_in_process):
-    kernel = await kernel_in_process()
+    kernel = await kernel_in_process("--plugins=")  # built-ins only: exact check lists
     async with kernel.client(token=None) as client:
         for path in ("/version", "/version/"):  # the Python client asks with a trailing slash
             info = (await client.get(path)).json()

@@ -37,11 +37,12 @@ def kubectl(tmp_path: Path) -> Kubectl:
 
 
 def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
-    kernel = kernel_process()
+    kernel = kernel_process()  # every installed plugin: their post-start hooks are checks too
     result = kubectl(kernel.kubeconfig, "get", "--raw", "/readyz?verbose")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["[+]ping ok", "[+]log ok", "[+]shutdown ok",
-                                          "readyz check passed"]
+    assert result.stdout.splitlines() == [
+        "[+]ping ok", "[+]log ok", "[+]poststarthook/bootstrap-namespaces ok",
+        "[+]poststarthook/start-namespace-controller ok", "[+]shutdown ok", "readyz check passed"]
 
 
 def test_version_picks_kubectl_1_32(kernel_process, kubectl: Kubectl) -> None:

@@ -84,3 +84,10 @@ def test_help_groups_flags_by_plugin(test_plugins_path):
     assert out.index("kernel flags:") < out.index("--secure-port") < out.index("test_alpha flags:") \
         < out.index("--alpha-token")
     assert "(default 6443)" in out
+
+
+def test_empty_plugins_flag_selects_only_builtins(test_plugins_path):
+    result = run_kernel("plugins", "--plugins=", env=plugin_env(test_plugins_path))
+    assert result.returncode == 0, result.stderr
+    loaded = [line.split()[0] for line in result.stdout.splitlines() if "(built-in;" in line or "(plugin;" in line]
+    assert loaded == ["anonymous", "authz_always", "loopback"]

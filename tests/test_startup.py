@@ -25,8 +25,8 @@ def test_hooks_run_in_startup_order_and_the_log_states_the_chains(kernel_process
         "kernel_add_options",
         "kernel_validate_options",
         "kernel_complete_options",
-        "authenticator alpha-token built",
         "kernel_api_groups factory",
+        "authenticator alpha-token built",
         "kernel_health_checks",
         "kernel_post_start_hooks",
         "kernel_pre_shutdown_hooks",
@@ -72,7 +72,7 @@ def test_validation_reports_every_error_at_once(test_plugins_path):
     result = run_kernel("serve", "--plugins=test_alpha", "--secure-port=70000", "--request-timeout=soon",
                         "--anonymous-auth=maybe", "--authorization-mode=AlwaysAllow,AlwaysAllow",
                         "--tls-cert-file=/nonexistent.crt", "--alpha-token=a,b",
-                        "--enable-admission-plugins=NamespaceLifecycle", env=env)
+                        "--enable-admission-plugins=NoSuchAdmission", env=env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
@@ -82,7 +82,7 @@ def test_validation_reports_every_error_at_once(test_plugins_path):
         '--anonymous-auth: invalid argument "maybe": strconv.ParseBool: parsing "maybe": invalid syntax',
         "--tls-cert-file: --tls-cert-file and --tls-private-key-file must be given together",
         "--authorization-mode: has mode specified more than once: AlwaysAllow,AlwaysAllow",
-        "--enable-admission-plugins: unknown 'NamespaceLifecycle'; available: none",
+        "--enable-admission-plugins: unknown 'NoSuchAdmission'; available: none",
         storage_backend_error(),
         "--alpha-token: must not contain a comma",
     ]

@@ -63,7 +63,8 @@ class ResourceHandler:
             raise status.method_not_allowed()
         if info.subresource and verb not in ("get", "update", "patch"):
             raise status.method_not_allowed()
-        media = codecs.negotiate(request.headers.get("accept"))
+        media = codecs.negotiate(request.headers.get("accept"), conversions=codecs.TABLE_CONVERSIONS,
+                                 stream=verb == "watch")
         if verb == "get":
             await self._respond(request, spec, media, await store.get(namespace, name))
         elif verb in ("list", "watch"):
@@ -98,7 +99,8 @@ class ResourceHandler:
             body = table.partial_object_metadata(obj)
         else:
             body = obj
-        await request.respond(code, codecs.encode(body, media), media.content_type, _warning_headers(warnings))
+        await request.respond(code, codecs.encode(body, media), media.content_type.encode(),
+                              _warning_headers(warnings))
 
     async def _list(self, request: Request, store: Store, namespace: str, query: ListQuery,
                     media: codecs.MediaType) -> None:
@@ -120,13 +122,14 @@ class ResourceHandler:
         else:
             body = {"kind": spec.list_kind, "apiVersion": spec.group_version, "metadata": list_meta,
                     "items": result.items}
-        await request.respond(200, codecs.encode(body, media), media.content_type)
+        await request.respond(200, codecs.encode(body, media), media.content_type.encode())
 
     # -- writes -------------------------------------------------------------------------------
 
     async def _decode(self, request: Request, spec: ResourceSpec) -> tuple[Object, bytes]:
         body = await request.body(MAX_BODY)
-        obj = codecs.decode_body(request.headers.get("content-type"), body)
+        obj = codecs.decode_body(request.headers.get("content-type"), body,
+                                 (spec.group_version, spec.kind))
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request must be a JSON object")
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
@@ -146,18 +149,17 @@ class ResourceHandler:
             raise status.bad_request(f'fieldValidation invalid value "{mode}": must be one of '
                                      f'"Ignore", "Warn", "Strict"')
         report = fieldvalidation.check(obj, spec.schema_name, spec.schemas)
-        if report.type_errors:
-            raise status.bad_request(
-                f'{spec.kind} in version "{spec.version}" cannot be handled as a {spec.kind}: '
-                + "; ".join(report.type_errors))
+        if report.type_errors:  # kube reports the first one
+            raise status.bad_request(fieldvalidation.decode_error_message(
+                spec.kind, spec.version, report.type_errors[0]))
         if mode == "Ignore":
             return []
-        problems = [f'unknown field "{path.lstrip(".")}"' for path in report.unknown]
-        if body is not None and _is_json(request):
-            problems += [f'duplicate field "{path.lstrip(".")}"'
-                         for path in codecs.find_duplicate_fields(body)]
+        problems = codecs.unknown_field_errors(report.unknown)
+        text_media = _body_media_type(request)
+        if body is not None and text_media:
+            problems += codecs.duplicate_field_errors(body, text_media)
         if problems and mode == "Strict":
-            raise status.bad_request("strict decoding error: " + ", ".join(problems))
+            raise codecs.strict_decoding_error(problems, spec.group_version, spec.kind)
         return problems
 
     async def _create(self, request: Request, store: Store, namespace: str, media: codecs.MediaType) -> None:
@@ -233,7 +235,7 @@ class ResourceHandler:
         spec = store.spec
         body = {"kind": spec.list_kind, "apiVersion": spec.group_version,
                 "metadata": {"resourceVersion": str(result.revision)}, "items": deleted}
-        await request.respond(200, codecs.encode(body, media), media.content_type)
+        await request.respond(200, codecs.encode(body, media), media.content_type.encode())
 
     async def _delete_options(self, request: Request) -> DeleteOptions:
         body = await request.body(MAX_BODY)
@@ -279,9 +281,10 @@ def _include_object(request: Request) -> str:
     return value
 
 
-def _is_json(request: Request) -> bool:
-    content_type = (request.headers.get("content-type") or "application/json").lower()
-    return content_type.startswith("application/json")
+def _body_media_type(request: Request) -> str:
+    """Duplicate keys can only be found in text bodies; protobuf cannot repeat a field name."""
+    content_type = (request.headers.get("content-type") or codecs.JSON).split(";")[0].strip().lower()
+    return content_type if content_type in (codecs.JSON, codecs.YAML) else ""
 
 
 def _warning_headers(warnings: list[str] | None) -> list[tuple[bytes, bytes]]:

@@ -19,6 +19,7 @@ from kernel.apimachinery import status, validation
 from kernel.apimachinery.resource import Object, ResourceSpec
 from kernel.authentication import UserInfo
 from kernel.storage import errors as storage_errors
+from kernel.storage import keys
 from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEvent
 
 Predicate = Callable[[Object], bool]
@@ -42,14 +43,14 @@ class Store:
     # -- keys and errors ------------------------------------------------------------------------
 
     def key(self, namespace: str, name: str) -> str:
-        if self.spec.namespaced:
-            return f"{self.spec.storage_prefix}{namespace}/{name}"
-        return f"{self.spec.storage_prefix}{name}"
+        try:
+            return keys.object_key(self.spec.storage_prefix, name,
+                                   namespace if self.spec.namespaced else None)
+        except ValueError as error:
+            raise status.bad_request(str(error)) from None
 
     def prefix(self, namespace: str) -> str:
-        if self.spec.namespaced and namespace:
-            return f"{self.spec.storage_prefix}{namespace}/"
-        return self.spec.storage_prefix
+        return keys.list_prefix(self.spec.storage_prefix, namespace if self.spec.namespaced else None)
 
     def not_found(self, name: str) -> status.StatusError:
         return status.not_found(self.spec.group, self.spec.plural, name)
@@ -70,12 +71,22 @@ class Store:
         except storage_errors.KeyExistsError:
             raise status.already_exists(self.spec.group, self.spec.plural, name) from None
         except storage_errors.ConflictError as error:
-            raise self._conflict(name, str(error) if "Precondition" in str(error)
-                                 else status.OPTIMISTIC_LOCK) from None
+            raise self._conflict(name, str(error)) from None
         except storage_errors.ResourceExpiredError as error:
-            raise status.gone(str(error)) from None
+            gone = status.gone(error.message)
+            if getattr(error, "continue_token", None):
+                gone.list_continue = error.continue_token
+            raise gone from None
+        except storage_errors.TooLargeResourceVersionError as error:
+            raise status.StatusError(504, "Timeout", f"Too large resource version: {error.revision}, "
+                                     f"current: {error.current}",
+                                     {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                  "message": "Too large resource version"}],
+                                      "retryAfterSeconds": 1}) from None
+        except storage_errors.InvalidContinueError as error:
+            raise status.bad_request(error.message) from None
         except storage_errors.StorageUnavailableError as error:
-            raise status.service_unavailable(f"storage is unavailable: {error}") from None
+            raise status.service_unavailable(f"storage is unavailable: {error.message}") from None
 
     # -- admission ----------------------------------------------------------------------------
 

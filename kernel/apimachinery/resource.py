@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.storage import keys
+
 Object = dict[str, Any]
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -136,5 +138,5 @@ class ResourceSpec:
 
     @property
     def storage_prefix(self) -> str:
-        """Where objects live in storage: /registry/[<group>/]<resource>/ (kube's layout)."""
-        return f"/registry/{self.group}/{self.plural}/" if self.group else f"/registry/{self.plural}/"
+        """Where objects live in storage, in kube's etcd layout (``/registry/configmaps/``)."""
+        return keys.resource_prefix(self.group, self.plural)

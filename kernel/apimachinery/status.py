@@ -19,10 +19,13 @@ class StatusError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or []
+        self.list_continue = ""  # an expired list's fresh continue token (Status metadata.continue)
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "kind": "Status", "apiVersion": "v1",
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
+            "status": "Failure",
             "message": self.message, "reason": self.reason,
         }
         if self.details:

@@ -116,7 +116,7 @@ async def serve_watch(request: Request, store: Store, namespace: str, query: Lis
 async def _start(request: Request, media: codecs.MediaType) -> None:
     if not request.response_started:
         await request.send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", media.content_type),
+                            "headers": [(b"content-type", media.content_type.encode()),
                                         (b"cache-control", b"no-cache, private")]})
 
 

@@ -67,6 +67,14 @@ class MediaType:
     pretty: bool = False
 
     @property
+    def is_table(self) -> bool:
+        return self.kind == "Table"
+
+    @property
+    def is_partial_metadata(self) -> bool:
+        return self.kind in ("PartialObjectMetadata", "PartialObjectMetadataList")
+
+    @property
     def content_type(self) -> str:
         """The response's Content-Type, parameters in the order kube writes them."""
         if not self.kind:

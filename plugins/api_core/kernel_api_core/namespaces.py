@@ -228,6 +228,7 @@ namespace_spec = ResourceSpec(
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
     subresources=("status", "finalize"),
     strategy=NamespaceStrategy(),
+    subresource_strategies={"status": STATUS_STRATEGY, "finalize": FINALIZE_STRATEGY},
     table_columns=TABLE_COLUMNS,
     name_validator=validate_namespace_name,
     selectable_fields=("status.phase", "name"),

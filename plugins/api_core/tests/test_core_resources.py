@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import kernel_api_core
+import kernel_api_core.plugin
 from kernel.apimachinery.fieldvalidation import check, decode_error_message, patch_meta, strict_error
 from kernel.apimachinery.table import build_table
 from kernel_api_core import RESOURCES, configmap_spec, namespace_spec, secret_spec
@@ -15,9 +16,9 @@ from kernel_api_core import RESOURCES, configmap_spec, namespace_spec, secret_sp
 NOW_CREATED = "2024-05-01T11:00:00Z"
 
 
-def test_plugin_entry_point_loads_the_package() -> None:
+def test_plugin_entry_point_loads_the_hooks_module() -> None:
     (ep,) = [ep for ep in importlib.metadata.entry_points(group="kernel.plugins") if ep.name == "api_core"]
-    assert ep.load() is kernel_api_core
+    assert ep.load() is kernel_api_core.plugin
     assert ep.dist is not None and ep.dist.name == "kernel-api-core"
 
 
