@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-Schema = dict[str, Any]
+from kernel.apimachinery.schemas import (
+    API_VERSION_DESCRIPTION, KIND_DESCRIPTION, LIST_META, LIST_METADATA_DESCRIPTION, META, Schema,
+    meta_schemas as object_meta_schemas,
+)
 
-META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 REF_PREFIX = "#/components/schemas/"
 
 API_RESOURCE = META + "APIResource"
@@ -22,7 +24,6 @@ API_GROUP = META + "APIGroup"
 API_GROUP_LIST = META + "APIGroupList"
 DELETE_OPTIONS = META + "DeleteOptions"
 GROUP_VERSION_FOR_DISCOVERY = META + "GroupVersionForDiscovery"
-LIST_META = META + "ListMeta"
 PATCH = META + "Patch"
 PRECONDITIONS = META + "Preconditions"
 SERVER_ADDRESS = META + "ServerAddressByClientCIDR"
@@ -31,21 +32,6 @@ STATUS_CAUSE = META + "StatusCause"
 STATUS_DETAILS = META + "StatusDetails"
 WATCH_EVENT = META + "WatchEvent"
 RAW_EXTENSION = "io.k8s.apimachinery.pkg.runtime.RawExtension"
-
-API_VERSION_DESCRIPTION = (
-    "APIVersion defines the versioned schema of this representation of an object. Servers "
-    "should convert recognized schemas to the latest internal value, and may reject "
-    "unrecognized values. More info: https://git.k8s.io/community/contributors/devel/"
-    "sig-architecture/api-conventions.md#resources")
-KIND_DESCRIPTION = (
-    "Kind is a string value representing the REST resource this object represents. Servers may "
-    "infer this from the endpoint the client submits requests to. Cannot be updated. In "
-    "CamelCase. More info: https://git.k8s.io/community/contributors/devel/"
-    "sig-architecture/api-conventions.md#types-kinds")
-LIST_METADATA_DESCRIPTION = (
-    "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/"
-    "sig-architecture/api-conventions.md#metadata")
-
 
 def ref(name: str, **siblings: Any) -> Schema:
     """A reference; with siblings (description, default) wrapped in allOf as kube 1.32 does."""
@@ -204,25 +190,7 @@ def meta_schemas(group_versions: Iterable[tuple[str, str]] = ()) -> dict[str, Sc
             "properties": discovery_gv, "required": ["groupVersion", "version"],
             "type": "object",
         },
-        LIST_META: {
-            "description": "ListMeta describes metadata that synthetic resources must have, "
-                           "including lists and various status objects. A resource may have "
-                           "only one of {ObjectMeta, ListMeta}.",
-            "properties": {
-                "continue": _string("continue may be set if the user set a limit on the number "
-                                    "of items returned, and indicates that the server has more "
-                                    "data available. The value is opaque."),
-                "remainingItemCount": _int("remainingItemCount is the number of subsequent "
-                                           "items in the list which are not included in this "
-                                           "list response.", "int64"),
-                "resourceVersion": _string("String that identifies the server's internal "
-                                           "version of this object that can be used by clients "
-                                           "to determine when objects have changed."),
-                "selfLink": _string("Deprecated: selfLink is a legacy read-only field that is "
-                                    "no longer populated by the system."),
-            },
-            "type": "object",
-        },
+        LIST_META: object_meta_schemas()[LIST_META],  # one definition, shared with resources
         PATCH: {
             "description": "Patch is provided to give a concrete name and type to the "
                            "Kubernetes PATCH request body.",
