@@ -24,8 +24,8 @@ def kernel_validate_options(options: Options) -> list[str]:
     return []
 
 
-def _factory(options: Options) -> MemoryStorage:
-    return MemoryStorage(history=getattr(options, "storage_memory_history", DEFAULT_HISTORY))
+def _factory(server) -> MemoryStorage:
+    return MemoryStorage(history=server.options.storage_memory_history)
 
 
 @hookimpl
