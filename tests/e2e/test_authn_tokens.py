@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trio
 import yaml
 from authn_helpers import KUBECTL, kubectl, review_user, tls_client, whoami, write_kubeconfig
 
@@ -102,7 +101,8 @@ def test_authentication_config_unreachable_issuer_and_reload(kernel_process, tmp
             assert response.json()["status"]["userInfo"] == {
                 "username": "first:sam", "uid": "u-9", "groups": ["admins", "system:authenticated"]}
             silver = issuer.token(kid, sub="sam", uid="u-9", tier="silver", aud="other")
-            assert review_user(tls_client(kernel.url, kernel.ca_file, token=silver)).status_code == 401
+            with tls_client(kernel.url, kernel.ca_file, token=silver) as other:
+                assert review_user(other).status_code == 401  # claimValidationRules: tier=gold
 
             config_file.write_text(_authentication_config(issuer, "second:"))
             deadline = time.monotonic() + 8

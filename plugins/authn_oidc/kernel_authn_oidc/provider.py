@@ -73,7 +73,7 @@ class Provider:
 
     async def _fetch(self) -> None:
         async with httpx.AsyncClient(verify=self._tls, timeout=HTTP_TIMEOUT,
-                                     follow_redirects=False) as client:
+                                     follow_redirects=True) as client:
             jwks_uri = self.jwks_uri
             if not jwks_uri:
                 discovery = await self._get_json(client, self.discovery_url)
