@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from kernel.apimachinery.resource import ResourceSpec
 from kernel.request import Handler
@@ -16,12 +17,19 @@ class APIGroup:
     ``resources`` are served by the kernel's generic REST machinery (and appear in discovery
     and OpenAPI). A group that needs custom serving gives a ``handler`` instead, which gets every
     request under the prefix after authentication and authorization.
+
+    ``storage`` is kube's REST storage map for resources the generic registry must not back:
+    by plural, an object with the resource's ``spec`` and the Store methods its verbs need, e.g.
+    a create-only virtual resource (TokenReview, SelfSubjectReview) has
+    ``async create(namespace, obj, user, *, dry_run) -> object``. The generic handlers still
+    decode, validate fields and encode its requests; nothing is stored or watched for it.
     """
 
     group: str
     version: str
     resources: Sequence[ResourceSpec] = ()
     handler: Handler | None = None
+    storage: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:

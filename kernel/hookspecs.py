@@ -82,7 +82,9 @@ def kernel_complete_options(options: Options) -> None:
     """Fill in defaults that depend on other options (after validation, before the server chain).
 
     Completion may do I/O such as reading files named by flags. Client CA bundles that TLS
-    handshakes must verify against are appended to ``options.client_ca_files``.
+    handshakes must verify against are appended to ``options.client_ca_files``; a plugin that
+    reloads one while serving passes its new content to ``server.tls.update_client_ca(path, pem)``
+    (:class:`kernel.httpserver.ServingContext`), and new connections verify against it.
     """
 
 

@@ -190,7 +190,7 @@ def build_parser(option_set: OptionSet, prog: str = "kernel serve") -> argparse.
 
 def _show_default(flag: Flag) -> str:
     value = flag.default
-    if value in (None, "", [], False):
+    if value in (None, "", [], {}, False):
         return ""
     if flag.convert in (duration, non_negative_duration):
         return format_duration(value)

@@ -29,7 +29,7 @@ from kernel.authorization import AuthorizerChain
 from kernel.certs import trust_anchor_pem
 from kernel.filters import build_handler_chain
 from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
-from kernel.httpserver import create_ssl_context, serve
+from kernel.httpserver import ServingContext, open_tls_listeners, serve
 from kernel.lifecycle import LifecycleSignals, WaitGroup
 from kernel.options import Options
 from kernel.plugins import PluginManager
@@ -52,6 +52,7 @@ class APIServer:
         self.in_flight = WaitGroup()
         self.log_check = LogCheck()
         self.storage: Any = None
+        self.tls: ServingContext  # the TLS context new connections get; client CAs reloadable
         self.authenticator: AuthenticatorChain
         self.authorizer: AuthorizerChain
         self.admission: list[tuple[str, Any]] = []
@@ -132,17 +133,22 @@ def _install_api_groups(server: APIServer) -> None:
         server.api_groups[group.prefix] = group
         handler = group.handler
         if group.resources:
-            stores = {}
+            stores: dict[str, Any] = {}
             for spec in group.resources:
-                cacher = Cacher(server.storage, spec.storage_prefix)
-                server.cachers.append(cacher)
-                stores[spec.plural] = server.stores[(spec.group, spec.plural)] = Store(spec, cacher)
+                rest = group.storage.get(spec.plural)
+                if rest is None:  # the generic registry over the watch cache
+                    cacher = Cacher(server.storage, spec.storage_prefix)
+                    server.cachers.append(cacher)
+                    rest = server.stores[(spec.group, spec.plural)] = Store(spec, cacher)
+                stores[spec.plural] = rest
             handler = ResourceHandler(stores, server.signals)
         server.group_handlers[group.prefix] = handler
 
 
 def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     server = APIServer(options, plugins)
+    server.tls = ServingContext(options.serving.cert_file, options.serving.key_file,
+                                options.client_ca_files)
     _install_api_groups(server)
     anonymous = plugins.components("kernel_authenticators")["anonymous"][1](server)
     server.authenticator = AuthenticatorChain(
@@ -244,10 +250,7 @@ async def run(server: APIServer, *, handle_signals: bool = True,
               task_status: trio.TaskStatus[APIServer] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until shutdown; then: delay and pre-shutdown hooks → stop accepting → drain → return."""
     options, signals = server.options, server.signals
-    context = create_ssl_context(options.serving.cert_file, options.serving.key_file,
-                                 options.client_ca_files)
-    listeners = await trio.open_ssl_over_tcp_listeners(
-        options.secure_port, context, host=options.bind_address, https_compatible=True)
+    listeners = await open_tls_listeners(options.secure_port, server.tls, host=options.bind_address)
     port = listeners[0].transport_listener.socket.getsockname()[1]
     server.url = f"https://{_host_for_clients(options.bind_address)}:{port}"
 

@@ -358,3 +358,26 @@ async def test_http2_connection_close_sends_goaway_and_closes(plain_server: tupl
     assert goaways[0].error_code == 0
     assert goaways[0].last_stream_id == stream_id
 
+
+
+# -- reloadable client CAs -------------------------------------------------------------------------
+
+def test_serving_context_swaps_client_cas_and_keeps_the_old_on_bad_input(tmp_path: Path) -> None:
+    from kernel.httpserver import ServingContext
+
+    serving = ensure_self_signed(str(tmp_path / "certs"), "127.0.0.1")
+    ca_file = tmp_path / "clients.crt"
+    ca_file.write_text(Path(serving.ca_file).read_text())
+    tls = ServingContext(serving.cert_file, serving.key_file, [str(ca_file)])
+    first = tls.current
+    assert first.verify_mode == ssl.CERT_OPTIONAL
+    assert len(first.get_ca_certs()) == 1
+    with pytest.raises(ssl.SSLError):
+        tls.update_client_ca(str(ca_file), "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    assert tls.current is first
+    other = ensure_self_signed(str(tmp_path / "other"), "127.0.0.1")
+    tls.update_client_ca("extra", Path(other.ca_file).read_text())
+    assert tls.current is not first and len(tls.current.get_ca_certs()) == 2
+    tls.update_client_ca(str(ca_file), "")
+    tls.update_client_ca("extra", "")
+    assert tls.current.verify_mode == ssl.CERT_NONE  # no client CA left: no certificate asked for

@@ -1,0 +1,33 @@
+"""api_authentication: the authentication.k8s.io/v1 API group.
+
+``selfsubjectreviews`` (``kubectl auth whoami``) and ``tokenreviews`` (services validating tokens
+against this server), both create-only and stored nowhere; see :mod:`.reviews`.
+"""
+
+from __future__ import annotations
+
+from kernel import hookimpl
+from kernel.apigroup import APIGroup
+from kernel.options import string_list
+
+from kernel_api_authentication.reviews import (GROUP, RESOURCES, VERSION, SelfSubjectReviewREST,
+                                               TokenReviewREST)
+
+
+@hookimpl
+def kernel_add_options(options):
+    options.add("api-audiences", default=[], type=string_list,
+                help="Identifiers of the API. A TokenReview without spec.audiences is checked for "
+                     "these, and one with spec.audiences is authenticated only for those among them.")
+
+
+def _group(server) -> APIGroup:
+    return APIGroup(GROUP, VERSION, RESOURCES, storage={
+        "selfsubjectreviews": SelfSubjectReviewREST(),
+        "tokenreviews": TokenReviewREST(server, server.options.api_audiences),
+    })
+
+
+@hookimpl
+def kernel_api_groups():
+    return {f"{GROUP}/{VERSION}": _group}

@@ -1,0 +1,92 @@
+"""authn_x509: X509 client certificate authentication (kube's ``--client-ca-file``).
+
+Hooks: the flag; its validation (a readable PEM bundle with at least one certificate); the
+bundle appended to ``options.client_ca_files`` so TLS handshakes ask for and verify client
+certificates; the ``x509`` authenticator; and a post-start hook that starts watching the file.
+When the file changes, the new bundle is checked, then both the TLS context of new connections
+(``server.tls``) and the authenticator switch to it; a bad file is logged and the old bundle stays.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kernel import hookimpl
+from kernel.filewatch import watch_file
+
+from kernel_authn_x509.authenticator import X509Authenticator, load_bundle
+
+NAME = "x509"
+#: Seconds between checks of --client-ca-file (kube: file events plus a 1-minute resync).
+RELOAD_INTERVAL = 1.0
+
+
+@hookimpl
+def kernel_add_options(options):
+    options.add("client-ca-file", default="",
+                help="If set, any request presenting a client certificate signed by one of the "
+                     "authorities in the client-ca-file is authenticated with an identity "
+                     "corresponding to the CommonName of the client certificate (groups: its "
+                     "Organizations). Reloaded when the file changes.")
+
+
+def _read_bundle(path: str) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ValueError(f"{path}: {error.strerror or error}") from None
+    load_bundle(data, path)
+    return data
+
+
+@hookimpl
+def kernel_validate_options(options):
+    if not options.client_ca_file:
+        return []
+    try:
+        _read_bundle(options.client_ca_file)
+    except ValueError as error:
+        return [f"--client-ca-file: {error}"]
+    return []
+
+
+@hookimpl
+def kernel_complete_options(options):
+    if options.client_ca_file:
+        options.client_ca_files.append(options.client_ca_file)
+
+
+def _authenticator(server) -> X509Authenticator | None:
+    path = server.options.client_ca_file
+    if not path:
+        return None
+    content = _read_bundle(path)
+    return X509Authenticator(load_bundle(content, path), content)
+
+
+@hookimpl
+def kernel_authenticators():
+    return {NAME: _authenticator}
+
+
+def _built(server) -> X509Authenticator | None:
+    return dict(server.authenticator.authenticators).get(NAME)
+
+
+@hookimpl
+def kernel_post_start_hooks(server):
+    authenticator = _built(server)
+    if authenticator is None:
+        return {}
+    path = server.options.client_ca_file
+
+    async def apply(content: bytes) -> None:
+        roots = load_bundle(content, path)  # raises: keep the old bundle
+        server.tls.update_client_ca(path, content.decode("utf-8"))
+        authenticator.set_roots(roots, content)
+
+    async def start(server) -> None:
+        server.background.start_soon(lambda: watch_file(
+            path, apply, current=authenticator.content, interval=RELOAD_INTERVAL))
+
+    return {"x509-client-ca-reload": start}
