@@ -122,7 +122,11 @@ class ResourceHandler:
         else:
             body = {"kind": spec.list_kind, "apiVersion": spec.group_version, "metadata": list_meta,
                     "items": result.items}
-        await request.respond(200, codecs.encode(body, media), media.content_type.encode())
+        data = codecs.encode(body, media)
+        # Free the decoded items before sending: alive across the send's awaits, every in-flight
+        # list's objects pile up in the young GC generation and make each collection costly.
+        del result, body
+        await request.respond(200, data, media.content_type.encode())
 
     # -- writes -------------------------------------------------------------------------------
 
