@@ -15,7 +15,7 @@ import msgspec
 from kernel.apimachinery import codecs, fieldvalidation, patch, status, table, validation
 from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
-from kernel.apimachinery.registry import ListOptions, Store
+from kernel.apimachinery.registry import ListOptions, Store, check_object_name
 from kernel.apimachinery.resource import Object, ResourceSpec
 from kernel.apimachinery.watch import serve_watch
 from kernel.lifecycle import LifecycleSignals
@@ -172,14 +172,20 @@ class ResourceHandler:
                       subresource: str, media: codecs.MediaType) -> None:
         obj, body = await self._decode(request, store.spec)
         warnings = self._field_check(request, store.spec, obj, body)
+        check_object_name(obj, name, namespace)  # before storage, as kube's update handler does
+        uid = objmeta.metadata(obj).get("uid")  # a uid in the body is a precondition on the stored one
         result, created = await store.update(namespace, name, lambda current: obj, request.user,
-                                             dry_run=_dry_run(request), subresource=subresource)
+                                             dry_run=_dry_run(request), subresource=subresource,
+                                             preconditions=Preconditions(uid=uid) if uid else None)
         await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
 
     async def _patch(self, request: Request, store: Store, namespace: str, name: str,
                      subresource: str, media: codecs.MediaType) -> None:
         spec = store.spec
         content_type = request.headers.get("content-type") or ""
+        if content_type.partition(";")[0].strip().lower() not in patch.PATCH_CONTENT_TYPES:
+            # kube refuses an unknown patch type before it reads the object
+            raise patch.unsupported_media_type(list(patch.PATCH_CONTENT_TYPES)).status_error()
         body = await request.body(MAX_BODY)
         patch_meta = fieldvalidation.patch_meta(spec.schema_name, spec.schemas)
         warnings: list[str] = []
@@ -257,7 +263,7 @@ class DeleteOptions:
         policy = raw.get("propagationPolicy") or request.query_value("propagationPolicy")
         if policy and policy not in ("Orphan", "Background", "Foreground"):
             raise validation.invalid("DeleteOptions", "", [validation.FieldError.not_supported(
-                "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])], "meta.k8s.io")
+                "propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"])], "meta.k8s.io")
         pre = raw.get("preconditions") or {}
         preconditions = None
         if pre.get("uid") or pre.get("resourceVersion"):
