@@ -107,7 +107,8 @@ class ResourceHandler:
         spec = store.spec
         result = await store.list(namespace, ListOptions(
             predicate=object_predicate(spec, query), limit=query.limit,
-            continue_from=query.continue_token or None, revision=query.revision()))
+            continue_from=query.continue_token or None, revision=query.revision(),
+            min_revision=query.min_revision()))
         list_meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
         if result.continue_from:
             list_meta["continue"] = result.continue_from

@@ -25,6 +25,14 @@ from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEv
 Predicate = Callable[[Object], bool]
 
 
+def too_large_resource_version(revision: int, current: int) -> status.StatusError:
+    """storage.NewTooLargeResourceVersionError: a 504 Timeout clients retry after a second."""
+    return status.StatusError(504, "Timeout", f"Timeout: Too large resource version: {revision}, current: {current}",
+                              {"causes": [{"reason": "ResourceVersionTooLarge",
+                                           "message": "Too large resource version"}],
+                               "retryAfterSeconds": 1}, headers=[(b"retry-after", b"1")])
+
+
 def check_object_name(obj: Object, name: str, namespace: str) -> None:
     """kube's checkName (endpoints/handlers/rest.go): an updated object must carry the URL's name,
     and no other namespace than the URL's."""
@@ -48,6 +56,7 @@ class ListOptions:
     limit: int = 0
     continue_from: str | None = None
     revision: int | None = None  # None: the current state (a consistent read)
+    min_revision: int = 0  # NotOlderThan: a list older than this is a 504 "Too large resource version"
 
 
 class Store:
@@ -95,11 +104,7 @@ class Store:
                 gone.list_continue = error.continue_token
             raise gone from None
         except storage_errors.TooLargeResourceVersionError as error:
-            raise status.StatusError(504, "Timeout", f"Too large resource version: {error.revision}, "
-                                     f"current: {error.current}",
-                                     {"causes": [{"reason": "ResourceVersionTooLarge",
-                                                  "message": "Too large resource version"}],
-                                      "retryAfterSeconds": 1}) from None
+            raise too_large_resource_version(error.revision, error.current) from None
         except storage_errors.InvalidContinueError as error:
             raise status.bad_request(error.message) from None
         except storage_errors.StorageUnavailableError as error:
@@ -126,9 +131,13 @@ class Store:
 
     async def list(self, namespace: str, options: ListOptions) -> ListResult:
         async with self._translate(""):
-            return await self.storage.get_list(
+            result = await self.storage.get_list(
                 self.prefix(namespace), revision=options.revision, limit=options.limit,
                 continue_from=options.continue_from, predicate=options.predicate)
+        if result.revision < options.min_revision:
+            # A consistent read is as fresh as the store gets: the revision asked for is in the future.
+            raise too_large_resource_version(options.min_revision, result.revision)
+        return result
 
     @asynccontextmanager
     async def watch(self, namespace: str, revision: int, predicate: Predicate | None,

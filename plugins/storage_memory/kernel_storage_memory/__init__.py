@@ -24,8 +24,9 @@ def kernel_validate_options(options: Options) -> list[str]:
     return []
 
 
-def _factory(options: Options) -> MemoryStorage:
-    return MemoryStorage(history=getattr(options, "storage_memory_history", DEFAULT_HISTORY))
+def _factory(server) -> MemoryStorage:
+    """Backend factories get the APIServer (hookspecs.Factory); the flag is on its options."""
+    return MemoryStorage(history=getattr(server.options, "storage_memory_history", DEFAULT_HISTORY))
 
 
 @hookimpl
