@@ -141,10 +141,12 @@ class Store:
 
     @asynccontextmanager
     async def watch(self, namespace: str, revision: int, predicate: Predicate | None,
-                    bookmarks: bool = False) -> AsyncIterator[AsyncIterator[WatchEvent]]:
+                    bookmarks: bool = False,
+                    deadline: float | None = None) -> AsyncIterator[AsyncIterator[WatchEvent]]:
         async with self._translate(""):
             async with self.storage.watch(self.prefix(namespace), revision=revision,
-                                          predicate=predicate, bookmarks=bookmarks) as events:
+                                          predicate=predicate, bookmarks=bookmarks,
+                                          deadline=deadline) as events:
                 yield events
 
     # -- writes -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import trio
 
@@ -87,7 +89,7 @@ def test_plugin_hooks_and_flag() -> None:
     kernel_storage_memory.kernel_add_options(option_set.for_plugin("storage_memory"))
     options = parse(option_set, ["--storage-memory-history=50"]).options
     assert kernel_storage_memory.kernel_validate_options(options) == []
-    store = backends["memory"](options)
+    store = backends["memory"](SimpleNamespace(options=options))  # factories get the APIServer
     assert isinstance(store, Storage) and store.history == 50
     assert parse(option_set, []).options.storage_memory_history == 10000
     bad = parse(option_set, ["--storage-memory-history=0"]).options
