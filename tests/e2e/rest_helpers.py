@@ -1,88 +1,23 @@
-"""Fixtures and helpers for the REST-semantics tests (test_rest_*.py import them): the kernel in-process over real TLS, httpx.
-
-``api`` is a started kernel (api_core on storage_memory, every installed plugin) whose default
-namespaces exist; ``start_api(*flags)`` starts one with extra flags. Helpers check kube's
-``metav1.Status`` bodies and read watch streams line by line, with timeouts only as hang guards.
+"""Helpers for the REST-semantics tests (test_rest_*.py), whose ``api``/``start_api`` fixtures
+are in tests/conftest.py: kube's ``metav1.Status`` checks and watch streams read line by line,
+with timeouts only as hang guards (HANG_GUARD), never as speed assertions.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 import trio
 
-HANG_GUARD = 20  # seconds; never a speed assertion, only so a broken server fails instead of hanging
+from conftest import HANG_GUARD
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
 SECRETS = "/api/v1/namespaces/{ns}/secrets"
 NAMESPACES = "/api/v1/namespaces"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
-
-
-@dataclass
-class Api:
-    kernel: Any  # conftest.InProcess
-    client: httpx.AsyncClient
-
-    @property
-    def server(self):
-        return self.kernel.server
-
-    async def namespace(self, name: str) -> dict[str, Any]:
-        response = await self.client.post(NAMESPACES, json={"metadata": {"name": name}})
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    async def configmap(self, ns: str, name: str, data: dict[str, str] | None = None,
-                        **metadata: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"metadata": {"name": name, **metadata}}
-        if data is not None:
-            body["data"] = data
-        response = await self.client.post(CM.format(ns=ns), json=body)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    async def get(self, path: str) -> dict[str, Any]:
-        response = await self.client.get(path)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def rv(self, path: str) -> int:
-        """The list resourceVersion of ``path`` now."""
-        return int((await self.get(path))["metadata"]["resourceVersion"])
-
-
-async def _wait_ready(client: httpx.AsyncClient) -> None:
-    """Post-start hooks (default namespaces, namespace controller) are done once /readyz passes."""
-    with trio.fail_after(HANG_GUARD):
-        while (await client.get("/readyz")).status_code != 200:
-            await trio.sleep(0.02)
-
-
-@pytest.fixture
-async def start_api(kernel_in_process) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
-    clients: list[httpx.AsyncClient] = []
-
-    async def start(*flags: str) -> Api:
-        kernel = await kernel_in_process(*flags)
-        client = kernel.client(timeout=HANG_GUARD)
-        clients.append(client)
-        await _wait_ready(client)
-        return Api(kernel, client)
-
-    yield start
-    for client in clients:
-        await client.aclose()
-
-
-@pytest.fixture
-async def api(start_api) -> Api:
-    return await start_api()
 
 
 def assert_status(response: httpx.Response, code: int, reason: str, message: str | None = None,

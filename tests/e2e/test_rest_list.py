@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from rest_helpers import (CM, NAMESPACES, SECRETS, aiter_pages, api, assert_status, names,  # noqa: F401
-                          start_api)
+from rest_helpers import CM, NAMESPACES, SECRETS, aiter_pages, assert_status, names
 
 CMS = CM.format(ns="default")
 MERGE_PATCH = {"content-type": "application/merge-patch+json"}

@@ -11,7 +11,7 @@ import uuid
 
 import trio
 
-from rest_helpers import CM, NAMESPACES, api, assert_status, open_watch, start_api  # noqa: F401
+from rest_helpers import CM, NAMESPACES, assert_status, open_watch
 
 CMS = CM.format(ns="default")
 JSON_PATCH = {"content-type": "application/json-patch+json"}
