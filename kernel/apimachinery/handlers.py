@@ -51,7 +51,9 @@ class ResourceHandler:
         namespace = info.namespace
         name = info.name
         if not spec.namespaced:
-            if namespace and info.resource != "namespaces":
+            # /namespaces/{name} carries the name as the namespace too; /namespaces/x/namespaces
+            # (or any cluster-scoped resource under a namespace) is no route
+            if namespace and (info.resource != "namespaces" or not name):
                 raise status.path_not_found()
             namespace = ""
         elif not namespace and info.verb not in ("list", "watch"):
@@ -60,6 +62,8 @@ class ResourceHandler:
             raise status.path_not_found()
         verb = info.verb
         if verb not in spec.verbs and not info.subresource:
+            raise status.method_not_allowed()
+        if verb in ("update", "patch") and not name:  # PUT or PATCH on a collection: no route
             raise status.method_not_allowed()
         if info.subresource and verb not in ("get", "update", "patch"):
             raise status.method_not_allowed()
