@@ -44,6 +44,16 @@ def resource_version(obj: Object) -> str:
 SERVER_SET_ON_UPDATE = ("generation", "selfLink")
 
 
+def drop_empty_meta(obj: Object) -> None:
+    """What a round trip through Go's ObjectMeta drops: every field is ``omitempty``, so null,
+    "", {}, [] and a zero generation are not stored (an update adding ``labels: {}`` is a no-op)."""
+    meta = metadata(obj)
+    for key, value in list(meta.items()):
+        if value is None or (isinstance(value, (str, dict, list)) and not value) or \
+                (key == "generation" and value == 0):
+            del meta[key]
+
+
 def prepare_create_meta(obj: Object, *, track_generation: bool) -> None:
     meta = metadata(obj)
     for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):

@@ -181,6 +181,7 @@ class Store:
         spec = self.spec
         obj["apiVersion"], obj["kind"] = spec.group_version, spec.kind
         self._check_namespace(obj, namespace)
+        objmeta.drop_empty_meta(obj)
         meta = objmeta.metadata(obj)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = objmeta.generate_name(meta["generateName"])
@@ -262,6 +263,7 @@ class Store:
         if not given_rv and not spec.strategy.allow_unconditional_update:
             raise self._invalid(name, [validation.FieldError.invalid(
                 "metadata.resourceVersion", "", "must be specified for an update")])
+        objmeta.drop_empty_meta(new)
         objmeta.prepare_update_meta(new, current, track_generation=spec.strategy.track_generation)
         meta["resourceVersion"] = objmeta.resource_version(current)
         strategy = spec.strategy_for(subresource)

@@ -115,7 +115,7 @@ class CacheWatcher:
         at = now + self.cacher.bookmark_interval
         if self.deadline is not None:
             at = min(at, self.deadline - 2.0)
-            if at < now:
+            if at <= now:  # the pre-timeout bookmark is due now or was sent: none after it
                 at = math.inf
         self._next_bookmark = at
 

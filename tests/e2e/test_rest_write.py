@@ -116,6 +116,11 @@ async def test_resource_version_moves_on_every_write_and_not_on_a_no_op(api):
     assert same.status_code == 200 and same.json()["metadata"]["resourceVersion"] == str(rv2)
     same_patch = await api.client.patch(f"{CMS}/rv", headers=MERGE_PATCH, json={"data": {"b": "3"}})
     assert same_patch.status_code == 200 and same_patch.json()["metadata"]["resourceVersion"] == str(rv2)
+    # empty or null omitempty fields are what Go's decoding makes of them: nothing, so no change
+    empties = {**patched, "metadata": {**patched["metadata"], "labels": {}, "annotations": None,
+                                       "finalizers": [], "generateName": ""}, "binaryData": {}}
+    same_again = await api.client.put(f"{CMS}/rv", json=empties)
+    assert same_again.status_code == 200 and same_again.json() == same.json()
     assert await api.rv(CMS) == rv2  # no other write happened either
     async with open_watch(api.client, CMS, {"resourceVersion": str(rv0)}) as stream:
         seen = await stream.take(2)
@@ -186,6 +191,20 @@ async def test_names_are_validated_per_resource(api):
     upper = await api.client.post(NAMESPACES, json={"metadata": {"name": "Team"}})
     assert_status(upper, 422, "Invalid", f'Namespace "Team" is invalid: metadata.name: Invalid value: "Team": {LABEL}')
     assert (await api.client.get(f"{NAMESPACES}/a.b")).status_code == 404
+
+
+async def test_empty_fields_are_not_stored(api):
+    created = await api.client.post(CMS, json={"metadata": {"name": "bare", "labels": {}, "annotations": None,
+                                                            "finalizers": [], "namespace": ""},
+                                               "data": {}, "binaryData": None})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert "data" not in body and "binaryData" not in body
+    assert set(body["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}
+    secret = await api.client.post("/api/v1/namespaces/default/secrets",
+                                   json={"metadata": {"name": "bare"}, "data": {}})
+    assert secret.status_code == 201 and "data" not in secret.json() and secret.json()["type"] == "Opaque"
+    assert await api.get(f"{CMS}/bare") == body
 
 
 async def test_create_conflicts_with_an_existing_name(api):
@@ -440,6 +459,12 @@ async def test_strategic_merge_patch_directives_on_finalizers(api):
     data_replaced = await api.client.patch(f"{CMS}/smp", headers=STRATEGIC,
                                            json={"data": {"$patch": "replace", "z": "26"}})
     assert data_replaced.json()["data"] == {"z": "26"}
+    annotated = await api.client.patch(f"{CMS}/smp", headers=STRATEGIC,
+                                       json={"metadata": {"annotations": {"a": "1", "b": "2"}}})
+    assert annotated.json()["metadata"]["annotations"] == {"a": "1", "b": "2"}
+    dropped = await api.client.patch(f"{CMS}/smp", headers=STRATEGIC,
+                                     json={"metadata": {"annotations": {"$patch": "delete"}}})
+    assert dropped.status_code == 200 and "annotations" not in dropped.json()["metadata"]
 
 
 async def test_patch_content_type_must_be_a_patch_type(api):
