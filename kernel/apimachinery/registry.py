@@ -183,6 +183,10 @@ class Store:
         self._check_namespace(obj, namespace)
         objmeta.drop_empty_meta(obj)
         meta = objmeta.metadata(obj)
+        given_rv = meta.get("resourceVersion")
+        if not dry_run and isinstance(given_rv, str) and given_rv.isdigit() and int(given_rv):
+            # the etcd3 store's check, a plain error kube answers as a 500 without a reason
+            raise status.StatusError(500, "", "resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = objmeta.generate_name(meta["generateName"])
         objmeta.prepare_create_meta(obj, track_generation=spec.strategy.track_generation)

@@ -62,6 +62,18 @@ async def test_uid_and_creation_timestamp_are_set_by_the_server(api):
     assert (await api.get(f"{CMS}/stamped"))["metadata"] == meta
 
 
+async def test_create_with_a_resource_version_is_refused(api):
+    # `kubectl create -f` of an exported object: kube's storage refuses it with a reasonless 500
+    response = await api.client.post(CMS, json={"metadata": {"name": "exported", "resourceVersion": "12"}})
+    assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+    assert response.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                               "message": "resourceVersion should not be set on objects to be created",
+                               "code": 500}
+    assert (await api.client.get(f"{CMS}/exported")).status_code == 404
+    zero = await api.client.post(CMS, json={"metadata": {"name": "zero", "resourceVersion": "0"}})
+    assert zero.status_code == 201 and int(zero.json()["metadata"]["resourceVersion"]) > 0
+
+
 async def test_creation_timestamp_changes_are_ignored_on_update(api):
     created = await api.configmap("default", "c", {"a": "1"})
     body = {**created, "data": {"a": "2"}}
@@ -276,6 +288,21 @@ async def test_immediate_delete_answers_a_success_status(api):
                                            "uid": created["metadata"]["uid"]}}
     assert_status(await api.client.delete(f"{CMS}/bye"), 404, "NotFound", 'configmaps "bye" not found',
                   {"name": "bye", "kind": "configmaps"})
+
+
+async def test_delete_collection_with_a_selector(api):
+    await api.namespace("sweep")
+    path = CM.format(ns="sweep")
+    await api.configmap("sweep", "a", {}, labels={"app": "x"})
+    await api.configmap("sweep", "b", {}, labels={"app": "x"}, finalizers=["example.com/hold"])
+    await api.configmap("sweep", "c", {}, labels={"app": "y"})
+    swept = await api.client.delete(path, params={"labelSelector": "app=x"})
+    assert swept.status_code == 200, swept.text
+    assert swept.json()["kind"] == "ConfigMapList"
+    assert sorted(i["metadata"]["name"] for i in swept.json()["items"]) == ["a", "b"]
+    remaining = (await api.get(path))["items"]
+    assert [(i["metadata"]["name"], bool(i["metadata"].get("deletionTimestamp"))) for i in remaining] == [
+        ("b", True), ("c", False)]
 
 
 async def test_delete_preconditions(api):
