@@ -168,3 +168,67 @@ def kernel_in_process(tmp_path: Path, nursery: trio.Nursery):
         return InProcess(server)
 
     return start
+
+
+# --- the REST-semantics tests (tests/e2e/test_rest_*.py) -------------------------------------
+
+HANG_GUARD = 20  # seconds; never a speed assertion, only so a broken server fails instead of hanging
+
+
+@dataclass
+class Api:
+    """A started in-process kernel (every installed plugin: api_core on storage_memory) whose
+    post-start hooks are done (default namespaces exist), and an admin httpx client for it."""
+
+    kernel: InProcess
+    client: httpx.AsyncClient
+
+    @property
+    def server(self) -> APIServer:
+        return self.kernel.server
+
+    async def namespace(self, name: str) -> dict:
+        response = await self.client.post("/api/v1/namespaces", json={"metadata": {"name": name}})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def configmap(self, ns: str, name: str, data: dict | None = None, **metadata) -> dict:
+        body: dict = {"metadata": {"name": name, **metadata}}
+        if data is not None:
+            body["data"] = data
+        response = await self.client.post(f"/api/v1/namespaces/{ns}/configmaps", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def get(self, path: str) -> dict:
+        response = await self.client.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def rv(self, path: str) -> int:
+        """The list resourceVersion of ``path`` now."""
+        return int((await self.get(path))["metadata"]["resourceVersion"])
+
+
+@pytest.fixture
+async def start_api(kernel_in_process):
+    """``await start_api(*flags)``: an :class:`Api` on a kernel started with ``flags``."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def start(*flags: str) -> Api:
+        kernel = await kernel_in_process(*flags)
+        client = kernel.client(timeout=HANG_GUARD)
+        clients.append(client)
+        with trio.fail_after(HANG_GUARD):
+            while (await client.get("/readyz")).status_code != 200:
+                await trio.sleep(0.02)
+        return Api(kernel, client)
+
+    yield start
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def api(start_api) -> Api:
+    return await start_api()

@@ -35,10 +35,18 @@ class FieldReport:
 
     unknown: list[str] = field(default_factory=list)  # kube's field paths: "spec.foo", "a.b[0].c"
     type_errors: list[str] = field(default_factory=list)  # Go's decode error texts, in order
+    #: (the dict holding it, its key) of each unknown field, for drop_unknown
+    unknown_refs: list[tuple[dict[str, Any], str]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return not self.unknown and not self.type_errors
+
+    def drop_unknown(self) -> None:
+        """Remove the unknown fields from the checked object, as decoding it into the kind's Go
+        struct does: they are never stored (under Warn and Ignore; Strict refuses them)."""
+        for container, key in self.unknown_refs:
+            container.pop(key, None)
 
 
 def check(obj: Any, schema_name: str, schemas: Mapping[str, Schema]) -> FieldReport:
@@ -205,6 +213,7 @@ class _Walker:
                     self.walk(item, extra, _Context(ctx.key(key), ctx.field_stack, ctx.struct))
                 elif not preserve and extra is not True:
                     self.report.unknown.append("".join(ctx.key(key)))
+                    self.report.unknown_refs.append((value, key))
         elif isinstance(extra, Mapping):
             for key, item in value.items():
                 self.walk(item, extra, _Context(ctx.key(key), ctx.field_stack, ctx.struct))

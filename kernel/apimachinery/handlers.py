@@ -15,7 +15,8 @@ import msgspec
 from kernel.apimachinery import codecs, fieldvalidation, patch, status, table, validation
 from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
-from kernel.apimachinery.registry import ListOptions, Store
+from kernel.apimachinery.registry import ListOptions, Store, check_object_name
+from kernel.apimachinery.requestoptions import DeleteOptions, write_options
 from kernel.apimachinery.resource import Object, ResourceSpec
 from kernel.apimachinery.watch import serve_watch
 from kernel.lifecycle import LifecycleSignals
@@ -23,7 +24,6 @@ from kernel.request import Request
 from kernel.storage.interface import Preconditions
 
 MAX_BODY = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
-FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
 
 class ResourceHandler:
@@ -39,7 +39,7 @@ class ResourceHandler:
         except status.StatusError as error:
             if request.response_started:
                 raise
-            await request.respond_error(error)
+            await _respond_error(request, error)
 
     async def _dispatch(self, request: Request) -> None:
         info = request.info
@@ -51,7 +51,9 @@ class ResourceHandler:
         namespace = info.namespace
         name = info.name
         if not spec.namespaced:
-            if namespace and info.resource != "namespaces":
+            # /namespaces/{name} carries the name as the namespace too; /namespaces/x/namespaces
+            # (or any cluster-scoped resource under a namespace) is no route
+            if namespace and (info.resource != "namespaces" or not name):
                 raise status.path_not_found()
             namespace = ""
         elif not namespace and info.verb not in ("list", "watch"):
@@ -60,6 +62,8 @@ class ResourceHandler:
             raise status.path_not_found()
         verb = info.verb
         if verb not in spec.verbs and not info.subresource:
+            raise status.method_not_allowed()
+        if verb in ("update", "patch") and not name:  # PUT or PATCH on a collection: no route
             raise status.method_not_allowed()
         if info.subresource and verb not in ("get", "update", "patch"):
             raise status.method_not_allowed()
@@ -107,7 +111,8 @@ class ResourceHandler:
         spec = store.spec
         result = await store.list(namespace, ListOptions(
             predicate=object_predicate(spec, query), limit=query.limit,
-            continue_from=query.continue_token or None, revision=query.revision()))
+            continue_from=query.continue_token or None, revision=query.revision(),
+            min_revision=query.min_revision()))
         list_meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
         if result.continue_from:
             list_meta["continue"] = result.continue_from
@@ -146,44 +151,51 @@ class ResourceHandler:
         return obj, body
 
     def _field_check(self, request: Request, spec: ResourceSpec, obj: Object,
-                     body: bytes | None) -> list[str]:
-        """Apply fieldValidation: type errors are always 400; unknown/duplicate fields per mode."""
-        mode = request.query_value("fieldValidation", "Warn") or "Warn"
-        if mode not in FIELD_VALIDATION:
-            raise status.bad_request(f'fieldValidation invalid value "{mode}": must be one of '
-                                     f'"Ignore", "Warn", "Strict"')
+                     body: bytes, mode: str) -> list[str]:
+        """Apply fieldValidation to a body: type errors are always 400; unknown/duplicate fields
+        per mode (400 under Strict, warnings under Warn)."""
         report = fieldvalidation.check(obj, spec.schema_name, spec.schemas)
         if report.type_errors:  # kube reports the first one
             raise status.bad_request(fieldvalidation.decode_error_message(
                 spec.kind, spec.version, report.type_errors[0]))
+        report.drop_unknown()
         if mode == "Ignore":
             return []
         problems = codecs.unknown_field_errors(report.unknown)
         text_media = _body_media_type(request)
-        if body is not None and text_media:
+        if text_media:
             problems += codecs.duplicate_field_errors(body, text_media)
         if problems and mode == "Strict":
             raise codecs.strict_decoding_error(problems, spec.group_version, spec.kind)
         return problems
 
     async def _create(self, request: Request, store: Store, namespace: str, media: codecs.MediaType) -> None:
+        options = write_options(request, "CreateOptions")
         obj, body = await self._decode(request, store.spec)
-        warnings = self._field_check(request, store.spec, obj, body)
-        created = await store.create(namespace, obj, request.user, dry_run=_dry_run(request))
+        warnings = self._field_check(request, store.spec, obj, body, options.field_validation)
+        created = await store.create(namespace, obj, request.user, dry_run=options.dry_run)
         await self._respond(request, store.spec, media, created, 201, warnings)
 
     async def _update(self, request: Request, store: Store, namespace: str, name: str,
                       subresource: str, media: codecs.MediaType) -> None:
+        options = write_options(request, "UpdateOptions")
         obj, body = await self._decode(request, store.spec)
-        warnings = self._field_check(request, store.spec, obj, body)
+        warnings = self._field_check(request, store.spec, obj, body, options.field_validation)
+        check_object_name(obj, name, namespace)  # before storage, as kube's update handler does
+        uid = objmeta.metadata(obj).get("uid")  # a uid in the body is a precondition on the stored one
         result, created = await store.update(namespace, name, lambda current: obj, request.user,
-                                             dry_run=_dry_run(request), subresource=subresource)
+                                             dry_run=options.dry_run, subresource=subresource,
+                                             preconditions=Preconditions(uid=uid) if uid else None)
         await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
 
     async def _patch(self, request: Request, store: Store, namespace: str, name: str,
                      subresource: str, media: codecs.MediaType) -> None:
         spec = store.spec
+        options = write_options(request, "PatchOptions")
         content_type = request.headers.get("content-type") or ""
+        if content_type.partition(";")[0].strip().lower() not in patch.PATCH_CONTENT_TYPES:
+            # kube refuses an unknown patch type before it reads the object
+            raise patch.unsupported_media_type(list(patch.PATCH_CONTENT_TYPES)).status_error()
         body = await request.body(MAX_BODY)
         patch_meta = fieldvalidation.patch_meta(spec.schema_name, spec.schemas)
         warnings: list[str] = []
@@ -195,11 +207,11 @@ class ResourceHandler:
                 raise error.status_error() from None
             if not isinstance(patched, dict):
                 raise status.bad_request("the patched object must be a JSON object")
-            warnings[:] = self._field_check(request, spec, patched, None)
+            warnings[:] = _patched_field_check(spec, patched, body, content_type, options.field_validation)
             return patched
 
         result, _ = await store.update(namespace, name, apply, request.user,
-                                       dry_run=_dry_run(request), subresource=subresource)
+                                       dry_run=options.dry_run, subresource=subresource)
         await self._respond(request, spec, media, result, 200, warnings)
 
     async def _delete(self, request: Request, store: Store, namespace: str, name: str,
@@ -251,38 +263,54 @@ class ResourceHandler:
         return DeleteOptions.parse(raw, request)
 
 
-class DeleteOptions:
-    def __init__(self, preconditions: Preconditions | None, dry_run: bool) -> None:
-        self.preconditions = preconditions
-        self.dry_run = dry_run
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any], request: Request) -> DeleteOptions:
-        policy = raw.get("propagationPolicy") or request.query_value("propagationPolicy")
-        if policy and policy not in ("Orphan", "Background", "Foreground"):
-            raise validation.invalid("DeleteOptions", "", [validation.FieldError.not_supported(
-                "propagationPolicy", policy, ["Foreground", "Background", "Orphan"])], "meta.k8s.io")
-        pre = raw.get("preconditions") or {}
-        preconditions = None
-        if pre.get("uid") or pre.get("resourceVersion"):
-            preconditions = Preconditions(uid=pre.get("uid"), resource_version=pre.get("resourceVersion"))
-        dry_run = _dry_run(request) or "All" in (raw.get("dryRun") or [])
-        return cls(preconditions, dry_run)
+async def _respond_error(request: Request, error: status.StatusError) -> None:
+    """responsewriters.ErrorNegotiated: the Status in a format the client accepts (YAML if it
+    prefers it), JSON when none fits; conversions (Table...) never apply to a Status."""
+    try:
+        media = codecs.negotiate(request.headers.get("accept"), conversions=())
+    except status.StatusError:
+        media = codecs.MediaType()
+    if media.type == codecs.JSON:
+        await request.respond_error(error)
+    else:
+        await request.respond(error.code, codecs.encode(error.status(), media),
+                              media.content_type.encode(), error.headers)
 
 
-def _dry_run(request: Request) -> bool:
-    values = request.query.get("dryRun") or []
-    for value in values:
-        if value != "All":
-            raise status.bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
-    return bool(values)
+def _patched_field_check(spec: ResourceSpec, patched: Object, body: bytes, content_type: str,
+                         mode: str) -> list[str]:
+    """fieldValidation of a patched object (handlers/patch.go): a field of the wrong type, or an
+    unknown one under Strict, is a 422 on the field "patch" (not the 400 of a request body)."""
+    report = fieldvalidation.check(patched, spec.schema_name, spec.schemas)
+    problems = [] if mode == "Ignore" else codecs.unknown_field_errors(report.unknown)
+    if report.type_errors or (problems and mode == "Strict"):
+        detail = report.type_errors[0] if report.type_errors else "strict decoding error: " + ", ".join(problems)
+        if content_type.partition(";")[0].strip().lower() == patch.STRATEGIC_MERGE_PATCH:
+            shown = _go_value(patch.decode_json(body))  # kube shows the patch map, %+v
+        else:
+            shown = msgspec.json.encode(patched).decode()  # ... or the patched object's JSON
+        raise validation.invalid("", "", [validation.FieldError.invalid("patch", shown, detail)])
+    report.drop_unknown()
+    return problems
+
+
+def _go_value(value: Any) -> str:
+    """A decoded JSON value as Go's %+v prints it (map[k:v ...] with sorted keys, [a b])."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_value(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_value(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _include_object(request: Request) -> str:
-    value = request.query_value("includeObject", "Metadata") or "Metadata"
-    if value not in ("None", "Metadata", "Object"):
-        raise status.bad_request(f'includeObject: Unsupported value: "{value}"')
-    return value
+    value = request.query_value("includeObject", "Metadata")
+    table.validate_include_object(value)  # 400 "Unable to convert to Table as requested: ..."
+    return value or "Metadata"
 
 
 def _body_media_type(request: Request) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernel.apimachinery import selectors, status, validation
@@ -32,6 +31,12 @@ class ListQuery:
         if self.resource_version_match == EXACT:
             return parse_resource_version(self.resource_version)
         return None
+
+    def min_revision(self) -> int:
+        """NotOlderThan (a resourceVersion without Exact): the list must be at least this fresh."""
+        if self.resource_version_match == EXACT or self.resource_version in ("", "0"):
+            return 0
+        return parse_resource_version(self.resource_version)
 
 
 def parse_resource_version(text: str) -> int:
@@ -70,7 +75,7 @@ def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQ
     try:
         label_selector = selectors.parse_label_selector(request.query_value("labelSelector"))
         field_selector = selectors.parse_field_selector(request.query_value("fieldSelector"))
-        field_selector.validate(list(selectable(spec.selectable_fields)) if spec.selectable_fields else None)
+        field_selector.validate(selectable(spec) if spec.selectable_fields else None)
     except selectors.SelectorError as error:
         raise status.bad_request(str(error)) from None
     limit = _int(request, "limit") or 0
@@ -88,42 +93,45 @@ def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQ
         raise validation.invalid("ListOptions", "", errors, "meta.k8s.io")
     if query.resource_version and query.resource_version != "0":
         parse_resource_version(query.resource_version)
+    if not watch and query.continue_token and query.resource_version not in ("", "0"):
+        # the storage layer's check (storage.ValidateListOptions), a 400 rather than a 422
+        raise status.bad_request("specifying resource version is not allowed when using continue")
     return query
 
 
 def _validate(query: ListQuery) -> list:
-    """kube's ValidateListOptions."""
+    """kube's ValidateListOptions (apis/meta/internalversion/validation), errors in its order."""
+    forbidden, not_supported = validation.FieldError.forbidden, validation.FieldError.not_supported
     errors = []
     match, rv = query.resource_version_match, query.resource_version
-    if match and match not in (EXACT, NOT_OLDER_THAN):
-        errors.append(validation.FieldError.not_supported("resourceVersionMatch", match, [EXACT, NOT_OLDER_THAN]))
     if query.watch:
-        if match and match != NOT_OLDER_THAN:
-            errors.append(validation.FieldError.forbidden("resourceVersionMatch",
-                                               "resourceVersionMatch is forbidden for watch"))
-        if query.send_initial_events is not None:
+        if query.send_initial_events is not None and match != NOT_OLDER_THAN:
+            errors.append(forbidden("resourceVersionMatch",
+                                    f"sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}"))
+        if match:
+            if query.send_initial_events is None:
+                errors.append(forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch "
+                                                                "unless sendInitialEvents is provided"))
             if match != NOT_OLDER_THAN:
-                errors.append(validation.FieldError.forbidden(
-                    "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch "
-                    "to NotOlderThan"))
-            if not query.allow_bookmarks:
-                errors.append(validation.FieldError.forbidden(
-                    "allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true"))
+                errors.append(not_supported("resourceVersionMatch", match, [NOT_OLDER_THAN]))
+            if query.continue_token:
+                errors.append(forbidden("resourceVersionMatch",
+                                        "resourceVersionMatch is forbidden when continue is provided"))
         return errors
+    if match:
+        if not rv:
+            errors.append(forbidden("resourceVersionMatch",
+                                    "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if query.continue_token:
+            errors.append(forbidden("resourceVersionMatch",
+                                    "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in (EXACT, NOT_OLDER_THAN):
+            errors.append(not_supported("resourceVersionMatch", match, [EXACT, NOT_OLDER_THAN, ""]))
+        if match == EXACT and rv == "0":
+            errors.append(forbidden("resourceVersionMatch",
+                                    'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
     if query.send_initial_events is not None:
-        errors.append(validation.FieldError.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
-    if match and not rv:
-        errors.append(validation.FieldError.forbidden("resourceVersionMatch",
-                                           "resourceVersionMatch is forbidden unless resourceVersion is provided"))
-    if match == EXACT and rv == "0":
-        errors.append(validation.FieldError.forbidden("resourceVersionMatch",
-                                           'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
-    if query.continue_token and rv and rv != "0":
-        errors.append(validation.FieldError.forbidden("resourceVersion",
-                                           "specifying resource version is not allowed when using continue"))
-    if query.continue_token and match:
-        errors.append(validation.FieldError.forbidden("resourceVersionMatch",
-                                           "resourceVersionMatch is forbidden when continue is provided"))
+        errors.append(forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
     return errors
 
 
@@ -147,5 +155,7 @@ def object_predicate(spec: ResourceSpec, query: ListQuery):
     return matches
 
 
-def selectable(names: Sequence[str]) -> list[str]:
-    return ["metadata.name", "metadata.namespace", *names]
+def selectable(spec: ResourceSpec) -> list[str]:
+    """The field labels a resource's list accepts. As kube's field label conversions for
+    cluster-scoped kinds (Namespace, Node, ...) do, only namespaced ones take metadata.namespace."""
+    return ["metadata.name", *(["metadata.namespace"] if spec.namespaced else []), *spec.selectable_fields]

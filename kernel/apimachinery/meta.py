@@ -12,7 +12,7 @@ Object = dict[str, Any]
 # kube's utilrand alphabet: no vowels (no words) and no confusable characters.
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _GENERATED_SUFFIX = 5
-_MAX_NAME = 253
+_MAX_NAME = 63  # names.SimpleNameGenerator's maxNameLength: the prefix is cut to 58
 
 
 def now_rfc3339() -> str:
@@ -40,10 +40,18 @@ def resource_version(obj: Object) -> str:
     return metadata(obj).get("resourceVersion") or ""
 
 
-# Fields the server sets; an update may not change them (validated separately where kube
-# reports them as immutable) and carries them over from the stored object.
-SERVER_SET_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                        "generation", "selfLink")
+# Fields an update always takes from the stored object.
+SERVER_SET_ON_UPDATE = ("generation", "selfLink")
+
+
+def drop_empty_meta(obj: Object) -> None:
+    """What a round trip through Go's ObjectMeta drops: every field is ``omitempty``, so null,
+    "", {}, [] and a zero generation are not stored (an update adding ``labels: {}`` is a no-op)."""
+    meta = metadata(obj)
+    for key, value in list(meta.items()):
+        if value is None or (isinstance(value, (str, dict, list)) and not value) or \
+                (key == "generation" and value == 0):
+            del meta[key]
 
 
 def prepare_create_meta(obj: Object, *, track_generation: bool) -> None:
@@ -59,12 +67,21 @@ def prepare_create_meta(obj: Object, *, track_generation: bool) -> None:
 
 
 def prepare_update_meta(obj: Object, old: Object, *, track_generation: bool) -> None:
+    """rest.BeforeUpdate's bookkeeping: what the update may not set is taken from ``old``; a
+    changed uid (or a deletionTimestamp set by an update) stays, for validation to refuse."""
     meta, old_meta = metadata(obj), metadata(old)
     for key in SERVER_SET_ON_UPDATE:
         if key in old_meta:
             meta[key] = old_meta[key]
         else:
             meta.pop(key, None)
+    if not meta.get("uid") and old_meta.get("uid"):  # "use the existing UID if none is provided"
+        meta["uid"] = old_meta["uid"]
+    for key in ("creationTimestamp", "deletionTimestamp"):  # ignored / never removed or changed
+        if old_meta.get(key):
+            meta[key] = old_meta[key]
+    if old_meta.get("deletionGracePeriodSeconds") is not None and meta.get("deletionGracePeriodSeconds") is None:
+        meta["deletionGracePeriodSeconds"] = old_meta["deletionGracePeriodSeconds"]
     if track_generation and _spec_changed(obj, old):
         meta["generation"] = int(old_meta.get("generation") or 0) + 1
 

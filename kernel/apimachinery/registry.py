@@ -25,12 +25,38 @@ from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEv
 Predicate = Callable[[Object], bool]
 
 
+def too_large_resource_version(revision: int, current: int) -> status.StatusError:
+    """storage.NewTooLargeResourceVersionError: a 504 Timeout clients retry after a second."""
+    return status.StatusError(504, "Timeout", f"Timeout: Too large resource version: {revision}, current: {current}",
+                              {"causes": [{"reason": "ResourceVersionTooLarge",
+                                           "message": "Too large resource version"}],
+                               "retryAfterSeconds": 1}, headers=[(b"retry-after", b"1")])
+
+
+def check_object_name(obj: Object, name: str, namespace: str) -> None:
+    """kube's checkName (endpoints/handlers/rest.go): an updated object must carry the URL's name,
+    and no other namespace than the URL's."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    given = meta.get("name") or ""
+    if not given:
+        raise status.bad_request(f"the name of the object ({name} based on URL) was undeterminable: "
+                                 "name must be provided")
+    if given != name:
+        raise status.bad_request(f"the name of the object ({given}) does not match the name on the "
+                                 f"URL ({name})")
+    given_namespace = meta.get("namespace") or ""
+    if namespace and given_namespace and given_namespace != namespace:
+        raise status.bad_request(f"the namespace of the object ({given_namespace}) does not match the "
+                                 f"namespace on the request ({namespace})")
+
+
 @dataclass
 class ListOptions:
     predicate: Predicate | None = None
     limit: int = 0
     continue_from: str | None = None
     revision: int | None = None  # None: the current state (a consistent read)
+    min_revision: int = 0  # NotOlderThan: a list older than this is a 504 "Too large resource version"
 
 
 class Store:
@@ -78,11 +104,7 @@ class Store:
                 gone.list_continue = error.continue_token
             raise gone from None
         except storage_errors.TooLargeResourceVersionError as error:
-            raise status.StatusError(504, "Timeout", f"Too large resource version: {error.revision}, "
-                                     f"current: {error.current}",
-                                     {"causes": [{"reason": "ResourceVersionTooLarge",
-                                                  "message": "Too large resource version"}],
-                                      "retryAfterSeconds": 1}) from None
+            raise too_large_resource_version(error.revision, error.current) from None
         except storage_errors.InvalidContinueError as error:
             raise status.bad_request(error.message) from None
         except storage_errors.StorageUnavailableError as error:
@@ -109,16 +131,22 @@ class Store:
 
     async def list(self, namespace: str, options: ListOptions) -> ListResult:
         async with self._translate(""):
-            return await self.storage.get_list(
+            result = await self.storage.get_list(
                 self.prefix(namespace), revision=options.revision, limit=options.limit,
                 continue_from=options.continue_from, predicate=options.predicate)
+        if result.revision < options.min_revision:
+            # A consistent read is as fresh as the store gets: the revision asked for is in the future.
+            raise too_large_resource_version(options.min_revision, result.revision)
+        return result
 
     @asynccontextmanager
     async def watch(self, namespace: str, revision: int, predicate: Predicate | None,
-                    bookmarks: bool = False) -> AsyncIterator[AsyncIterator[WatchEvent]]:
+                    bookmarks: bool = False,
+                    deadline: float | None = None) -> AsyncIterator[AsyncIterator[WatchEvent]]:
         async with self._translate(""):
             async with self.storage.watch(self.prefix(namespace), revision=revision,
-                                          predicate=predicate, bookmarks=bookmarks) as events:
+                                          predicate=predicate, bookmarks=bookmarks,
+                                          deadline=deadline) as events:
                 yield events
 
     # -- writes -------------------------------------------------------------------------------
@@ -153,7 +181,12 @@ class Store:
         spec = self.spec
         obj["apiVersion"], obj["kind"] = spec.group_version, spec.kind
         self._check_namespace(obj, namespace)
+        objmeta.drop_empty_meta(obj)
         meta = objmeta.metadata(obj)
+        given_rv = meta.get("resourceVersion")
+        if not dry_run and isinstance(given_rv, str) and given_rv.isdigit() and int(given_rv):
+            # the etcd3 store's check, a plain error kube answers as a 500 without a reason
+            raise status.StatusError(500, "", "resourceVersion should not be set on objects to be created")
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = objmeta.generate_name(meta["generateName"])
         objmeta.prepare_create_meta(obj, track_generation=spec.strategy.track_generation)
@@ -179,11 +212,13 @@ class Store:
 
     async def update(self, namespace: str, name: str, mutate: Callable[[Object], Object | Awaitable[Object]],
                      user: UserInfo, *, dry_run: bool = False, subresource: str = "",
-                     check_name: bool = True) -> tuple[Object, bool]:
+                     check_name: bool = True,
+                     preconditions: Preconditions | None = None) -> tuple[Object, bool]:
         """Read-modify-write with ``mutate(current) -> new``; returns (object, created).
 
         ``mutate`` is re-run on a fresh copy when another writer got in first. A resourceVersion
-        in the new object that differs from the stored one is a 409 Conflict.
+        in the new object that differs from the stored one is a 409 Conflict, and so is a stored
+        object that fails ``preconditions`` (a PUT's uid: kube's defaultUpdatedObjectInfo).
         """
         spec = self.spec
         created = False
@@ -197,10 +232,14 @@ class Store:
 
         if dry_run:
             current = await self.get(namespace, name)
+            if preconditions is not None:
+                async with self._translate(name):
+                    preconditions.check(self.key(namespace, name), current)
             return await try_update(current), False
         try:
             async with self._translate(name):
-                result = await self.storage.guaranteed_update(self.key(namespace, name), try_update)
+                result = await self.storage.guaranteed_update(self.key(namespace, name), try_update,
+                                                              preconditions=preconditions)
         except status.StatusError as error:
             if error.code != 404 or not spec.strategy.allow_create_on_update or subresource:
                 raise
@@ -219,9 +258,8 @@ class Store:
             raise status.bad_request("the object must be a JSON object")
         new["apiVersion"], new["kind"] = spec.group_version, spec.kind
         meta = objmeta.metadata(new)
-        if check_name and (meta.get("name") or "") != name:
-            raise status.bad_request(f"the name of the object ({meta.get('name') or ''}) does not "
-                                     f"match the name on the URL ({name})")
+        if check_name:
+            check_object_name(new, name, namespace)
         self._check_namespace(new, namespace)
         given_rv = meta.get("resourceVersion") or ""
         if given_rv and given_rv != objmeta.resource_version(current):
@@ -229,6 +267,7 @@ class Store:
         if not given_rv and not spec.strategy.allow_unconditional_update:
             raise self._invalid(name, [validation.FieldError.invalid(
                 "metadata.resourceVersion", "", "must be specified for an update")])
+        objmeta.drop_empty_meta(new)
         objmeta.prepare_update_meta(new, current, track_generation=spec.strategy.track_generation)
         meta["resourceVersion"] = objmeta.resource_version(current)
         strategy = spec.strategy_for(subresource)
@@ -270,17 +309,20 @@ class Store:
         return deleted, True
 
     def _check_preconditions(self, current: Object, preconditions: Preconditions | None) -> None:
+        """rest.BeforeDelete's early check; kube names the kind (not the resource) in the 409."""
         if preconditions is None:
             return
         meta = objmeta.metadata(current)
         name = meta.get("name", "")
         if preconditions.uid and preconditions.uid != meta.get("uid"):
-            raise self._conflict(name, f"Precondition failed: UID in precondition: {preconditions.uid}, "
-                                       f"UID in object meta: {meta.get('uid')}")
+            raise status.conflict(self.spec.group, self.spec.kind, name, (
+                f"the UID in the precondition ({preconditions.uid}) does not match the UID in record "
+                f"({meta.get('uid', '')}). The object might have been deleted and then recreated"))
         if preconditions.resource_version and preconditions.resource_version != meta.get("resourceVersion"):
-            raise self._conflict(name, "Precondition failed: ResourceVersion in precondition: "
-                                       f"{preconditions.resource_version}, ResourceVersion in object meta: "
-                                       f"{meta.get('resourceVersion')}")
+            raise status.conflict(self.spec.group, self.spec.kind, name, (
+                f"the ResourceVersion in the precondition ({preconditions.resource_version}) does not "
+                f"match the ResourceVersion in record ({meta.get('resourceVersion', '')}). The object "
+                "might have been modified"))
 
     async def _mark_deleting(self, namespace: str, name: str, preconditions: Preconditions | None) -> Object:
         def mark(current: Object) -> Object:

@@ -26,8 +26,10 @@ class StatusError(Exception):
             "kind": "Status", "apiVersion": "v1",
             "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
-            "message": self.message, "reason": self.reason,
+            "message": self.message,
         }
+        if self.reason:  # StatusReasonUnknown ("") is omitted, as Go's omitempty does
+            body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
         body["code"] = self.code

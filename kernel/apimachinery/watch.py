@@ -38,8 +38,10 @@ class _Encoder:
 
     def line(self, event_type: str, obj: Object, event: WatchEvent | None = None) -> bytes:
         if self.media.is_table and event_type not in ("BOOKMARK", "ERROR"):
+            # printers' GenerateTable: a one-object table has the object's resourceVersion
             obj = table.build_table(self.spec.table_columns, [obj], include_object=self.include_object,
-                                    no_headers=not self.first, list_meta={})
+                                    no_headers=not self.first,
+                                    list_meta={"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion")})
             self.first = False
         elif self.media.is_partial_metadata and event_type not in ("BOOKMARK", "ERROR"):
             obj = table.partial_object_metadata(obj)
@@ -83,8 +85,8 @@ async def serve_watch(request: Request, store: Store, namespace: str, query: Lis
     if send_initial:
         listed = await store.list(namespace, ListOptions(predicate=predicate))
         initial, revision = listed.items, listed.revision
-    else:
-        revision = parse_resource_version(rv)
+    else:  # sendInitialEvents=false without a resourceVersion: from now
+        revision = parse_resource_version(rv) if rv else 0
 
     encoder = _Encoder(spec, media, request.query_value("includeObject", "Metadata") or "Metadata")
     timeout = query.timeout_seconds or DEFAULT_WATCH_TIMEOUT
@@ -93,15 +95,20 @@ async def serve_watch(request: Request, store: Store, namespace: str, query: Lis
             nursery.start_soon(_until_disconnect, request, scope)
             nursery.start_soon(_until_shutdown, signals, scope)
             try:
-                async with store.watch(namespace, revision, predicate, bookmarks=query.allow_bookmarks) as events:
+                async with store.watch(namespace, revision, predicate, bookmarks=query.allow_bookmarks,
+                                       deadline=scope.deadline) as events:
                     await _start(request, media)
                     for obj in initial:
                         await _send(request, encoder.line("ADDED", obj))
-                    if query.send_initial_events:
+                    if query.send_initial_events and query.allow_bookmarks:
                         await _send(request, encoder.line("BOOKMARK", _bookmark(
                             spec, revision, {INITIAL_EVENTS_END: "true"})))
                     async for event in events:
-                        if event.type == "BOOKMARK" and not query.allow_bookmarks:
+                        if event.type == "BOOKMARK":
+                            if not query.allow_bookmarks:
+                                continue
+                            # the object of the resource's kind, with only a resourceVersion
+                            await _send(request, encoder.line("BOOKMARK", _bookmark(spec, event.revision)))
                             continue
                         await _send(request, encoder.line(event.type, event.object, event))
             except status.StatusError as error:

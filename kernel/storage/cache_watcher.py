@@ -8,6 +8,7 @@ replayed first, from a snapshot taken at registration, so nothing is missed or r
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -25,12 +26,13 @@ if TYPE_CHECKING:
 
 class CacheWatcher:
     def __init__(self, cacher: Cacher, prefix: str, revision: int, predicate: Predicate | None,
-                 bookmarks: bool) -> None:
+                 bookmarks: bool, deadline: float | None = None) -> None:
         self.cacher = cacher
         self.prefix = prefix
         self.revision = revision
         self.predicate = predicate
         self.bookmarks = bookmarks
+        self.deadline = deadline  # when the consumer ends the watch (trio clock), if known
         self.send, self._receive = trio.open_memory_channel[WatchEvent](cacher.watcher_buffer)
         self._replay: deque[WatchEvent] = deque()
         self._error: StorageError | None = None
@@ -66,7 +68,7 @@ class CacheWatcher:
         self.revision = revision
         self._replay = cacher.events_after(revision)
         cacher.register(self)
-        self._next_bookmark = trio.current_time() + cacher.bookmark_interval
+        self._schedule_bookmark(trio.current_time())
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -97,7 +99,7 @@ class CacheWatcher:
                 if now >= self._next_bookmark:
                     if not self._idle():  # buffered events (or the end) come first
                         return await self._receive.receive()
-                    self._next_bookmark = now + self.cacher.bookmark_interval
+                    self._schedule_bookmark(now)
                     # Nothing buffered: every event up to the cache's revision was delivered.
                     return bookmark(self.cacher.revision)
                 with trio.move_on_at(self._next_bookmark):
@@ -106,6 +108,16 @@ class CacheWatcher:
             if self._error is not None:
                 raise self._error from None
             raise StopAsyncIteration from None
+
+    def _schedule_bookmark(self, now: float) -> None:
+        """kube's nextBookmarkTime: every bookmark_interval, but also 2 s before the deadline, so
+        a client that re-watches on timeout starts from a recent resourceVersion; none after."""
+        at = now + self.cacher.bookmark_interval
+        if self.deadline is not None:
+            at = min(at, self.deadline - 2.0)
+            if at <= now:  # the pre-timeout bookmark is due now or was sent: none after it
+                at = math.inf
+        self._next_bookmark = at
 
     def _idle(self) -> bool:
         """Nothing buffered and still fed: a bookmark at the cache's revision is truthful."""

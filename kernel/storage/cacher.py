@@ -254,11 +254,13 @@ class Cacher:
 
     def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
               bookmarks: bool = False, progress_notify: bool = False,
+              deadline: float | None = None,
               ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
         if not prefix.startswith(self.prefix):
             return self.backend.watch(prefix, revision=revision, predicate=predicate,
-                                      bookmarks=bookmarks, progress_notify=progress_notify)
-        return CacheWatcher(self, prefix, revision, predicate, bookmarks)
+                                      bookmarks=bookmarks, progress_notify=progress_notify,
+                                      deadline=deadline)
+        return CacheWatcher(self, prefix, revision, predicate, bookmarks, deadline)
 
     async def get(self, key: str) -> Object:
         return await self.backend.get(key)

@@ -172,13 +172,16 @@ class Storage(Protocol):
 
     def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
               bookmarks: bool = False, progress_notify: bool = False,
+              deadline: float | None = None,
               ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
         """Changes under ``prefix`` strictly after ``revision``, in revision order.
 
         ``revision`` 0 means from now. Entering the context raises ResourceExpiredError when
         ``revision`` is older than the retained history. With ``predicate``, changes are
         filtered as :func:`filter_event` says. ``bookmarks`` asks for periodic BOOKMARK events (a
-        backend may ignore it; the watch cache honours it); ``progress_notify`` asks for a
+        backend may ignore it; the watch cache honours it, and with ``deadline``, the
+        ``trio.current_time()`` at which the consumer will end the watch, sends one 2 s before
+        it as kube's cacheWatcher does); ``progress_notify`` asks for a
         BOOKMARK soon after the store's revision moves past the watch's last event, so a
         consumer knows how fresh it is (the watch cache needs this for consistent reads).
         The iterator ends when the context exits or the store closes; it raises

@@ -53,6 +53,12 @@ class ConfigMapStrategy(Strategy):
     allow_create_on_update = False
     allow_unconditional_update = True
 
+    def canonicalize(self, obj: Object) -> None:
+        # data and binaryData are omitempty maps: empty (or null) ones are not stored
+        for key in ("data", "binaryData"):
+            if not obj.get(key):
+                obj.pop(key, None)
+
     def validate(self, obj: Object) -> list[Any]:
         data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
         errs: list[FieldError] = []

@@ -231,6 +231,8 @@ namespace_spec = ResourceSpec(
     subresource_strategies={"status": STATUS_STRATEGY, "finalize": FINALIZE_STRATEGY},
     table_columns=TABLE_COLUMNS,
     name_validator=validate_namespace_name,
-    selectable_fields=("status.phase", "name"),
+    # kube's AddFieldLabelConversionsForNamespace: status.phase and metadata.name only (the
+    # strategy's "name" attribute is unreachable through a field selector)
+    selectable_fields=("status.phase",),
     description=SCHEMAS[SCHEMA_NAME]["description"],
 )

@@ -94,6 +94,8 @@ class SecretStrategy(Strategy):
             obj["data"] = data
         if not obj.get("type"):
             obj["type"] = OPAQUE
+        if not obj.get("data"):  # an omitempty map: an empty (or null) one is not stored
+            obj.pop("data", None)
 
     def prepare_for_create(self, obj: Object) -> None:
         self._default(obj)

@@ -42,7 +42,7 @@ def test_verbs_and_subresources() -> None:
 
 
 def test_selectable_fields() -> None:
-    assert tuple(namespace_spec.selectable_fields) == ("status.phase", "name")
+    assert tuple(namespace_spec.selectable_fields) == ("status.phase",)  # plus metadata.name
     assert tuple(secret_spec.selectable_fields) == ("type",)
     assert configmap_spec.selectable_fields == ()
 

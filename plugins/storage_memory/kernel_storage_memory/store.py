@@ -275,6 +275,7 @@ class MemoryStorage:
 
     def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
               bookmarks: bool = False, progress_notify: bool = False,
+              deadline: float | None = None,
               ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
         # Periodic bookmarks are optional for a backend (kube's servers may omit them); the
         # watch cache above produces them for clients.

@@ -130,6 +130,24 @@ async def test_bookmarks(cacher: Cacher, backend: CountingMemoryStorage) -> None
             pytest.fail("an event without asking for bookmarks")
 
 
+async def test_a_bookmark_comes_two_seconds_before_the_deadline(
+        backend: CountingMemoryStorage, autojump_clock: trio.testing.MockClock) -> None:
+    """kube's cacheWatcher.nextBookmarkTime: a client re-watching after its timeout then starts
+    from a recent resourceVersion, however long the bookmark interval (virtual time here)."""
+    async with open_cacher(backend, PREFIX, bookmark_interval=60.0) as cacher:
+        start = trio.current_time()
+        async with cacher.watch(PREFIX, revision=0, bookmarks=True, deadline=start + 10) as events:
+            event = await events.__anext__()
+            assert event.type == "BOOKMARK" and trio.current_time() == pytest.approx(start + 8)
+            with trio.move_on_at(start + 100):  # one only: the next would be after the deadline
+                await events.__anext__()
+                pytest.fail("a second bookmark")
+        async with cacher.watch(PREFIX, revision=0, bookmarks=True, deadline=trio.current_time() + 1.5) as events:
+            with trio.move_on_after(100):  # less than 2 s left: no pre-timeout bookmark at all
+                await events.__anext__()
+                pytest.fail("a bookmark for a watch about to end")
+
+
 async def test_window_bounds_watches_from_the_past(cacher: Cacher) -> None:
     created = [await cacher.create(key(f"w{i:02}"), widget(f"w{i:02}")) for i in range(15)]
     await cacher.get_list(PREFIX)  # caught up
