@@ -286,25 +286,12 @@ def _patched_field_check(spec: ResourceSpec, patched: Object, body: bytes, conte
     if report.type_errors or (problems and mode == "Strict"):
         detail = report.type_errors[0] if report.type_errors else "strict decoding error: " + ", ".join(problems)
         if content_type.partition(";")[0].strip().lower() == patch.STRATEGIC_MERGE_PATCH:
-            shown = _go_value(patch.decode_json(body))  # kube shows the patch map, %+v
+            shown = patch.go_repr(patch.decode_json(body))  # kube shows the patch map, %+v
         else:
             shown = msgspec.json.encode(patched).decode()  # ... or the patched object's JSON
         raise validation.invalid("", "", [validation.FieldError.invalid("patch", shown, detail)])
     report.drop_unknown()
     return problems
-
-
-def _go_value(value: Any) -> str:
-    """A decoded JSON value as Go's %+v prints it (map[k:v ...] with sorted keys, [a b])."""
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_value(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_value(v) for v in value) + "]"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _include_object(request: Request) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._values import MAX_DOCUMENT_DEPTH, MAX_PATCH_DEPTH
+from ._values import MAX_DOCUMENT_DEPTH, MAX_PATCH_DEPTH, go_repr
 from .decode import decode_json
 from .errors import PatchError, bad_request, invalid, unsupported_media_type
 from .jsonpatch import MAX_JSON_PATCH_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, json_patch
@@ -33,6 +33,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 PATCH_CONTENT_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 
 __all__ = [
+    "go_repr",
     "JSON_PATCH", "MAX_DOCUMENT_DEPTH", "MAX_JSON_PATCH_COPY_BYTES", "MAX_JSON_PATCH_OPERATIONS",
     "MAX_PATCH_DEPTH", "MERGE_PATCH",
     "NO_PATCH_META", "PATCH_CONTENT_TYPES", "STRATEGIC_MERGE_PATCH", "PatchError", "PatchMeta",
