@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
@@ -46,7 +45,6 @@ from kernel_storage_etcd3.errors import (
 )
 from kernel_storage_etcd3.watch import Etcd3Watch, WatchStream
 
-log = logging.getLogger("kernel.storage.etcd3")
 
 T = TypeVar("T")
 MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube's maxLimit)

@@ -53,6 +53,14 @@ def free_port() -> int:
     raise RuntimeError("no free port found")
 
 
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _scratch_dir() -> str | None:
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
@@ -116,11 +124,13 @@ class EtcdProcess:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"etcd exited with {self.process.returncode}:\n{self.log()}")
-            if self.ctl("get", "health", check=False, timeout=5).returncode == 0:
+            # etcdctl waits a second before redialling a refused port: probe the port first.
+            if _accepts(self.client_port) and \
+                    self.ctl("get", "health", check=False, timeout=5).returncode == 0:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"etcd did not become ready:\n{self.log()}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -96,8 +96,8 @@ def test_kubectl_keys_in_etcd_and_restart(own_etcd, kernels) -> None:
 
 
 def test_two_servers_share_one_etcd(own_etcd, kernels) -> None:
-    a = kernels("a", f"--etcd-servers={own_etcd.url}")
-    b = kernels("b", f"--etcd-servers={own_etcd.url}")
+    a = kernels("a", f"--etcd-servers={own_etcd.url}", "--etcd-prefix=/cluster-1")
+    b = kernels("b", f"--etcd-servers={own_etcd.url}", "--etcd-prefix=/cluster-1/")
     with b.client() as client:
         start = client.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
     with watching(b, CONFIGMAPS, start) as events:
@@ -106,6 +106,9 @@ def test_two_servers_share_one_etcd(own_etcd, kernels) -> None:
         assert added["object"]["data"] == {"x": "1"}
         listed = b.kubectl_json("get", "configmaps")
         assert [item["metadata"]["name"] for item in listed["items"]] == ["shared"]
+        keys = own_etcd.ctl("get", "--prefix", "/", "--keys-only").stdout.split()
+        assert "/cluster-1/configmaps/default/shared" in keys
+        assert not [k for k in keys if k.startswith("/registry")]
         # and the other way round, with optimistic concurrency across servers
         b.kubectl("label", "configmap", "shared", "owner=b")
         assert a.kubectl_json("get", "configmap", "shared")["metadata"]["labels"] == {"owner": "b"}
