@@ -3,7 +3,8 @@
 The REST layer maps them to ``metav1.Status`` answers: KeyNotFound → 404, KeyExists → 409
 AlreadyExists, Conflict → 409 Conflict ("Operation cannot be fulfilled on <resource> "<name>":
 <str(error)>"), ResourceExpired → 410 Expired, TooLargeResourceVersion → 504 Timeout with cause
-ResourceVersionTooLarge, InvalidContinue → 400 BadRequest, StorageUnavailable → 503, StorageTimeout → 504 Timeout.
+ResourceVersionTooLarge, InvalidContinue → 400 BadRequest, StorageUnavailable → 503,
+StorageTimeout → 504 Timeout.
 """
 
 from __future__ import annotations
