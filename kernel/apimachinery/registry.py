@@ -107,6 +107,8 @@ class Store:
             raise too_large_resource_version(error.revision, error.current) from None
         except storage_errors.InvalidContinueError as error:
             raise status.bad_request(error.message) from None
+        except storage_errors.StorageTimeoutError as error:
+            raise status.timeout(f"storage did not answer in time: {error.message}") from None
         except storage_errors.StorageUnavailableError as error:
             raise status.service_unavailable(f"storage is unavailable: {error.message}") from None
 

@@ -8,7 +8,8 @@ watch cache that sits above any backend (:mod:`kernel.storage.cacher`).
 from kernel.storage.cacher import Cacher, open_cacher
 from kernel.storage.errors import (
     ConflictError, InvalidContinueError, KeyExistsError, KeyNotFoundError, ResourceExpiredError,
-    StorageError, StorageUnavailableError, TooLargeResourceVersionError, WatchTooSlowError,
+    StorageError, StorageTimeoutError, StorageUnavailableError, TooLargeResourceVersionError,
+    WatchTooSlowError,
 )
 from kernel.storage.interface import (
     ListResult, Object, Predicate, Preconditions, Storage, WatchEvent, bookmark, filter_event,
@@ -19,7 +20,7 @@ from kernel.storage.keys import list_prefix, object_key, resource_prefix
 __all__ = [
     "Cacher", "open_cacher",
     "ConflictError", "InvalidContinueError", "KeyExistsError", "KeyNotFoundError",
-    "ResourceExpiredError", "StorageError", "StorageUnavailableError",
+    "ResourceExpiredError", "StorageError", "StorageTimeoutError", "StorageUnavailableError",
     "TooLargeResourceVersionError", "WatchTooSlowError",
     "ListResult", "Object", "Predicate", "Preconditions", "Storage", "WatchEvent", "bookmark",
     "filter_event", "with_resource_version",

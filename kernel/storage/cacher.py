@@ -19,6 +19,7 @@ write go to the backend. ``close()`` stops the cache only: backends are shared b
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import AsyncIterator
@@ -38,6 +39,8 @@ from kernel.storage.interface import (
     WatchEvent, filter_event,
 )
 from kernel.storage.keys import prefix_end
+
+log = logging.getLogger("kernel.storage")
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -77,16 +80,24 @@ class Cacher:
         is in. A compacted watch relists (and ends open watches with 410); errors retry."""
         with trio.CancelScope() as self._scope:
             started = False
+            failing = False
             while not self.closed:
                 try:
                     self._reset(await self.backend.get_list(self.prefix))
+                    if failing:
+                        log.info("watch cache of %s: listed again", self.prefix)
+                        failing = False
                     if not started:
                         task_status.started()
                         started = True
                     await self._follow()
                 except ResourceExpiredError:
                     continue  # we fell behind the backend's history: relist
-                except StorageError:
+                except StorageError as error:
+                    if not failing:  # once per outage, not once per retry
+                        log.warning("watch cache of %s: cannot list or watch, retrying every "
+                                    "%gs: %s", self.prefix, self.retry_interval, error.message)
+                        failing = True
                     self._serving = False
                     await trio.sleep(self.retry_interval)
 

@@ -3,7 +3,8 @@
 The REST layer maps them to ``metav1.Status`` answers: KeyNotFound → 404, KeyExists → 409
 AlreadyExists, Conflict → 409 Conflict ("Operation cannot be fulfilled on <resource> "<name>":
 <str(error)>"), ResourceExpired → 410 Expired, TooLargeResourceVersion → 504 Timeout with cause
-ResourceVersionTooLarge, InvalidContinue → 400 BadRequest, StorageUnavailable → 503.
+ResourceVersionTooLarge, InvalidContinue → 400 BadRequest, StorageUnavailable → 503,
+StorageTimeout → 504 Timeout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ _CODES = {
     3: "resource version conflicts",
     4: "invalid object",
     5: "server unreachable",
+    6: "request timeout",
 }
 
 
@@ -90,6 +92,15 @@ class StorageUnavailableError(StorageError):
     """The backend cannot serve requests (closed, unreachable); 503 / failing readyz."""
 
     code = 5
+
+
+class StorageTimeoutError(StorageUnavailableError):
+    """The backend did not answer in time (kube's storage ErrCodeTimeout); 504 Timeout.
+
+    A kind of unavailability: code that handles StorageUnavailableError handles it too.
+    """
+
+    code = 6
 
 
 # kube's messages (k8s.io/apiserver/pkg/storage/etcd3/errors.go), shared by every backend.

@@ -1,0 +1,211 @@
+"""CREATE and GET through the kernel on etcd3, as ratios of what a raw etcd client gets.
+
+One etcd (Debian's etcd-server, data on tmpfs when /dev/shm exists) serves both sides in the same
+run: the floor is the pyetcd client doing put / get of 1 KiB values on it directly (and, for
+reference, the compare-and-swap transaction a create really is); the kernel is ``kernel serve
+--storage-backend=etcd3`` on the same etcd, driven over HTTPS with keep-alive connections: POST
+of a ConfigMap with 1 KiB of data, and GET of one by name. For context the same requests also go
+to a second kernel on the memory backend: the difference between the two kernels is what etcd
+and the backend add, the rest is the HTTP/API path. Each series runs at concurrency 1 and 8
+(threads, one connection each); series are interleaved round by round so that drift of the
+machine affects all of them alike; the table shows median rates over the rounds.
+
+    python bench/etcd.py [--rounds 3] [--seconds 1] [--concurrency 1,8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pyetcd
+
+from kernel_storage_etcd3.config import GRPC_OPTIONS
+from kernel_storage_etcd3.testing import etcd_server
+
+KERNEL = str(Path(sys.executable).with_name("kernel"))
+VALUE = "v" * 1024
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+
+
+@dataclass
+class Series:
+    name: str
+    rates: dict[int, list[float]] = field(default_factory=dict)  # concurrency → ops/s per round
+
+    def median(self, concurrency: int) -> float:
+        return statistics.median(self.rates[concurrency])
+
+
+def rate(make_op: Callable[[int], Callable[[int], None]], concurrency: int, seconds: float) -> float:
+    """Operations per second of ``concurrency`` threads, each running ``make_op(thread)(i)``."""
+    counts = [0] * concurrency
+    start_line = threading.Barrier(concurrency + 1)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        op = make_op(index)
+        start_line.wait()
+        i = 0
+        try:
+            while not stop.is_set():
+                op(i)
+                i += 1
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        counts[index] = i
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return sum(counts) / (time.perf_counter() - began)
+
+
+def start_kernel(work: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str, str, str]:
+    work.mkdir(parents=True, exist_ok=True)
+    kubeconfig = work / "kubeconfig"
+    process = subprocess.Popen(
+        [KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
+         f"--cert-dir={work / 'certs'}", f"--write-kubeconfig={kubeconfig}", *flags],
+        stdout=subprocess.DEVNULL, stderr=open(work / "kernel.log", "wb"))
+    deadline = time.monotonic() + 30
+    while not kubeconfig.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"kernel did not start:\n{(work / 'kernel.log').read_text()}")
+        time.sleep(0.02)
+    text = kubeconfig.read_text()
+    url = re.search(r'"server": "([^"]+)"', text).group(1)  # type: ignore[union-attr]
+    token = re.search(r'"token": "([^"]+)"', text).group(1)  # type: ignore[union-attr]
+    ca = str(work / "certs" / "ca.crt")
+    with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=ca),
+                      headers={"Authorization": f"Bearer {token}"}) as client:
+        while client.get("/readyz").status_code != 200:
+            time.sleep(0.05)
+    return process, url, token, ca
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every series (default 3)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="per measurement (default 1)")
+    parser.add_argument("--concurrency", default="1,8", help="thread counts (default 1,8)")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.concurrency.split(",")]
+
+    with etcd_server() as etcd, tempfile.TemporaryDirectory(prefix="bench-etcd-") as tmp:
+        process, url, token, ca = start_kernel(
+            Path(tmp) / "etcd3", "--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
+            "--etcd-compaction-interval=0")
+        memory_process, memory_url, memory_token, memory_ca = start_kernel(
+            Path(tmp) / "memory", "--storage-backend=memory")
+        host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
+        raw = pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
+            host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=30)
+        kernels = {"etcd3": (url, token, ssl.create_default_context(cafile=ca)),
+                   "memory": (memory_url, memory_token,
+                              ssl.create_default_context(cafile=memory_ca))}
+        serial = itertools.count()  # unique names across rounds and threads
+
+        def http_client(backend: str = "etcd3") -> httpx.Client:
+            base, bearer, context = kernels[backend]
+            return httpx.Client(base_url=base, verify=context, timeout=30,
+                                headers={"Authorization": f"Bearer {bearer}"})
+
+        def raw_put(thread: int) -> Callable[[int], None]:
+            return lambda i: raw.put(f"/bench/raw/{next(serial)}", VALUE)
+
+        def raw_txn(thread: int) -> Callable[[int], None]:
+            txn = raw.transactions
+
+            def op(i: int) -> None:
+                key = f"/bench/txn/{next(serial)}"
+                raw.transaction(compare=[txn.mod(key) == 0], success=[txn.put(key, VALUE)],
+                                failure=[])
+            return op
+
+        def raw_get(thread: int) -> Callable[[int], None]:
+            return lambda i: raw.get(f"/bench/raw/{i % 100}")
+
+        def kernel_create(thread: int, backend: str = "etcd3") -> Callable[[int], None]:
+            client = http_client(backend)
+
+            def op(i: int) -> None:
+                body = {"metadata": {"name": f"cm-{next(serial)}"}, "data": {"v": VALUE}}
+                response = client.post(CONFIGMAPS, json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
+            return op
+
+        def kernel_get(thread: int, backend: str = "etcd3") -> Callable[[int], None]:
+            client = http_client(backend)
+
+            def op(i: int) -> None:
+                response = client.get(f"{CONFIGMAPS}/fixed-{i % 100}")
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET answered {response.status_code}: {response.text}")
+            return op
+
+        for i in range(100):  # what the GETs read
+            raw.put(f"/bench/raw/{i}", VALUE)
+        for backend in kernels:
+            with http_client(backend) as client:
+                for i in range(100):
+                    client.post(CONFIGMAPS, json={"metadata": {"name": f"fixed-{i}"},
+                                                  "data": {"v": VALUE}}).raise_for_status()
+        ops = {"etcd put": raw_put, "etcd CAS txn": raw_txn, "kernel CREATE": kernel_create,
+               "etcd get": raw_get, "kernel GET": kernel_get,
+               "memory CREATE": lambda t: kernel_create(t, "memory"),
+               "memory GET": lambda t: kernel_get(t, "memory")}
+        series = {name: Series(name) for name in ops}
+        try:
+            rate(kernel_get, 1, 0.5)  # warm-up
+            for _ in range(args.rounds):
+                for concurrency in levels:
+                    for name, make_op in ops.items():
+                        series[name].rates.setdefault(concurrency, []).append(
+                            rate(make_op, concurrency, args.seconds))
+        finally:
+            raw.close()
+            for server in (process, memory_process):
+                server.send_signal(signal.SIGTERM)
+                server.wait(30)
+
+    print(f"kernel on etcd3 vs a raw etcd client on the same etcd, {args.rounds} rounds x "
+          f"{args.seconds:g} s, 1 KiB values (ops/s, median; 'memory': a kernel on the memory "
+          "backend)")
+    print(f"{'':<16}" + "".join(f"{f'c={c}':>12}" for c in levels))
+    for item in series.values():
+        print(f"{item.name:<16}" + "".join(f"{item.median(c):12.0f}" for c in levels))
+    print(f"\n{'ratio (medians)':<32}" + "".join(f"{f'c={c}':>12}" for c in levels))
+    for kernel, floor in (("kernel CREATE", "etcd put"), ("kernel CREATE", "etcd CAS txn"),
+                          ("kernel GET", "etcd get"), ("kernel CREATE", "memory CREATE"),
+                          ("kernel GET", "memory GET")):
+        ratios = "".join(f"{series[kernel].median(c) / series[floor].median(c):12.2f}"
+                         for c in levels)
+        print(f"{kernel} / {floor}".ljust(32) + ratios)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""What goes into etcd: keys under --etcd-prefix, and objects as JSON without resourceVersion.
+
+Kernel keys always start with ``/registry/`` (:data:`kernel.storage.keys.DEFAULT_ROOT`); the
+backend swaps that root for the configured prefix on the way in and back on the way out, so the
+rest of the kernel never knows the prefix. Continue tokens hold keys relative to the listed
+prefix, so they do not depend on it either.
+
+Values are the object's JSON without ``metadata.resourceVersion``, which is etcd's mod revision
+of the key and is set when decoding (what kube does with its versioner).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from pyetcd.utils import prefix_range_end
+
+from kernel.storage.errors import StorageError
+from kernel.storage.interface import EventType, Object, WatchEvent
+from kernel.storage.keys import DEFAULT_ROOT
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class Keys:
+    """Kernel keys ↔ etcd keys for one key root (the normalized --etcd-prefix)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._kernel_root = len(DEFAULT_ROOT)
+        self._etcd_root = len(root.encode())
+
+    def to_etcd(self, key: str) -> bytes:
+        if not key.startswith(DEFAULT_ROOT + "/"):
+            raise ValueError(f"storage key {key!r} is not under {DEFAULT_ROOT}/")
+        return (self.root + key[self._kernel_root:]).encode()
+
+    def to_kernel(self, key: bytes) -> str:
+        return DEFAULT_ROOT + key[self._etcd_root:].decode()
+
+    @staticmethod
+    def range_end(key: bytes) -> bytes:
+        """etcd's range end for every key starting with ``key``."""
+        return prefix_range_end(key)
+
+    @property
+    def health_key(self) -> bytes:
+        return (self.root + "/health").encode()
+
+
+def encode(obj: Object) -> bytes:
+    """The stored form of ``obj``: JSON without metadata.resourceVersion."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"a stored object must be a dict, not {type(obj).__name__}")
+    metadata = obj.get("metadata")
+    if metadata is None:
+        obj = {**obj, "metadata": {}}
+    elif not isinstance(metadata, dict):
+        raise TypeError("metadata must be a dict")
+    elif "resourceVersion" in metadata:
+        obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
+    return _encode(obj)
+
+
+def decode(key: str, value: bytes, revision: int) -> Object:
+    """A private copy of a stored object with its resourceVersion."""
+    try:
+        obj = _decode(value)
+        obj["metadata"]["resourceVersion"] = str(revision)
+    except (msgspec.DecodeError, TypeError, KeyError) as error:
+        raise StorageError(key, f"the object stored at {key} cannot be decoded: {error}") from None
+    return obj
+
+
+def event(key: str, raw: Any) -> WatchEvent:
+    """The WatchEvent of one etcd ``mvccpb.Event`` (watched with prev_kv)."""
+    kv = raw.kv
+    revision = kv.mod_revision
+    has_prev = raw.HasField("prev_kv")
+    prev = decode(key, raw.prev_kv.value, raw.prev_kv.mod_revision) if has_prev else None
+    if raw.type == 1:  # DELETE
+        if prev is None:
+            raise StorageError(key, f"etcd sent a deletion of {key} at revision {revision} "
+                                    "without the previous value")
+        deleted = {**prev, "metadata": {**prev["metadata"], "resourceVersion": str(revision)}}
+        return WatchEvent("DELETED", deleted, prev, revision, key)
+    kind: EventType = "ADDED" if kv.create_revision == revision else "MODIFIED"
+    return WatchEvent(kind, decode(key, kv.value, revision), prev, revision, key)

@@ -1,0 +1,354 @@
+"""The etcd3 storage backend: kernel.storage.Storage on etcd's KV and Watch APIs.
+
+Modelled on k8s.io/apiserver/pkg/storage/etcd3/store.go:
+
+- resourceVersion is the key's mod revision; an empty store is at revision 1, as etcd is;
+- create is a transaction "mod revision == 0 → put"; guaranteed_update reads, applies
+  ``try_update`` and writes with a transaction "mod revision unchanged → put, else get", retrying
+  on the state the failed transaction returned, so concurrent writers never lose an update;
+- delete is "mod revision unchanged → delete with prev_kv" (or a plain delete with prev_kv when
+  nothing needs checking), returning the deleted object at the deletion's revision;
+- lists read a key range at one revision (the current one, or the continue token's) in pages of
+  ``limit``, growing the batch when a predicate filters items out;
+- watches share one gRPC stream (see :mod:`kernel_storage_etcd3.watch`).
+
+Every gRPC call is blocking and runs in a worker thread (``trio.to_thread``). A connection failure
+is a StorageUnavailableError (503) at once, a deadline a StorageTimeoutError (504); nothing waits
+for etcd to come back, and the next call simply tries again (the endpoints are built with
+``time_retry=0``). Reads are retried once on the next endpoint when there are several.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+import trio
+from pyetcd import etcdrpc
+
+from kernel.storage.continuation import LATEST, decode_continue, encode_continue
+from kernel.storage.errors import (
+    EXPIRED_LIST, EXPIRED_WATCH, INCONSISTENT_CONTINUE, KeyExistsError, KeyNotFoundError,
+    ResourceExpiredError, StorageUnavailableError, TooLargeResourceVersionError,
+)
+from kernel.storage.interface import (
+    ListResult, Object, Predicate, Preconditions, TryUpdate, ValidateDeletion, WatchEvent,
+)
+
+from kernel_storage_etcd3 import codec
+from kernel_storage_etcd3.config import EtcdClient, EtcdConfig, normalize_prefix
+from kernel_storage_etcd3.errors import (
+    Compacted, FutureRevision, is_connection_failure, translate,
+)
+from kernel_storage_etcd3.watch import Etcd3Watch, WatchStream
+
+
+T = TypeVar("T")
+MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube's maxLimit)
+
+
+class Etcd3Storage:
+    """The ``etcd3`` storage backend. Any number of kernel servers may share one etcd."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        self.config = config
+        self.keys = codec.Keys(normalize_prefix(config.prefix))
+        self._etcd = EtcdClient(config)
+        self._client = self._etcd.client
+        self._txn = self._client.transactions
+        self._stream: WatchStream | None = None
+        self._progress_wanted = 0  # the newest revision a consistent read waits for
+        self.closed = False
+
+    @property
+    def endpoint(self) -> str:
+        return self._etcd.endpoint
+
+    # -- calling etcd --------------------------------------------------------------------------
+
+    async def _call(self, key: str, fn: Callable[..., T], *args: Any, retry: bool = False,
+                    **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread; failures as storage errors.
+
+        ``retry``: an idempotent read, tried once more on the next endpoint after a connection
+        failure (when there is more than one).
+        """
+        attempts = 2 if retry and len(self.config.servers) > 1 else 1
+        for attempt in range(attempts):
+            if self.closed:
+                raise StorageUnavailableError(key, "the etcd storage is closed")
+            endpoint = self._etcd.endpoint
+            try:
+                return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
+                                                     abandon_on_cancel=True)
+            except Exception as error:
+                if is_connection_failure(error):
+                    self._etcd.failover(endpoint)
+                    if attempt + 1 < attempts:
+                        continue
+                raise translate(error, key, endpoint) from None
+        raise AssertionError("unreachable")
+
+    async def _get_kv(self, key: str, etcd_key: bytes) -> Any | None:
+        response = await self._call(key, self._client.get_response, etcd_key, retry=True)
+        return response.kvs[0] if response.kvs else None
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(self, key: str) -> Object:
+        kv = await self._get_kv(key, self.keys.to_etcd(key))
+        if kv is None:
+            raise KeyNotFoundError(key)
+        return codec.decode(key, kv.value, kv.mod_revision)
+
+    async def current_revision(self) -> int:
+        """etcd's current revision (a linearizable read).
+
+        Open watches asked for progress notifications are then told to report up to it: this is
+        how the watch cache learns promptly that it is as fresh as etcd (kube's
+        RequestWatchProgress).
+        """
+        response = await self._call("", self._client.get_response, self.keys.health_key,
+                                    count_only=True, retry=True)
+        revision = int(response.header.revision)
+        self.want_progress(revision)
+        return revision
+
+    async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
+                       continue_from: str | None = None,
+                       predicate: Predicate | None = None) -> ListResult:
+        start = prefix
+        if continue_from:
+            start, token_revision = decode_continue(continue_from, prefix)
+            revision = None if token_revision == LATEST else token_revision
+        read_at = revision or None  # None and 0: the current state
+        begin, end = self.keys.to_etcd(start), self.keys.range_end(self.keys.to_etcd(prefix))
+        items: list[Object] = []
+        last = b""
+        has_more = False
+        batch = limit
+        while True:
+            try:
+                response = await self._call(
+                    prefix, self._client.get_range_response, begin, end,
+                    limit=batch or None, revision=read_at, retry=True)
+            except Compacted:
+                if continue_from:
+                    raise ResourceExpiredError(prefix, INCONSISTENT_CONTINUE,
+                                               continue_token=encode_continue(start, prefix, LATEST)
+                                               ) from None
+                raise ResourceExpiredError(prefix, EXPIRED_LIST) from None
+            except FutureRevision:
+                assert read_at is not None
+                raise TooLargeResourceVersionError(
+                    prefix, revision=read_at, current=await self.current_revision()) from None
+            if read_at is None:
+                read_at = int(response.header.revision)  # later batches read the same snapshot
+            for kv in response.kvs:
+                if limit and len(items) >= limit:
+                    has_more = True
+                    break
+                last = kv.key
+                obj = codec.decode(self.keys.to_kernel(kv.key), kv.value, kv.mod_revision)
+                if predicate is None or predicate(obj):
+                    items.append(obj)
+            if has_more or not response.more:
+                break
+            if limit and len(items) >= limit:  # the page is full and etcd has more keys
+                has_more = True
+                break
+            begin = last + b"\x00"
+            batch = min(batch * 2, MAX_BATCH)
+        if not has_more:
+            return ListResult(items, read_at)
+        remaining = None if predicate is not None else int(response.count) - len(response.kvs)
+        token = encode_continue(self.keys.to_kernel(last) + "\x00", prefix, read_at)
+        return ListResult(items, read_at, token, remaining)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def create(self, key: str, obj: Object) -> Object:
+        data = codec.encode(obj)
+        etcd_key = self.keys.to_etcd(key)
+        txn = self._txn
+        succeeded, responses = await self._call(
+            key, self._client.transaction, compare=[txn.mod(etcd_key) == 0],
+            success=[txn.put(etcd_key, data)], failure=[])
+        if not succeeded:
+            raise KeyExistsError(key)
+        return codec.decode(key, data, responses[0].response_put.header.revision)
+
+    async def guaranteed_update(self, key: str, try_update: TryUpdate, *,
+                                preconditions: Preconditions | None = None,
+                                ignore_not_found: bool = False) -> Object:
+        etcd_key = self.keys.to_etcd(key)
+        txn = self._txn
+        kv = await self._get_kv(key, etcd_key)
+        while True:
+            if kv is None:
+                if not ignore_not_found:
+                    raise KeyNotFoundError(key)
+                current: Object = {}
+                mod_revision = 0
+            else:
+                current = codec.decode(key, kv.value, kv.mod_revision)
+                mod_revision = kv.mod_revision
+            if preconditions is not None:
+                preconditions.check(key, current)
+            result = try_update(current)
+            if inspect.isawaitable(result):
+                result = await result
+            data = codec.encode(result)
+            if kv is not None and data == kv.value:
+                return codec.decode(key, data, mod_revision)  # no change: no write
+            succeeded, responses = await self._call(
+                key, self._client.transaction, compare=[txn.mod(etcd_key) == mod_revision],
+                success=[txn.put(etcd_key, data)], failure=[txn.get(etcd_key)])
+            if succeeded:
+                return codec.decode(key, data, responses[0].response_put.header.revision)
+            kv = _raw_kv(responses[0])  # someone else wrote first: retry on what they wrote
+
+    async def delete(self, key: str, *, preconditions: Preconditions | None = None,
+                     validate_deletion: ValidateDeletion | None = None) -> Object:
+        etcd_key = self.keys.to_etcd(key)
+        if preconditions is None and validate_deletion is None:
+            response = await self._call(key, self._client.delete, etcd_key, prev_kv=True,
+                                        return_response=True)
+            return self._deleted(key, response)
+        txn = self._txn
+        kv = await self._get_kv(key, etcd_key)
+        while True:
+            if kv is None:
+                raise KeyNotFoundError(key)
+            current = codec.decode(key, kv.value, kv.mod_revision)
+            if preconditions is not None:
+                preconditions.check(key, current)
+            if validate_deletion is not None:
+                outcome = validate_deletion(current)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            succeeded, responses = await self._call(
+                key, self._client.transaction, compare=[txn.mod(etcd_key) == kv.mod_revision],
+                success=[txn.delete(etcd_key, prev_kv=True)], failure=[txn.get(etcd_key)])
+            if succeeded:
+                return self._deleted(key, responses[0].response_delete_range)
+            kv = _raw_kv(responses[0])
+
+    def _deleted(self, key: str, response: Any) -> Object:
+        if not response.deleted or not response.prev_kvs:
+            raise KeyNotFoundError(key)
+        return codec.decode(key, response.prev_kvs[0].value, response.header.revision)
+
+    # -- history -------------------------------------------------------------------------------
+
+    async def compact(self, revision: int) -> None:
+        try:
+            await self._call("", self._client.compact, revision)
+        except Compacted:
+            pass  # already compacted at or past it
+        except FutureRevision:
+            await self.compact(await self.current_revision())
+
+    async def check_watchable(self, prefix: str, revision: int, *, resume: bool = False) -> None:
+        """ResourceExpiredError if a watch of ``prefix`` from after ``revision`` cannot start.
+
+        A new watch needs ``revision`` itself retained, as the Storage contract says (etcd
+        would start one from the compacted revision - 1); a watch resuming after a broken
+        stream only needs what etcd needs, the next revision.
+        """
+        etcd_prefix = self.keys.to_etcd(prefix)
+        try:
+            await self._call(prefix, self._client.get_range_response, etcd_prefix,
+                             self.keys.range_end(etcd_prefix),
+                             revision=revision + 1 if resume else revision,
+                             count_only=True, retry=True)
+        except Compacted:
+            raise ResourceExpiredError(prefix, EXPIRED_WATCH) from None
+        except FutureRevision:
+            pass  # revision is the current one: the watch starts with the next write
+
+    # -- watch ---------------------------------------------------------------------------------
+
+    def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
+              bookmarks: bool = False, progress_notify: bool = False,
+              ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
+        # Periodic bookmarks are optional for a backend; the watch cache makes them for clients.
+        return Etcd3Watch(self, prefix, revision, predicate, progress_notify)
+
+    def watch_stream(self) -> WatchStream:
+        """The shared Watch stream, opened (again) if there is none or it ended."""
+        if self.closed:
+            raise StorageUnavailableError("", "the etcd storage is closed")
+        stream, token = self._stream, trio.lowlevel.current_trio_token()
+        if stream is None or not stream.alive or stream.token is not token:
+            if stream is not None:
+                stream.close()  # of an earlier trio run
+            endpoint = self._etcd.endpoint
+            try:
+                channel = self._etcd.channel()
+            except ValueError as error:
+                raise StorageUnavailableError("", f"etcd {endpoint}: {error}") from None
+            stream = self._stream = WatchStream(self, channel, endpoint, token)
+        return stream
+
+    def stream_ended(self, stream: WatchStream, error: BaseException | None) -> None:
+        """Called by a stream that broke: the next watch opens a new one (on the next endpoint
+        if this one failed)."""
+        if error is not None and is_connection_failure(error):
+            self._etcd.failover(stream.endpoint)
+        if self._stream is stream:
+            self._stream = None
+
+    def want_progress(self, revision: int) -> None:
+        """Ask etcd for a progress notification if a progress-notify watch is behind ``revision``."""
+        self._progress_wanted = max(self._progress_wanted, revision)
+        stream = self._stream
+        if stream is not None and stream.alive and not stream.progress_outstanding and \
+                stream.behind(self._progress_wanted):
+            stream.request_progress()
+
+    def progress_answered(self, stream: WatchStream, revision: int) -> None:
+        if self._progress_wanted > revision and stream.behind(self._progress_wanted):
+            stream.request_progress()
+
+    # -- health and lifecycle ------------------------------------------------------------------
+
+    async def check(self, timeout: float) -> None:
+        """kube's etcd health check: a read of ``<prefix>/health`` within ``timeout``."""
+        request = etcdrpc.RangeRequest(key=self.keys.health_key, count_only=True)
+        await self._call("", lambda: self._client.kvstub.Range(request, timeout))
+
+    async def health(self) -> None:
+        await self.check(self.config.healthcheck_timeout)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._stream is not None:
+            self._stream.close()
+        self._etcd.close()
+        await trio.lowlevel.checkpoint()
+
+    def __repr__(self) -> str:
+        servers = ",".join(str(server) for server in self.config.servers)
+        return f"Etcd3Storage(servers={servers}, prefix={self.keys.root or '/'})"
+
+
+def _raw_kv(ranged: list[tuple[bytes, Any]]) -> Any | None:
+    """The key-value of a transaction's failure-branch get (pyetcd's (value, KVMetadata) list)."""
+    if not ranged:
+        return None
+    value, meta = ranged[0]
+    return _KV(value, meta.mod_revision)
+
+
+class _KV:
+    __slots__ = ("value", "mod_revision")
+
+    def __init__(self, value: bytes, mod_revision: int) -> None:
+        self.value = value
+        self.mod_revision = mod_revision

@@ -1,0 +1,344 @@
+"""etcd watches bridged into trio.
+
+One gRPC Watch stream per store carries every watch (as clientv3 shares one per client). gRPC's
+blocking API needs two threads for it: gRPC's own, which sends the requests put in a queue, and
+a reader that hands each response to trio with ``TrioToken.run_sync_soon`` and goes straight back
+to reading; it never waits for trio, so one slow consumer cannot hold up the stream. Everything
+else — routing responses to watches by id, buffering events, requesting progress — happens in
+the trio thread, without locks.
+
+A broken stream (etcd restarted, connection lost) ends no watch: each re-creates itself on a new
+stream from the last revision it delivered + 1, retrying until etcd answers, so consumers see no
+gap; a watch whose next revision was compacted meanwhile ends with ResourceExpiredError (410).
+
+Progress: with ``progress_notify`` a watch turns etcd's progress notifications into BOOKMARKs.
+:meth:`Etcd3Storage.current_revision` asks for one (``WatchProgressRequest``, answered on the
+stream with watch id -1 for every watch) when a watch is behind the revision it read: that is
+what lets the watch cache serve consistent lists from memory without waiting. etcd before 3.4.25
+(Debian ships 3.4.23) answers such a request at once, even for a watch that is still catching up
+on past revisions; a watch therefore trusts requested progress only once it is known to be in
+sync: it was created at the current revision, or it received a response whose events reach that
+response's revision, or half a second went by (etcd syncs lagging watchers every 100 ms). Those
+versions also send the answer on a channel of its own, so in theory it can overtake an event
+etcd queued a moment earlier for an in-sync watch; the backend cannot see that (kube only uses
+progress requests from etcd 3.4.31 / 3.5.13 on). etcd's own periodic notifications
+(``--experimental-watch-progress-notify-interval``) are ordered with the events and always
+trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections import deque
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import trio
+from pyetcd import etcdrpc
+
+from kernel.storage.errors import (
+    EXPIRED_WATCH, ResourceExpiredError, StorageError, StorageTimeoutError,
+    StorageUnavailableError,
+)
+from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_event
+
+from kernel_storage_etcd3 import codec
+
+if TYPE_CHECKING:
+    from kernel_storage_etcd3.store import Etcd3Storage
+
+log = logging.getLogger("kernel.storage.etcd3")
+
+SYNC_GRACE = 0.5  # seconds after which a watch created behind the store is surely in sync
+RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff while re-creating a watch on a broken stream
+
+
+class WatchStream:
+    """One etcd Watch stream and the watches on it."""
+
+    def __init__(self, store: Etcd3Storage, channel: grpc.Channel, endpoint: str,
+                 token: trio.lowlevel.TrioToken) -> None:
+        self.store = store
+        self.endpoint = endpoint
+        self.alive = True
+        self.progress_outstanding = False
+        self.token = token
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: deque[Etcd3Watch] = deque()  # create requests sent, not yet answered
+        self._watches: dict[int, Etcd3Watch] = {}
+        self._call = etcdrpc.WatchStub(channel).Watch(iter(self._requests.get, None))
+        threading.Thread(target=self._read, name=f"etcd-watch {endpoint}", daemon=True).start()
+
+    # -- the reader thread -----------------------------------------------------------------------
+
+    def _read(self) -> None:
+        error: BaseException | None = None
+        try:
+            for response in self._call:
+                self.token.run_sync_soon(self._on_response, response)
+        except trio.RunFinishedError:
+            self._call.cancel()
+            return
+        except grpc.RpcError as rpc_error:
+            error = rpc_error
+        except Exception as other:  # noqa: BLE001 - reported to the watches, never lost
+            error = other
+        finally:
+            self._requests.put(None)  # lets gRPC's request thread finish
+        try:
+            self.token.run_sync_soon(self._on_end, error)
+        except trio.RunFinishedError:
+            pass
+
+    # -- the trio side -------------------------------------------------------------------------
+
+    def create(self, watch: Etcd3Watch, start_revision: int) -> None:
+        prefix = watch.etcd_prefix
+        request = etcdrpc.WatchCreateRequest(
+            key=prefix, range_end=self.store.keys.range_end(prefix), start_revision=start_revision,
+            prev_kv=True, progress_notify=watch.progress_notify)
+        self._pending.append(watch)
+        self._requests.put(etcdrpc.WatchRequest(create_request=request))
+
+    def cancel(self, watch: Etcd3Watch) -> None:
+        if watch.watch_id is not None and self._watches.get(watch.watch_id) is watch:
+            del self._watches[watch.watch_id]
+            self._send_cancel(watch.watch_id)
+        elif watch in self._pending:
+            watch.abandoned = True  # cancelled once etcd says which id it got
+
+    def _send_cancel(self, watch_id: int) -> None:
+        if self.alive:
+            request = etcdrpc.WatchCancelRequest(watch_id=watch_id)
+            self._requests.put(etcdrpc.WatchRequest(cancel_request=request))
+
+    def request_progress(self) -> None:
+        if self.alive:
+            self.progress_outstanding = True
+            self._requests.put(etcdrpc.WatchRequest(progress_request=etcdrpc.WatchProgressRequest()))
+
+    def behind(self, revision: int) -> bool:
+        """Whether a progress-notify watch on this stream has not reported ``revision`` yet."""
+        return any(w.progress_notify and w.last < revision for w in self._watches.values())
+
+    def close(self) -> None:
+        if self.alive:
+            self._call.cancel()  # the reader ends, then _on_end tells the watches
+        self.alive = False
+
+    def _on_response(self, response: Any) -> None:
+        try:
+            self._dispatch(response)
+        except Exception:  # never let one bad response take down the trio run
+            log.exception("etcd watch response could not be handled")
+
+    def _dispatch(self, response: Any) -> None:
+        if response.created:
+            if not self._pending:
+                return
+            watch = self._pending.popleft()
+            if response.canceled:
+                watch.on_failed(StorageError(watch.prefix, "etcd refused the watch: "
+                                             f"{response.cancel_reason or 'no reason given'}"))
+            elif watch.abandoned:
+                self._send_cancel(response.watch_id)
+            else:
+                self._watches[response.watch_id] = watch
+                watch.on_created(self, response.watch_id, response.header.revision)
+            return
+        if response.watch_id == -1:  # a requested progress notification, for every watch
+            self.progress_outstanding = False
+            revision = response.header.revision
+            for watch in list(self._watches.values()):
+                watch.on_progress(revision)
+            self.store.progress_answered(self, revision)
+            return
+        watch = self._watches.get(response.watch_id)
+        if watch is None:
+            return  # a leftover of a cancelled watch
+        if response.compact_revision:
+            del self._watches[response.watch_id]
+            watch.on_failed(ResourceExpiredError(watch.prefix, EXPIRED_WATCH))
+        elif response.canceled:
+            del self._watches[response.watch_id]
+            watch.on_broken(f"etcd cancelled the watch: {response.cancel_reason or 'no reason'}")
+        else:
+            watch.on_response(response)
+
+    def _on_end(self, error: BaseException | None) -> None:
+        self.alive = False
+        self.progress_outstanding = False
+        reason = _describe(error, self.endpoint)
+        watches = [*self._pending, *self._watches.values()]
+        self._pending.clear()
+        self._watches.clear()
+        for watch in watches:
+            watch.on_broken(reason)
+        self.store.stream_ended(self, error)
+
+
+def _describe(error: BaseException | None, endpoint: str) -> str:
+    if isinstance(error, grpc.RpcError) and callable(getattr(error, "code", None)):
+        return f"the watch stream to etcd {endpoint} ended: {error.code().name} {error.details()}"
+    return f"the watch stream to etcd {endpoint} ended" + (f": {error}" if error else "")
+
+
+class Etcd3Watch:
+    """One watch of a prefix (the Storage.watch context manager and event iterator)."""
+
+    def __init__(self, store: Etcd3Storage, prefix: str, revision: int,
+                 predicate: Predicate | None, progress_notify: bool) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.etcd_prefix = store.keys.to_etcd(prefix)
+        self.predicate = predicate
+        self.progress_notify = progress_notify
+        self.last = revision  # every change up to here was delivered (0: watch from now)
+        self.watch_id: int | None = None
+        self.abandoned = False
+        self._stream: WatchStream | None = None
+        self._created = False
+        self._broken: str | None = None  # why the stream under this watch ended
+        self._error: Exception | None = None  # ends the iteration once the buffer is read
+        self._events: deque[WatchEvent] = deque()
+        self._changed = trio.Event()
+        self._synced_at = -math.inf  # trio time from which requested progress is trusted
+        self._exited = False
+
+    # -- called by the stream (trio thread, synchronously) ---------------------------------------
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def on_created(self, stream: WatchStream, watch_id: int, revision: int) -> None:
+        self._stream, self.watch_id, self._created = stream, watch_id, True
+        if self.last == 0:
+            self.last = revision  # "from now": from the revision etcd started the watch at
+        if self.last < revision:  # etcd will replay (last, revision] first
+            self._synced_at = trio.current_time() + SYNC_GRACE
+        self._notify()
+
+    def on_response(self, response: Any) -> None:
+        events = response.events
+        for raw in events:
+            key = self.store.keys.to_kernel(raw.kv.key)
+            try:
+                event = codec.event(key, raw)
+            except StorageError as error:
+                self.on_failed(error)
+                return
+            seen = filter_event(event, self.predicate)
+            if seen is not None:
+                self._events.append(seen)
+            self.last = max(self.last, event.revision)
+        if not events or events[-1].kv.mod_revision >= response.header.revision:
+            self._synced_at = -math.inf  # etcd sends these only to watches in sync
+        if not events:  # etcd's own periodic progress notification
+            self._progress(response.header.revision)
+        self._notify()
+
+    def on_progress(self, revision: int) -> None:
+        if trio.current_time() >= self._synced_at:
+            self._progress(revision)
+
+    def _progress(self, revision: int) -> None:
+        if revision > self.last:
+            self.last = revision
+            if self.progress_notify:
+                self._events.append(bookmark(revision))
+            self._notify()
+
+    def on_broken(self, reason: str) -> None:
+        self._broken, self._created, self.watch_id = reason, False, None
+        self._notify()
+
+    def on_failed(self, error: Exception) -> None:
+        self._error = error
+        self._notify()
+
+    # -- the consumer's side ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Etcd3Watch:
+        if self.last:
+            await self.store.check_watchable(self.prefix, self.last)
+        await self._establish()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        self._exited = True
+        if self._stream is not None:
+            self._stream.cancel(self)
+        self._notify()
+
+    async def _establish(self) -> None:
+        """Create this watch on the store's stream, from ``last + 1``; wait until etcd has it."""
+        self._broken, self._created, self.abandoned = None, False, False
+        stream = self.store.watch_stream()
+        self._stream = stream
+        stream.create(self, self.last + 1 if self.last else 0)
+        try:
+            with trio.move_on_after(self.store.config.request_timeout):
+                while not (self._created or self._broken or self._error or self._exited
+                           or self.store.closed):
+                    await self._changed.wait()
+        finally:
+            if not self._created:
+                stream.cancel(self)
+        if self._error is not None:
+            raise self._error
+        if self._broken is not None:
+            raise StorageUnavailableError(self.prefix, self._broken)
+        if not self._created and not (self._exited or self.store.closed):
+            raise StorageTimeoutError(self.prefix, f"etcd {stream.endpoint} did not create "
+                                                   "the watch in time")
+
+    async def _resume(self) -> None:
+        """Re-create the watch after its stream broke, retrying while etcd is unreachable."""
+        log.info("watch of %s: %s; resuming from revision %d", self.prefix, self._broken,
+                 self.last + 1)
+        delay = RETRY_MIN
+        while not (self._exited or self.store.closed):
+            try:
+                await self.store.check_watchable(self.prefix, self.last, resume=True)
+                await self._establish()
+                log.info("watch of %s resumed from revision %d", self.prefix, self.last + 1)
+                return
+            except StorageUnavailableError as error:
+                log.debug("watch of %s not resumed yet: %s", self.prefix, error)
+                self._broken = str(error)
+                await trio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
+    def __aiter__(self) -> Etcd3Watch:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        await trio.lowlevel.checkpoint()
+        while True:
+            if self._events:
+                return self._events.popleft()
+            if self._exited or self.store.closed:
+                raise StopAsyncIteration
+            if self._error is not None:
+                error, self._error = self._error, None
+                self._close()
+                raise error
+            if self._broken is not None:
+                await self._resume()
+                continue
+            if self._synced_at > trio.current_time():
+                with trio.move_on_at(self._synced_at):
+                    await self._changed.wait()
+                if trio.current_time() >= self._synced_at:  # in sync by now: ask again
+                    self.store.want_progress(0)
+                continue
+            await self._changed.wait()
