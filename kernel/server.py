@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import trio
@@ -240,6 +240,11 @@ async def _run_post_start_hook(server: APIServer, name: str, hook: Hook) -> None
     log.info("post-start hook %s finished", name)
 
 
+async def _cancel_on_shutdown(signals: LifecycleSignals, scope: trio.CancelScope) -> None:
+    await signals.shutdown_initiated.wait()
+    scope.cancel()
+
+
 async def _run_pre_shutdown_hooks(server: APIServer) -> None:
     for name, hook in server.pre_shutdown_hooks.items():
         log.info("running pre-shutdown hook %s", name)
@@ -254,46 +259,62 @@ async def run(server: APIServer, *, handle_signals: bool = True,
     port = listeners[0].transport_listener.socket.getsockname()[1]
     server.url = f"https://{_host_for_clients(options.bind_address)}:{port}"
 
-    async def stop_listening() -> None:
-        if options.shutdown_send_retry_after:
-            await signals.in_flight_requests_drained.wait()
-        else:
-            await signals.not_accepting_new_requests.wait()
-
     async with trio.open_nursery() as background:
         # Long-lived tasks that outlive the HTTP drain: watch caches, controllers, signals.
         server.background = background
         if handle_signals:
             background.start_soon(_watch_signals, server)
         background.start_soon(server.log_check.flush_periodically)
-        for cacher in server.cachers:
-            await background.start(cacher.run)
-
-        async with trio.open_nursery() as serving:
-            await serving.start(lambda task_status: serve(
-                server, listeners, stop_listening=stop_listening, drain_timeout=options.request_timeout,
-                on_stopped_listening=signals.http_server_stopped_listening.set, task_status=task_status))
-            log.info("Serving securely on %s:%d", options.bind_address, port)
-            if options.write_kubeconfig:
-                kubeconfig.write(options.write_kubeconfig, kubeconfig.render(
-                    server.url, trust_anchor_pem(options.serving), options.loopback_token))
-                log.info("wrote admin kubeconfig to %s", options.write_kubeconfig)
-            for name, hook in server.post_start_hooks.items():
-                background.start_soon(_run_post_start_hook, server, name, hook)
-            task_status.started(server)
-
-            await signals.shutdown_initiated.wait()
-            # As in kube: pre-shutdown hooks run alongside the delay, while requests are still
-            # served, and the server stops accepting requests only once both are over.
-            async with trio.open_nursery() as shutdown:
-                shutdown.start_soon(_run_pre_shutdown_hooks, server)
-                await trio.sleep(options.shutdown_delay_duration)
-                signals.after_shutdown_delay_duration.set()
-            signals.not_accepting_new_requests.set()
-            with trio.move_on_after(options.request_timeout):
-                await server.in_flight.wait()
-            signals.in_flight_requests_drained.set()
+        # The caches load before serving; with the backend down that waits, so a signal in the
+        # meantime must end the startup instead of being left for after it.
+        with trio.CancelScope() as startup:
+            background.start_soon(_cancel_on_shutdown, signals, startup)
+            for cacher in server.cachers:
+                await background.start(cacher.run)
+        if startup.cancelled_caught:
+            log.info("shutdown requested before the server started serving")
+            for listener in listeners:
+                await listener.aclose()
+        else:
+            await _serve_until_shutdown(server, listeners, port, task_status)
         background.cancel_scope.cancel()
     if server.storage is not None and hasattr(server.storage, "close"):
         await server.storage.close()
     log.info("server stopped")
+
+
+async def _serve_until_shutdown(server: APIServer, listeners: Sequence[Any], port: int,
+                                task_status: trio.TaskStatus[APIServer]) -> None:
+    """Serve, run the post-start hooks, then on shutdown: delay → stop accepting → drain."""
+    options, signals, background = server.options, server.signals, server.background
+
+    async def stop_listening() -> None:
+        if options.shutdown_send_retry_after:
+            await signals.in_flight_requests_drained.wait()
+        else:
+            await signals.not_accepting_new_requests.wait()
+
+    async with trio.open_nursery() as serving:
+        await serving.start(lambda task_status: serve(
+            server, listeners, stop_listening=stop_listening, drain_timeout=options.request_timeout,
+            on_stopped_listening=signals.http_server_stopped_listening.set, task_status=task_status))
+        log.info("Serving securely on %s:%d", options.bind_address, port)
+        if options.write_kubeconfig:
+            kubeconfig.write(options.write_kubeconfig, kubeconfig.render(
+                server.url, trust_anchor_pem(options.serving), options.loopback_token))
+            log.info("wrote admin kubeconfig to %s", options.write_kubeconfig)
+        for name, hook in server.post_start_hooks.items():
+            background.start_soon(_run_post_start_hook, server, name, hook)
+        task_status.started(server)
+
+        await signals.shutdown_initiated.wait()
+        # As in kube: pre-shutdown hooks run alongside the delay, while requests are still
+        # served, and the server stops accepting requests only once both are over.
+        async with trio.open_nursery() as shutdown:
+            shutdown.start_soon(_run_pre_shutdown_hooks, server)
+            await trio.sleep(options.shutdown_delay_duration)
+            signals.after_shutdown_delay_duration.set()
+        signals.not_accepting_new_requests.set()
+        with trio.move_on_after(options.request_timeout):
+            await server.in_flight.wait()
+        signals.in_flight_requests_drained.set()

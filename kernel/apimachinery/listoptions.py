@@ -27,9 +27,12 @@ class ListQuery:
     timeout_seconds: float | None
 
     def revision(self) -> int | None:
-        """The revision to list at: an exact one, or None for the current state."""
+        """The revision to list at: an exact one, 0 for "any" (whatever the watch cache holds,
+        as kube serves resourceVersion=0), or None for the current state (a consistent read)."""
         if self.resource_version_match == EXACT:
             return parse_resource_version(self.resource_version)
+        if self.resource_version == "0":
+            return 0
         return None
 
     def min_revision(self) -> int:

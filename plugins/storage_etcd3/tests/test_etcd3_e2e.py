@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +20,9 @@ import trio
 from kernel.storage.errors import StorageUnavailableError
 
 from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig
-from kernel_storage_etcd3.testing import INSTALLED, MISSING, etcd_server
+from kernel_storage_etcd3.testing import INSTALLED, MISSING, etcd_server, free_port
 
-from etcd3_helpers import KUBECTL, Kernel, make_tls
+from etcd3_helpers import KERNEL, KUBECTL, Kernel, make_tls
 
 pytestmark = [pytest.mark.skipif(not os.path.exists(KUBECTL), reason="kubectl is not installed"),
               pytest.mark.skipif(not INSTALLED, reason=MISSING)]
@@ -158,6 +160,10 @@ def test_etcd_outage_and_recovery(own_etcd, kernels) -> None:
                 status = response.json()
                 assert response.status_code in (503, 504) and status["kind"] == "Status"
                 assert status["reason"] in ("ServiceUnavailable", "Timeout")
+            # resourceVersion=0 asks for any state: the watch cache answers, as kube's does.
+            cached = client.get(CONFIGMAPS, params={"resourceVersion": "0"})
+            assert cached.status_code == 200
+            assert {i["metadata"]["name"] for i in cached.json()["items"]} >= {"before-0", "before-1"}
         refused = kernel.kubectl("get", "configmap", "before-0", check=False)
         assert refused.returncode != 0 and "ServiceUnavailable" in refused.stderr
 
@@ -198,3 +204,28 @@ def test_mutual_tls_to_etcd(tmp_path, kernels) -> None:
             await store.close()
 
         trio.run(without_client_certificate)
+
+
+def test_sigterm_while_waiting_for_etcd_at_startup_exits_cleanly(tmp_path) -> None:
+    """etcd is down at start: the watch caches wait for it, and a SIGTERM meanwhile still ends
+    the process at once with 0 (it must not need a second signal)."""
+    log = tmp_path / "kernel.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
+             f"--cert-dir={tmp_path / 'certs'}", "--plugins=api_core,storage_etcd3",
+             "--storage-backend=etcd3", f"--etcd-servers=http://127.0.0.1:{free_port()}"],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while "storage backend: etcd3" not in log.read_text():  # startup reached the caches
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, log.read_text()
+    finally:
+        process.kill()
+    text = log.read_text()
+    assert "shutdown requested before the server started serving" in text
+    assert "Serving securely" not in text
