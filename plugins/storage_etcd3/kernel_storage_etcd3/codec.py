@@ -16,12 +16,11 @@ from typing import Any
 import msgspec
 from pyetcd.utils import prefix_range_end
 
+from kernel.storage import codec as stored
 from kernel.storage.errors import StorageError
 from kernel.storage.interface import EventType, Object, WatchEvent
 from kernel.storage.keys import DEFAULT_ROOT
 
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
 
 
 class Keys:
@@ -50,25 +49,13 @@ class Keys:
         return (self.root + "/health").encode()
 
 
-def encode(obj: Object) -> bytes:
-    """The stored form of ``obj``: JSON without metadata.resourceVersion."""
-    if not isinstance(obj, dict):
-        raise TypeError(f"a stored object must be a dict, not {type(obj).__name__}")
-    metadata = obj.get("metadata")
-    if metadata is None:
-        obj = {**obj, "metadata": {}}
-    elif not isinstance(metadata, dict):
-        raise TypeError("metadata must be a dict")
-    elif "resourceVersion" in metadata:
-        obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
-    return _encode(obj)
+encode = stored.encode
 
 
 def decode(key: str, value: bytes, revision: int) -> Object:
     """A private copy of a stored object with its resourceVersion."""
     try:
-        obj = _decode(value)
-        obj["metadata"]["resourceVersion"] = str(revision)
+        obj = stored.decode(value, revision)
     except (msgspec.DecodeError, TypeError, KeyError) as error:
         raise StorageError(key, f"the object stored at {key} cannot be decoded: {error}") from None
     return obj

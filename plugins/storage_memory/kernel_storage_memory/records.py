@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
-
-from kernel.storage.interface import EventType, Object, WatchEvent
-
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
+from kernel.storage.codec import decode as load
+from kernel.storage.codec import encode as content
+from kernel.storage.interface import EventType, WatchEvent
 
 
 @dataclass(slots=True)
@@ -24,27 +21,6 @@ class Change:
     key: str
     data: bytes | None  # None: a deletion
     prev: Version | None  # the version this change replaced; None when the key was absent
-
-
-def load(data: bytes, revision: int) -> Object:
-    """A private copy of a stored object, with its resourceVersion."""
-    obj = _decode(data)
-    obj["metadata"]["resourceVersion"] = str(revision)
-    return obj
-
-
-def content(obj: Object) -> bytes:
-    """The stored form of ``obj``: JSON without metadata.resourceVersion."""
-    if not isinstance(obj, dict):
-        raise TypeError(f"a stored object must be a dict, not {type(obj).__name__}")
-    metadata = obj.get("metadata")
-    if metadata is None:
-        obj = {**obj, "metadata": {}}
-    elif not isinstance(metadata, dict):
-        raise TypeError("metadata must be a dict")
-    elif "resourceVersion" in metadata:
-        obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
-    return _encode(obj)
 
 
 def event_for(change: Change) -> WatchEvent:

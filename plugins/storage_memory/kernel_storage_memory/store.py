@@ -36,7 +36,9 @@ from kernel.storage.interface import (
 )
 from kernel.storage.keys import prefix_end
 
-from kernel_storage_memory.records import Change, Version, content, load
+from kernel.storage.codec import decode as load
+from kernel.storage.codec import encode as content
+from kernel_storage_memory.records import Change, Version
 from kernel_storage_memory.watch import MemoryWatch
 
 DEFAULT_HISTORY = 10000
