@@ -15,7 +15,10 @@ from kernel import hookimpl
 from kernel.filewatch import watch_file
 from kernel.options import string_list
 
-from kernel_authn_oidc.authenticator import OIDCAuthenticator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # httpx and PyJWT load with the authenticator, only when OIDC is configured
+    from kernel_authn_oidc.authenticator import OIDCAuthenticator
 from kernel_authn_oidc.config import (OIDC_FLAGS, AuthenticationConfig, ConfigError, OIDCFlags,
                                       ca_errors, from_flags, parse_authentication_configuration,
                                       required_claims, validate_flags)
@@ -111,6 +114,8 @@ def kernel_validate_options(options):
 
 
 def _authenticator(server) -> OIDCAuthenticator | None:
+    from kernel_authn_oidc.authenticator import OIDCAuthenticator
+
     options = server.options
     if options.authentication_config:
         content, config = _read_config(options.authentication_config)

@@ -16,11 +16,21 @@ from kernel.options import Options, OptionSet, non_negative_duration, string_lis
 from kernel.storage.errors import StorageError
 
 from kernel_storage_etcd3 import config as etcd_config
-from kernel_storage_etcd3.compactor import Compactor
 from kernel_storage_etcd3.config import EtcdConfig, parse_server
-from kernel_storage_etcd3.store import Etcd3Storage
 
 __all__ = ["Etcd3Storage", "EtcdConfig", "Compactor"]
+
+
+def __getattr__(name: str) -> Any:
+    """The store and compactor import the gRPC stack: only when used, not when the plugin loads
+    (every installed plugin loads, whichever backend is selected)."""
+    if name == "Etcd3Storage":
+        from kernel_storage_etcd3.store import Etcd3Storage
+        return Etcd3Storage
+    if name == "Compactor":
+        from kernel_storage_etcd3.compactor import Compactor
+        return Compactor
+    raise AttributeError(name)
 
 BACKEND = "etcd3"
 
@@ -75,11 +85,18 @@ def config_from(options: Options) -> EtcdConfig:
 
 
 @hookimpl
-def kernel_storage_backends() -> dict[str, Callable[[Any], Etcd3Storage]]:
-    return {BACKEND: lambda server: Etcd3Storage(config_from(server.options))}
+def kernel_storage_backends() -> dict[str, Callable[[Any], Any]]:
+    def factory(server: Any) -> Any:
+        from kernel_storage_etcd3.store import Etcd3Storage
+        return Etcd3Storage(config_from(server.options))
+    return {BACKEND: factory}
 
 
-def _check(storage: Etcd3Storage, timeout: float) -> Callable[[], Awaitable[None]]:
+def _serving_from_etcd(server: Any) -> bool:
+    return server.storage is not None and _in_use(server.options)
+
+
+def _check(storage: Any, timeout: float) -> Callable[[], Awaitable[None]]:
     async def check() -> None:
         try:
             await storage.check(timeout)
@@ -90,9 +107,9 @@ def _check(storage: Etcd3Storage, timeout: float) -> Callable[[], Awaitable[None
 
 @hookimpl
 def kernel_health_checks(server: Any) -> list[HealthCheck]:
-    storage = server.storage
-    if not isinstance(storage, Etcd3Storage):
+    if not _serving_from_etcd(server):
         return []
+    storage = server.storage
     config = storage.config
     # kube's "etcd" check; /readyz uses --etcd-readycheck-timeout, the others the healthcheck one.
     return [HealthCheck("etcd", _check(storage, config.healthcheck_timeout), readyz=False),
@@ -102,11 +119,12 @@ def kernel_health_checks(server: Any) -> list[HealthCheck]:
 
 @hookimpl
 def kernel_post_start_hooks(server: Any) -> dict[str, Callable[[Any], Awaitable[None]]]:
-    storage = server.storage
-    if not isinstance(storage, Etcd3Storage) or not storage.config.compaction_interval:
+    if not _serving_from_etcd(server) or not server.storage.config.compaction_interval:
         return {}
+    storage = server.storage
 
     async def start_compactor(server: Any) -> None:
+        from kernel_storage_etcd3.compactor import Compactor
         server.background.start_soon(Compactor(storage, storage.config.compaction_interval).run)
 
     return {"start-etcd-compactor": start_compactor}

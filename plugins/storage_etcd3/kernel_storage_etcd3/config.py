@@ -18,8 +18,11 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import grpc
-import pyetcd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the gRPC stack is imported when a client is made, not when the plugin loads
+    import grpc
+    import pyetcd
 
 DEFAULT_PREFIX = "/registry"
 DEFAULT_COMPACTION_INTERVAL = 300.0
@@ -129,6 +132,9 @@ class EtcdClient:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        import grpc
+        import pyetcd
+
         credentials = None
         if any(server.secure for server in self.config.servers):
             credentials = grpc.ssl_channel_credentials(

@@ -195,6 +195,7 @@ async def test_plugin_hooks(etcd) -> None:
     await server.storage.close()
     with pytest.raises(Exception, match="error getting data from etcd"):
         await checks[1].check()
-    other = types.SimpleNamespace(options=options, storage=object())
+    # Another backend serves: no etcd check, no compactor.
+    other = types.SimpleNamespace(options=_options("--storage-backend=memory"), storage=object())
     assert kernel_storage_etcd3.kernel_health_checks(other) == []
     assert kernel_storage_etcd3.kernel_post_start_hooks(other) == {}
