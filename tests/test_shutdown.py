@@ -224,6 +224,43 @@ def test_second_sigterm_during_the_delay_exits_at_once(start: Callable[..., Runn
     assert "AfterShutdownDelayDuration" not in log
 
 
-@pytest.mark.skip(reason="no long-running requests (watch) exist yet; they come with the API machinery")
-def test_watches_end_at_shutdown() -> None:
-    """Watches are not drained like other requests: they end when the server stops."""
+def test_watches_end_cleanly_at_shutdown_and_do_not_hold_the_drain(kernel_process) -> None:
+    """A watch is long-running: it is served through the delay, then ends cleanly (a complete
+    chunked response) when the server stops accepting requests, and exit is not held up by it."""
+    kernel = kernel_process("--shutdown-delay-duration=1s", "--request-timeout=30s")
+    lines: list[str] = []
+    outcome: dict[str, object] = {}
+
+    def watch() -> None:
+        with kernel.client(timeout=httpx.Timeout(30)) as client:
+            try:
+                with client.stream("GET", "/api/v1/namespaces/default/configmaps",
+                                   params={"watch": "true", "timeoutSeconds": "600"}) as response:
+                    outcome["status"] = response.status_code
+                    for line in response.iter_lines():
+                        lines.append(line)
+                outcome["ended"] = "cleanly"
+            except httpx.HTTPError as error:  # a cut connection instead of a complete response
+                outcome["ended"] = repr(error)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with kernel.client() as client:
+        deadline = time.monotonic() + 10
+        while outcome.get("status") != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        kernel.process.send_signal(signal.SIGTERM)
+        wait_for_log(kernel, "ShutdownInitiated")
+        # During the delay the watch still delivers events.
+        assert client.post("/api/v1/namespaces/default/configmaps",
+                           json={"metadata": {"name": "during-delay"}}).status_code == 201
+    watcher.join(timeout=20)
+    assert outcome.get("ended") == "cleanly", outcome
+    assert any('"during-delay"' in line and '"ADDED"' in line for line in lines), lines
+    assert kernel.process.wait(20) == 0
+    log = kernel.log()
+    # Ended at NotAcceptingNewRequest, long before the 30 s drain bound would have cut it.
+    signals = lifecycle_signals(log)
+    assert signals[-3] == "NotAcceptingNewRequest"
+    assert set(signals[-2:]) == {"HTTPServerStoppedListening", "InFlightRequestsDrained"}
