@@ -142,8 +142,11 @@ def test_selectors_chunking_dry_run_diff(kubectl, tmp_path):
     assert odd == [f"configmap/item-{i}" for i in (1, 3, 5)]
     one = kubectl.run("get", "cm", "--field-selector", "metadata.name=item-3", "-o", "name").stdout.split()
     assert one == ["configmap/item-3"]
-    chunked = kubectl.run("get", "cm", "--chunk-size=2", "-o", "name", "-v=6").stdout.split()
-    assert [n for n in chunked if n.startswith("configmap/item-")] == [f"configmap/item-{i}" for i in range(7)]
+    chunked = kubectl.run("get", "cm", "--chunk-size=2", "-o", "name", "-v=6")
+    names = [n for n in chunked.stdout.split() if n.startswith("configmap/item-")]
+    assert names == [f"configmap/item-{i}" for i in range(7)]
+    pages = [line for line in chunked.stderr.splitlines() if "/configmaps?" in line and "limit=2" in line]
+    assert len(pages) >= 4 and sum("continue=" in line for line in pages) == len(pages) - 1  # paged
 
     kubectl.run("create", "configmap", "ghost", "--from-literal=a=b", "--dry-run=server")
     assert "NotFound" in kubectl.run("get", "cm", "ghost", check=False).stderr
