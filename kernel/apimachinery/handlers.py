@@ -112,7 +112,7 @@ class ResourceHandler:
         result = await store.list(namespace, ListOptions(
             predicate=object_predicate(spec, query), limit=query.limit,
             continue_from=query.continue_token or None, revision=query.revision(),
-            min_revision=query.min_revision()))
+            min_revision=query.min_revision(), encoded=media.type == codecs.JSON and not media.kind))
         list_meta: dict[str, Any] = {"resourceVersion": str(result.revision)}
         if result.continue_from:
             list_meta["continue"] = result.continue_from

@@ -20,6 +20,7 @@ from kernel.apimachinery.resource import Object, ResourceSpec
 from kernel.authentication import UserInfo
 from kernel.storage import errors as storage_errors
 from kernel.storage import keys
+from kernel.storage.cacher import Cacher
 from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEvent
 
 Predicate = Callable[[Object], bool]
@@ -57,6 +58,9 @@ class ListOptions:
     continue_from: str | None = None
     revision: int | None = None  # None: the current state (a consistent read)
     min_revision: int = 0  # NotOlderThan: a list older than this is a 504 "Too large resource version"
+    #: The caller only encodes the items to JSON: the watch cache may hand them over still
+    #: encoded (``msgspec.Raw``), skipping a decode and re-encode per object.
+    encoded: bool = False
 
 
 class Store:
@@ -133,9 +137,10 @@ class Store:
 
     async def list(self, namespace: str, options: ListOptions) -> ListResult:
         async with self._translate(""):
+            extra = {"encoded": True} if options.encoded and isinstance(self.storage, Cacher) else {}
             result = await self.storage.get_list(
                 self.prefix(namespace), revision=options.revision, limit=options.limit,
-                continue_from=options.continue_from, predicate=options.predicate)
+                continue_from=options.continue_from, predicate=options.predicate, **extra)
         if result.revision < options.min_revision:
             # A consistent read is as fresh as the store gets: the revision asked for is in the future.
             raise too_large_resource_version(options.min_revision, result.revision)

@@ -220,7 +220,9 @@ class Cacher:
 
     async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
                        continue_from: str | None = None,
-                       predicate: Predicate | None = None) -> ListResult:
+                       predicate: Predicate | None = None, encoded: bool = False) -> ListResult:
+        """Storage.get_list; with ``encoded`` and no predicate, items served from memory are
+        ``msgspec.Raw`` JSON (for a response that only re-encodes them)."""
         async def from_backend() -> ListResult:
             return await self.backend.get_list(prefix, revision=revision, limit=limit,
                                                continue_from=continue_from, predicate=predicate)
@@ -241,23 +243,29 @@ class Cacher:
                 return await from_backend()  # too large: the backend says so
         if not self._last_change <= wanted <= self.revision or not self._covers(prefix):
             return await from_backend()  # our state is not that revision's: use MVCC history
-        return self._list(prefix, start, wanted, limit, predicate)
+        return self._list(prefix, start, wanted, limit, predicate, encoded)
 
     def _list(self, prefix: str, start: str, revision: int, limit: int,
-              predicate: Predicate | None) -> ListResult:
+              predicate: Predicate | None, encoded: bool = False) -> ListResult:
         keys, objects = self._keys, self._objects
         end = prefix_end(prefix)
         i = bisect_left(keys, start)
         hi = len(keys) if end is None else bisect_left(keys, end)
-        items: list[Object] = []
-        while i < hi:
-            obj = _decode(objects[keys[i]])
-            i += 1
-            if predicate is not None and not predicate(obj):
-                continue
-            items.append(obj)
-            if limit and len(items) == limit:
-                break
+        items: list[Any] = []
+        if encoded and predicate is None:
+            # Nothing to match: hand the stored JSON over as it is (no decode, no re-encode).
+            i_end = min(hi, i + limit) if limit else hi
+            items = [msgspec.Raw(objects[key]) for key in keys[i:i_end]]
+            i = i_end
+        else:
+            while i < hi:
+                obj = _decode(objects[keys[i]])
+                i += 1
+                if predicate is not None and not predicate(obj):
+                    continue
+                items.append(obj)
+                if limit and len(items) == limit:
+                    break
         if not (limit and len(items) == limit and i < hi):
             return ListResult(items, revision)
         token = encode_continue(keys[i - 1] + "\x00", prefix, revision)

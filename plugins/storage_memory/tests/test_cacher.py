@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 import trio
 import trio.testing
@@ -179,3 +180,19 @@ async def test_close_ends_watches_but_not_the_backend(backend: CountingMemorySto
     await backend.health()
     obj: Object = await backend.create(key("a"), widget("a"))
     assert rv(obj) > 0
+
+
+async def test_encoded_lists_hand_over_the_stored_json(cacher: Cacher) -> None:
+    for i in range(5):
+        await cacher.create(key(f"w{i}"), widget(f"w{i}"))
+    decoded = await cacher.get_list(PREFIX, limit=3)
+    encoded = await cacher.get_list(PREFIX, limit=3, encoded=True)
+    assert all(isinstance(item, msgspec.Raw) for item in encoded.items)
+    assert [msgspec.json.decode(item) for item in encoded.items] == decoded.items
+    assert (encoded.revision, encoded.remaining) == (decoded.revision, decoded.remaining) == (
+        decoded.revision, 2)
+    rest = await cacher.get_list(PREFIX, encoded=True, continue_from=encoded.continue_from)
+    assert names([msgspec.json.decode(item) for item in rest.items]) == ["w3", "w4"]
+    # A predicate needs the objects: they come decoded, whatever was asked.
+    blue = await cacher.get_list(PREFIX, predicate=lambda obj: True, encoded=True)
+    assert all(isinstance(item, dict) for item in blue.items)
