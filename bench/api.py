@@ -42,7 +42,8 @@ from pathlib import Path
 
 import trio
 
-KERNEL = str(Path(sys.executable).with_name("kernel"))
+from kernel import testing
+
 NAMESPACE = "bench"  # 100 configmaps: GET one, LIST all
 CREATE_NAMESPACE = "bench-create"  # CREATE piles up here, so the LIST stays at 100
 LIST_SIZE = 100
@@ -147,15 +148,10 @@ def _wait_for_file(path: Path, process: subprocess.Popen[bytes], log: Path, what
 
 
 def start_kernel(work: Path, pin: list[str], env: dict[str, str]) -> tuple[Server, str]:
-    kubeconfig, log = work / "kubeconfig", work / "kernel.log"
-    process = subprocess.Popen(
-        [*pin, KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
-         f"--cert-dir={work / 'certs'}", f"--write-kubeconfig={kubeconfig}",
-         "--plugins=api_core,storage_memory"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    text = _wait_for_file(kubeconfig, process, log, "kernel serve")
-    port = int(re.search(r'"server": "https://[^"]+:(\d+)"', text).group(1))
-    token = re.search(r'"token": "([^"]+)"', text).group(1)
+    kernel = testing.start_kernel(work, "--plugins=api_core,storage_memory", env=env,
+                                  command_prefix=pin)
+    process, token = kernel.process, kernel.token
+    port = int(kernel.url.rsplit(":", 1)[1])
     collection = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
     server = Server("kernel", process, port,
                     {"Authorization": f"Bearer {token}", "Accept": "application/json",
@@ -164,7 +160,7 @@ def start_kernel(work: Path, pin: list[str], env: dict[str, str]) -> tuple[Serve
                     create_path=f"/api/v1/namespaces/{CREATE_NAMESPACE}/configmaps",
                     watch_path="/api/v1/namespaces/{namespace}/configmaps?watch=1",
                     event_path="/api/v1/namespaces/{namespace}/configmaps")
-    return server, str(work / "certs" / "ca.crt")
+    return server, kernel.ca_file
 
 
 def start_baseline(work: Path, pin: list[str], env: dict[str, str], get_body: bytes,

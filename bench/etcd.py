@@ -17,12 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import re
-import signal
-import ssl
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,10 +28,10 @@ from pathlib import Path
 import httpx
 import pyetcd
 
+from kernel.testing import start_kernel
 from kernel_storage_etcd3.config import GRPC_OPTIONS
 from kernel_storage_etcd3.testing import etcd_server
 
-KERNEL = str(Path(sys.executable).with_name("kernel"))
 VALUE = "v" * 1024
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
@@ -83,29 +78,6 @@ def rate(make_op: Callable[[int], Callable[[int], None]], concurrency: int, seco
     return sum(counts) / (time.perf_counter() - began)
 
 
-def start_kernel(work: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str, str, str]:
-    work.mkdir(parents=True, exist_ok=True)
-    kubeconfig = work / "kubeconfig"
-    process = subprocess.Popen(
-        [KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
-         f"--cert-dir={work / 'certs'}", f"--write-kubeconfig={kubeconfig}", *flags],
-        stdout=subprocess.DEVNULL, stderr=open(work / "kernel.log", "wb"))
-    deadline = time.monotonic() + 30
-    while not kubeconfig.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"kernel did not start:\n{(work / 'kernel.log').read_text()}")
-        time.sleep(0.02)
-    text = kubeconfig.read_text()
-    url = re.search(r'"server": "([^"]+)"', text).group(1)  # type: ignore[union-attr]
-    token = re.search(r'"token": "([^"]+)"', text).group(1)  # type: ignore[union-attr]
-    ca = str(work / "certs" / "ca.crt")
-    with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=ca),
-                      headers={"Authorization": f"Bearer {token}"}) as client:
-        while client.get("/readyz").status_code != 200:
-            time.sleep(0.05)
-    return process, url, token, ca
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every series (default 3)")
@@ -115,23 +87,17 @@ def main() -> None:
     levels = [int(n) for n in args.concurrency.split(",")]
 
     with etcd_server() as etcd, tempfile.TemporaryDirectory(prefix="bench-etcd-") as tmp:
-        process, url, token, ca = start_kernel(
-            Path(tmp) / "etcd3", "--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
-            "--etcd-compaction-interval=0")
-        memory_process, memory_url, memory_token, memory_ca = start_kernel(
-            Path(tmp) / "memory", "--storage-backend=memory")
+        on_etcd = start_kernel(Path(tmp) / "etcd3", "--storage-backend=etcd3",
+                               f"--etcd-servers={etcd.url}", "--etcd-compaction-interval=0")
+        on_memory = start_kernel(Path(tmp) / "memory", "--storage-backend=memory")
         host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
         raw = pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
             host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=30)
-        kernels = {"etcd3": (url, token, ssl.create_default_context(cafile=ca)),
-                   "memory": (memory_url, memory_token,
-                              ssl.create_default_context(cafile=memory_ca))}
+        kernels = {"etcd3": on_etcd, "memory": on_memory}
         serial = itertools.count()  # unique names across rounds and threads
 
         def http_client(backend: str = "etcd3") -> httpx.Client:
-            base, bearer, context = kernels[backend]
-            return httpx.Client(base_url=base, verify=context, timeout=30,
-                                headers={"Authorization": f"Bearer {bearer}"})
+            return kernels[backend].client(timeout=30)
 
         def raw_put(thread: int) -> Callable[[int], None]:
             return lambda i: raw.put(f"/bench/raw/{next(serial)}", VALUE)
@@ -188,9 +154,8 @@ def main() -> None:
                             rate(make_op, concurrency, args.seconds))
         finally:
             raw.close()
-            for server in (process, memory_process):
-                server.send_signal(signal.SIGTERM)
-                server.wait(30)
+            for kernel in kernels.values():
+                kernel.stop()
 
     print(f"kernel on etcd3 vs a raw etcd client on the same etcd, {args.rounds} rounds x "
           f"{args.seconds:g} s, 1 KiB values (ops/s, median; 'memory': a kernel on the memory "

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +16,10 @@ import trio
 
 from kernel import app
 from kernel.server import APIServer, create_server_chain, prepare_run, run
+from kernel.testing import KERNEL, KernelProcess, start_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-KERNEL = str(Path(sys.executable).with_name("kernel"))
 
 
 @pytest.fixture(scope="session")
@@ -52,67 +49,7 @@ def run_kernel(*args: str, env: dict[str, str] | None = None,
     return subprocess.run([KERNEL, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-@dataclass
-class Running:
-    """A ``kernel serve`` subprocess that wrote its kubeconfig and answered /readyz."""
-
-    process: subprocess.Popen[str]
-    url: str
-    token: str
-    ca_file: str
-    kubeconfig: str
-    log_path: Path
-
-    def client(self, token: str | None = "", **kwargs) -> httpx.Client:
-        headers = {}
-        token = self.token if token == "" else token
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return httpx.Client(base_url=self.url, verify=ssl.create_default_context(cafile=self.ca_file), headers=headers, **kwargs)
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-
-def _kubeconfig_values(path: Path) -> tuple[str, str]:
-    text = path.read_text()
-    url = re.search(r'"server": "([^"]+)"', text).group(1)
-    token = re.search(r'"token": "([^"]+)"', text).group(1)
-    return url, token
-
-
-def start_kernel(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-                 cert_dir: Path | None = None, wait_ready: bool = True) -> Running:
-    kubeconfig = tmp_path / "kubeconfig"
-    log_path = tmp_path / "kernel.log"
-    cert_dir = cert_dir or tmp_path / "certs"
-    if kubeconfig.exists():
-        kubeconfig.unlink()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={cert_dir}",
-         f"--write-kubeconfig={kubeconfig}", *args],
-        stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
-    deadline = time.monotonic() + 30
-    while not kubeconfig.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"kernel did not start:\n{log_path.read_text()}")
-        time.sleep(0.02)
-    url, token = _kubeconfig_values(kubeconfig)
-    running = Running(process, url, token, str(cert_dir / "ca.crt"), str(kubeconfig), log_path)
-    if wait_ready:
-        with running.client() as client:
-            while client.get("/readyz").status_code != 200:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"kernel never became ready:\n{running.log()}")
-                time.sleep(0.02)
-    return running
+Running = KernelProcess  # the name the kernel's tests use for a `kernel serve` subprocess
 
 
 @pytest.fixture
