@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.apimachinery.validation import go_quote
+
 Schema = Mapping[str, Any]
 
 _REF_PREFIX = "#/components/schemas/"
@@ -58,12 +60,12 @@ def check(obj: Any, schema_name: str, schemas: Mapping[str, Schema]) -> FieldRep
 
 def strict_error(unknown: list[str]) -> str:
     """runtime.strictDecodingError's text for fieldValidation=Strict."""
-    return "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown)
+    return "strict decoding error: " + ", ".join(f"unknown field {go_quote(p)}" for p in unknown)
 
 
 def unknown_field_warnings(unknown: list[str]) -> list[str]:
     """The Warning header texts kube sends for fieldValidation=Warn."""
-    return [f'unknown field "{p}"' for p in unknown]
+    return [f"unknown field {go_quote(p)}" for p in unknown]
 
 
 def decode_error_message(kind: str, version: str, error: str) -> str:

@@ -7,10 +7,12 @@ subresource); this module decodes bodies, negotiates the response format, calls 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import msgspec
+import trio
 
 from kernel.apimachinery import codecs, fieldvalidation, patch, status, table, validation
 from kernel.apimachinery import meta as objmeta
@@ -18,12 +20,14 @@ from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_l
 from kernel.apimachinery.registry import ListOptions, Store, check_object_name
 from kernel.apimachinery.requestoptions import DeleteOptions, write_options
 from kernel.apimachinery.resource import Object, ResourceSpec
+from kernel.apimachinery.warningheader import warning_headers
 from kernel.apimachinery.watch import serve_watch
 from kernel.lifecycle import LifecycleSignals
 from kernel.request import Request
 from kernel.storage.interface import Preconditions
 
 MAX_BODY = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
+T = TypeVar("T")
 
 
 class ResourceHandler:
@@ -67,6 +71,9 @@ class ResourceHandler:
             raise status.method_not_allowed()
         if info.subresource and verb not in ("get", "update", "patch"):
             raise status.method_not_allowed()
+        if verb == "watch" and request.method not in ("GET", "HEAD"):
+            # /watch/... only has GET routes in kube: DELETE (or POST...) there is a 405
+            raise status.method_not_allowed()
         media = codecs.negotiate(request.headers.get("accept"), conversions=codecs.TABLE_CONVERSIONS,
                                  stream=verb == "watch")
         if verb == "get":
@@ -104,7 +111,7 @@ class ResourceHandler:
         else:
             body = obj
         await request.respond(code, codecs.encode(body, media), media.content_type.encode(),
-                              _warning_headers(warnings))
+                              warning_headers(warnings))
 
     async def _list(self, request: Request, store: Store, namespace: str, query: ListQuery,
                     media: codecs.MediaType) -> None:
@@ -137,7 +144,7 @@ class ResourceHandler:
 
     async def _decode(self, request: Request, spec: ResourceSpec) -> tuple[Object, bytes]:
         body = await request.body(MAX_BODY)
-        obj = codecs.decode_body(request.headers.get("content-type"), body,
+        obj = await _decode_body(request.headers.get("content-type"), body,
                                  (spec.group_version, spec.kind))
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request must be a JSON object")
@@ -172,7 +179,9 @@ class ResourceHandler:
     async def _create(self, request: Request, store: Store, namespace: str, media: codecs.MediaType) -> None:
         options = write_options(request, "CreateOptions")
         obj, body = await self._decode(request, store.spec)
-        warnings = self._field_check(request, store.spec, obj, body, options.field_validation)
+        warnings = await _off_loop_if(
+            codecs.decode_is_costly(request.headers.get("content-type"), body),
+            self._field_check, request, store.spec, obj, body, options.field_validation)
         created = await store.create(namespace, obj, request.user, dry_run=options.dry_run)
         await self._respond(request, store.spec, media, created, 201, warnings)
 
@@ -180,7 +189,9 @@ class ResourceHandler:
                       subresource: str, media: codecs.MediaType) -> None:
         options = write_options(request, "UpdateOptions")
         obj, body = await self._decode(request, store.spec)
-        warnings = self._field_check(request, store.spec, obj, body, options.field_validation)
+        warnings = await _off_loop_if(
+            codecs.decode_is_costly(request.headers.get("content-type"), body),
+            self._field_check, request, store.spec, obj, body, options.field_validation)
         check_object_name(obj, name, namespace)  # before storage, as kube's update handler does
         uid = objmeta.metadata(obj).get("uid")  # a uid in the body is a precondition on the stored one
         result, created = await store.update(namespace, name, lambda current: obj, request.user,
@@ -257,10 +268,26 @@ class ResourceHandler:
         body = await request.body(MAX_BODY)
         raw: dict[str, Any] = {}
         if body.strip():
-            raw = codecs.decode_body(request.headers.get("content-type"), body)
+            raw = await _decode_body(request.headers.get("content-type"), body)
             if not isinstance(raw, dict):
                 raise status.bad_request("DeleteOptions must be a JSON object")
         return DeleteOptions.parse(raw, request)
+
+
+async def _decode_body(content_type: str | None, body: bytes,
+                       gvk: tuple[str, str] | None = None) -> Any:
+    return await _off_loop_if(codecs.decode_is_costly(content_type, body), codecs.decode_body,
+                              content_type, body, gvk)
+
+
+async def _off_loop_if(costly: bool, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, in a worker thread when ``costly`` (a large body, or YAML: see
+    codecs.decode_is_costly), so decoding never stalls the event loop: a thread holding the GIL
+    still lets the loop run between its switch intervals. Small bodies stay on the loop, where
+    the ~50 us thread hand-off would cost more than the decode."""
+    if costly:
+        return await trio.to_thread.run_sync(functools.partial(fn, *args))
+    return fn(*args)
 
 
 async def _respond_error(request: Request, error: status.StatusError) -> None:
@@ -304,7 +331,3 @@ def _body_media_type(request: Request) -> str:
     """Duplicate keys can only be found in text bodies; protobuf cannot repeat a field name."""
     content_type = (request.headers.get("content-type") or codecs.JSON).split(";")[0].strip().lower()
     return content_type if content_type in (codecs.JSON, codecs.YAML) else ""
-
-
-def _warning_headers(warnings: list[str] | None) -> list[tuple[bytes, bytes]]:
-    return [(b"warning", ('299 - "' + w.replace('"', '\\"') + '"').encode()) for w in warnings or ()]

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernel.apimachinery import selectors, status, validation
+from kernel.apimachinery.queryparams import bool_param, int_param, parse_uint64
+from kernel.apimachinery.validation import go_quote
 from kernel.apimachinery.resource import Object, ResourceSpec
 from kernel.request import Request
 
 EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
 # kube's default watch timeout is random in [minRequestTimeout, 2*minRequestTimeout]; 30 min here.
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# time.Duration(seconds) * time.Second must fit in int64 nanoseconds: about 292 years.
+MAX_WATCH_TIMEOUT = ((1 << 63) - 1) // 1_000_000_000
 
 
 @dataclass
@@ -43,35 +47,12 @@ class ListQuery:
 
 
 def parse_resource_version(text: str) -> int:
+    """The storage versioner's ParseResourceVersion: strconv.ParseUint, else a 400 with the
+    storage layer's field error text."""
     try:
-        value = int(text)
-        if value < 0:
-            raise ValueError
-    except ValueError:
-        raise status.bad_request(f"invalid resource version: {text!r}") from None
-    return value
-
-
-def _bool(request: Request, name: str) -> bool | None:
-    values = request.query.get(name)
-    if not values:
-        return None
-    value = values[0].lower()
-    if value in ("true", "1", ""):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise status.bad_request(f"invalid boolean value for {name}: {values[0]!r}")
-
-
-def _int(request: Request, name: str) -> int | None:
-    text = request.query_value(name)
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise status.bad_request(f"invalid value for {name}: {text!r}: must be an integer") from None
+        return parse_uint64(text)
+    except ValueError as error:
+        raise status.bad_request(f"resourceVersion: Invalid value: {go_quote(text)}: {error}") from None
 
 
 def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQuery:
@@ -81,16 +62,16 @@ def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQ
         field_selector.validate(selectable(spec) if spec.selectable_fields else None)
     except selectors.SelectorError as error:
         raise status.bad_request(str(error)) from None
-    limit = _int(request, "limit") or 0
-    timeout = _int(request, "timeoutSeconds")
+    limit = int_param(request.query, "limit") or 0
+    timeout = int_param(request.query, "timeoutSeconds")
     query = ListQuery(
         label_selector=label_selector, field_selector=field_selector, limit=max(limit, 0),
         continue_token=request.query_value("continue"),
         resource_version=request.query_value("resourceVersion"),
         resource_version_match=request.query_value("resourceVersionMatch"),
-        watch=watch, allow_bookmarks=bool(_bool(request, "allowWatchBookmarks")),
-        send_initial_events=_bool(request, "sendInitialEvents"),
-        timeout_seconds=float(timeout) if timeout is not None and timeout > 0 else None)
+        watch=watch, allow_bookmarks=bool(bool_param(request.query, "allowWatchBookmarks")),
+        send_initial_events=bool_param(request.query, "sendInitialEvents"),
+        timeout_seconds=_watch_timeout(timeout))
     errors = _validate(query)
     if errors:
         raise validation.invalid("ListOptions", "", errors, "meta.k8s.io")
@@ -100,6 +81,14 @@ def parse_list_query(request: Request, spec: ResourceSpec, watch: bool) -> ListQ
         # the storage layer's check (storage.ValidateListOptions), a 400 rather than a 422
         raise status.bad_request("specifying resource version is not allowed when using continue")
     return query
+
+
+def _watch_timeout(seconds: int | None) -> float | None:
+    """None (unset or 0) means the server's default; a negative timeout ends the watch at once,
+    as kube's timer does; a huge one is capped where Go's time.Duration would overflow."""
+    if not seconds:
+        return None
+    return float(min(max(seconds, 0), MAX_WATCH_TIMEOUT))
 
 
 def _validate(query: ListQuery) -> list:

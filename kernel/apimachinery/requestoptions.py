@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.apimachinery import status
+from kernel.apimachinery.queryparams import int_param
 from kernel.apimachinery.validation import FieldError, invalid
 from kernel.request import Request
 from kernel.storage.interface import Preconditions
@@ -57,6 +58,8 @@ class DeleteOptions:
     @classmethod
     def parse(cls, raw: Mapping[str, Any], request: Request) -> DeleteOptions:
         """From the body (``raw``) and the query string; ValidateDeleteOptions' 422 if invalid."""
+        if not raw:  # kube decodes the query only without a body: a bad integer there is a 400
+            int_param(request.query, "gracePeriodSeconds")
         policy = raw.get("propagationPolicy") or request.query_value("propagationPolicy")
         dry_run = list(raw.get("dryRun") or []) + list(request.query.get("dryRun") or [])
         errors: list[FieldError] = []

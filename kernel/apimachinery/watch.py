@@ -89,7 +89,7 @@ async def serve_watch(request: Request, store: Store, namespace: str, query: Lis
         revision = parse_resource_version(rv) if rv else 0
 
     encoder = _Encoder(spec, media, request.query_value("includeObject", "Metadata") or "Metadata")
-    timeout = query.timeout_seconds or DEFAULT_WATCH_TIMEOUT
+    timeout = DEFAULT_WATCH_TIMEOUT if query.timeout_seconds is None else query.timeout_seconds
     async with trio.open_nursery() as nursery:
         with trio.move_on_after(timeout) as scope:
             nursery.start_soon(_until_disconnect, request, scope)

@@ -21,7 +21,7 @@ from kernel.apimachinery.patch import (
     patch_meta_from_dict,
     strategic_merge_patch,
 )
-from kernel.apimachinery.patch._values import json_depth
+from kernel.apimachinery.depth import json_depth
 from kernel.apimachinery.patch.errors import GENERIC_INVALID_MESSAGE
 
 JSON = "application/json-patch+json"
@@ -213,14 +213,16 @@ def test_copies_that_double_the_document_hit_kubes_copy_limit() -> None:
 
 
 def test_json_patch_cannot_build_a_document_too_deep_to_serve() -> None:
-    step = MAX_PATCH_DEPTH - 3  # the deepest value an op can carry
-    ops = [{"op": "add", "path": "", "value": nested(step)}]
-    for depth in range(step, MAX_DOCUMENT_DEPTH + step, step):
-        ops.append({"op": "add", "path": "/a" * depth, "value": nested(step)})
+    # Each value fits in a patch; together they would nest one level past the limit.
+    assert MAX_DOCUMENT_DEPTH == MAX_PATCH_DEPTH  # the server's one limit
+    step = MAX_DOCUMENT_DEPTH // 2
+    ops = [{"op": "add", "path": "", "value": nested(step)},
+           {"op": "add", "path": "/a" * step, "value": nested(step)},
+           {"op": "add", "path": "/a" * MAX_DOCUMENT_DEPTH, "value": {"b": 1}}]
     with pytest.raises(PatchError) as exc:
         json_patch({}, ops)
     assert_patch_error(exc, 422, f"deeper than {MAX_DOCUMENT_DEPTH}")
-    assert json_depth(json_patch({}, ops[:2])) == 2 * step
+    assert json_depth(json_patch({}, ops[:2])) == 2 * step == MAX_DOCUMENT_DEPTH
 
 
 # --- RFC 7386 ----------------------------------------------------------------------------

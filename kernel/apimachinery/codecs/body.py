@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import re
 from typing import Any
 
 import msgspec
 import yaml
 
-from .. import protobuf
+from .. import jsontext, protobuf
+from ..depth import exceeds, may_exceed, too_deep_message
 from ..status import StatusError, bad_request
+from . import yamlgraph
 from .media import (JSON, OUTPUT_MEDIA_TYPES, PROTOBUF, YAML, parse_media_type,
                     unsupported_media_type)
 
@@ -21,6 +24,12 @@ _FIND_KIND = ('struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
               'Kind string "json:\\"kind,omitempty\\"" }')
 _JSON_KINDS = {list: "array", dict: "object", str: "string", bool: "bool", int: "number",
                float: "number"}
+# Bodies at least this large are decoded in a worker thread, so one costly decode (a few MiB of
+# JSON, or any YAML: PyYAML is ~100x slower than msgspec) never stalls the event loop.
+OFF_LOOP_BYTES = 256 * 1024
+# Protobuf messages nest around the raw JSON they carry (managedFields[].fieldsV1), unseen by the
+# bracket count; no built-in kind nests its messages deeper than this.
+_PROTOBUF_NESTING = 16
 
 
 def decode_body(content_type: str | None, body: bytes,
@@ -37,13 +46,17 @@ def decode_body(content_type: str | None, body: bytes,
         raise unsupported_media_type() from None
     if media == PROTOBUF:
         try:
-            return protobuf.decode(body, gvk)
+            obj = protobuf.decode(body, gvk)
         except protobuf.DecodeError as e:
             if e.code == 415:  # the client should send JSON or YAML; say what we lacked
                 error = unsupported_media_type(OUTPUT_MEDIA_TYPES)
                 error.details = {"causes": [{"message": e.detail}]}
                 raise error from None
             raise _decode_failed(e.message, gvk, (e.api_version, e.kind), body) from None
+        if may_exceed(body, _PROTOBUF_NESTING) and exceeds(obj):
+            raise _decode_failed(too_deep_message(), gvk, (obj.get("apiVersion", ""), obj.get("kind", "")),
+                                 body)
+        return obj
     if media not in (JSON, YAML):
         raise unsupported_media_type()
     try:
@@ -88,33 +101,41 @@ def _summarize(body: bytes, limit: int = 30) -> str:
     return body[:limit].hex() + (" ..." if len(body) > limit else "")
 
 
+def decode_is_costly(content_type: str | None, body: bytes) -> bool:
+    """Whether decoding ``body`` should run off the event loop: a large body, or YAML."""
+    return len(body) >= OFF_LOOP_BYTES or "yaml" in (content_type or "").lower()
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse JSON (any top-level value); StatusError 400 with Go's encoding/json wording."""
+    """Parse JSON (any top-level value); StatusError 400 with Go's encoding/json wording, and for
+    a value nested deeper than the server's limit (kernel.apimachinery.depth)."""
     try:
-        return msgspec.json.decode(body)
+        value = msgspec.json.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         reason = str(e)
     except RecursionError:  # nesting past about 1000 levels; Go's limit is 10000
-        raise bad_request("exceeded max depth") from None
+        raise bad_request(too_deep_message()) from None
+    else:
+        # Counting brackets costs little next to the decode; only a body with enough of them
+        # is walked for its depth.
+        if may_exceed(body) and exceeds(value):
+            raise bad_request(too_deep_message())
+        return value
     if reason == "Number out of range":
         raise bad_request("json: cannot unmarshal number into Go value of type float64")
-    # Go takes invalid UTF-8 (as U+FFFD) that msgspec refuses; the stdlib parser also places
-    # the error, to word it as Go does.
-    text = body.decode("utf-8", "replace")
+    # Go takes invalid UTF-8 and lone surrogate escapes (as U+FFFD) that msgspec refuses; the
+    # stdlib parser also places the error, to word it as Go does.
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = jsontext.loads(body)
     except RecursionError:
-        raise bad_request("exceeded max depth") from None
+        raise bad_request(too_deep_message()) from None
     except json.JSONDecodeError as e:
-        raise bad_request(_go_json_error(e, text)) from None
+        raise bad_request(_go_json_error(e, e.doc)) from None
     except ValueError as e:
         raise bad_request(str(e)) from None
-
-
-def _refuse_constant(name: str) -> None:
-    if name.startswith("-"):
-        raise ValueError("invalid character 'I' in numeric literal")
-    raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
+    if may_exceed(body) and exceeds(value):
+        raise bad_request(too_deep_message())
+    return value
 
 
 def _go_json_error(e: json.JSONDecodeError, text: str) -> str:
@@ -170,15 +191,49 @@ YAMLLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
-def parse_yaml(body: bytes) -> Any:
-    """Parse the first YAML document into JSON-compatible values (kube reads only the first)."""
+# go-yaml v2's resolver (sigs.k8s.io/yaml v1.4.0): a plain integer outside int64/uint64 becomes
+# a float if it reads as one and is finite, else stays a string. PyYAML makes it an int, which
+# kube could not store and Python refuses to build past 4300 digits.
+_YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _construct_int(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> Any:
+    text = loader.construct_scalar(node)
     try:
-        documents = yaml.load_all(body, Loader=YAMLLoader)
-        return _jsonable(next(documents, None))
+        value = yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+        if -(1 << 63) <= value < (1 << 64):
+            return value
+    except ValueError:  # more digits than Python converts
+        pass
+    plain = text.replace("_", "")
+    if _YAML_STYLE_FLOAT.fullmatch(plain):
+        number = float(plain)
+        if math.isfinite(number):
+            return number
+    return text
+
+
+YAMLLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def parse_yaml(body: bytes) -> Any:
+    """Parse the first YAML document into JSON-compatible values (kube reads only the first),
+    refusing what kube's YAML decoder refuses and what nests past the server's depth limit."""
+    loader = YAMLLoader(body)
+    try:
+        node = loader.get_node() if loader.check_node() else None
+        if node is None:
+            return None
+        yamlgraph.check(node, body.decode("utf-8", "replace"))
+        return _jsonable(loader.construct_document(node))
+    except yamlgraph.GraphError as e:
+        raise bad_request(f"yaml: {e}") from None
     except yaml.YAMLError as e:
         raise bad_request(_go_yaml_error(e)) from None
     except RecursionError:
-        raise bad_request("yaml: exceeded max depth") from None
+        raise bad_request(f"yaml: {too_deep_message()}") from None
+    finally:
+        loader.dispose()
 
 
 def _go_yaml_error(e: yaml.YAMLError) -> str:
@@ -186,6 +241,8 @@ def _go_yaml_error(e: yaml.YAMLError) -> str:
     if not isinstance(e, yaml.MarkedYAMLError):
         return str(e)  # raised by _jsonable
     problem = e.problem or "unknown problem parsing YAML content"
+    if "maximum nesting depth" in problem:  # libyaml's own limit (1000), under ours
+        return f"yaml: {too_deep_message()}"
     line = 0
     if e.problem_mark is not None and e.problem_mark.line:
         line = e.problem_mark.line + (1 if isinstance(e, yaml.scanner.ScannerError) else 0)

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from ..status import StatusError, bad_request
+from ..validation import go_quote
 from .body import YAMLLoader
 from .media import JSON, YAML
 
@@ -29,10 +30,10 @@ def duplicate_field_errors(body: bytes, media_type: str = JSON) -> list[str]:
     JSON key; for YAML, go-yaml's one error listing each repeated key's line."""
     found = _duplicates(body, media_type)
     if media_type != YAML:
-        return [f'duplicate field "{path}"' for path, _, _ in found]
+        return [f"duplicate field {go_quote(path)}" for path, _, _ in found]
     if not found:
         return []
-    lines = "\n  ".join(f'line {line}: key "{key}" already set in map' for _, key, line in found)
+    lines = "\n  ".join(f"line {line}: key {go_quote(key)} already set in map" for _, key, line in found)
     return [f"yaml: unmarshal errors:\n  {lines}"]
 
 
@@ -110,7 +111,8 @@ def find_unknown_fields(obj: Any, schema: Schema, path: str = "") -> list[str]:
 
 
 def unknown_field_errors(paths: Collection[str]) -> list[str]:
-    return [f'unknown field "{path}"' for path in paths]
+    # strconv.Quote, as sigs.k8s.io/json words it: a name with a newline stays one line
+    return [f"unknown field {go_quote(path)}" for path in paths]
 
 
 def strict_decoding_error(errors: Collection[str], api_version: str, kind: str) -> StatusError:

@@ -8,16 +8,13 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from ..depth import MAX_DEPTH
 from .errors import BAD_REQUEST, PatchError
 
-# Deepest patch accepted. The appliers recurse once per level of the *patch* (documents are
-# copied iteratively), so this bounds the Python stack they use well under the default
-# recursion limit. kube's JSON decoder stops at 10000 levels; no real object nests beyond ~50.
-MAX_PATCH_DEPTH = 200
-
-# Deepest document a JSON patch may build (its pointers and values can nest without bound).
-# The REST layer encodes results with msgspec, which shares Python's ~1000-frame recursion limit.
-MAX_DOCUMENT_DEPTH = 512
+# Deepest patch accepted, and deepest document a JSON patch may build (its pointers and values
+# can nest without bound): the server's one nesting limit, see kernel.apimachinery.depth. The
+# appliers recurse once per level of the *patch* (documents are copied iteratively).
+MAX_PATCH_DEPTH = MAX_DOCUMENT_DEPTH = MAX_DEPTH
 
 
 def copy_json(value: Any, max_depth: int | None = None) -> Any:
@@ -41,19 +38,6 @@ def copy_json(value: Any, max_depth: int | None = None) -> Any:
             else:
                 dst.append(item)
     return root
-
-
-def json_depth(value: Any) -> int:
-    """Nesting depth of a JSON value (a scalar is 0), without recursion."""
-    depth = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (dict, list)):
-            depth = max(depth, level)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return depth
 
 
 def copy_patch(value: Any) -> Any:

@@ -7,12 +7,12 @@ from typing import Any
 
 import msgspec
 
+from ..depth import json_depth
 from ._values import (
     MAX_DOCUMENT_DEPTH,
     copy_json,
     copy_patch,
     guard_recursion,
-    json_depth,
     json_equal,
     json_kind,
 )
