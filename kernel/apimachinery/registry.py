@@ -24,6 +24,8 @@ from kernel.storage.cacher import Cacher
 from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEvent
 
 Predicate = Callable[[Object], bool]
+# registry.Store's maxNameGenerationCreateAttempts.
+GENERATE_NAME_ATTEMPTS = 8
 
 
 def too_large_resource_version(revision: int, current: int) -> status.StatusError:
@@ -185,6 +187,20 @@ class Store:
             raise self._invalid(meta.get("name") or meta.get("generateName") or "", errors)
 
     async def create(self, namespace: str, obj: Object, user: UserInfo, *, dry_run: bool = False) -> Object:
+        """Create ``obj``. A name made from generateName that is already taken is generated
+        again, up to 8 attempts in all (kube's RetryGenerateName, on by default since 1.31)."""
+        meta = objmeta.metadata(obj)
+        if meta.get("name") or not meta.get("generateName"):
+            return await self._create(namespace, obj, user, dry_run)
+        for attempt in range(GENERATE_NAME_ATTEMPTS):
+            try:  # each attempt on a fresh copy: admission may have changed the last one
+                return await self._create(namespace, copy.deepcopy(obj), user, dry_run)
+            except status.StatusError as error:
+                if error.reason != "AlreadyExists" or attempt == GENERATE_NAME_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _create(self, namespace: str, obj: Object, user: UserInfo, dry_run: bool) -> Object:
         spec = self.spec
         obj["apiVersion"], obj["kind"] = spec.group_version, spec.kind
         self._check_namespace(obj, namespace)

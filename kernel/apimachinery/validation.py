@@ -8,7 +8,6 @@ because clients and conformance tests compare the message text.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -301,14 +300,6 @@ def validate_path_segment_name(name: str, prefix: bool = False) -> list[str]:
 
 
 validate_namespace_name = name_is_dns_label
-
-_GENERATED_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # no vowels: avoids accidental words
-
-
-def generate_name(base: str) -> str:
-    """names.SimpleNameGenerator: base truncated to 58 bytes plus 5 random characters."""
-    return base[:58] + "".join(secrets.choice(_GENERATED_ALPHABET) for _ in range(5))
-
 
 # --- ObjectMeta ---------------------------------------------------------------------------
 

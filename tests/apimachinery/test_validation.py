@@ -11,8 +11,9 @@ import re
 import msgspec
 import pytest
 
+from kernel.apimachinery.meta import generate_name
 from kernel.apimachinery.validation import (
-    FieldError, GoLiteral, aggregate_message, generate_name, go_quote, invalid, is_dns1123_label,
+    FieldError, GoLiteral, aggregate_message, go_quote, invalid, is_dns1123_label,
     is_dns1123_subdomain, is_label_value, is_qualified_name, name_is_dns_label, name_is_dns_subdomain,
     validate_annotations, validate_finalizers, validate_labels, validate_namespace_name,
     validate_object_meta, validate_object_meta_update, validate_path_segment_name)
