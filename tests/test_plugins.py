@@ -29,12 +29,18 @@ def test_installed_plugin_lists_what_it_provides(test_plugins_path):
     assert "API groups: alpha.test.kernel.dev/v1" in out
     assert "test_beta  (plugin; kernel-test-plugins 1.0.0)" in out
     assert "requires: test_alpha" in out
-    assert "authentication: loopback, alpha-token, alpha-cert, beta-token, anonymous" in out
+    # beta-token is marked configured_by("beta-token"): left out, and said so, without --beta-token.
+    assert "authentication: loopback, alpha-token, alpha-cert, anonymous\n" in out
+    assert "not configured: beta-token (needs --beta-token)" in out
+    configured = run_kernel("plugins", "--plugins=test_alpha,test_beta", "--beta-token=b", env=env)
+    assert "authentication: loopback, alpha-token, alpha-cert, beta-token, anonymous\n" in configured.stdout
+    assert "not configured" not in configured.stdout
 
 
 def test_plugins_order_decides_the_authentication_chain(test_plugins_path):
     env = plugin_env(test_plugins_path)
-    result = run_kernel("plugins", "--plugins=test_beta,test_alpha", "--anonymous-auth=false", env=env)
+    result = run_kernel("plugins", "--plugins=test_beta,test_alpha", "--anonymous-auth=false",
+                        "--beta-token=b", env=env)
     assert result.returncode == 0, result.stderr
     assert "authentication: loopback, beta-token, alpha-token, alpha-cert\n" in result.stdout
 

@@ -78,9 +78,10 @@ def test_validation_reports_every_error_at_once(test_plugins_path):
     assert "Traceback" not in result.stderr
     lines = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
     assert lines == [
-        '--secure-port: invalid argument "70000": 70000 must be between 0 and 65535, inclusive',
-        '--request-timeout: invalid argument "soon": time: invalid duration "soon"',
-        '--anonymous-auth: invalid argument "maybe": strconv.ParseBool: parsing "maybe": invalid syntax',
+        'invalid argument "70000" for "--secure-port" flag: expected an integer between 0 and 65535',
+        'invalid argument "soon" for "--request-timeout" flag: expected a duration such as 30s, '
+        '1m30s or 500ms (units h, m, s, ms, us, ns)',
+        'invalid argument "maybe" for "--anonymous-auth" flag: expected true or false',
         "--tls-cert-file: --tls-cert-file and --tls-private-key-file must be given together",
         "--authorization-mode: has mode specified more than once: AlwaysAllow,AlwaysAllow",
         "--enable-admission-plugins: unknown 'NoSuchAdmission'; available: none",
