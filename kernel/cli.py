@@ -110,8 +110,8 @@ def plugins(argv: Sequence[str]) -> int:
     def configured(hook: str, names: list[str]) -> list[str]:
         provided = manager.components(hook)
         kept = []
-        for name in names:
-            reason = unconfigured_reason(provided[name][1], options)
+        for name in names:  # an unknown name is kernel serve's validation error, not ours
+            reason = unconfigured_reason(provided[name][1], options) if name in provided else None
             if reason:
                 unconfigured.append((name, reason))
             else:

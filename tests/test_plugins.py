@@ -111,6 +111,9 @@ def test_unconfigured_components_are_named_alike_by_the_startup_log_and_kernel_p
     assert f"  {expected}\n" in listed.stdout
     assert "  authentication: loopback, anonymous\n" in listed.stdout
     assert not cert_dir.exists()  # kernel plugins builds nothing: no certificates
+    unknown = run_kernel("plugins", *flags, "--authorization-mode=NoSuchMode")  # serve's to refuse
+    assert unknown.returncode == 0 and "Traceback" not in unknown.stderr
+    assert "  authorization: privileged group system:masters, NoSuchMode\n" in unknown.stdout
     kernel = kernel_process(*flags)
     log = kernel.log()
     assert "authentication chain: loopback, anonymous" in log
