@@ -6,6 +6,7 @@ together by the CLI, which exits 1 without a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import uuid
@@ -105,6 +106,50 @@ def validate(run_options: ServerRunOptions, options: Options) -> list[str]:
     for _, plugin_errors in manager.call_each("kernel_validate_options", options=options):
         errors += list(plugin_errors or ())
     return errors
+
+
+def _allows_everything(modes: Sequence[str]) -> bool:
+    """AlwaysAllow decides every request no earlier AlwaysDeny does (other modes may abstain)."""
+    if "AlwaysAllow" not in modes:
+        return False
+    return "AlwaysDeny" not in modes or modes.index("AlwaysDeny") > modes.index("AlwaysAllow")
+
+
+def _api_group_plugins() -> list[str]:
+    """Installed plugins (selected or not) that serve an API group, to suggest them."""
+    found = []
+    for name, ep in plugins.installed().items():
+        try:
+            if getattr(ep.load(), "kernel_api_groups", None) is not None:
+                found.append(name)
+        except Exception:  # a broken plugin must not hide the warning
+            continue
+    return found
+
+
+def warnings(run_options: ServerRunOptions, options: Options) -> list[str]:
+    """Valid but probably unintended setups, one line each: the server still starts."""
+    found = []
+    if (options.anonymous_auth and _allows_everything(options.authorization_mode)
+            and not ipaddress.ip_address(options.bind_address).is_loopback):
+        found.append(
+            f"INSECURE: anonymous requests are allowed everything (--anonymous-auth=true with "
+            f"--authorization-mode={','.join(options.authorization_mode)}) on {options.bind_address}, "
+            f"a non-loopback address: anyone who can reach port {options.secure_port} can read and "
+            f"change everything; use --bind-address=127.0.0.1, --anonymous-auth=false or another "
+            f"--authorization-mode")
+    if not run_options.plugins.components("kernel_api_groups"):
+        suggest = ", ".join(_api_group_plugins()) or "none is installed"
+        if "plugins" in options.explicit:
+            found.append(
+                f"--plugins={','.join(options.plugins)} selects no plugin that serves an API group, so "
+                f"only /healthz, /livez, /readyz and /version answer; --plugins replaces the default "
+                f"list (all installed plugins): add an API group plugin ({suggest}) and a storage plugin")
+        else:
+            found.append(f"no installed plugin serves an API group, so only /healthz, /livez, /readyz "
+                         f"and /version answer; install one, e.g. plugins/api_core and "
+                         f"plugins/storage_memory")
+    return found
 
 
 def complete(run_options: ServerRunOptions, options: Options) -> Options:

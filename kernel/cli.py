@@ -10,7 +10,8 @@ import trio
 
 from kernel import __version__, app, options as opts
 from kernel.admission import admission_order
-from kernel.server import authenticator_order, create_server_chain, prepare_run, run
+from kernel.plugins import describe_unconfigured, unconfigured_reason
+from kernel.server import ListenError, authenticator_order, create_server_chain, prepare_run, run
 from kernel.version import version_info
 
 USAGE = """usage: kernel <command> [flags]
@@ -30,7 +31,13 @@ COMPONENT_HOOKS = [
 ]
 
 
+log = logging.getLogger("kernel")
+
+
 def _fail(errors: Sequence[str]) -> int:
+    if len(errors) == 1:
+        print(f"Error: {errors[0]}", file=sys.stderr)
+        return 1
     print("Error: invalid options:", file=sys.stderr)
     for error in errors:
         print(f"  {error}", file=sys.stderr)
@@ -61,10 +68,15 @@ def serve(argv: Sequence[str]) -> int:
         options = app.complete(run_options, options)
     except app.OptionsError as error:
         return _fail(error.errors)
+    for warning in app.warnings(run_options, options):
+        log.warning("%s", warning)
     server = prepare_run(create_server_chain(options, run_options.plugins))
     try:
         trio.run(run, server)
     except KeyboardInterrupt:  # a signal that arrived before the handler was installed
+        return 1
+    except ListenError as error:
+        print(f"Error: {error}", file=sys.stderr)
         return 1
     return 0
 
@@ -91,16 +103,37 @@ def plugins(argv: Sequence[str]) -> int:
         if requires:
             provides.append(f"    requires: {', '.join(requires)}")
         print("\n".join(line for line in provides if not line.endswith(": ")))
-    authenticators = authenticator_order(manager)
+    # What create_server_chain would build, told apart by the factories' configured_by marks
+    # alone: nothing is built here (no certificates, no connections).
+    unconfigured: list[tuple[str, str | None]] = []
+
+    def configured(hook: str, names: list[str]) -> list[str]:
+        provided = manager.components(hook)
+        kept = []
+        for name in names:  # an unknown name is kernel serve's validation error, not ours
+            reason = unconfigured_reason(provided[name][1], options) if name in provided else None
+            if reason:
+                unconfigured.append((name, reason))
+            else:
+                kept.append(name)
+        return kept
+
+    authenticators = configured("kernel_authenticators", authenticator_order(manager))
     if options.anonymous_auth:
         authenticators.append("anonymous")
+    modes = configured("kernel_authorizers", options.authorization_mode)
+    admission = configured("kernel_admission_plugins", admission_order(
+        manager.components("kernel_admission_plugins"), options.enable_admission_plugins,
+        options.disable_admission_plugins))
     print("\nchains for these options:")
     print(f"  authentication: {', '.join(authenticators)}")
-    print(f"  authorization: privileged group system:masters, {', '.join(options.authorization_mode)}")
-    admission = admission_order(manager.components("kernel_admission_plugins"),
-                                options.enable_admission_plugins, options.disable_admission_plugins)
+    print(f"  authorization: privileged group system:masters, {', '.join(modes)}")
     print(f"  admission: {', '.join(admission) or 'none'}")
     print(f"  storage backend: {options.storage_backend}")
+    if unconfigured:
+        print(f"  not configured: {describe_unconfigured(unconfigured)}")
+    for warning in app.warnings(run_options, options):
+        print(f"\nwarning: {warning}")
     return 0
 
 

@@ -25,6 +25,13 @@ are built) and may return ``None`` when the component is not configured (an OIDC
 without ``--oidc-issuer-url``, say). Returning factories instead of instances
 lets ``kernel plugins`` list what each plugin provides without building anything.
 
+A factory that is unconfigured unless some flag is set says so with
+``@kernel.plugins.configured_by("oidc-issuer-url", "authentication-config")``: the kernel then
+calls it only when one of those flags has a value, and the startup log and ``kernel plugins``
+(which must not build components: that may read files or connect) both name it as
+``not configured: oidc (needs --oidc-issuer-url or --authentication-config)``. A factory that
+returns ``None`` without the mark is named in the startup log only.
+
 Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_requires`` and
 ``kernel_add_options`` (build options) → ``kernel_validate_options`` → ``kernel_complete_options``
 → component factories, ``kernel_health_checks``, ``kernel_post_start_hooks``,

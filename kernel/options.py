@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import re
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ KERNEL = "kernel"
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+DURATION_FORM = "a duration such as 30s, 1m30s or 500ms (units h, m, s, ms, us, ns)"
 
 
 def duration(text: str) -> float:
@@ -34,7 +38,7 @@ def duration(text: str) -> float:
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
         pos = match.end()
     if not body or pos != len(body):
-        raise ValueError(f'time: invalid duration "{text}"')
+        raise ValueError(f"expected {DURATION_FORM}")
     return sign * total
 
 
@@ -54,42 +58,56 @@ def format_duration(seconds: float) -> str:
     return out
 
 
+# The converters' ValueError messages say what form was expected; `parse` puts them after the
+# flag and the value, in pflag's shape, so every bad value is one self-explaining line.
+
 def boolean(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("1", "t", "true"):
         return True
     if lowered in ("0", "f", "false"):
         return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
+    raise ValueError("expected true or false")
 
 
 def string_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(f"{value} must be between 0 and 65535, inclusive")
+def _integer(text: str, expected: str, low: int | None = None, high: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected {expected}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"expected {expected}")
     return value
+
+
+def port(text: str) -> int:
+    return _integer(text, "an integer between 0 and 65535", 0, 65535)
 
 
 def ip_address(text: str) -> str:
-    return str(ipaddress.ip_address(text))
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("expected an IP address such as 127.0.0.1 or ::1") from None
 
 
 def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"{value} must not be negative")
-    return value
+    return _integer(text, "an integer of 0 or more", 0)
 
 
 def non_negative_duration(text: str) -> float:
     value = duration(text)
     if value < 0:
-        raise ValueError(f"{text} must not be negative")
+        raise ValueError(f"expected {DURATION_FORM}, not negative")
     return value
+
+
+# Plain Python types a plugin may pass as ``type=``: their own messages name no expected form.
+_EXPECTED = {int: "expected an integer", float: "expected a number"}
 
 
 @dataclass
@@ -189,19 +207,34 @@ def build_parser(option_set: OptionSet, prog: str = "kernel serve") -> argparse.
 
 
 def _show_default(flag: Flag) -> str:
+    """The default as pflag prints it; booleans, numbers and durations always, even when zero
+    (``--anonymous-auth`` ... ``(default true)``); an empty string or list means unset: nothing."""
     value = flag.default
-    if value in (None, "", [], {}, False):
+    if value is None or value in ("", [], {}):
         return ""
+    if isinstance(value, bool):
+        return str(value).lower()
     if flag.convert in (duration, non_negative_duration):
         return format_duration(value)
     if isinstance(value, list):
         return "[" + ",".join(value) + "]"
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, dict):
+        return "[" + ",".join(f"{k}={v}" for k, v in value.items()) + "]"
+    return f'"{value}"' if flag.convert is str else str(value)  # pflag quotes string flags only
 
 
 class _HelpFormatter(argparse.HelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=40, width=100)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if action.metavar == "":  # a boolean: the flag alone, as pflag shows it (not "--x []")
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Never break inside a flag name ("--tls-cert-" / "file").
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def parse(option_set: OptionSet, argv: Sequence[str]) -> ParseResult:
@@ -221,7 +254,8 @@ def parse(option_set: OptionSet, argv: Sequence[str]) -> ParseResult:
             values[flag.dest] = flag.convert(raw)
         except ValueError as exc:
             values[flag.dest] = flag.default
-            errors.append(f'--{flag.name}: invalid argument "{raw}": {exc}')
+            errors.append(f'invalid argument "{raw}" for "--{flag.name}" flag: '
+                          f'{_EXPECTED.get(flag.convert) or exc}')
     return ParseResult(Options(values, explicit), errors, unknown)
 
 

@@ -8,10 +8,10 @@ loaded. ``--plugins`` selects and orders the others (default: all installed, by 
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
@@ -19,6 +19,34 @@ from kernel import hookspecs
 
 GROUP = "kernel.plugins"
 KERNEL_DIST = "kernel"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def configured_by(*flags: str) -> Callable[[F], F]:
+    """Mark a component factory whose component exists only when one of ``flags`` is set.
+
+    The kernel does not call it when none is set, and names it as not configured in the startup
+    log and in ``kernel plugins`` (which builds nothing, so it learns this only from the mark).
+    """
+    def mark(factory: F) -> F:
+        factory.configured_by = tuple(flag.lstrip("-") for flag in flags)  # type: ignore[attr-defined]
+        return factory
+    return mark
+
+
+def unconfigured_reason(factory: Any, options: Any) -> str | None:
+    """Why a factory marked with :func:`configured_by` is left out (``needs --x``), else None."""
+    flags = getattr(factory, "configured_by", None)
+    if flags is None or any(getattr(options, f.replace("-", "_"), None) for f in flags):
+        return None
+    return "needs " + " or ".join(f"--{flag}" for flag in flags)
+
+
+def describe_unconfigured(left_out: Sequence[tuple[str, str | None]]) -> str:
+    """``oidc (needs --oidc-issuer-url or --authentication-config), x`` for the log and the CLI."""
+    return ", ".join(f"{name} ({reason})" if reason else name for name, reason in left_out)
 
 
 class PluginError(Exception):

@@ -28,6 +28,30 @@ JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 
 
+class Headers(dict[str, str]):
+    """Request headers by lower-cased name; lookups take any case (``headers["X-Api-Key"]``).
+
+    Names are stored lower-cased, so the kernel's own lookups (already lower-case) hit at C speed:
+    ``[]`` only reaches Python on a miss (``__missing__``), and ``get``/``in`` add one
+    ``str.lower`` call. Written by hand because a general case-insensitive mapping (e.g.
+    multidict's CIMultiDict) would fold every key on every access, hits included.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, name: str) -> str:
+        lowered = name.lower()
+        if lowered == name:
+            raise KeyError(name)
+        return dict.__getitem__(self, lowered)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name.lower() if isinstance(name, str) else name)
+
+
 class Request:
     __slots__ = ("scope", "receive", "_send", "info", "user", "response_started",
                  "_headers", "_query", "extra_headers")
@@ -39,7 +63,7 @@ class Request:
         self.info: RequestInfo | None = None
         self.user: UserInfo | None = None
         self.response_started = False
-        self._headers: dict[str, str] | None = None
+        self._headers: Headers | None = None
         self._query: dict[str, list[str]] | None = None
         # Headers filters want on whatever response is written (e.g. Connection: close).
         self.extra_headers: list[tuple[bytes, bytes]] = []
@@ -53,16 +77,25 @@ class Request:
         return self.scope["path"]
 
     @property
-    def headers(self) -> dict[str, str]:
-        """Lower-cased header names; repeated headers joined with ``,`` as HTTP allows."""
+    def headers(self) -> Headers:
+        """Header names lower-cased, looked up in any case; repeated headers joined with ``,``
+        as HTTP allows."""
         if self._headers is None:
-            headers: dict[str, str] = {}
+            headers: dict[str, str] = {}  # built plain, then copied in C: Headers' `in` is Python
             for raw_name, raw_value in self.scope["headers"]:
                 name = raw_name.decode("latin-1").lower()
                 value = raw_value.decode("latin-1")
                 headers[name] = f"{headers[name]},{value}" if name in headers else value
-            self._headers = headers
+            self._headers = Headers(headers)
         return self._headers
+
+    def remove_header(self, name: str) -> None:
+        """Drop a header (lower-case ``name``) from the scope and from ``headers``, which stays
+        built: a rebuild per request would cost more than the case-insensitive lookups save."""
+        raw = name.encode("latin-1")
+        self.scope["headers"] = [(k, v) for k, v in self.scope["headers"] if k.lower() != raw]
+        if self._headers is not None:
+            dict.pop(self._headers, name, None)
 
     @property
     def query(self) -> dict[str, list[str]]:

@@ -32,7 +32,7 @@ from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, p
 from kernel.httpserver import ServingContext, open_tls_listeners, serve
 from kernel.lifecycle import LifecycleSignals, WaitGroup
 from kernel.options import Options
-from kernel.plugins import PluginManager
+from kernel.plugins import PluginManager, describe_unconfigured, unconfigured_reason
 from kernel.request import Handler, Request
 from kernel.storage.cacher import Cacher
 from kernel.version import version_info
@@ -56,6 +56,7 @@ class APIServer:
         self.authenticator: AuthenticatorChain
         self.authorizer: AuthorizerChain
         self.admission: list[tuple[str, Any]] = []
+        self.unconfigured: list[tuple[str, str | None]] = []  # components left out: (name, why)
         self.api_groups: dict[str, APIGroup] = {}
         self.group_handlers: dict[str, Handler] = {}
         self.stores: dict[tuple[str, str], Store] = {}  # (group, plural) → the resource's registry
@@ -105,13 +106,23 @@ def _group_prefix(path: str) -> str:
     return ""
 
 
+class ListenError(Exception):
+    """The listener could not be opened (port in use, address not on this host)."""
+
+
 def _build(plugins: PluginManager, hook: str, names: list[str], server: APIServer) -> list[tuple[str, Any]]:
-    """Build the named components of ``hook`` in the order of ``names``, skipping unconfigured ones."""
+    """Build the named components of ``hook`` in the order of ``names``; the unconfigured ones
+    (marked ``configured_by`` flags that are unset, or whose factory returned None) are noted
+    in ``server.unconfigured`` for the startup log."""
     provided = plugins.components(hook)
     built = []
     for name in names:
-        component = provided[name][1](server)
-        if component is not None:
+        factory = provided[name][1]
+        reason = unconfigured_reason(factory, server.options)
+        component = None if reason else factory(server)
+        if component is None:
+            server.unconfigured.append((name, reason))
+        else:
             built.append((name, component))
     return built
 
@@ -174,6 +185,8 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     log.info("authorization chain: %s", ", ".join(["privileged group system:masters",
                                                       *server.authorizer.names]))
     log.info("admission chain: %s", ", ".join(n for n, _ in server.admission) or "none")
+    if server.unconfigured:
+        log.info("not configured: %s", describe_unconfigured(server.unconfigured))
     if server.api_groups:
         log.info("storage backend: %s; API groups: %s", options.storage_backend,
                  ", ".join(g.group_version for g in server.api_groups.values()))
@@ -255,7 +268,13 @@ async def run(server: APIServer, *, handle_signals: bool = True,
               task_status: trio.TaskStatus[APIServer] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until shutdown; then: delay and pre-shutdown hooks → stop accepting → drain → return."""
     options, signals = server.options, server.signals
-    listeners = await open_tls_listeners(options.secure_port, server.tls, host=options.bind_address)
+    try:
+        listeners = await open_tls_listeners(options.secure_port, server.tls, host=options.bind_address)
+    except OSError as error:  # EADDRINUSE, EADDRNOTAVAIL: the operator's to fix, not a crash
+        host = options.bind_address
+        address = f"[{host}]:{options.secure_port}" if ":" in host else f"{host}:{options.secure_port}"
+        reason = (error.strerror or str(error)).lower()
+        raise ListenError(f"failed to listen on {address}: {reason}") from error
     port = listeners[0].transport_listener.socket.getsockname()[1]
     server.url = f"https://{_host_for_clients(options.bind_address)}:{port}"
 

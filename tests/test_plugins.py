@@ -29,12 +29,18 @@ def test_installed_plugin_lists_what_it_provides(test_plugins_path):
     assert "API groups: alpha.test.kernel.dev/v1" in out
     assert "test_beta  (plugin; kernel-test-plugins 1.0.0)" in out
     assert "requires: test_alpha" in out
-    assert "authentication: loopback, alpha-token, alpha-cert, beta-token, anonymous" in out
+    # beta-token is marked configured_by("beta-token"): left out, and said so, without --beta-token.
+    assert "authentication: loopback, alpha-token, alpha-cert, anonymous\n" in out
+    assert "not configured: beta-token (needs --beta-token)" in out
+    configured = run_kernel("plugins", "--plugins=test_alpha,test_beta", "--beta-token=b", env=env)
+    assert "authentication: loopback, alpha-token, alpha-cert, beta-token, anonymous\n" in configured.stdout
+    assert "not configured" not in configured.stdout
 
 
 def test_plugins_order_decides_the_authentication_chain(test_plugins_path):
     env = plugin_env(test_plugins_path)
-    result = run_kernel("plugins", "--plugins=test_beta,test_alpha", "--anonymous-auth=false", env=env)
+    result = run_kernel("plugins", "--plugins=test_beta,test_alpha", "--anonymous-auth=false",
+                        "--beta-token=b", env=env)
     assert result.returncode == 0, result.stderr
     assert "authentication: loopback, beta-token, alpha-token, alpha-cert\n" in result.stdout
 
@@ -92,3 +98,39 @@ def test_empty_plugins_flag_selects_only_builtins(test_plugins_path):
     assert result.returncode == 0, result.stderr
     loaded = [line.split()[0] for line in result.stdout.splitlines() if "(built-in;" in line or "(plugin;" in line]
     assert loaded == ["anonymous", "authz_always", "loopback"]
+
+
+def test_unconfigured_components_are_named_alike_by_the_startup_log_and_kernel_plugins(
+        kernel_process, tmp_path):
+    flags = ["--plugins=api_core,storage_memory,authn_oidc,authn_token,authn_x509"]
+    expected = ("not configured: oidc (needs --oidc-issuer-url or --authentication-config), "
+                "token-file (needs --token-auth-file), x509 (needs --client-ca-file)")
+    cert_dir = tmp_path / "plugins-certs"
+    listed = run_kernel("plugins", *flags, f"--cert-dir={cert_dir}")
+    assert listed.returncode == 0, listed.stderr
+    assert f"  {expected}\n" in listed.stdout
+    assert "  authentication: loopback, anonymous\n" in listed.stdout
+    assert not cert_dir.exists()  # kernel plugins builds nothing: no certificates
+    unknown = run_kernel("plugins", *flags, "--authorization-mode=NoSuchMode")  # serve's to refuse
+    assert unknown.returncode == 0 and "Traceback" not in unknown.stderr
+    assert "  authorization: privileged group system:masters, NoSuchMode\n" in unknown.stdout
+    kernel = kernel_process(*flags)
+    log = kernel.log()
+    assert "authentication chain: loopback, anonymous" in log
+    assert expected in log
+    kernel.stop()
+    # A configured one leaves the list; the others stay.
+    tokens = tmp_path / "tokens.csv"
+    tokens.write_text("t0k3n,alice,1\n")
+    listed = run_kernel("plugins", *flags, f"--token-auth-file={tokens}")
+    assert "  authentication: loopback, token-file, anonymous\n" in listed.stdout
+    assert ("not configured: oidc (needs --oidc-issuer-url or --authentication-config), "
+            "x509 (needs --client-ca-file)\n") in listed.stdout
+
+
+def test_a_factory_returning_none_is_named_unconfigured_in_the_startup_log(kernel_process, test_plugins_path):
+    # test_alpha's alpha-token factory has no configured_by mark: it returns None without the flag.
+    kernel = kernel_process("--plugins=test_alpha,test_beta", "--storage-backend=alpha-dict",
+                            env=plugin_env(test_plugins_path))
+    assert "authentication chain: loopback, alpha-cert, anonymous" in kernel.log()
+    assert "not configured: alpha-token, beta-token (needs --beta-token)" in kernel.log()

@@ -23,9 +23,7 @@ def with_authentication(handler: Handler, authenticator: Authenticator) -> Handl
             return
         request.user = user
         # The credential has done its job: it must not travel further (to logs, proxies, ...).
-        request.scope["headers"] = [(k, v) for k, v in request.scope["headers"]
-                                    if k.lower() != b"authorization"]
-        request._headers = None
+        request.remove_header("authorization")
         await handler(request)
 
     return authentication

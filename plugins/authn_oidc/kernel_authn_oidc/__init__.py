@@ -14,6 +14,7 @@ from pathlib import Path
 from kernel import hookimpl
 from kernel.filewatch import watch_file
 from kernel.options import string_list
+from kernel.plugins import configured_by
 
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,7 @@ def kernel_validate_options(options):
     return errors + validate_flags(_flags(options))
 
 
+@configured_by("oidc-issuer-url", "authentication-config")
 def _authenticator(server) -> OIDCAuthenticator | None:
     from kernel_authn_oidc.authenticator import OIDCAuthenticator
 

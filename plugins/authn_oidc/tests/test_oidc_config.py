@@ -186,5 +186,5 @@ def test_required_claim_flag_format() -> None:
     result = parse_flags(option_set, ["--oidc-required-claim=hd=example.com,tier=gold"])
     assert result.options.oidc_required_claim == {"hd": "example.com", "tier": "gold"}
     result = parse_flags(option_set, ["--oidc-required-claim=novalue"])
-    assert result.errors == ['--oidc-required-claim: invalid argument "novalue": novalue must be '
-                             "formatted as key=value"]
+    assert result.errors == ['invalid argument "novalue" for "--oidc-required-claim" flag: novalue '
+                             "must be formatted as key=value"]

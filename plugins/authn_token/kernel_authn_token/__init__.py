@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kernel import hookimpl
+from kernel.plugins import configured_by
 
 from kernel_authn_token.tokenfile import TokenFileAuthenticator, TokenFileError
 
@@ -25,6 +26,7 @@ def kernel_validate_options(options):
     return []
 
 
+@configured_by("token-auth-file")
 def _authenticator(server) -> TokenFileAuthenticator | None:
     path = server.options.token_auth_file
     return TokenFileAuthenticator.from_file(path) if path else None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kernel import hookimpl
 from kernel.filewatch import watch_file
+from kernel.plugins import configured_by
 
 from kernel_authn_x509.authenticator import X509Authenticator, load_bundle
 
@@ -56,6 +57,7 @@ def kernel_complete_options(options):
         options.client_ca_files.append(options.client_ca_file)
 
 
+@configured_by("client-ca-file")
 def _authenticator(server) -> X509Authenticator | None:
     path = server.options.client_ca_file
     if not path:
