@@ -211,6 +211,11 @@ class _HelpFormatter(argparse.HelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=40, width=100)
 
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if action.const is _MISSING:  # the value is required; nargs="?" only collects the error
+            return self._metavar_formatter(action, default_metavar)(1)[0]
+        return super()._format_args(action, default_metavar)
+
 
 def parse(option_set: OptionSet, argv: Sequence[str]) -> ParseResult:
     """Parse ``argv`` into :class:`Options`; conversion errors are collected, not raised."""
