@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
 import trio
 
-from kernel import __version__, app, options as opts
+from kernel import __version__, app, logs, options as opts
 from kernel.admission import admission_order
 from kernel.plugins import describe_unconfigured, unconfigured_reason
 from kernel.server import ListenError, authenticator_order, create_server_chain, prepare_run, run
@@ -44,11 +43,6 @@ def _fail(errors: Sequence[str]) -> int:
     return 1
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname).1s%(asctime)s %(name)s] %(message)s")
-
-
 def _load(argv: Sequence[str]) -> tuple[app.ServerRunOptions, opts.Options, list[str]]:
     run_options = app.build_options(argv)
     options, errors = app.parse(run_options, argv)
@@ -56,7 +50,7 @@ def _load(argv: Sequence[str]) -> tuple[app.ServerRunOptions, opts.Options, list
 
 
 def serve(argv: Sequence[str]) -> int:
-    _setup_logging()
+    logs.setup()  # text at -v=0 until the flags say otherwise
     try:
         run_options, options, errors = _load(argv)
         if options.help:
@@ -65,6 +59,7 @@ def serve(argv: Sequence[str]) -> int:
         errors += app.validate(run_options, options)
         if errors:
             return _fail(errors)
+        logs.setup(options.v, options.logging_format)
         options = app.complete(run_options, options)
     except app.OptionsError as error:
         return _fail(error.errors)

@@ -118,6 +118,7 @@ class Flag:
     convert: Callable[[str], Any]
     plugin: str
     metavar: str = "string"
+    short: str = ""  # a one-letter alias (``-v``), as pflag's shorthand
 
     @property
     def dest(self) -> str:
@@ -148,14 +149,14 @@ class OptionSet:
         return view
 
     def add(self, name: str, *, default: Any, help: str,
-            type: Callable[[str], Any] = str) -> None:
-        """Add ``--name``; ``type`` converts the text given on the command line."""
+            type: Callable[[str], Any] = str, short: str = "") -> None:
+        """Add ``--name`` (and ``-short``); ``type`` converts the text given on the command line."""
         name = name.lstrip("-")
         if name in self.flags:
             owner = self.flags[name].plugin
             raise ValueError(f"flag --{name} of plugin {self._plugin} is already defined by {owner}")
         self.flags[name] = Flag(name, default, help, type, self._plugin,
-                                _METAVARS.get(type, "string"))
+                                _METAVARS.get(type, "string"), short)
 
     def by_plugin(self) -> dict[str, list[Flag]]:
         groups: dict[str, list[Flag]] = {}
@@ -201,8 +202,12 @@ def build_parser(option_set: OptionSet, prog: str = "kernel serve") -> argparse.
                 group.add_argument(f"--{flag.name}", dest=flag.dest, nargs="?", const="true",
                                    default=None, metavar="", help=help_text)
             else:
-                group.add_argument(f"--{flag.name}", dest=flag.dest, default=None,
-                                   metavar=flag.metavar, help=help_text)
+                # nargs="?": a flag without its value is reported with the other errors
+                # instead of argparse exiting ("flag needs an argument", as pflag says).
+                names = [f"-{flag.short}"] if flag.short else []
+                group.add_argument(*names, f"--{flag.name}", dest=flag.dest, default=None,
+                                   nargs="?", const=_MISSING, metavar=flag.metavar,
+                                   help=help_text)
     return parser
 
 
@@ -223,6 +228,9 @@ def _show_default(flag: Flag) -> str:
     return f'"{value}"' if flag.convert is str else str(value)  # pflag quotes string flags only
 
 
+_MISSING = "\0missing"  # the value argparse gives a flag written without one
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=40, width=100)
@@ -235,6 +243,11 @@ class _HelpFormatter(argparse.HelpFormatter):
     def _split_lines(self, text: str, width: int) -> list[str]:
         # Never break inside a flag name ("--tls-cert-" / "file").
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if action.const is _MISSING:  # the value is required; nargs="?" only collects the error
+            return self._metavar_formatter(action, default_metavar)(1)[0]
+        return super()._format_args(action, default_metavar)
 
 
 def parse(option_set: OptionSet, argv: Sequence[str]) -> ParseResult:
@@ -250,6 +263,10 @@ def parse(option_set: OptionSet, argv: Sequence[str]) -> ParseResult:
             values[flag.dest] = flag.default
             continue
         explicit.add(flag.name)
+        if raw is _MISSING:
+            values[flag.dest] = flag.default
+            errors.append(f"flag needs an argument: --{flag.name}")  # pflag's words
+            continue
         try:
             values[flag.dest] = flag.convert(raw)
         except ValueError as exc:
@@ -305,6 +322,10 @@ def add_server_run_options(options: OptionSet) -> None:
     add("storage-backend", default="memory", help="The storage backend for persistence.")
     add("write-kubeconfig", default="",
         help="Write an admin kubeconfig (server URL, CA, loopback token) to this path once serving.")
+    add("v", short="v", default=0, type=non_negative_int,
+        help="number for the log level verbosity (klog's: 2 logs one line per request)")
+    add("logging-format", default="text",
+        help='Sets the log format. Permitted formats: "json", "text".')
 
 
 def validate_server_run_options(options: Options) -> list[str]:
@@ -313,6 +334,9 @@ def validate_server_run_options(options: Options) -> list[str]:
         errors.append("--tls-cert-file: --tls-cert-file and --tls-private-key-file must be given together")
     if options.request_timeout <= 0:
         errors.append("--request-timeout: must be greater than 0")
+    if options.logging_format not in ("json", "text"):
+        errors.append(f'--logging-format: Unsupported value: "{options.logging_format}": '
+                      'supported values: "json", "text"')
     modes = options.authorization_mode
     if not modes:
         errors.append("--authorization-mode: at least one authorization mode must be passed")

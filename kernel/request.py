@@ -7,6 +7,7 @@ user) so no filter re-parses what another already did.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -54,7 +55,7 @@ class Headers(dict[str, str]):
 
 class Request:
     __slots__ = ("scope", "receive", "_send", "info", "user", "response_started",
-                 "_headers", "_query", "extra_headers")
+                 "_headers", "_query", "extra_headers", "status", "audit_id", "unrouted", "received")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -67,6 +68,10 @@ class Request:
         self._query: dict[str, list[str]] | None = None
         # Headers filters want on whatever response is written (e.g. Connection: close).
         self.extra_headers: list[tuple[bytes, bytes]] = []
+        self.status = 0  # the response's status code once it started (for logs and metrics)
+        self.audit_id = ""  # set by WithAuditInit
+        self.unrouted = False  # answered "no such path": kept out of the request metrics
+        self.received = time.perf_counter()  # kube's request-received timestamp, for latencies
 
     @property
     def method(self) -> str:
@@ -136,6 +141,7 @@ class Request:
     async def send(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.response_started = True
+            self.status = message["status"]
             if self.extra_headers:
                 message = {**message, "headers": [*message.get("headers", ()), *self.extra_headers]}
         await self._send(message)
@@ -158,4 +164,7 @@ class Request:
         await self.respond(status, text.encode(), TEXT, [(b"x-content-type-options", b"nosniff")])
 
     async def respond_error(self, error: StatusError) -> None:
+        # kube's NotFound handler is not instrumented: a path no handler serves must not add
+        # a label set per made-up path (an object's 404 carries details and is counted).
+        self.unrouted = error.code == 404 and not error.details
         await self.respond(error.code, error.body(), JSON, error.headers)

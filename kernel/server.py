@@ -31,10 +31,12 @@ from kernel.filters import build_handler_chain
 from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
 from kernel.httpserver import ServingContext, open_tls_listeners, serve
 from kernel.lifecycle import LifecycleSignals, WaitGroup
+from kernel.metrics import Metrics
 from kernel.options import Options
 from kernel.plugins import PluginManager, describe_unconfigured, unconfigured_reason
 from kernel.request import Handler, Request
 from kernel.storage.cacher import Cacher
+from kernel.storage.instrumented import InstrumentedStorage
 from kernel.version import version_info
 
 log = logging.getLogger("kernel")
@@ -51,6 +53,7 @@ class APIServer:
         self.signals = LifecycleSignals()
         self.in_flight = WaitGroup()
         self.log_check = LogCheck()
+        self.metrics = Metrics()  # this server's registry: plugins add their collectors to it
         self.storage: Any = None
         self.tls: ServingContext  # the TLS context new connections get; client CAs reloadable
         self.authenticator: AuthenticatorChain
@@ -61,6 +64,7 @@ class APIServer:
         self.group_handlers: dict[str, Handler] = {}
         self.stores: dict[tuple[str, str], Store] = {}  # (group, plural) → the resource's registry
         self.cachers: list[Cacher] = []
+        self.cachers_by_resource: dict[str, Cacher] = {}  # "configmaps", "deployments.apps"
         self.health_checks: list[HealthCheck] = []
         self.post_start_hooks: dict[str, Hook] = {}
         self.pre_shutdown_hooks: dict[str, Hook] = {}
@@ -148,12 +152,21 @@ def _install_api_groups(server: APIServer) -> None:
             for spec in group.resources:
                 rest = group.storage.get(spec.plural)
                 if rest is None:  # the generic registry over the watch cache
-                    cacher = Cacher(server.storage, spec.storage_prefix)
+                    resource = f"{spec.plural}.{spec.group}" if spec.group else spec.plural
+                    timed = InstrumentedStorage(server.storage, server.metrics.storage_timer(
+                        options.storage_backend, resource))
+                    cacher = Cacher(timed, spec.storage_prefix)
                     server.cachers.append(cacher)
+                    server.cachers_by_resource[resource] = cacher
                     rest = server.stores[(spec.group, spec.plural)] = Store(spec, cacher)
                 stores[spec.plural] = rest
             handler = ResourceHandler(stores, server.signals)
         server.group_handlers[group.prefix] = handler
+    server.metrics.add_callback_gauge(
+        "apiserver_storage_objects", "Number of stored objects at the time of last check split "
+        "by kind (read from the watch cache at scrape time).", "resource",
+        lambda: [(resource, cacher.object_count)
+                 for resource, cacher in server.cachers_by_resource.items()])
 
 
 def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
@@ -226,6 +239,12 @@ def prepare_run(server: APIServer) -> APIServer:
         await request.respond_json(info)
 
     server.non_resource["/version"] = version
+
+    async def metrics(request: Request) -> None:
+        body, content_type = server.metrics.exposition(request.headers.get("accept"))
+        await request.respond(200, body, content_type.encode())
+
+    server.non_resource["/metrics"] = metrics
     if server.api_groups:
         install_discovery(server)
         install_openapi(server)

@@ -176,6 +176,11 @@ class Cacher:
             moved, self._moved = self._moved, trio.Event()
             moved.set()
 
+    @property
+    def object_count(self) -> int:
+        """Objects in the cache now (``apiserver_storage_objects``)."""
+        return len(self._keys)
+
     # -- waiting -----------------------------------------------------------------------------
 
     async def wait_ready(self) -> None:
