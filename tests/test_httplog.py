@@ -91,7 +91,7 @@ def test_bad_logging_flags_are_reported_together():
         '  --logging-format: Unsupported value: "xml": supported values: "json", "text"',
     ]
     result = run_kernel("serve", "--plugins=", "--v=-1")
-    assert result.returncode == 1 and '--v: invalid argument "-1"' in result.stderr
+    assert result.returncode == 1 and 'invalid argument "-1" for "--v" flag' in result.stderr
 
 
 # --- Audit-Id --------------------------------------------------------------------------------

@@ -139,8 +139,8 @@ def test_help_shows_every_default_including_booleans_and_zero_durations():
     out = run_kernel("serve", "--help").stdout
     flags = {}  # --flag → its help text (argparse wraps it over several lines)
     for line in out.splitlines():
-        if line.startswith("  --"):
-            name = line.split()[0]
+        if line.startswith("  -"):  # "  --flag type  help" or "  -v int, --v int  help"
+            name = next(word.rstrip(",") for word in line.split() if word.startswith("--"))
             flags[name] = line
         elif flags and line.startswith(" " * 10):
             flags[name] += " " + line.strip()
