@@ -11,6 +11,12 @@
    --shutdown-send-retry-after), close idle keep-alive connections, then give connections with
    requests in flight until the drain deadline. ``hypercorn.trio.serve`` has a single trigger
    for all of that, so :func:`serve` composes Hypercorn's connection handling itself.
+4. HTTP/2 connections that end while responses are still being sent (a client killed during
+   a watch, a dropped network): Hypercorn stops its sending task but leaves each stream's
+   buffer open, so the app's next (or final) send waits forever. Every such stream would keep
+   its request task, and the connection its socket and TLS state, until the process exits (and
+   hold up a graceful shutdown until the drain deadline). :class:`PeerCertTCPServer` releases
+   those buffers once the connection is closed, so the sends return and everything is freed.
 
 The TLS context itself can change while serving (:class:`ServingContext`, :class:`TLSListener`):
 client CA bundles are reloaded without a restart.
@@ -30,7 +36,8 @@ import h2.exceptions
 import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
-from hypercorn.events import Event, Updated
+from hypercorn.events import Closed, Event, RawData, Updated
+from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.trio.tcp_server import TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
@@ -69,12 +76,38 @@ class _ConnectionApp:
 
 class PeerCertTCPServer(TCPServer):
     close_when_idle = False  # an HTTP/2 response asked for Connection: close
+    released = False  # the connection closed and its HTTP/2 streams were let go
 
     async def protocol_send(self, event: Event) -> None:
-        if isinstance(event, Updated) and event.idle and self.close_when_idle:
-            await self.idle_task.restart(self._task_group, self._go_away)
-            return
+        if isinstance(event, Updated):
+            if self.released:
+                return  # no idle timer for a closed connection: it would keep the task alive
+            if event.idle and self.close_when_idle:
+                await self.idle_task.restart(self._task_group, self._go_away)
+                return
         await super().protocol_send(event)
+        if isinstance(event, (RawData, Closed)):  # a failed write closes the protocol too
+            await self._release_if_closed()
+
+    async def _read_data(self) -> None:
+        await super()._read_data()  # ends by handing Closed() to the protocol
+        await self._release_if_closed()
+
+    async def _initiate_server_close(self) -> None:
+        await super()._initiate_server_close()
+        await self._release_if_closed()
+
+    async def _release_if_closed(self) -> None:
+        """Once an HTTP/2 connection is closed, make every stream's pending and future sends
+        return (see 4. above): close their buffers, and stop the idle timer, so the
+        connection's tasks end and the socket is closed."""
+        h2_protocol = self.protocol.protocol
+        if self.released or not isinstance(h2_protocol, H2Protocol) or not h2_protocol.closed:
+            return
+        self.released = True
+        await self.idle_task.stop()
+        for buffer in list(h2_protocol.stream_buffers.values()):
+            await buffer.close()
 
     async def _go_away(self) -> None:
         with trio.CancelScope(shield=True):

@@ -2,12 +2,14 @@
 
 Each guards something Hypercorn's trio worker does not do by itself: the verified TLS client
 certificate reaching authenticators, TLS 1.2+ with ALPN, idle keep-alive connections closing at
-shutdown instead of holding it up, and ``Connection: close`` ending HTTP/2 connections (GOAWAY).
+shutdown instead of holding it up, ``Connection: close`` ending HTTP/2 connections (GOAWAY), and
+the streams of an HTTP/2 connection that ends mid-response being let go (not leaked).
 """
 
 from __future__ import annotations
 
 import datetime
+import gc
 import socket
 import ssl
 import warnings
@@ -28,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import Running, build_server, plugin_env
 from kernel.certs import ensure_self_signed
-from kernel.httpserver import create_ssl_context, serve
+from kernel.httpserver import PeerCertTCPServer, create_ssl_context, serve
 from kernel.server import run
 
 THINGS = "/apis/alpha.test.kernel.dev/v1/things"
@@ -258,8 +260,7 @@ async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-@pytest.fixture
-async def plain_server(tmp_path: Path, nursery: trio.Nursery) -> tuple[int, str]:
+async def _serve(app: Any, tmp_path: Path, nursery: trio.Nursery) -> tuple[int, str]:
     """kernel.httpserver.serve with a raw ASGI app; returns (port, CA file)."""
     serving = ensure_self_signed(str(tmp_path / "certs"), "127.0.0.1")
     listeners = await trio.open_ssl_over_tcp_listeners(
@@ -267,9 +268,14 @@ async def plain_server(tmp_path: Path, nursery: trio.Nursery) -> tuple[int, str]
         https_compatible=True)
     port = listeners[0].transport_listener.socket.getsockname()[1]
     await nursery.start(lambda task_status: serve(
-        _asgi_app, listeners, stop_listening=trio.sleep_forever, drain_timeout=5,
+        app, listeners, stop_listening=trio.sleep_forever, drain_timeout=5,
         on_stopped_listening=lambda: None, task_status=task_status))
     return port, serving.ca_file
+
+
+@pytest.fixture
+async def plain_server(tmp_path: Path, nursery: trio.Nursery) -> tuple[int, str]:
+    return await _serve(_asgi_app, tmp_path, nursery)
 
 
 async def _open(port: int, ca_file: str, alpn: str) -> trio.SSLStream:
@@ -358,6 +364,65 @@ async def test_http2_connection_close_sends_goaway_and_closes(plain_server: tupl
     assert goaways[0].error_code == 0
     assert goaways[0].last_stream_id == stream_id
 
+
+
+# -- HTTP/2 connections that end mid-response ------------------------------------------------------
+
+class StreamingApp:
+    """Two long responses, as a watch makes them. ``/flood`` sends more than HTTP/2's initial
+    64 KiB flow-control window (a client that stops reading leaves it blocked in send);
+    ``/quiet`` sends nothing until the client goes away, then ends its body (as a watch does).
+    ``finished`` counts the responses whose app call returned."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.started += 1
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            if scope["path"] == "/flood":
+                for _ in range(16):
+                    await send({"type": "http.response.body", "body": b"x" * 16384,
+                                "more_body": True})
+            else:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.finished += 1
+
+
+def _connections() -> int:
+    gc.collect()
+    return sum(isinstance(o, PeerCertTCPServer) for o in gc.get_objects())
+
+
+@pytest.mark.parametrize("path", ["/flood", "/quiet"])
+async def test_http2_streams_of_a_dropped_connection_are_released(
+        tmp_path: Path, nursery: trio.Nursery, path: str) -> None:
+    # Hypercorn 0.18 leaves such streams waiting in send forever: the app task, the connection
+    # and its socket would stay until the process exits (one per killed `kubectl get -w`).
+    app = StreamingApp()
+    port, ca_file = await _serve(app, tmp_path, nursery)
+    with trio.fail_after(10):
+        client = H2Client(await _open(port, ca_file, "h2"))
+        for _ in range(3):
+            client.conn.send_headers(client.conn.get_next_available_stream_id(), [
+                (":method", "GET"), (":path", path), (":scheme", "https"),
+                (":authority", "localhost")], end_stream=True)
+        await client.flush()
+        received: list[h2.events.Event] = []
+        while sum(isinstance(e, h2.events.ResponseReceived) for e in received) < 3:
+            received += client.conn.receive_data(await _receive(client.stream))
+        await trio.sleep(0.2)  # let /flood fill the window (no WINDOW_UPDATE is ever sent)
+        assert app.started == 3 and app.finished == 0
+        await client.stream.transport_stream.aclose()  # gone without GOAWAY or RST_STREAM
+        while app.finished < 3 or _connections():
+            await trio.sleep(0.01)
 
 
 # -- reloadable client CAs -------------------------------------------------------------------------
