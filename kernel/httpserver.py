@@ -4,12 +4,14 @@
    Hypercorn 0.18 does not provide it. :class:`PeerCertTCPServer` completes the handshake, reads
    the peer certificate and wraps the connection's app so every request carries it.
 2. Graceful HTTP/2 GOAWAY as Go's net/http2 sends it: NO_ERROR naming the last stream the
-   connection will serve; streams up to it are answered, later ones refused (REFUSED_STREAM, which
-   clients retry), and the connection closes once its streams are done. It is sent for a response
+   connection will serve; streams up to it are answered, later ones ignored (clients retry them
+   elsewhere), and the connection closes once its streams are done. It is sent for a response
    with ``Connection: close`` (h2 drops the header; kube's --shutdown-send-retry-after and
    --goaway-chance rely on it), for a sampled request with --goaway-chance, when the connection
    has been idle for the keep-alive timeout, and at shutdown. Hypercorn's own GOAWAY (h2's
    ``close_connection``) ends the h2 state machine, so streams in flight were never answered.
+   Unlike Go, the GOAWAY waits for the response being sent to end: the h2 library (httpx) fails
+   a stream whose frames follow a GOAWAY.
 3. No per-connection request cap: Hypercorn's ``keep_alive_max_requests`` (1000) closed long-lived
    kubectl and informer connections; kube has none.
 4. Slow clients: a request's header must arrive within --read-header-timeout's equivalent (kube
@@ -255,16 +257,16 @@ class _H2Protocol(H2Protocol):
         return kept
 
     def _refuse_new_streams(self, events: list[h2.events.Event]) -> list[h2.events.Event]:
-        """Drop the events of streams above the GOAWAY's last stream id: REFUSED_STREAM tells the
-        client they were not processed, so it retries them on another connection."""
+        """Ignore streams above the GOAWAY's last stream id, as Go does: the GOAWAY, which the
+        client reads first, tells it they were not processed, so it retries them on another
+        connection. (An RST_STREAM after GOAWAY would make the h2 library, hence httpx, fail
+        the whole connection instead.) Their data's flow-control credit is returned."""
         last, kept = self.last_stream_id or 0, []
         for event in events:
             stream_id = getattr(event, "stream_id", None) or 0
             if stream_id <= last or stream_id % 2 == 0:
                 kept.append(event)
-            elif isinstance(event, h2.events.RequestReceived):
-                self.connection.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
-            elif isinstance(event, h2.events.DataReceived):  # return its flow-control credit
+            elif isinstance(event, h2.events.DataReceived):
                 self.connection.acknowledge_received_data(event.flow_controlled_length, stream_id)
         return kept
 
