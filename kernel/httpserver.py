@@ -140,8 +140,9 @@ class _ConnectionContext:
 class _ConnectionApp:
     """Hypercorn's AppWrapper for one connection: adds the TLS extension to each scope, and asks
     the connection to go away after a response with ``Connection: close`` (HTTP/2) or a request
-    sampled by --goaway-chance; while shutting down, HTTP/1.1 responses say ``Connection: close``
-    (as Go's server does once keep-alives are off), so clients send nothing more on them."""
+    sampled by --goaway-chance. HTTP/1.1 responses say ``Connection: close`` while shutting down
+    (as Go's server does once keep-alives are off) and when the request body has not all arrived
+    (the connection must then close), so clients send nothing more on them."""
 
     def __init__(self, app: Any, tls: dict[str, Any] | None, connection: PeerCertTCPServer) -> None:
         self.app = app
@@ -165,8 +166,8 @@ class _ConnectionApp:
                 await original_send(message)
         else:
             async def send(message: dict[str, Any]) -> None:
-                if (message["type"] == "http.response.start" and connection.shutting_down.is_set()
-                        and not _asks_to_close(message)):
+                if (message["type"] == "http.response.start" and not _asks_to_close(message)
+                        and (connection.shutting_down.is_set() or connection.request_body_unread())):
                     message = {**message, "headers": [*message.get("headers", ()),
                                                       (b"connection", b"close")]}
                 await original_send(message)
@@ -366,10 +367,15 @@ class PeerCertTCPServer(TCPServer):
         with trio.CancelScope(shield=True):
             await self._initiate_server_close()
 
-    async def _close(self) -> None:
+    def request_body_unread(self) -> bool:
+        """HTTP/1.1: the request's body has not all arrived (the response comes first, e.g. a
+        413), so the connection cannot be reused."""
         protocol = getattr(self, "_protocol", None)
         http1 = protocol.protocol if protocol is not None else None
-        if isinstance(http1, H11Protocol) and http1.connection.their_state is h11.SEND_BODY:
+        return isinstance(http1, H11Protocol) and http1.connection.their_state is h11.SEND_BODY
+
+    async def _close(self) -> None:
+        if self.request_body_unread():
             await trio.sleep(CLOSE_WAIT_FOR_UNREAD_BODY)  # the reader goes on discarding input
         await super()._close()
 

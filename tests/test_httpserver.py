@@ -320,6 +320,23 @@ async def test_http1_connection_close_ends_the_connection(plain_server: tuple[in
         assert await _receive(stream) == b""
 
 
+async def test_http1_response_before_the_body_arrived_closes_the_connection(
+        plain_server: tuple[int, str]) -> None:
+    # The app answers without waiting for the body (a 404, a 413). The connection cannot carry
+    # another request until the body is in, so the response says Connection: close (else a
+    # client reusing it would lose its next request), and the server closes it afterwards.
+    port, ca_file = plain_server
+    with trio.fail_after(10):
+        stream = await _open(port, ca_file, "http/1.1")
+        await stream.send_all(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n")
+        response = b""
+        while not response.endswith(b"ok"):
+            response += await _receive(stream)
+        assert b"connection: close" in response.lower()
+        await stream.send_all(b"0123456789")  # the body, late: read and discarded
+        assert await _receive(stream) == b""
+
+
 class H2Client:
     """Just enough of an HTTP/2 client to see the frames the server sends."""
 
