@@ -131,7 +131,7 @@ class Flag:
 
 _METAVARS = {boolean: "", duration: "duration", non_negative_duration: "duration",
              string_list: "strings", port: "int", non_negative_int: "int", int: "int",
-             ip_address: "ip"}
+             ip_address: "ip", float: "float"}
 
 
 class OptionSet:
@@ -297,6 +297,14 @@ def add_server_run_options(options: OptionSet) -> None:
         help="File containing the default x509 certificate for HTTPS (CA cert, if any, "
              "concatenated after server cert).")
     add("tls-private-key-file", default="", help="File containing the x509 private key matching --tls-cert-file.")
+    add("http2-max-streams-per-connection", default=0, type=non_negative_int,
+        help="The limit that the server gives to clients for the maximum number of streams in an "
+             "HTTP/2 connection. Zero means kube-apiserver's default, 100.")
+    add("goaway-chance", default=0.0, type=float,
+        help="To prevent HTTP/2 clients from getting stuck on a single apiserver, randomly close a "
+             "connection (GOAWAY). The client's other in-flight requests won't be affected, and the "
+             "client will reconnect. This sets the fraction of requests that will be sent a GOAWAY. "
+             "Min is 0 (off), Max is .02 (1/50 requests); .001 (1/1000) is a recommended starting point.")
     add("shutdown-delay-duration", default=0.0, type=non_negative_duration,
         help="Time to delay the termination. During that time the server keeps serving requests "
              "normally while /readyz returns failure.")
@@ -337,6 +345,8 @@ def validate_server_run_options(options: Options) -> list[str]:
     if options.logging_format not in ("json", "text"):
         errors.append(f'--logging-format: Unsupported value: "{options.logging_format}": '
                       'supported values: "json", "text"')
+    if not 0 <= options.goaway_chance <= 0.02:  # kube's bound and message
+        errors.append("--goaway-chance can not be less than 0 or greater than 0.02")
     modes = options.authorization_mode
     if not modes:
         errors.append("--authorization-mode: at least one authorization mode must be passed")

@@ -29,7 +29,7 @@ from kernel.authorization import AuthorizerChain
 from kernel.certs import trust_anchor_pem
 from kernel.filters import build_handler_chain
 from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
-from kernel.httpserver import ServingContext, open_tls_listeners, serve
+from kernel.httpserver import ServingContext, hypercorn_config, open_tls_listeners, serve
 from kernel.lifecycle import LifecycleSignals, WaitGroup
 from kernel.metrics import Metrics
 from kernel.options import Options
@@ -333,9 +333,12 @@ async def _serve_until_shutdown(server: APIServer, listeners: Sequence[Any], por
             await signals.not_accepting_new_requests.wait()
 
     async with trio.open_nursery() as serving:
+        config = hypercorn_config(http2_max_streams=options.http2_max_streams_per_connection,
+                                  goaway_chance=options.goaway_chance)
         await serving.start(lambda task_status: serve(
             server, listeners, stop_listening=stop_listening, drain_timeout=options.request_timeout,
-            on_stopped_listening=signals.http_server_stopped_listening.set, task_status=task_status))
+            on_stopped_listening=signals.http_server_stopped_listening.set, config=config,
+            task_status=task_status))
         log.info("Serving securely on %s:%d", options.bind_address, port)
         if options.write_kubeconfig:
             kubeconfig.write(options.write_kubeconfig, kubeconfig.render(

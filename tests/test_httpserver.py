@@ -8,8 +8,10 @@ the streams of an HTTP/2 connection that ends mid-response being let go (not lea
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gc
+import json
 import socket
 import ssl
 import warnings
@@ -20,6 +22,8 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.events
+import h2.settings
+import h11
 import httpx
 import pytest
 import trio
@@ -30,7 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import Running, build_server, plugin_env
 from kernel.certs import ensure_self_signed
-from kernel.httpserver import PeerCertTCPServer, create_ssl_context, serve
+from kernel.httpserver import PeerCertTCPServer, create_ssl_context, hypercorn_config, serve
 from kernel.server import run
 
 THINGS = "/apis/alpha.test.kernel.dev/v1/things"
@@ -260,22 +264,25 @@ async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _serve(app: Any, tmp_path: Path, nursery: trio.Nursery) -> tuple[int, str]:
-    """kernel.httpserver.serve with a raw ASGI app; returns (port, CA file)."""
+async def start_plain_server(tmp_path: Path, nursery: trio.Nursery, app: Any = _asgi_app, *,
+                             config: Any = None, stop: trio.Event | None = None,
+                             on_stopped_listening: Any = lambda: None) -> tuple[int, str]:
+    """kernel.httpserver.serve with a raw ASGI app in ``nursery``; returns (port, CA file).
+    Setting ``stop`` begins the shutdown (the drain is bounded by 10 s)."""
     serving = ensure_self_signed(str(tmp_path / "certs"), "127.0.0.1")
     listeners = await trio.open_ssl_over_tcp_listeners(
         0, create_ssl_context(serving.cert_file, serving.key_file, []), host="127.0.0.1",
         https_compatible=True)
     port = listeners[0].transport_listener.socket.getsockname()[1]
     await nursery.start(lambda task_status: serve(
-        app, listeners, stop_listening=trio.sleep_forever, drain_timeout=5,
-        on_stopped_listening=lambda: None, task_status=task_status))
+        app, listeners, stop_listening=stop.wait if stop is not None else trio.sleep_forever, drain_timeout=10,
+        on_stopped_listening=on_stopped_listening, config=config, task_status=task_status))
     return port, serving.ca_file
 
 
 @pytest.fixture
 async def plain_server(tmp_path: Path, nursery: trio.Nursery) -> tuple[int, str]:
-    return await _serve(_asgi_app, tmp_path, nursery)
+    return await start_plain_server(tmp_path, nursery)
 
 
 async def _open(port: int, ca_file: str, alpn: str) -> trio.SSLStream:
@@ -312,6 +319,23 @@ async def test_http1_connection_close_ends_the_connection(plain_server: tuple[in
         stream = await _open(port, ca_file, "http/1.1")
         assert b"connection: close" not in await _http1_exchange(stream, "/")
         assert b"connection: close" in await _http1_exchange(stream, "/close")  # same connection
+        assert await _receive(stream) == b""
+
+
+async def test_http1_response_before_the_body_arrived_closes_the_connection(
+        plain_server: tuple[int, str]) -> None:
+    # The app answers without waiting for the body (a 404, a 413). The connection cannot carry
+    # another request until the body is in, so the response says Connection: close (else a
+    # client reusing it would lose its next request), and the server closes it afterwards.
+    port, ca_file = plain_server
+    with trio.fail_after(10):
+        stream = await _open(port, ca_file, "http/1.1")
+        await stream.send_all(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n")
+        response = b""
+        while not response.endswith(b"ok"):
+            response += await _receive(stream)
+        assert b"connection: close" in response.lower()
+        await stream.send_all(b"0123456789")  # the body, late: read and discarded
         assert await _receive(stream) == b""
 
 
@@ -407,7 +431,7 @@ async def test_http2_streams_of_a_dropped_connection_are_released(
     # Hypercorn 0.18 leaves such streams waiting in send forever: the app task, the connection
     # and its socket would stay until the process exits (one per killed `kubectl get -w`).
     app = StreamingApp()
-    port, ca_file = await _serve(app, tmp_path, nursery)
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
     with trio.fail_after(10):
         client = H2Client(await _open(port, ca_file, "h2"))
         for _ in range(3):
@@ -446,3 +470,428 @@ def test_serving_context_swaps_client_cas_and_keeps_the_old_on_bad_input(tmp_pat
     tls.update_client_ca(str(ca_file), "")
     tls.update_client_ca("extra", "")
     assert tls.current.verify_mode == ssl.CERT_NONE  # no client CA left: no certificate asked for
+
+
+# -- kube's serving settings -----------------------------------------------------------------------
+
+async def test_5000_requests_on_one_http2_connection_get_no_goaway(plain_server: tuple[int, str]) -> None:
+    # Hypercorn's default keep_alive_max_requests (1000) sent GOAWAY on the 1001st request and
+    # left it unanswered; kubectl and informers keep one connection for hours. kube has no cap.
+    port, ca_file = plain_server
+    with trio.fail_after(300):  # a hang guard only
+        client = H2Client(await _open(port, ca_file, "h2"))
+        for _ in range(5000):
+            stream_id, events = await client.get("/")
+            assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in events), stream_id
+            response = next(e for e in events if isinstance(e, h2.events.ResponseReceived))
+            assert dict(response.headers)[b":status"] == b"200"
+    assert stream_id == 9999
+
+
+@pytest.mark.parametrize("flags, streams", [((), 100), (("--http2-max-streams-per-connection=250",), 250)])
+async def test_http2_settings_are_kubes(kernel_in_process, flags: tuple[str, ...], streams: int) -> None:
+    kernel = await kernel_in_process(*flags)
+    with trio.fail_after(10):
+        client = H2Client(await _open(_port(kernel.server.url), kernel.ca_file, "h2"))
+        _, events = await client.get("/version")
+    settings = next(e for e in events if isinstance(e, h2.events.RemoteSettingsChanged)).changed_settings
+    code = h2.settings.SettingCodes
+    assert {key: settings[key].new_value for key in (
+        code.MAX_CONCURRENT_STREAMS, code.MAX_FRAME_SIZE, code.INITIAL_WINDOW_SIZE,
+        code.MAX_HEADER_LIST_SIZE)} == {
+        code.MAX_CONCURRENT_STREAMS: streams,  # kube 1.29+: 100 unless the flag says otherwise
+        code.MAX_FRAME_SIZE: 256 * 1024,  # resourceBody99Percentile
+        code.INITIAL_WINDOW_SIZE: 256 * 1024,
+        code.MAX_HEADER_LIST_SIZE: (1 << 20) + 320}  # MaxHeaderBytes, as x/net/http2 pads it
+    # The connection window is the stream window times the stream limit.
+    assert client.conn.outbound_flow_control_window == 256 * 1024 * streams
+    response = next(e for e in events if isinstance(e, h2.events.ResponseReceived))
+    assert b"server" not in dict(response.headers)  # kube sends no Server header
+
+
+@pytest.mark.parametrize("value, error", [
+    ("0.02", None), ("0", None),
+    ("0.03", "--goaway-chance can not be less than 0 or greater than 0.02"),
+    ("-0.01", "--goaway-chance can not be less than 0 or greater than 0.02"),
+    ("-1", 'invalid argument "-1" for "--http2-max-streams-per-connection" flag')])
+def test_serving_flags_are_validated(tmp_path: Path, value: str, error: str | None) -> None:
+    from kernel import app
+
+    flag = "--http2-max-streams-per-connection" if value == "-1" else "--goaway-chance"
+    argv = [f"{flag}={value}", f"--cert-dir={tmp_path}"]
+    run_options = app.build_options(argv)
+    options, errors = app.parse(run_options, argv)
+    errors += app.validate(run_options, options)
+    if error is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and errors[0].startswith(error), errors
+
+
+async def test_goaway_chance_sends_goaway_after_the_sampled_response(tmp_path: Path,
+                                                                     nursery: trio.Nursery) -> None:
+    # kube's --goaway-chance: the sampled request is answered, then GOAWAY (NO_ERROR, naming it)
+    # and the connection closes, so the client reconnects, perhaps to another apiserver.
+    port, ca_file = await start_plain_server(tmp_path, nursery, config=hypercorn_config(goaway_chance=1))
+    with trio.fail_after(10):
+        client = H2Client(await _open(port, ca_file, "h2"))
+        stream_id, events = await client.get("/")
+        events += await client.events_until_closed()
+    assert [e.stream_id for e in events if isinstance(e, h2.events.StreamEnded)] == [stream_id]
+    goaways = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert [(g.error_code, g.last_stream_id) for g in goaways] == [(0, stream_id)]
+    # A real client just carries on, on new connections.
+    async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", http2=True,
+                                 verify=client_context(ca_file)) as http:
+        for _ in range(20):
+            response = await http.get("/")
+            assert (response.status_code, response.http_version) == (200, "HTTP/2")
+
+
+async def test_oversized_header_is_refused_with_431(plain_server: tuple[int, str]) -> None:
+    # kube's MaxHeaderBytes is 1 MiB (Go allows a little over); a 2 MiB header is refused.
+    port, ca_file = plain_server
+    with trio.fail_after(10):
+        stream = await _open(port, ca_file, "http/1.1")
+
+        async def send() -> None:
+            with contextlib.suppress(trio.BrokenResourceError):
+                await stream.send_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+                                      + b"x" * (2 << 20) + b"\r\n\r\n")
+
+        async with trio.open_nursery() as sending:
+            sending.start_soon(send)
+            response = b""
+            while chunk := await _receive(stream):
+                response += chunk
+            sending.cancel_scope.cancel()
+    assert response.startswith(b"HTTP/1.1 431 ")
+    # Just under 1 MiB is served.
+    with trio.fail_after(10):
+        stream = await _open(port, ca_file, "http/1.1")
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+                              + b"x" * ((1 << 20) - 100) + b"\r\n\r\n")
+        assert (await _receive(stream)).startswith(b"HTTP/1.1 200 ")
+
+
+# -- slow clients ----------------------------------------------------------------------------------
+
+async def test_slow_header_connections_are_dropped_while_requests_are_served(
+        tmp_path: Path, nursery: trio.Nursery) -> None:
+    # Slowloris: 200 connections trickle header lines and never finish. Each must be closed once
+    # its header has taken longer than the header timeout (kube: Go's ReadHeaderTimeout, 32 s;
+    # 1 s here), however often it sends a byte, while normal requests keep being answered.
+    port, ca_file = await start_plain_server(tmp_path, nursery,
+                                             config=hypercorn_config(read_header_timeout=1))
+    outcomes: list[bytes] = []
+
+    async def slow_client() -> None:
+        stream = await _open(port, ca_file, "http/1.1")
+
+        async def trickle() -> None:
+            try:
+                await stream.send_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+                while True:
+                    await trio.sleep(0.2)
+                    await stream.send_all(b"X-Slow: 1\r\n")
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+
+        async with trio.open_nursery() as both:
+            both.start_soon(trickle)
+            outcomes.append(await _receive(stream))  # b"": closed without an answer
+            both.cancel_scope.cancel()
+        await stream.aclose()
+
+    answered = 0
+    with trio.fail_after(120):  # a hang guard only
+        async with trio.open_nursery() as clients:
+            for _ in range(200):
+                clients.start_soon(slow_client)
+            async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}",
+                                         verify=client_context(ca_file)) as http:
+                while len(outcomes) < 200:
+                    response = await http.get("/")
+                    assert response.status_code == 200
+                    answered += 1
+                    await trio.sleep(0.05)
+    assert outcomes == [b""] * 200
+    assert answered > 0
+
+
+# -- request bodies over kube's 3 MiB limit --------------------------------------------------------
+
+BODY_LIMIT = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+TOO_LARGE = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+             "message": f"Request entity too large: limit is {BODY_LIMIT}",
+             "reason": "RequestEntityTooLarge", "code": 413}
+
+
+def configmap_body(size: int, name: str = "big") -> bytes:
+    """A valid configmap of exactly ``size`` bytes of JSON."""
+    empty = json.dumps({"metadata": {"name": name}, "data": {"k": ""}}, separators=(",", ":"))
+    body = json.dumps({"metadata": {"name": name}, "data": {"k": "x" * (size - len(empty))}},
+                      separators=(",", ":")).encode()
+    assert len(body) == size
+    return body
+
+
+async def _assert_nothing_stored(api: Any) -> None:
+    assert (await api.client.get(f"{CONFIGMAPS}/big")).status_code == 404
+    names = [item["metadata"]["name"] for item in (await api.get(CONFIGMAPS))["items"]]
+    assert "big" not in names
+
+
+@pytest.mark.parametrize("size", [BODY_LIMIT + 1, 8 * 1024 * 1024], ids=["limit+1", "8MiB"])
+@pytest.mark.parametrize("length", ["content-length", "chunks"])
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "http2"])
+async def test_body_over_3_mib_is_413_and_stores_nothing(api: Any, http2: bool, length: str,
+                                                         size: int) -> None:
+    body = configmap_body(size)
+
+    async def chunks() -> Any:  # no Content-Length: chunked on HTTP/1.1, DATA frames on HTTP/2
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    async with api.kernel.client(http1=not http2, http2=http2, timeout=30) as client:
+        response = await client.post(CONFIGMAPS, content=body if length == "content-length" else chunks(),
+                                     headers={"content-type": "application/json"})
+        assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+    assert response.status_code == 413
+    assert response.json() == TOO_LARGE
+    await _assert_nothing_stored(api)
+    # The control: a body at the limit is read and reaches validation (a configmap's data is
+    # limited to 1 MiB, so 422).
+    response = await api.client.post(CONFIGMAPS, content=configmap_body(BODY_LIMIT, "at-limit"),
+                                     headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()["reason"]) == (422, "Invalid")
+
+
+async def test_body_over_the_limit_with_a_lying_content_length_is_413(api: Any) -> None:
+    # Content-Length promises 10 MiB; after 3 MiB + 1 byte the server answers without waiting
+    # for the rest (and then closes the connection).
+    port = _port(api.server.url)
+    token = api.server.options.loopback_token
+    with trio.fail_after(30):
+        stream = await _open(port, api.kernel.ca_file, "http/1.1")
+        await stream.send_all(
+            f"POST {CONFIGMAPS} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {10 * 1024 * 1024}\r\n\r\n".encode()
+            + configmap_body(BODY_LIMIT + 1))
+        response = b""
+        while chunk := await _receive(stream):
+            response += chunk
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(payload) == TOO_LARGE
+    await _assert_nothing_stored(api)
+
+
+# -- the drain at shutdown -------------------------------------------------------------------------
+
+class RecordingApp:
+    """Answers every request with its path (after reading the body), recording what it saw."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.seen.append(scope["path"])
+        while (await receive()).get("more_body"):
+            pass
+        if scope["path"].startswith("/slow"):
+            await trio.sleep(0.5)
+        body = scope["path"].encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class BlockingConnection:
+    """A client connection on a blocking socket: it can write while the server's trio loop is
+    not running, which puts a request into the server's socket exactly when we choose."""
+
+    def __init__(self, port: int, ca_file: str, alpn: str) -> None:
+        context = client_context(ca_file)
+        context.set_alpn_protocols([alpn])
+        self.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
+                                        server_hostname="127.0.0.1")
+        assert self.sock.selected_alpn_protocol() == alpn
+
+    def read_until_closed(self) -> bytes:
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := self.sock.recv(65536):
+                data += chunk
+        return data
+
+
+class BlockingH1(BlockingConnection):
+    def __init__(self, port: int, ca_file: str) -> None:
+        super().__init__(port, ca_file, "http/1.1")
+        self.h11 = h11.Connection(h11.CLIENT)
+
+    def request(self, method: str, path: str, body: bytes = b"") -> bytes:
+        headers = [("host", "localhost"), ("content-length", str(len(body)))]
+        return (self.h11.send(h11.Request(method=method, target=path, headers=headers))
+                + self.h11.send(h11.Data(data=body)) + self.h11.send(h11.EndOfMessage()))
+
+    def _events(self) -> list[Any]:
+        events = []
+        while (event := self.h11.next_event()) is not h11.NEED_DATA:
+            events.append(event)
+            if isinstance(event, h11.ConnectionClosed):
+                break
+            if isinstance(event, h11.EndOfMessage) and self.h11.their_state is h11.DONE:
+                if self.h11.our_state is h11.DONE:
+                    self.h11.start_next_cycle()
+        return events
+
+    @staticmethod
+    def _responses(events: list[Any]) -> list[tuple[int, dict[bytes, bytes], bytes]]:
+        out, current, body = [], None, b""
+        for event in events:
+            if isinstance(event, h11.Response):
+                current, body = event, b""
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage) and current is not None:
+                out.append((current.status_code, dict(current.headers), body))
+        return out
+
+    def responses(self, data: bytes) -> list[tuple[int, dict[bytes, bytes], bytes]]:
+        """The responses in ``data``, all the server sent before closing."""
+        self.h11.receive_data(data)
+        self.h11.receive_data(b"")  # the close
+        try:
+            return self._responses(self._events())
+        except h11.RemoteProtocolError:  # closed without (all of) a response
+            return []
+
+    def exchange(self, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+        self.sock.sendall(self.request("GET", path))
+        events: list[Any] = []
+        while not any(isinstance(e, h11.EndOfMessage) for e in events):
+            self.h11.receive_data(self.sock.recv(65536))
+            events += self._events()
+        return self._responses(events)[0]
+
+
+class BlockingH2(BlockingConnection):
+    def __init__(self, port: int, ca_file: str) -> None:
+        super().__init__(port, ca_file, "h2")
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.conn.initiate_connection()
+        self.sock.sendall(self.conn.data_to_send())
+
+    def request(self, method: str, path: str, body: bytes = b"") -> int:
+        stream_id = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(stream_id, [(":method", method), (":path", path), (":scheme", "https"),
+                                           (":authority", "localhost")], end_stream=not body)
+        if body:
+            self.conn.send_data(stream_id, body, end_stream=True)
+        self.sock.sendall(self.conn.data_to_send())
+        return stream_id
+
+    def exchange(self, path: str) -> None:
+        stream_id = self.request("GET", path)
+        while True:
+            events = self.conn.receive_data(self.sock.recv(65536))
+            self.sock.sendall(self.conn.data_to_send())
+            if any(isinstance(e, h2.events.StreamEnded) and e.stream_id == stream_id for e in events):
+                return
+
+    def frames(self, data: bytes) -> list[Any]:
+        """The frames in ``data``, parsed without h2's state machine (it rejects any frame after
+        a GOAWAY, which is legal for the server to send); header blocks decoded."""
+        from hyperframe.frame import Frame, HeadersFrame
+
+        frames, position = [], 0
+        while position + 9 <= len(data):
+            frame, length = Frame.parse_frame_header(memoryview(data[position:position + 9]))
+            frame.parse_body(memoryview(data[position + 9:position + 9 + length]))
+            if isinstance(frame, HeadersFrame):
+                frame.headers = dict(self.conn.decoder.decode(frame.data, raw=True))
+            frames.append(frame)
+            position += 9 + length
+        return frames
+
+
+async def test_requests_already_in_the_socket_at_shutdown_are_answered(tmp_path: Path) -> None:
+    # The shutdown: after the delay, the server stops listening and closes idle keep-alive
+    # connections. A connection whose next request is already in its socket is not idle: every
+    # request the server read is answered. Here 8 GETs and 1 POST per protocol land in their
+    # sockets exactly as the server stops listening (written, blocking, while its loop waits on
+    # this callback). HTTP/2 may instead send GOAWAY naming the stream before (not read: the
+    # client retries it); a 10th HTTP/2 connection, with a slow request in flight, must have its
+    # late request read and answered before the GOAWAY.
+    app = RecordingApp()
+    stop = trio.Event()
+    h1_clients: list[BlockingH1] = []
+    h2_clients: list[BlockingH2] = []
+    late: dict[Any, tuple[str, Any]] = {}
+
+    def requests_arrive() -> None:  # runs in serve() just before it tells connections to close
+        for number, client in enumerate(h1_clients):
+            path = f"/late/h1/{number}"
+            method, body = ("POST", b"x" * 1000) if number == 8 else ("GET", b"")
+            client.sock.sendall(client.request(method, path, body))
+            late[client] = (path, None)
+        for number, client in enumerate(h2_clients):
+            path = f"/late/h2/{number}" if number < 9 else "/slow/late"
+            method, body = ("POST", b"x" * 1000) if number == 8 else ("GET", b"")
+            late[client] = (path, client.request(method, path, body))
+
+    with trio.fail_after(60):  # a hang guard only
+        async with trio.open_nursery() as nursery:
+            port, ca_file = await start_plain_server(tmp_path, nursery, app, stop=stop,
+                                                     on_stopped_listening=requests_arrive)
+
+            def connect() -> None:
+                for number in range(9):
+                    h1_clients.append(BlockingH1(port, ca_file))
+                    assert h1_clients[-1].exchange(f"/first/h1/{number}")[0] == 200
+                    h2_clients.append(BlockingH2(port, ca_file))
+                    h2_clients[-1].exchange(f"/first/h2/{number}")
+
+            await trio.to_thread.run_sync(connect)
+            busy = await trio.to_thread.run_sync(BlockingH2, port, ca_file)
+            await trio.to_thread.run_sync(busy.exchange, "/first/busy")
+            h2_clients.append(busy)
+            slow_stream = busy.request("GET", "/slow/in-flight")
+            while "/slow/in-flight" not in app.seen:
+                await trio.sleep(0.01)
+            stop.set()
+        # serve() has returned: every connection was drained and closed.
+
+    for client in h1_clients:
+        path, _ = late[client]
+        responses = client.responses(await trio.to_thread.run_sync(client.read_until_closed))
+        assert [(status, body) for status, _, body in responses] == [(200, path.encode())], path
+        assert responses[0][1].get(b"connection") == b"close"  # shutting down: no keep-alive
+        assert path in app.seen
+
+    for client in h2_clients:
+        path, stream_id = late[client]
+        frames = client.frames(await trio.to_thread.run_sync(client.read_until_closed))
+        goaways = [f for f in frames if type(f).__name__ == "GoAwayFrame"]
+        assert len(goaways) == 1 and goaways[0].error_code == 0, frames
+        if goaways[0].last_stream_id >= stream_id:  # read: it must be answered
+            headers = [f for f in frames if type(f).__name__ == "HeadersFrame" and f.stream_id == stream_id]
+            data = b"".join(f.data for f in frames if type(f).__name__ == "DataFrame"
+                            and f.stream_id == stream_id)
+            assert [h[b":status"] for h in [f.headers for f in headers]] == [b"200"], frames
+            assert data == path.encode()
+            assert frames.index(headers[0]) < frames.index(goaways[0])
+            assert path in app.seen
+            if client is busy:
+                assert any(getattr(f, "stream_id", 0) == slow_stream and "END_STREAM" in f.flags
+                           for f in frames)
+        else:  # not read: the GOAWAY names the stream before it, so the client retries it
+            assert client is not busy
+            assert goaways[0].last_stream_id == stream_id - 2
+            assert path not in app.seen
+            assert not [f for f in frames if getattr(f, "stream_id", 0) == stream_id]
