@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from kernel.storage.interface import (
-    ListResult, Object, Predicate, Preconditions, Storage, TryUpdate, ValidateDeletion, WatchEvent,
+    ListResult, Object, Preconditions, Storage, TryUpdate, ValidateDeletion, WatchEvent,
 )
 
 
@@ -81,13 +81,9 @@ class InstrumentedStorage:
         finally:
             self._observe("compact", start)
 
-    def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
-              bookmarks: bool = False, progress_notify: bool = False,
-              deadline: float | None = None,
+    def watch(self, prefix: str, **options: Any,
               ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
-        return self.backend.watch(prefix, revision=revision, predicate=predicate,
-                                  bookmarks=bookmarks, progress_notify=progress_notify,
-                                  deadline=deadline)
+        return self.backend.watch(prefix, **options)  # only what the caller passed
 
     async def health(self) -> None:
         await self.backend.health()

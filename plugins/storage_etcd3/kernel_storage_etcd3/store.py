@@ -274,8 +274,9 @@ class Etcd3Storage:
 
     def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
               bookmarks: bool = False, progress_notify: bool = False,
+              deadline: float | None = None,
               ) -> AbstractAsyncContextManager[AsyncIterator[WatchEvent]]:
-        # Periodic bookmarks are optional for a backend; the watch cache makes them for clients.
+        # Periodic bookmarks (and the deadline they precede) are optional for a backend; the watch cache makes them for clients.
         return Etcd3Watch(self, prefix, revision, predicate, progress_notify)
 
     def watch_stream(self) -> WatchStream:
