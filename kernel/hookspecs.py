@@ -91,7 +91,7 @@ def kernel_complete_options(options: Options) -> None:
     Completion may do I/O such as reading files named by flags. Client CA bundles that TLS
     handshakes must verify against are appended to ``options.client_ca_files``; a plugin that
     reloads one while serving passes its new content to ``server.tls.update_client_ca(path, pem)``
-    (:class:`kernel.httpserver.ServingContext`), and new connections verify against it.
+    (:class:`kernel.tls.ServingContext`), and new connections verify against it.
     """
 
 

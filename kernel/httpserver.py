@@ -28,10 +28,9 @@
 6. HTTP/2 connections that end while responses are still being sent (a client killed during a
    watch, a dropped network): Hypercorn leaves each stream's buffer open, so the app's next send
    waits forever, keeping its task, the connection and its socket until the process exits (and
-   holding a graceful shutdown up to the drain deadline). :class:`_H2Protocol` closes them.
+   holding a graceful shutdown up to the drain deadline). :class:`GracefulH2Protocol` closes them.
 
-The TLS context itself can change while serving (:class:`ServingContext`, :class:`TLSListener`):
-client CA bundles are reloaded without a restart.
+The TLS side (certificates, reloadable client CAs, listeners) is :mod:`kernel.tls`.
 
 Pinned to hypercorn==0.18.0; tests/test_httpserver.py guards each of these behaviours.
 """
@@ -47,10 +46,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
-import h2.errors
-import h2.events
 import h11
-import h2.settings
 import trio
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
@@ -61,7 +57,8 @@ from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
-from hyperframe.frame import GoAwayFrame
+
+from kernel.http2 import HTTP2_FRAME_AND_STREAM_WINDOW, GracefulH2Protocol
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -75,9 +72,6 @@ HTTP2_MAX_HEADER_LIST_SIZE = MAX_HEADER_BYTES + 10 * 32
 # --http2-max-streams-per-connection=0 means 100 since kube 1.29 (CVE-2023-44487): the limit Go's
 # HTTP/2 client assumes, so a client can open no more streams than it would by default.
 DEFAULT_HTTP2_MAX_STREAMS = 100
-# resourceBody99Percentile: MaxReadFrameSize and MaxUploadBufferPerStream, so most POSTs fit in
-# one frame and one window; the connection window is that times the stream limit.
-HTTP2_FRAME_AND_STREAM_WINDOW = 256 * 1024
 # x/net/http2 goAwayTimeout: after GOAWAY and the last stream, wait before closing so the client
 # reads the GOAWAY first (closing with unread input makes the kernel send RST, which can destroy it).
 GOAWAY_CLOSE_DELAY = 1.0
@@ -179,113 +173,6 @@ class _ConnectionApp:
         await self.app(scope, receive, send, sync_spawn, call_soon)
 
 
-class _H2Protocol(H2Protocol):
-    """Hypercorn's HTTP/2 protocol with kube's limits and Go's graceful GOAWAY."""
-
-    def __init__(self, *args: Any, shutting_down: Any) -> None:
-        super().__init__(*args)
-        self.shutting_down = shutting_down
-        self.go_away_requested = False
-        self.last_stream_id: int | None = None  # set once GOAWAY is sent
-        self.goaway_sent = trio.Event()
-        config = self.config
-        # Hypercorn advertises MAX_FRAME_SIZE and windows at h2's defaults (16 KiB, 64 KiB) and
-        # leaves h2's header-list limit at 64 KiB whatever it advertises: set kube's values.
-        self.connection.local_settings = h2.settings.Settings(client=False, initial_values={
-            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
-            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
-            h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_inbound_frame_size,
-            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: HTTP2_FRAME_AND_STREAM_WINDOW,
-        })
-        self.connection.max_inbound_frame_size = config.h2_max_inbound_frame_size
-        self.connection.decoder.max_header_list_size = config.h2_max_header_list_size
-
-    async def initiate(self, headers: Any = None, settings: Any = None) -> None:
-        await super().initiate(headers, settings)
-        # The connection window: the stream window times the stream limit (kube's
-        # MaxUploadBufferPerConnection); h2 starts it at 64 KiB.
-        window = HTTP2_FRAME_AND_STREAM_WINDOW * self.config.h2_max_concurrent_streams
-        self.connection.increment_flow_control_window(window - 65535)
-        await self._flush()
-
-    async def request_go_away(self) -> None:
-        """Send GOAWAY once no response is being sent (at once if none is).
-
-        Go sends it at once; waiting for the stream in flight to end matters to clients built on
-        the h2 library (httpx): h2 fails a connection's streams on any frame after a GOAWAY.
-        """
-        self.go_away_requested = True
-        if not self.stream_buffers:
-            await self._go_away()
-
-    async def _go_away(self) -> None:
-        """Send GOAWAY(NO_ERROR) naming the highest stream received so far: it and all below it
-        are answered; later streams are refused. h2's ``close_connection`` cannot be used: it
-        moves the connection to CLOSED, so the streams in flight could no longer be answered."""
-        if self.last_stream_id is not None or self.closed:
-            return
-        self.last_stream_id = self.connection.highest_inbound_stream_id
-        frame = GoAwayFrame(0)
-        frame.last_stream_id = self.last_stream_id
-        frame.error_code = h2.errors.ErrorCodes.NO_ERROR
-        await self._flush()  # frames h2 already queued go first
-        await self.send(RawData(data=frame.serialize()))
-        self.goaway_sent.set()
-
-    async def _send_data(self, stream_id: int) -> None:
-        await super()._send_data(stream_id)
-        if self.go_away_requested and not self.stream_buffers:  # the last END_STREAM went out
-            await self._go_away()
-
-    async def handle(self, event: Event) -> None:
-        await super().handle(event)
-        if isinstance(event, Closed):
-            # The connection ended (EOF, a failed write or a server close): Hypercorn stops its
-            # sender but leaves each stream's buffer open, so a response still being sent (a
-            # watch of a killed `kubectl get -w`) would wait in send forever, holding its task,
-            # the connection and its socket. Closing the buffers makes those sends return.
-            for buffer in list(self.stream_buffers.values()):
-                await buffer.close()
-
-    async def _handle_events(self, events: list[h2.events.Event]) -> None:
-        if self.shutting_down.is_set() and not self.go_away_requested:
-            # Shutdown began before this connection's watcher ran: these streams were read, so
-            # they are served and the GOAWAY will name them.
-            self.go_away_requested = True
-        if self.last_stream_id is not None:
-            events = self._refuse_new_streams(events)
-        await super()._handle_events(self._drop_data_of_finished_streams(events))
-
-    def _drop_data_of_finished_streams(self, events: list[h2.events.Event]) -> list[h2.events.Event]:
-        """Body data still arriving for a stream already answered (e.g. with 413) is discarded
-        with its flow-control credit returned; Hypercorn raised KeyError on it, which ended the
-        connection's task group and with it the server's. (Go also sends RST_STREAM(NO_ERROR)
-        to stop the upload; httpx then waits forever for flow control, so the client may finish
-        sending instead and read the 413.)"""
-        kept = []
-        for event in events:
-            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
-                self.connection.acknowledge_received_data(event.flow_controlled_length,
-                                                          event.stream_id)
-            else:
-                kept.append(event)
-        return kept
-
-    def _refuse_new_streams(self, events: list[h2.events.Event]) -> list[h2.events.Event]:
-        """Ignore streams above the GOAWAY's last stream id, as Go does: the GOAWAY, which the
-        client reads first, tells it they were not processed, so it retries them on another
-        connection. (An RST_STREAM after GOAWAY would make the h2 library, hence httpx, fail
-        the whole connection instead.) Their data's flow-control credit is returned."""
-        last, kept = self.last_stream_id or 0, []
-        for event in events:
-            stream_id = getattr(event, "stream_id", None) or 0
-            if stream_id <= last or stream_id % 2 == 0:
-                kept.append(event)
-            elif isinstance(event, h2.events.DataReceived):
-                self.connection.acknowledge_received_data(event.flow_controlled_length, stream_id)
-        return kept
-
-
 class PeerCertTCPServer(TCPServer):
     """One connection: Hypercorn's TCPServer plus the client certificate, graceful GOAWAY,
     header timeouts and a drain that answers every request it read (module docstring)."""
@@ -297,7 +184,7 @@ class PeerCertTCPServer(TCPServer):
                  stream: trio.SSLStream[trio.SocketStream]) -> None:
         super().__init__(app, config, context, state, stream)  # type: ignore[arg-type]
         self.shutting_down = context.shutting_down
-        self._http2: _H2Protocol | None = None
+        self._http2: GracefulH2Protocol | None = None
         self._served = False  # a request has been received on this connection
         self._awaiting_request: trio.CancelScope | None = None  # HTTP/1.1 idle wait
         self._request_started = False  # the first bytes of the next request arrived
@@ -311,7 +198,7 @@ class PeerCertTCPServer(TCPServer):
     def protocol(self, wrapper: ProtocolWrapper) -> None:
         # TCPServer.run builds the ProtocolWrapper; swap in our HTTP/2 protocol before initiate().
         if isinstance(wrapper.protocol, H2Protocol):
-            self._http2 = _H2Protocol(wrapper.app, wrapper.config, wrapper.context,
+            self._http2 = GracefulH2Protocol(wrapper.app, wrapper.config, wrapper.context,
                                       wrapper.task_group, wrapper.state, wrapper.ssl, wrapper.client,
                                       wrapper.server, wrapper.send, shutting_down=self.shutting_down)
             wrapper.protocol = self._http2
@@ -421,92 +308,6 @@ class PeerCertTCPServer(TCPServer):
                    "tls_version": None, "cipher_suite": None}
         self.app = _ConnectionApp(self.app, tls, self)  # type: ignore[assignment]
         await super().run()  # its own do_handshake() returns at once now
-
-
-# OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl module does not name.
-X509_V_FLAG_NO_CHECK_TIME = 0x200000
-
-
-def create_ssl_context(cert_file: str, key_file: str, client_ca_files: Sequence[str] = (),
-                       client_ca_pem: Sequence[str] = ()) -> ssl.SSLContext:
-    """TLS 1.2+, ALPN h2 and http/1.1; client certificates optional, verified against the CAs.
-
-    The CAs come from files, or PEM text. As kube does (it requests a certificate and verifies
-    it in the x509 authenticator), the handshake does not check the client certificate's
-    validity period: an expired certificate reaches the authenticators, which refuse it with 401
-    rather than breaking the connection. Issuer and signature are still verified here, and an
-    untrusted certificate fails the handshake (Python's ssl cannot defer that check).
-    """
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.options |= ssl.OP_NO_COMPRESSION
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    context.load_cert_chain(cert_file, key_file)
-    for ca_file in client_ca_files:
-        context.load_verify_locations(ca_file)
-    for pem in client_ca_pem:
-        context.load_verify_locations(cadata=pem)
-    if client_ca_files or client_ca_pem:
-        context.verify_mode = ssl.CERT_OPTIONAL
-        context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
-    return context
-
-
-class ServingContext:
-    """The TLS context for new connections, rebuilt when a client CA bundle changes on disk.
-
-    Built from the serving certificate and ``options.client_ca_files``. A plugin that watches one
-    of those files hands its new content to :meth:`update_client_ca`; every handshake after that
-    verifies client certificates against the new bundles, so a CA can be added or removed without
-    a restart. Connections already open keep the context they were accepted with: a client
-    certificate authenticator re-checks the certificate against its current CAs on every request
-    (as kube's x509 authenticator does), so a removed CA stops authenticating at once.
-    """
-
-    def __init__(self, cert_file: str, key_file: str, client_ca_files: Sequence[str]) -> None:
-        self.cert_file = cert_file
-        self.key_file = key_file
-        self._client_cas: dict[str, str] = {}
-        for path in client_ca_files:
-            with open(path, encoding="utf-8") as ca:
-                self._client_cas[path] = ca.read()
-        self.current = self._build(self._client_cas)
-
-    def _build(self, client_cas: dict[str, str]) -> ssl.SSLContext:
-        return create_ssl_context(self.cert_file, self.key_file,
-                                  client_ca_pem=[pem for pem in client_cas.values() if pem.strip()])
-
-    def update_client_ca(self, source: str, pem: str) -> None:
-        """Serve new handshakes with ``pem`` as the client CA bundle of ``source`` (a path in
-        ``options.client_ca_files``; another name adds a bundle). Raises ``ssl.SSLError`` for a
-        bundle OpenSSL cannot load, and the current context stays in use."""
-        client_cas = {**self._client_cas, source: pem}
-        context = self._build(client_cas)
-        self._client_cas = client_cas
-        self.current = context
-
-
-class TLSListener(trio.abc.Listener[trio.SSLStream[trio.SocketStream]]):
-    """trio's SSLListener, except that each connection gets the context current when it is
-    accepted (trio's keeps the one it was made with)."""
-
-    def __init__(self, transport_listener: trio.SocketListener, context: ServingContext) -> None:
-        self.transport_listener = transport_listener
-        self.context = context
-
-    async def accept(self) -> trio.SSLStream[trio.SocketStream]:
-        stream = await self.transport_listener.accept()
-        return trio.SSLStream(stream, self.context.current, server_side=True,
-                              https_compatible=True)
-
-    async def aclose(self) -> None:
-        await self.transport_listener.aclose()
-
-
-async def open_tls_listeners(port: int, context: ServingContext, *,
-                             host: str | None = None) -> list[TLSListener]:
-    return [TLSListener(listener, context)
-            for listener in await trio.open_tcp_listeners(port, host=host)]
 
 
 async def serve(

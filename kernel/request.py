@@ -117,7 +117,7 @@ class Request:
         """The TLS client certificate chain, PEM, leaf first (ASGI TLS extension; on Python 3.11
         only the leaf). The handshake verified its issuer and signature against the client CAs,
         but not its validity period: authenticators check that (kube answers 401, not a broken
-        connection), see :func:`kernel.httpserver.create_ssl_context`."""
+        connection), see :func:`kernel.tls.create_ssl_context`."""
         tls = self.scope.get("extensions", {}).get("tls") or {}
         return tls.get("client_cert_chain") or []
 

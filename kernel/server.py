@@ -29,7 +29,8 @@ from kernel.authorization import AuthorizerChain
 from kernel.certs import trust_anchor_pem
 from kernel.filters import build_handler_chain
 from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
-from kernel.httpserver import ServingContext, hypercorn_config, open_tls_listeners, serve
+from kernel.httpserver import hypercorn_config, serve
+from kernel.tls import ServingContext, open_tls_listeners
 from kernel.lifecycle import LifecycleSignals, WaitGroup
 from kernel.metrics import Metrics
 from kernel.options import Options

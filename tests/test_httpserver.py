@@ -34,7 +34,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import Running, build_server, plugin_env
 from kernel.certs import ensure_self_signed
-from kernel.httpserver import PeerCertTCPServer, create_ssl_context, hypercorn_config, serve
+from kernel.httpserver import PeerCertTCPServer, hypercorn_config, serve
+from kernel.tls import create_ssl_context
 from kernel.server import run
 
 THINGS = "/apis/alpha.test.kernel.dev/v1/things"
@@ -452,7 +453,7 @@ async def test_http2_streams_of_a_dropped_connection_are_released(
 # -- reloadable client CAs -------------------------------------------------------------------------
 
 def test_serving_context_swaps_client_cas_and_keeps_the_old_on_bad_input(tmp_path: Path) -> None:
-    from kernel.httpserver import ServingContext
+    from kernel.tls import ServingContext
 
     serving = ensure_self_signed(str(tmp_path / "certs"), "127.0.0.1")
     ca_file = tmp_path / "clients.crt"
