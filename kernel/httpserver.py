@@ -29,6 +29,8 @@
    watch, a dropped network): Hypercorn leaves each stream's buffer open, so the app's next send
    waits forever, keeping its task, the connection and its socket until the process exits (and
    holding a graceful shutdown up to the drain deadline). :class:`GracefulH2Protocol` closes them.
+   Likewise, once a connection's reader has ended, Hypercorn's idle timer is not restarted (it
+   held an HTTP/1.1 connection whose client left mid-response for the keep-alive timeout).
 
 The TLS side (certificates, reloadable client CAs, listeners) is :mod:`kernel.tls`.
 
@@ -188,6 +190,7 @@ class PeerCertTCPServer(TCPServer):
         self._served = False  # a request has been received on this connection
         self._awaiting_request: trio.CancelScope | None = None  # HTTP/1.1 idle wait
         self._request_started = False  # the first bytes of the next request arrived
+        self._reader_done = False  # no more requests can arrive (EOF or a broken connection)
         self._watcher = trio.CancelScope()
 
     @property  # type: ignore[override]
@@ -220,8 +223,11 @@ class PeerCertTCPServer(TCPServer):
 
     async def protocol_send(self, event: Event) -> None:
         if isinstance(event, Updated):
-            if self._http2 is not None and self._http2.closed:
-                return  # streams let go of a closed connection: no idle timer to hold it open
+            if self._reader_done or (self._http2 is not None and self._http2.closed):
+                # The connection is over (Hypercorn still starts the next keep-alive cycle when
+                # a response ends after the client left): no idle timer may hold it open. Its
+                # remaining streams end by themselves, then the connection closes.
+                return
             if not event.idle:
                 self._served = True
         await super().protocol_send(event)
@@ -241,6 +247,7 @@ class PeerCertTCPServer(TCPServer):
             await self.protocol.handle(RawData(bytes(data)))
             if data == b"":
                 break
+        self._reader_done = True
         await self.protocol.handle(Closed())
         # The connection is over: end the tasks that would otherwise outlive it (Hypercorn's idle
         # task would wait out the keep-alive timeout, holding the connection's task group).

@@ -391,7 +391,7 @@ async def test_http2_connection_close_sends_goaway_and_closes(plain_server: tupl
 
 
 
-# -- HTTP/2 connections that end mid-response ------------------------------------------------------
+# -- connections that end mid-response ------------------------------------------------------------
 
 class StreamingApp:
     """Two long responses, as a watch makes them. ``/flood`` sends more than HTTP/2's initial
@@ -447,6 +447,43 @@ async def test_http2_streams_of_a_dropped_connection_are_released(
         assert app.started == 3 and app.finished == 0
         await client.stream.transport_stream.aclose()  # gone without GOAWAY or RST_STREAM
         while app.finished < 3 or _connections():
+            await trio.sleep(0.01)
+
+
+async def _respond_late(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await trio.sleep(0.01)  # long enough for the client to be gone
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"late"})
+
+
+async def test_http1_connection_closed_before_its_response_is_released(
+        tmp_path: Path, nursery: trio.Nursery) -> None:
+    # As wrk leaves its connections at the end of a run: pipelined requests, then the client
+    # closes. After the reader saw EOF, each response that ended made Hypercorn start the next
+    # keep-alive cycle and its idle timer, which held the dead connection for the keep-alive
+    # timeout (90 s) and, once shutdown began, for a 32 s header wait (EOF looks like input).
+    stop = trio.Event()
+    port, ca_file = await start_plain_server(tmp_path, nursery, _respond_late, stop=stop)
+    with trio.fail_after(10):
+        for _ in range(5):
+            stream = await _open(port, ca_file, "http/1.1")
+            await stream.send_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n" * 20)
+            await stream.transport_stream.aclose()
+        await trio.sleep(0.5)
+        while _connections():
+            await trio.sleep(0.01)
+    stopped = trio.Event()
+    port, ca_file = await start_plain_server(tmp_path, nursery, _respond_late, stop=stop,
+                                             on_stopped_listening=stopped.set)
+    stream = await _open(port, ca_file, "http/1.1")
+    await stream.send_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n")
+    await stream.transport_stream.aclose()
+    await trio.sleep(0.5)  # the response's write has failed
+    stop.set()
+    with trio.fail_after(10):
+        await stopped.wait()
+        while _connections():
             await trio.sleep(0.01)
 
 
