@@ -297,8 +297,11 @@ class PeerCertTCPServer(TCPServer):
         stream = self.stream
         if stream.pending() or getattr(getattr(stream, "_incoming", None), "pending", 0):
             return True
+        fd = stream.transport_stream.socket.fileno()
+        if fd < 0:
+            return False  # already closed: nothing more can arrive
         poll = select.poll()
-        poll.register(stream.transport_stream.socket.fileno(), select.POLLIN)
+        poll.register(fd, select.POLLIN)
         return bool(poll.poll(0))
 
     async def run(self) -> None:
