@@ -130,6 +130,7 @@ class Informer:
         self._objects: dict[str, Object] = {}
         self._indexes: dict[str, _Index] = {NAMESPACE_INDEX: _Index(_namespace_of)}
         self._synced = trio.Event()
+        self._running = False
         # The dispatcher's side.
         self._events: deque[tuple[str, Object, bool]] = deque()  # (key, object, deleted)
         self._resync = False
@@ -193,6 +194,15 @@ class Informer:
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Reflect and dispatch until cancelled; ``started`` at once (see ``wait_synced``)."""
+        if self._running:
+            raise RuntimeError(f"informer {self.name} is already running")
+        self._running = True
+        try:
+            await self._run(task_status)
+        finally:
+            self._running = False
+
+    async def _run(self, task_status: Any) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._dispatch)
             nursery.start_soon(self._reflect)
@@ -214,10 +224,10 @@ class Informer:
                 # The watch ended without an error: the cache closed. Find its successor.
             except (ResourceExpiredError, WatchTooSlowError):
                 continue  # the cache restarted or dropped us: relist now
-            except StorageError as error:
+            except (StorageError, LookupError) as error:  # LookupError: no cache right now
                 if not failing:  # once per outage
                     log.warning("informer %s: cannot list or watch, retrying every %gs: %s",
-                                self.name, self.retry_interval, error.message)
+                                self.name, self.retry_interval, getattr(error, "message", error))
                     failing = True
             await trio.sleep(self.retry_interval)
 

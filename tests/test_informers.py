@@ -287,3 +287,22 @@ async def test_a_failing_handler_does_not_stop_the_others(cacher: Cacher,
 async def test_an_unknown_resource_fails_at_once(factory: InformerFactory) -> None:
     with pytest.raises(KeyError):
         factory.informer("", "nothings")
+
+
+async def test_an_informer_waits_for_its_cache_to_appear(cacher: Cacher) -> None:
+    caches = {(GROUP, RESOURCE): cacher}
+    factory = InformerFactory(caches, retry_interval=0.02)
+    informer = factory.informer(GROUP, RESOURCE)
+    del caches[(GROUP, RESOURCE)]  # e.g. the resource's cache is being replaced
+    await cacher.create(key("a"), widget("a"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(factory.run)
+        await trio.sleep(0.1)
+        assert not informer.has_synced
+        caches[(GROUP, RESOURCE)] = cacher
+        with trio.fail_after(10):
+            await informer.wait_synced()
+        assert names(informer.list()) == ["a"]
+        with pytest.raises(RuntimeError, match="already running"):
+            await informer.run()
+        nursery.cancel_scope.cancel()
