@@ -19,7 +19,7 @@ from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
 from kernel.apimachinery.registry import ListOptions, Store, check_object_name
 from kernel.apimachinery.requestoptions import DeleteOptions, write_options
-from kernel.apimachinery.resource import Object, ResourceSpec
+from kernel.apimachinery.resource import Object, ResourceSpec, protobuf_kinds
 from kernel.apimachinery.warningheader import warning_headers
 from kernel.apimachinery.watch import serve_watch
 from kernel.lifecycle import LifecycleSignals
@@ -36,6 +36,8 @@ class ResourceHandler:
     def __init__(self, stores: Mapping[str, Store], signals: LifecycleSignals) -> None:
         self.stores = dict(stores)
         self.signals = signals
+        # Protobuf bodies are read only as kinds this group declares: no registry outside it.
+        self.kinds = protobuf_kinds(store.spec for store in self.stores.values())
 
     async def __call__(self, request: Request) -> None:
         try:
@@ -145,7 +147,7 @@ class ResourceHandler:
     async def _decode(self, request: Request, spec: ResourceSpec) -> tuple[Object, bytes]:
         body = await request.body(MAX_BODY)
         obj = await _decode_body(request.headers.get("content-type"), body,
-                                 (spec.group_version, spec.kind))
+                                 (spec.group_version, spec.kind), self.kinds)
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request must be a JSON object")
         kind, api_version = obj.get("kind"), obj.get("apiVersion")
@@ -274,10 +276,10 @@ class ResourceHandler:
         return DeleteOptions.parse(raw, request)
 
 
-async def _decode_body(content_type: str | None, body: bytes,
-                       gvk: tuple[str, str] | None = None) -> Any:
+async def _decode_body(content_type: str | None, body: bytes, gvk: tuple[str, str] | None = None,
+                       kinds: Mapping[tuple[str, str], Any] | None = None) -> Any:
     return await _off_loop_if(codecs.decode_is_costly(content_type, body), codecs.decode_body,
-                              content_type, body, gvk)
+                              content_type, body, gvk, kinds)
 
 
 async def _off_loop_if(costly: bool, fn: Callable[..., T], *args: Any) -> T:

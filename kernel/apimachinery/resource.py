@@ -7,10 +7,11 @@ discovery, OpenAPI documents, field validation and strategic-merge metadata from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.apimachinery.protobuf.schema import Message
 from kernel.storage import keys
 
 Object = dict[str, Any]
@@ -118,6 +119,9 @@ class ResourceSpec:
     #: Field selector names beyond metadata.name / metadata.namespace.
     selectable_fields: Sequence[str] = ()
     description: str = ""
+    #: The kind's protobuf message (field numbers of k8s.io/api's generated.proto), for bodies
+    #: sent as ``application/vnd.kubernetes.protobuf``; None: such a body is refused (415).
+    protobuf: Message | None = None
 
     def strategy_for(self, subresource: str) -> Strategy:
         if not subresource:
@@ -140,3 +144,10 @@ class ResourceSpec:
     def storage_prefix(self) -> str:
         """Where objects live in storage, in kube's etcd layout (``/registry/configmaps/``)."""
         return keys.resource_prefix(self.group, self.plural)
+
+
+def protobuf_kinds(specs: Iterable[ResourceSpec]) -> dict[tuple[str, str], Message]:
+    """The protobuf schemas ``specs`` declare, by (apiVersion, kind): what a body sent to one of
+    an API group's endpoints may be decoded as (another kind of the group then gets kube's
+    kind-mismatch 400, a kind of no declaring group 415)."""
+    return {(spec.group_version, spec.kind): spec.protobuf for spec in specs if spec.protobuf}

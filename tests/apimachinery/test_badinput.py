@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pbkinds import KINDS
 from pbwire import envelope, ld
 
 from kernel.apimachinery.codecs import PROTOBUF, YAML, decode_body, parse_json, parse_yaml
@@ -46,8 +47,8 @@ def test_protobuf_raw_json_is_held_to_the_depth_limit() -> None:
         return envelope("v1", "ConfigMap", ld(1, ld(1, "pb") + ld(17, ld(5, ld(1, fields_v1)))))
 
     gvk = ("v1", "ConfigMap")
-    assert json_depth(decode_body(PROTOBUF, body(MAX_DEPTH), gvk)) == MAX_DEPTH
-    message = refused(decode_body, PROTOBUF, body(MAX_DEPTH + 1), gvk)
+    assert json_depth(decode_body(PROTOBUF, body(MAX_DEPTH), gvk, KINDS)) == MAX_DEPTH
+    message = refused(decode_body, PROTOBUF, body(MAX_DEPTH + 1), gvk, KINDS)
     assert message.startswith('ConfigMap in version "v1" cannot be handled as a ConfigMap: exceeded max depth'), message
 
 

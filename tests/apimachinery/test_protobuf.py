@@ -9,13 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pbkinds import KINDS
 from pbwire import entry, envelope, ld, tag, varint, vi
 
 from kernel.apimachinery import protobuf
-from kernel.apimachinery.protobuf import DecodeError, Message, decode, decode_object
+from kernel.apimachinery.protobuf import DecodeError, Kinds, Message
 from kernel.apimachinery.protobuf.schema import int32, int64, string
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "kubectl_bodies.json").read_text())
+
+
+def decode(body: bytes, default: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The decoder as an endpoint calls it, reading the kinds the plugins declare (pbkinds)."""
+    return protobuf.decode(body, default, KINDS)
+
+
+def decode_object(raw: bytes, api_version: str, kind: str, kinds: Kinds = KINDS) -> dict[str, Any]:
+    return protobuf.decode_object(raw, api_version, kind, kinds)
 
 
 def without_nulls(obj: Any) -> Any:
@@ -192,8 +202,7 @@ SAMPLE = Message("Sample", {
     (tag(13, 3) + vi(1, 5) + tag(13, 4) + ld(1, "after"), {"s": "after"}),  # a group is skipped
 ])
 def test_semantics(raw: bytes, expected: dict[str, Any]) -> None:
-    protobuf.register("test/v1", "Sample", SAMPLE)
-    assert decode_object(raw, "test/v1", "Sample") == {"kind": "Sample", "apiVersion": "test/v1",
+    assert decode_object(raw, "test/v1", "Sample", {("test/v1", "Sample"): SAMPLE}) == {"kind": "Sample", "apiVersion": "test/v1",
                                                         **expected}
 
 
@@ -258,6 +267,16 @@ def test_unknown_kind_is_415_with_kube_wording() -> None:
         "the body of the request was in an unknown format - accepted media types include: "
         "application/json, application/yaml")
     assert (info.value.api_version, info.value.kind) == ("batch/v1", "Job")
+
+
+@pytest.mark.parametrize("kinds", [None, {}, {("v1", "Secret"): KINDS[("v1", "Secret")]}])
+def test_a_kind_is_read_only_where_declared(kinds: Kinds | None) -> None:
+    """No registry outside the caller's kinds: a ConfigMap nobody handed in is 415, as any kind."""
+    body = envelope("v1", "ConfigMap", ld(1, ld(1, "cm")))
+    with pytest.raises(DecodeError) as info:
+        protobuf.decode(body, None, kinds)
+    assert (info.value.code, info.value.kind) == (415, "ConfigMap")
+    assert protobuf.decode(body, None, KINDS)["metadata"] == {"name": "cm"}
 
 
 META = b"\x0a"  # ConfigMap field 1 (metadata), length-delimited tag

@@ -19,8 +19,10 @@ import pytest
 pytest.importorskip("google.protobuf")
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory  # noqa: E402
 
-from kernel.apimachinery.protobuf import MAGIC, decode  # noqa: E402
-from kernel.apimachinery.protobuf.kinds import KINDS  # noqa: E402
+from pbkinds import KINDS  # noqa: E402  (the plugin-declared schemas, and kinds not yet served)
+
+from kernel.apimachinery.protobuf import MAGIC  # noqa: E402
+from kernel.apimachinery.protobuf import decode as decode_with  # noqa: E402
 from kernel.apimachinery.protobuf.schema import (BOOL, BYTES, INT32, INT64, INT_OR_STRING,  # noqa: E402
                                                  MAP, MESSAGE, QUANTITY, RAW_JSON, STRING,
                                                  STRINGS, TIME, Field, Message)
@@ -143,6 +145,10 @@ def encode(obj: dict[str, Any]) -> bytes:
     outer.typeMeta.apiVersion, outer.typeMeta.kind = key
     outer.raw = inner.SerializeToString()
     return MAGIC + outer.SerializeToString()
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    return decode_with(body, None, KINDS)
 
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "kubectl_bodies.json").read_text())

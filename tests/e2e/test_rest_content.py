@@ -134,6 +134,24 @@ async def test_protobuf_request_body(api):
     assert_status(wrong_kind, 400, "BadRequest")
 
 
+async def test_protobuf_kinds_are_those_of_the_endpoints_group(api):
+    """A body is read only as a kind the endpoint's API group plugin declared: another group's
+    kind, or one no plugin serves, is 415 there (and creates nothing); at home it decodes."""
+    protobuf = {"content-type": "application/vnd.kubernetes.protobuf"}
+    unread = ("the body of the request was in an unknown format - accepted media types include: "
+              "application/json, application/yaml")
+    for name, kind in (("selfsubjectreview", "SelfSubjectReview in authentication.k8s.io/v1"),
+                       ("deployment", "Deployment in apps/v1")):
+        elsewhere = await api.client.post(CMS, content=bytes.fromhex(FIXTURES[name]["hex"]), headers=protobuf)
+        assert_status(elsewhere, 415, "UnsupportedMediaType", unread,
+                      {"causes": [{"message": f"{kind} cannot be read from protobuf here"}]})
+    assert (await api.get(CMS))["items"] == []
+    review = FIXTURES["selfsubjectreview"]
+    home = await api.client.post(review["path"], content=bytes.fromhex(review["hex"]), headers=protobuf)
+    assert home.status_code == 201, home.text
+    assert home.json()["kind"] == "SelfSubjectReview" and home.json()["status"]["userInfo"]["username"]
+
+
 async def test_unsupported_media_types(api):
     not_acceptable = await api.client.get(CMS, headers={"accept": "text/html"})
     body = assert_status(not_acceptable, 406, "NotAcceptable")

@@ -32,12 +32,13 @@ OFF_LOOP_BYTES = 256 * 1024
 _PROTOBUF_NESTING = 16
 
 
-def decode_body(content_type: str | None, body: bytes,
-                gvk: tuple[str, str] | None = None) -> dict[str, Any]:
+def decode_body(content_type: str | None, body: bytes, gvk: tuple[str, str] | None = None,
+                kinds: protobuf.Kinds | None = None) -> dict[str, Any]:
     """Decode a request body into a dict, by its Content-Type (none at all means JSON).
 
     ``gvk`` is the endpoint's (apiVersion, kind): it fills a protobuf envelope's empty TypeMeta
-    and makes error messages kube's (``... cannot be handled as a ConfigMap: ...``). Raises
+    and makes error messages kube's (``... cannot be handled as a ConfigMap: ...``). ``kinds``
+    are the protobuf schemas the endpoint's API group declared; any other kind is 415. Raises
     StatusError 415 for a content type (or protobuf kind) not accepted, 400 for a bad body.
     """
     try:
@@ -46,7 +47,7 @@ def decode_body(content_type: str | None, body: bytes,
         raise unsupported_media_type() from None
     if media == PROTOBUF:
         try:
-            obj = protobuf.decode(body, gvk)
+            obj = protobuf.decode(body, gvk, kinds)
         except protobuf.DecodeError as e:
             if e.code == 415:  # the client should send JSON or YAML; say what we lacked
                 error = unsupported_media_type(OUTPUT_MEDIA_TYPES)

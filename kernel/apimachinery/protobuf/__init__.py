@@ -4,19 +4,24 @@ The body is the magic ``k8s\\x00`` followed by a ``runtime.Unknown``: {1 typeMet
 2 kind}, 2 raw, 3 contentEncoding, 4 contentType}; ``raw`` is the object's own message. ``decode``
 returns the object in its JSON form (a dict as kube's JSON encoding would show it) so the REST
 layer handles every content type alike. No protobuf library is used: see ``wire`` and ``schema``.
+
+The kernel holds only metav1's messages (``meta``) and this machinery. A kind's own schema is
+declared by the API group plugin that serves it (``ResourceSpec.protobuf``) and handed in as
+``kinds``: there is no process-wide registry, so two servers in one process never share one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .kinds import KINDS
 from .schema import Message, decode_message
 from .wire import LEN, DecodeError, fields
 
-__all__ = ["MAGIC", "PROTOBUF", "DecodeError", "Message", "decode", "decode_object", "register",
-           "supported"]
+__all__ = ["MAGIC", "PROTOBUF", "DecodeError", "Kinds", "Message", "decode", "decode_object"]
+
+#: The kinds a decode may read, by (apiVersion, kind): those the endpoint's API group declared.
+Kinds = Mapping[tuple[str, str], Message]
 
 MAGIC = b"k8s\x00"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -25,19 +30,11 @@ UNSUPPORTED_KIND = ("the body of the request was in an unknown format - accepted
                     "include: application/json, application/yaml")
 
 
-def register(api_version: str, kind: str, schema: Message) -> None:
-    """Teach ``decode`` another kind (a plugin's built-in type, say)."""
-    KINDS[(api_version, kind)] = schema
-
-
-def supported(api_version: str, kind: str) -> bool:
-    return (api_version, kind) in KINDS
-
-
-def decode(envelope: bytes, default: tuple[str, str] | None = None) -> dict[str, Any]:
+def decode(envelope: bytes, default: tuple[str, str] | None = None,
+           kinds: Kinds | None = None) -> dict[str, Any]:
     """Decode a whole protobuf body into the object's JSON dict, with apiVersion and kind set.
 
-    ``default`` is the endpoint's (apiVersion, kind), used, as kube does, where the envelope's
+    ``kinds`` are the schemas this body may be read as (none: every kind is refused). ``default`` is the endpoint's (apiVersion, kind), used, as kube does, where the envelope's
     TypeMeta leaves them empty. Raises ``DecodeError``: code 400 for a malformed body, 415 for
     a kind (or a field of it) this server cannot read from protobuf.
     """
@@ -59,7 +56,7 @@ def decode(envelope: bytes, default: tuple[str, str] | None = None) -> dict[str,
         missing = "Kind" if not kind else "apiVersion"
         quoted = f'runtime.TypeMeta{{APIVersion:"{sent[0]}", Kind:"{sent[1]}"}}'
         raise DecodeError(f"Object '{missing}' is missing in '{quoted}'")
-    return decode_object(envelope[raw[0]:raw[1]], api_version, kind)
+    return decode_object(envelope[raw[0]:raw[1]], api_version, kind, kinds)
 
 
 _ENVELOPE_NAMES = {"Unknown": ("TypeMeta", "Raw", "ContentEncoding", "ContentType"),
@@ -80,9 +77,10 @@ def _envelope_fields(buf: bytes, start: int, end: int, count: int,
             yield number, wire_type, a, b
 
 
-def decode_object(raw: bytes, api_version: str, kind: str) -> dict[str, Any]:
-    """Decode an object's own message (the envelope's ``raw``) as the given kind."""
-    schema = KINDS.get((api_version, kind))
+def decode_object(raw: bytes, api_version: str, kind: str,
+                  kinds: Kinds | None = None) -> dict[str, Any]:
+    """Decode an object's own message (the envelope's ``raw``) as the given kind, if in ``kinds``."""
+    schema = (kinds or {}).get((api_version, kind))
     if schema is None:
         raise DecodeError(UNSUPPORTED_KIND, 415, api_version, kind,
                           detail=f"{kind} in {api_version} cannot be read from protobuf here")

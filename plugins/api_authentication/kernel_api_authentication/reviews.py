@@ -18,7 +18,7 @@ from kernel.apimachinery.resource import ResourceSpec
 from kernel.authentication import ANONYMOUS, AuthenticationError, UserInfo
 from kernel.request import Request
 
-from kernel_api_authentication import schemas
+from kernel_api_authentication import protobuf, schemas
 
 GROUP = "authentication.k8s.io"
 VERSION = "v1"
@@ -28,13 +28,15 @@ selfsubjectreview_spec = ResourceSpec(
     group=GROUP, version=VERSION, kind="SelfSubjectReview", plural="selfsubjectreviews",
     singular="selfsubjectreview", namespaced=False, schema_name=schemas.SELF_SUBJECT_REVIEW,
     schemas=schemas.SELF_SUBJECT_REVIEW_SCHEMAS, verbs=("create",),
-    description=schemas.SELF_SUBJECT_REVIEW_SCHEMAS[schemas.SELF_SUBJECT_REVIEW]["description"])
+    description=schemas.SELF_SUBJECT_REVIEW_SCHEMAS[schemas.SELF_SUBJECT_REVIEW]["description"],
+    protobuf=protobuf.SELF_SUBJECT_REVIEW)
 
 tokenreview_spec = ResourceSpec(
     group=GROUP, version=VERSION, kind="TokenReview", plural="tokenreviews",
     singular="tokenreview", namespaced=False, schema_name=schemas.TOKEN_REVIEW,
     schemas=schemas.TOKEN_REVIEW_SCHEMAS, verbs=("create",),
-    description=schemas.TOKEN_REVIEW_SCHEMAS[schemas.TOKEN_REVIEW]["description"])
+    description=schemas.TOKEN_REVIEW_SCHEMAS[schemas.TOKEN_REVIEW]["description"],
+    protobuf=protobuf.TOKEN_REVIEW)
 
 RESOURCES = [selfsubjectreview_spec, tokenreview_spec]
 

@@ -7,7 +7,7 @@ from typing import Any
 from kernel.apimachinery import schemas as meta
 from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
 from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
-from kernel_api_core import _data
+from kernel_api_core import _data, protobuf
 from kernel.apimachinery.validation import FieldError
 
 SCHEMA_NAME = "io.k8s.api.core.v1.ConfigMap"
@@ -106,4 +106,5 @@ configmap_spec = ResourceSpec(
     strategy=ConfigMapStrategy(),
     table_columns=TABLE_COLUMNS,
     description=CONFIGMAP_SCHEMA["description"],
+    protobuf=protobuf.CONFIG_MAP,
 )

@@ -14,6 +14,7 @@ from kernel.apimachinery import schemas as meta
 from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
 from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
 from kernel.apimachinery.validation import FieldError, is_dns1123_label, is_qualified_name
+from kernel_api_core import protobuf
 
 SCHEMA_NAME = "io.k8s.api.core.v1.Namespace"
 SPEC_SCHEMA = "io.k8s.api.core.v1.NamespaceSpec"
@@ -235,4 +236,5 @@ namespace_spec = ResourceSpec(
     # strategy's "name" attribute is unreachable through a field selector)
     selectable_fields=("status.phase",),
     description=SCHEMAS[SCHEMA_NAME]["description"],
+    protobuf=protobuf.NAMESPACE,
 )

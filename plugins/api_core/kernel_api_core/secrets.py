@@ -9,7 +9,7 @@ from typing import Any
 from kernel.apimachinery import schemas as meta
 from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
 from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
-from kernel_api_core import _data
+from kernel_api_core import _data, protobuf
 from kernel.apimachinery.validation import FieldError
 
 SCHEMA_NAME = "io.k8s.api.core.v1.Secret"
@@ -174,4 +174,5 @@ secret_spec = ResourceSpec(
     table_columns=TABLE_COLUMNS,
     selectable_fields=("type",),
     description=SECRET_SCHEMA["description"],
+    protobuf=protobuf.SECRET,
 )
