@@ -100,3 +100,23 @@ async def test_token_review_runs_the_servers_chain() -> None:
     assert revoked["status"] == {"user": {}, "error": "tokens: token revoked"}
     unknown = await rest.create("", {**body, "spec": {"token": "who"}}, None)
     assert unknown["status"] == {"user": {}, "error": "invalid bearer token"}
+
+
+def test_each_review_declares_its_protobuf_schema() -> None:
+    from kernel.apimachinery import protobuf
+    from kernel.apimachinery.protobuf.meta import OBJECT_META
+    from kernel.apimachinery.resource import protobuf_kinds
+    kinds = protobuf_kinds(RESOURCES)
+    assert set(kinds) == {("authentication.k8s.io/v1", "SelfSubjectReview"),
+                          ("authentication.k8s.io/v1", "TokenReview")}
+    assert all(spec.protobuf.name == spec.kind and spec.protobuf.fields[1].message is OBJECT_META
+               for spec in RESOURCES)
+
+    def ld(number: int, data: bytes) -> bytes:  # a length-delimited field, length < 128
+        return bytes([number << 3 | 2, len(data)]) + data
+
+    type_meta = ld(1, b"authentication.k8s.io/v1") + ld(2, b"TokenReview")
+    raw = ld(2, ld(1, b"abc") + ld(2, b"api"))  # spec: token, audiences
+    assert protobuf.decode(protobuf.MAGIC + ld(1, type_meta) + ld(2, raw), None, kinds) == {
+        "kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+        "spec": {"token": "abc", "audiences": ["api"]}}
