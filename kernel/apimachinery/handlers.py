@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 import trio
 
-from kernel.apimachinery import codecs, fieldvalidation, patch, status, table, validation
+from kernel.apimachinery import codecs, fieldvalidation, patch, protobuf, status, table, validation
 from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
 from kernel.apimachinery.registry import ListOptions, Store, check_object_name
@@ -277,7 +277,7 @@ class ResourceHandler:
 
 
 async def _decode_body(content_type: str | None, body: bytes, gvk: tuple[str, str] | None = None,
-                       kinds: Mapping[tuple[str, str], Any] | None = None) -> Any:
+                       kinds: protobuf.Kinds | None = None) -> Any:
     return await _off_loop_if(codecs.decode_is_costly(content_type, body), codecs.decode_body,
                               content_type, body, gvk, kinds)
 

@@ -34,7 +34,8 @@ def decode(envelope: bytes, default: tuple[str, str] | None = None,
            kinds: Kinds | None = None) -> dict[str, Any]:
     """Decode a whole protobuf body into the object's JSON dict, with apiVersion and kind set.
 
-    ``kinds`` are the schemas this body may be read as (none: every kind is refused). ``default`` is the endpoint's (apiVersion, kind), used, as kube does, where the envelope's
+    ``kinds`` are the schemas this body may be read as (none: every kind is refused).
+    ``default`` is the endpoint's (apiVersion, kind), used, as kube does, where the envelope's
     TypeMeta leaves them empty. Raises ``DecodeError``: code 400 for a malformed body, 415 for
     a kind (or a field of it) this server cannot read from protobuf.
     """

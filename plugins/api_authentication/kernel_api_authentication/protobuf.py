@@ -7,7 +7,8 @@ core's ``serviceaccounts/token`` subresource (``kubectl create token``), is not 
 from __future__ import annotations
 
 from kernel.apimachinery.protobuf.meta import OBJECT_META
-from kernel.apimachinery.protobuf.schema import STRINGS, Message, boolean, int64, map_of, message, string, time
+from kernel.apimachinery.protobuf.schema import (STRINGS, Message, boolean, int64, map_of, message,
+                                                 string, time)
 
 USER_INFO = Message("UserInfo", {
     1: string("username"), 2: string("uid"), 3: string("groups", repeated=True),
