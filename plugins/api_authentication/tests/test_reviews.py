@@ -13,13 +13,6 @@ from kernel_api_authentication.reviews import (RESOURCES, SelfSubjectReviewREST,
                                                tokenreview_spec, user_info)
 
 
-class FakeServer:
-    """Just what TokenReviewREST reads: options and the authenticator chain."""
-
-    def __init__(self, chain) -> None:
-        self.authenticator = chain
-
-
 class Tokens:
     async def authenticate(self, request):
         token = bearer_token(request)
@@ -88,7 +81,7 @@ async def test_self_subject_review() -> None:
 
 
 async def test_token_review_runs_the_servers_chain() -> None:
-    rest = TokenReviewREST(FakeServer(AuthenticatorChain([("tokens", Tokens())], None)), ["api"])
+    rest = TokenReviewREST(AuthenticatorChain([("tokens", Tokens())], None).authenticate, ["api"])
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
             "metadata": {"name": "r"}, "spec": {"token": "good"}}
     good = await rest.create("", body, None)
