@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from kernel.options import OptionSet, parse
+from kernel.testing import assemble
 from kernel.storage.cacher import open_cacher
 from kernel.storage.errors import (
     EXPIRED_WATCH, ResourceExpiredError, StorageError, StorageUnavailableError,
@@ -174,23 +175,8 @@ def test_flags_defaults_and_validation(tmp_path) -> None:
         "files are ignored over plain http)"]
 
 
-def _server(tmp_path, *args: str):
-    """A real server assembled in this process with api_core and this plugin (not serving)."""
-    from kernel import app
-    from kernel.server import create_server_chain
-
-    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={tmp_path / 'certs'}",
-            *args]
-    run_options = app.build_options(argv)
-    options, errors = app.parse(run_options, argv)
-    errors += app.validate(run_options, options)
-    assert not errors, errors
-    app.complete(run_options, options)
-    return create_server_chain(options, run_options.plugins)
-
-
 async def test_plugin_hooks(etcd, tmp_path) -> None:
-    server = _server(tmp_path, "--plugins=api_core,storage_etcd3", "--storage-backend=etcd3",
+    server = assemble(tmp_path, "--plugins=api_core,storage_etcd3", "--storage-backend=etcd3",
                      f"--etcd-servers={etcd.url}", "--etcd-readycheck-timeout=3s")
     context = server.context
     storage = context.component("storage_backends", "etcd3")
@@ -210,7 +196,7 @@ async def test_plugin_hooks(etcd, tmp_path) -> None:
     with pytest.raises(Exception, match="error getting data from etcd"):
         await checks[1].check()
     # Another backend serves: no etcd check, no compactor.
-    other = _server(tmp_path, "--plugins=api_core,storage_etcd3,storage_memory",
+    other = assemble(tmp_path, "--plugins=api_core,storage_etcd3,storage_memory",
                     "--storage-backend=memory").context
     assert other.component("storage_backends", "etcd3") is None
     assert kernel_storage_etcd3.kernel_health_checks(other) == []
