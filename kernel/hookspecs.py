@@ -170,7 +170,8 @@ def kernel_post_start_hooks(context: ServerContext) -> Mapping[str, Hook]:
 
 @hookspec
 def kernel_pre_shutdown_hooks(context: ServerContext) -> Mapping[str, Hook]:
-    """Async callables ``hook(context)`` run at ShutdownInitiated, by name, alongside --shutdown-delay-duration.
+    """Async callables ``hook(context)`` run at ShutdownInitiated, by name, alongside
+    --shutdown-delay-duration.
 
     Requests are still served while they run (a hook may call the API); the server stops
     accepting requests only after the delay passed and every hook returned.
