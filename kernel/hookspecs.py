@@ -18,12 +18,35 @@ admission plugins           ``--enable-admission-plugins``
 storage backend             ``--storage-backend`` (exactly one)
 ==========================  ========================================================
 
-Component hooks return ``{name: factory}``; a factory is called once with the
-:class:`~kernel.server.APIServer` being built (``server.options`` holds the completed options;
-storage and the resources' registries exist before authenticators, authorizers and admission
-are built) and may return ``None`` when the component is not configured (an OIDC authenticator
-without ``--oidc-issuer-url``, say). Returning factories instead of instances
-lets ``kernel plugins`` list what each plugin provides without building anything.
+Component hooks return ``{name: factory}``; a factory is called once with the server's
+:class:`ServerContext` (``context.options`` holds the completed options; storage and the
+resources' registries exist before authenticators, authorizers and admission are built) and may
+return ``None`` when the component is not configured (an OIDC authenticator without
+``--oidc-issuer-url``, say). Returning factories instead of instances lets ``kernel plugins``
+list what each plugin provides without building anything.
+
+The context (:class:`kernel.context.ServerContext`) is the one object factories, the
+``context`` hooks and the post-start and pre-shutdown callables receive, and all of the server a
+plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
+
+- ``options`` — the parsed and completed options, read-only (setting one raises);
+- ``store(group, resource)`` — the resource's registry (the generic ``Store``), to serve or
+  control resources; ``resources()`` — every ``(group, resource)`` with a registry;
+- ``spawn(name, async_fn, *args)`` — a background task in the server's nursery, once serving
+  (from a post-start hook); cancelled at shutdown; a failure is logged with the name and stops
+  the server;
+- ``signals`` — the lifecycle events by kube's names (``shutdown_initiated``,
+  ``after_shutdown_delay_duration``, ``not_accepting_new_requests``,
+  ``http_server_stopped_listening``, ``in_flight_requests_drained``, ``has_been_ready``), each
+  with ``wait()`` and ``is_set()`` only;
+- ``logger(name)`` — a ``logging.Logger``; ``metrics`` — this server's ``kernel.metrics.Metrics``
+  (register collectors on ``metrics.registry``);
+- ``authenticate(request)``, ``authorize(attributes)`` — the authenticator and authorizer
+  chains as callables (TokenReview, SubjectAccessReview);
+- ``component(kind, name)`` — the plugin's own component, as built, by the kind of its hook
+  (``"authenticators"`` for ``kernel_authenticators``) and its name; ``None`` when left out;
+- ``tls.update_client_ca(path, pem)`` — serve new handshakes with a reloaded client CA bundle;
+- ``informer(group, resource)`` — the shared in-process informer of a resource.
 
 A factory that is unconfigured unless some flag is set says so with
 ``@kernel.plugins.configured_by("oidc-issuer-url", "authentication-config")``: the kernel then
@@ -47,16 +70,16 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from kernel.admission import AdmissionPlugin
     from kernel.authentication import Authenticator
     from kernel.authorization import Authorizer
     from kernel.healthz import HealthCheck
     from kernel.options import Options, OptionSet
-    from kernel.server import APIServer
+    from kernel.context import ServerContext
 
 hookspec = pluggy.HookspecMarker("kernel")
 
-Factory = Callable[["APIServer"], Any]
+Factory = Callable[["ServerContext"], Any]
+Hook = Callable[["ServerContext"], Awaitable[None]]
 
 
 @hookspec
@@ -90,7 +113,7 @@ def kernel_complete_options(options: Options) -> None:
 
     Completion may do I/O such as reading files named by flags. Client CA bundles that TLS
     handshakes must verify against are appended to ``options.client_ca_files``; a plugin that
-    reloads one while serving passes its new content to ``server.tls.update_client_ca(path, pem)``
+    reloads one while serving passes its new content to ``context.tls.update_client_ca(path, pem)``
     (:class:`kernel.tls.ServingContext`), and new connections verify against it.
     """
 
@@ -132,15 +155,13 @@ def kernel_admission_plugins() -> Mapping[str, Factory]:
 
 
 @hookspec
-def kernel_health_checks(server: APIServer) -> Sequence[HealthCheck]:
+def kernel_health_checks(context: ServerContext) -> Sequence[HealthCheck]:
     """Named health checks added to ``/healthz``, ``/livez`` and/or ``/readyz``."""
 
 
 @hookspec
-def kernel_post_start_hooks(
-    server: APIServer,
-) -> Mapping[str, Callable[[APIServer], Awaitable[None]]]:
-    """Async callables run once the server listens, by name.
+def kernel_post_start_hooks(context: ServerContext) -> Mapping[str, Hook]:
+    """Async callables ``hook(context)`` run once the server listens, by name.
 
     Each one is the ``poststarthook/<name>`` health check, failing until it returns. They run in
     the server's nursery; a hook that raises stops the server.
@@ -148,10 +169,9 @@ def kernel_post_start_hooks(
 
 
 @hookspec
-def kernel_pre_shutdown_hooks(
-    server: APIServer,
-) -> Mapping[str, Callable[[APIServer], Awaitable[None]]]:
-    """Async callables run at ShutdownInitiated, by name, alongside --shutdown-delay-duration.
+def kernel_pre_shutdown_hooks(context: ServerContext) -> Mapping[str, Hook]:
+    """Async callables ``hook(context)`` run at ShutdownInitiated, by name, alongside
+    --shutdown-delay-duration.
 
     Requests are still served while they run (a hook may call the API); the server stops
     accepting requests only after the delay passed and every hook returned.

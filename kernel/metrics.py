@@ -7,7 +7,7 @@ ProcessCollector. Each server has its own :class:`Metrics` (several in-process s
 test process, so nothing goes on prometheus_client's global REGISTRY); a plugin registers its
 own collectors on ``metrics.registry``::
 
-    Counter("myplugin_things_total", "Things done.", registry=server.metrics.registry)
+    Counter("myplugin_things_total", "Things done.", registry=context.metrics.registry)
 
 Values that already live in memory (in-flight counts, objects per watch cache) are read by
 collectors at scrape time, so they cost nothing per request.

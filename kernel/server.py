@@ -27,6 +27,7 @@ from kernel.apimachinery.registry import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
 from kernel.certs import trust_anchor_pem
+from kernel.context import ServerContext
 from kernel.filters import build_handler_chain
 from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
 from kernel.httpserver import hypercorn_config, serve
@@ -42,7 +43,7 @@ from kernel.version import version_info
 
 log = logging.getLogger("kernel")
 
-Hook = Callable[["APIServer"], Awaitable[None]]
+Hook = Callable[[ServerContext], Awaitable[None]]
 
 
 class APIServer:
@@ -74,6 +75,9 @@ class APIServer:
         self.handler: Handler
         self.url = ""  # https://host:port once listening
         self.background: trio.Nursery  # for controllers started by post-start hooks
+        # Built components by kind ("authenticators") and name, for ServerContext.component.
+        self.components: dict[str, dict[str, Any]] = {}
+        self.context = ServerContext(self)  # all that factories and hooks get of the server
 
     # -- the ASGI application ------------------------------------------------------------------
 
@@ -124,11 +128,12 @@ def _build(plugins: PluginManager, hook: str, names: list[str], server: APIServe
     for name in names:
         factory = provided[name][1]
         reason = unconfigured_reason(factory, server.options)
-        component = None if reason else factory(server)
+        component = None if reason else factory(server.context)
         if component is None:
             server.unconfigured.append((name, reason))
         else:
             built.append((name, component))
+    server.components[hook.removeprefix("kernel_")] = dict(built)
     return built
 
 
@@ -141,11 +146,15 @@ def _install_api_groups(server: APIServer) -> None:
     """Storage, then each group's resources behind a generic REST handler (or its own handler)."""
     plugins, options = server.plugins, server.options
     factories = plugins.components("kernel_api_groups")
+    server.components["storage_backends"], server.components["api_groups"] = {}, {}
     if not factories:
         return
-    server.storage = plugins.components("kernel_storage_backends")[options.storage_backend][1](server)
-    for _, factory in factories.values():
-        group: APIGroup = factory(server)
+    server.storage = plugins.components("kernel_storage_backends")[options.storage_backend][1](
+        server.context)
+    server.components["storage_backends"][options.storage_backend] = server.storage
+    for name, (_, factory) in factories.items():
+        group: APIGroup = factory(server.context)
+        server.components["api_groups"][name] = group
         server.api_groups[group.prefix] = group
         handler = group.handler
         if group.resources:
@@ -175,9 +184,11 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     server.tls = ServingContext(options.serving.cert_file, options.serving.key_file,
                                 options.client_ca_files)
     _install_api_groups(server)
-    anonymous = plugins.components("kernel_authenticators")["anonymous"][1](server)
+    anonymous = plugins.components("kernel_authenticators")["anonymous"][1](server.context)
     server.authenticator = AuthenticatorChain(
         _build(plugins, "kernel_authenticators", authenticator_order(plugins), server), anonymous)
+    if anonymous is not None:
+        server.components["authenticators"]["anonymous"] = anonymous
     server.authorizer = AuthorizerChain(
         _build(plugins, "kernel_authorizers", options.authorization_mode, server), MASTERS)
     server.admission = _build(plugins, "kernel_admission_plugins", admission_order(
@@ -186,11 +197,12 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     for store in server.stores.values():
         store.admission = server.admission
 
-    for _, checks in plugins.call_each("kernel_health_checks", server=server):
+    context = server.context
+    for _, checks in plugins.call_each("kernel_health_checks", context=context):
         server.health_checks.extend(checks or ())
-    for _, hooks in plugins.call_each("kernel_post_start_hooks", server=server):
+    for _, hooks in plugins.call_each("kernel_post_start_hooks", context=context):
         server.post_start_hooks.update(hooks or {})
-    for _, hooks in plugins.call_each("kernel_pre_shutdown_hooks", server=server):
+    for _, hooks in plugins.call_each("kernel_pre_shutdown_hooks", context=context):
         server.pre_shutdown_hooks.update(hooks or {})
 
     server.handler = build_handler_chain(server.api_handler, server)
@@ -268,7 +280,7 @@ async def _watch_signals(server: APIServer) -> None:
 
 
 async def _run_post_start_hook(server: APIServer, name: str, hook: Hook) -> None:
-    await hook(server)
+    await hook(server.context)
     server.post_start_done.add(name)
     log.info("post-start hook %s finished", name)
 
@@ -281,7 +293,7 @@ async def _cancel_on_shutdown(signals: LifecycleSignals, scope: trio.CancelScope
 async def _run_pre_shutdown_hooks(server: APIServer) -> None:
     for name, hook in server.pre_shutdown_hooks.items():
         log.info("running pre-shutdown hook %s", name)
-        await hook(server)
+        await hook(server.context)
 
 
 async def run(server: APIServer, *, handle_signals: bool = True,

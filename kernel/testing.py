@@ -119,3 +119,20 @@ def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
     if wait_ready:
         kernel.wait_ready()
     return kernel
+
+
+def assemble(workdir: Path, *args: str) -> Any:
+    """A real :class:`kernel.server.APIServer` built in this process from ``kernel serve`` flags
+    (parse → validate → complete → create_server_chain), not serving: for tests of a plugin's
+    factories and hooks, which get its ``server.context``."""
+    from kernel import app
+    from kernel.server import create_server_chain
+
+    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}", *args]
+    run_options = app.build_options(argv)
+    options, errors = app.parse(run_options, argv)
+    errors += app.validate(run_options, options)
+    if errors:
+        raise ValueError("; ".join(errors))
+    app.complete(run_options, options)
+    return create_server_chain(options, run_options.plugins)

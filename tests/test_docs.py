@@ -30,3 +30,21 @@ def test_readme_documents_no_hook_that_does_not_exist():
     documented = {line.split("`")[1].split("(")[0] for line in README.splitlines()
                   if line.startswith("- `kernel_")}
     assert documented == set(HOOKS)
+
+
+def test_every_context_member_is_in_the_readme_and_hookspecs():
+    from kernel.context import API
+
+    section = README[README.index("### What a plugin gets of the server"):README.index("### Hooks")]
+    assert [name for name in sorted(API) if f"`context.{name}" not in section
+            and f"context.{name}(" not in section] == []
+    assert [name for name in sorted(API) if f"``{name}" not in hookspecs.__doc__] == []
+
+
+def test_hooks_that_get_the_context_name_it_so_in_the_readme():
+    import inspect as _inspect
+
+    for name in HOOKS:
+        params = list(_inspect.signature(getattr(hookspecs, name)).parameters)
+        if params == ["context"]:
+            assert f"- `{name}(context)`" in README, name

@@ -17,8 +17,8 @@ class AnonymousAuthenticator:
         return ANONYMOUS_USER
 
 
-def _anonymous(server) -> AnonymousAuthenticator | None:
-    return AnonymousAuthenticator() if server.options.anonymous_auth else None
+def _anonymous(context) -> AnonymousAuthenticator | None:
+    return AnonymousAuthenticator() if context.options.anonymous_auth else None
 
 
 @hookimpl

@@ -16,11 +16,11 @@ class AlwaysDeny:
         return Decision.NO_OPINION, "Everything is forbidden."
 
 
-def _allow(server) -> AlwaysAllow:
+def _allow(context) -> AlwaysAllow:
     return AlwaysAllow()
 
 
-def _deny(server) -> AlwaysDeny:
+def _deny(context) -> AlwaysDeny:
     return AlwaysDeny()
 
 

@@ -22,8 +22,8 @@ class LoopbackTokenAuthenticator:
         return None  # not ours: another token authenticator may know it
 
 
-def _loopback(server) -> LoopbackTokenAuthenticator:
-    return LoopbackTokenAuthenticator(server.options.loopback_token, server.options.loopback_uid)
+def _loopback(context) -> LoopbackTokenAuthenticator:
+    return LoopbackTokenAuthenticator(context.options.loopback_token, context.options.loopback_uid)
 
 
 @hookimpl

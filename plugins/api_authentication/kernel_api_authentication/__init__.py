@@ -21,10 +21,10 @@ def kernel_add_options(options):
                      "these, and one with spec.audiences is authenticated only for those among them.")
 
 
-def _group(server) -> APIGroup:
+def _group(context) -> APIGroup:
     return APIGroup(GROUP, VERSION, RESOURCES, storage={
         "selfsubjectreviews": SelfSubjectReviewREST(),
-        "tokenreviews": TokenReviewREST(server, server.options.api_audiences),
+        "tokenreviews": TokenReviewREST(context.authenticate, context.options.api_audiences),
     })
 
 

@@ -10,7 +10,7 @@ create ``tokenreviews.authentication.k8s.io``.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from kernel.apimachinery import status
@@ -97,8 +97,9 @@ class TokenReviewREST:
 
     spec = tokenreview_spec
 
-    def __init__(self, server: Any, api_audiences: Sequence[str]) -> None:
-        self.server = server
+    def __init__(self, authenticate: Callable[[Request], Awaitable[UserInfo | None]],
+                 api_audiences: Sequence[str]) -> None:
+        self.authenticate = authenticate  # the server's chain: ServerContext.authenticate
         self.api_audiences = list(api_audiences)
 
     async def create(self, namespace: str, obj: Mapping[str, Any], user: UserInfo | None, *,
@@ -115,7 +116,7 @@ class TokenReviewREST:
             error = "invalid bearer token"  # no authenticator accepts a token for these audiences
         else:
             try:
-                reviewed = await self.server.authenticator.authenticate(token_request(token))
+                reviewed = await self.authenticate(token_request(token))
             except AuthenticationError as failure:
                 error = str(failure)
         review: dict[str, Any] = {}

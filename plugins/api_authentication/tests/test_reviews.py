@@ -9,15 +9,9 @@ from kernel.apimachinery.discovery import aggregated_discovery, api_resource_lis
 from kernel.apimachinery.fieldvalidation import check
 from kernel.apimachinery.openapi import v3
 from kernel.authentication import AuthenticationError, AuthenticatorChain, UserInfo, bearer_token
+from kernel.testing import assemble
 from kernel_api_authentication.reviews import (RESOURCES, SelfSubjectReviewREST, TokenReviewREST,
                                                tokenreview_spec, user_info)
-
-
-class FakeServer:
-    """Just what TokenReviewREST reads: options and the authenticator chain."""
-
-    def __init__(self, chain) -> None:
-        self.authenticator = chain
 
 
 class Tokens:
@@ -30,19 +24,13 @@ class Tokens:
         return None
 
 
-def test_entry_point_and_group() -> None:
+def test_entry_point_and_group(tmp_path) -> None:
     (ep,) = [ep for ep in importlib.metadata.entry_points(group="kernel.plugins")
              if ep.name == "api_authentication"]
     assert ep.load() is kernel_api_authentication and ep.dist.name == "kernel-api-authentication"
-    (factory,) = kernel_api_authentication.kernel_api_groups().values()
-
-    class Options:
-        api_audiences = ["api"]
-
-    class Server:
-        options = Options()
-
-    group = factory(Server())
+    server = assemble(tmp_path, "--plugins=api_core,api_authentication,storage_memory",
+                      "--api-audiences=api")
+    group = server.context.component("api_groups", "authentication.k8s.io/v1")
     assert group.prefix == "/apis/authentication.k8s.io/v1"
     assert set(group.storage) == {"selfsubjectreviews", "tokenreviews"}  # nothing stored
 
@@ -88,7 +76,7 @@ async def test_self_subject_review() -> None:
 
 
 async def test_token_review_runs_the_servers_chain() -> None:
-    rest = TokenReviewREST(FakeServer(AuthenticatorChain([("tokens", Tokens())], None)), ["api"])
+    rest = TokenReviewREST(AuthenticatorChain([("tokens", Tokens())], None).authenticate, ["api"])
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
             "metadata": {"name": "r"}, "spec": {"token": "good"}}
     good = await rest.create("", body, None)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from kernel.admission import AdmissionAttributes
 from kernel.apimachinery import status
+from kernel.context import ServerContext
 
 IMMORTAL = frozenset({"default", "kube-system", "kube-public"})
 
 
 class NamespaceLifecycle:
-    def __init__(self, server) -> None:
-        self.server = server
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
 
     def handles(self, operation: str) -> bool:
         return operation in ("CREATE", "DELETE")
@@ -24,7 +25,7 @@ class NamespaceLifecycle:
             return
         if attributes.operation != "CREATE" or not attributes.namespace:
             return
-        namespaces = self.server.stores[("", "namespaces")]
+        namespaces = self.context.store("", "namespaces")
         namespace = await namespaces.get("", attributes.namespace)  # 404 namespaces "x" not found
         if (namespace.get("metadata") or {}).get("deletionTimestamp"):
             qualified = attributes.resource + (f".{attributes.group}" if attributes.group else "")

@@ -15,6 +15,7 @@ import trio
 from kernel.apimachinery import status
 from kernel.apimachinery.registry import ListOptions
 from kernel.authentication import APISERVER_USER, MASTERS, UserInfo
+from kernel.context import ServerContext
 
 log = logging.getLogger("kernel_api_core.namespaces")
 
@@ -23,10 +24,11 @@ FINALIZER = "kubernetes"
 RETRY = 0.5
 
 
-async def _remaining(server, namespace: str) -> int:
+async def _remaining(context: ServerContext, namespace: str) -> int:
     """Delete what is left in ``namespace``; return how many objects are still there."""
     left = 0
-    for (group, plural), store in server.stores.items():
+    for group, plural in context.resources():
+        store = context.store(group, plural)
         if not store.spec.namespaced:
             continue
         listed = await store.list(namespace, ListOptions())
@@ -43,9 +45,9 @@ async def _remaining(server, namespace: str) -> int:
     return left
 
 
-async def finalize(server, name: str) -> None:
-    namespaces = server.stores[("", "namespaces")]
-    while await _remaining(server, name):
+async def finalize(context: ServerContext, name: str) -> None:
+    namespaces = context.store("", "namespaces")
+    while await _remaining(context, name):
         await trio.sleep(RETRY)
 
     def drop_finalizer(current):
@@ -61,13 +63,13 @@ async def finalize(server, name: str) -> None:
     log.info("namespace %s finalized", name)
 
 
-async def run(server) -> None:
+async def run(context: ServerContext) -> None:
     """Post-start hook: start the controller loop in the background and return (ready at once)."""
-    server.background.start_soon(_controller, server)
+    context.spawn("namespace-controller", _controller, context)
 
 
-async def _controller(server) -> None:
-    namespaces = server.stores[("", "namespaces")]
+async def _controller(context: ServerContext) -> None:
+    namespaces = context.store("", "namespaces")
     in_progress: set[str] = set()
 
     async def handle(obj, nursery) -> None:
@@ -76,7 +78,7 @@ async def _controller(server) -> None:
         if meta.get("deletionTimestamp") and FINALIZER in (spec.get("finalizers") or []) \
                 and name not in in_progress:
             in_progress.add(name)
-            nursery.start_soon(_finalize_once, server, name, in_progress)
+            nursery.start_soon(_finalize_once, context, name, in_progress)
 
     async with trio.open_nursery() as nursery:
         while True:
@@ -93,11 +95,11 @@ async def _controller(server) -> None:
             await trio.sleep(RETRY)
 
 
-async def _finalize_once(server, name: str, in_progress: set[str]) -> None:
+async def _finalize_once(context: ServerContext, name: str, in_progress: set[str]) -> None:
     try:
         while True:
             try:
-                await finalize(server, name)
+                await finalize(context, name)
                 return
             except Exception:  # storage down, say: keep trying, the namespace stays Terminating
                 log.exception("finalizing namespace %s failed; retrying", name)

@@ -7,6 +7,7 @@ from kernel import hookimpl
 from kernel.admission import default_enabled
 from kernel.apigroup import APIGroup
 from kernel.apimachinery import status
+from kernel.context import ServerContext
 
 from kernel_api_core import namespace_controller
 from kernel_api_core.lifecycle import NamespaceLifecycle
@@ -18,7 +19,7 @@ DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 @hookimpl
 def kernel_api_groups():
-    return {"v1": lambda server: APIGroup("", "v1", RESOURCES)}
+    return {"v1": lambda context: APIGroup("", "v1", RESOURCES)}
 
 
 @hookimpl
@@ -26,8 +27,8 @@ def kernel_admission_plugins():
     return {"NamespaceLifecycle": default_enabled(NamespaceLifecycle)}
 
 
-async def create_default_namespaces(server) -> None:
-    namespaces = server.stores[("", "namespaces")]
+async def create_default_namespaces(context: ServerContext) -> None:
+    namespaces = context.store("", "namespaces")
     for name in DEFAULT_NAMESPACES:
         try:
             await namespaces.create("", {"metadata": {"name": name}}, CONTROLLER)
@@ -37,6 +38,6 @@ async def create_default_namespaces(server) -> None:
 
 
 @hookimpl
-def kernel_post_start_hooks(server):
+def kernel_post_start_hooks(context):
     return {"bootstrap-namespaces": create_default_namespaces,
             "start-namespace-controller": namespace_controller.run}

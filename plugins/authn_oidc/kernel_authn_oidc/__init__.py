@@ -115,10 +115,10 @@ def kernel_validate_options(options):
 
 
 @configured_by("oidc-issuer-url", "authentication-config")
-def _authenticator(server) -> OIDCAuthenticator | None:
+def _authenticator(context) -> OIDCAuthenticator | None:
     from kernel_authn_oidc.authenticator import OIDCAuthenticator
 
-    options = server.options
+    options = context.options
     if options.authentication_config:
         content, config = _read_config(options.authentication_config)
         authenticator = OIDCAuthenticator(config)
@@ -135,19 +135,21 @@ def kernel_authenticators():
 
 
 @hookimpl
-def kernel_post_start_hooks(server):
-    authenticator = dict(server.authenticator.authenticators).get(NAME)
+def kernel_post_start_hooks(context):
+    authenticator = context.component("authenticators", NAME)
     if authenticator is None:
         return {}
-    path = server.options.authentication_config
+    path = context.options.authentication_config
 
     async def apply(content: bytes) -> None:
         authenticator.configure(parse_authentication_configuration(content))  # raises: keep the old
 
-    async def start(server) -> None:
-        await server.background.start(authenticator.run)
+    async def start(context) -> None:
+        # configure() before run() has started its nursery is fine: run() starts the providers
+        # of whatever configuration is current.
+        context.spawn("oidc-jwt-authenticators", authenticator.run)
         if path:
-            server.background.start_soon(lambda: watch_file(
+            context.spawn("oidc-authentication-config-reload", lambda: watch_file(
                 path, apply, current=authenticator.source, interval=RELOAD_INTERVAL))
 
     return {"oidc-jwt-authenticators": start}

@@ -27,8 +27,8 @@ def kernel_validate_options(options):
 
 
 @configured_by("token-auth-file")
-def _authenticator(server) -> TokenFileAuthenticator | None:
-    path = server.options.token_auth_file
+def _authenticator(context) -> TokenFileAuthenticator | None:
+    path = context.options.token_auth_file
     return TokenFileAuthenticator.from_file(path) if path else None
 
 

@@ -4,7 +4,7 @@ Hooks: the flag; its validation (a readable PEM bundle with at least one certifi
 bundle appended to ``options.client_ca_files`` so TLS handshakes ask for and verify client
 certificates; the ``x509`` authenticator; and a post-start hook that starts watching the file.
 When the file changes, the new bundle is checked, then both the TLS context of new connections
-(``server.tls``) and the authenticator switch to it; a bad file is logged and the old bundle stays.
+(``context.tls``) and the authenticator switch to it; a bad file is logged and the old bundle stays.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def kernel_complete_options(options):
 
 
 @configured_by("client-ca-file")
-def _authenticator(server) -> X509Authenticator | None:
-    path = server.options.client_ca_file
+def _authenticator(context) -> X509Authenticator | None:
+    path = context.options.client_ca_file
     if not path:
         return None
     content = _read_bundle(path)
@@ -71,24 +71,21 @@ def kernel_authenticators():
     return {NAME: _authenticator}
 
 
-def _built(server) -> X509Authenticator | None:
-    return dict(server.authenticator.authenticators).get(NAME)
-
-
 @hookimpl
-def kernel_post_start_hooks(server):
-    authenticator = _built(server)
+def kernel_post_start_hooks(context):
+    authenticator: X509Authenticator | None = context.component("authenticators", NAME)
     if authenticator is None:
         return {}
-    path = server.options.client_ca_file
+    path = context.options.client_ca_file
+    tls = context.tls
 
     async def apply(content: bytes) -> None:
         roots = load_bundle(content, path)  # raises: keep the old bundle
-        server.tls.update_client_ca(path, content.decode("utf-8"))
+        tls.update_client_ca(path, content.decode("utf-8"))
         authenticator.set_roots(roots, content)
 
-    async def start(server) -> None:
-        server.background.start_soon(lambda: watch_file(
+    async def start(context) -> None:
+        context.spawn("x509-client-ca-reload", lambda: watch_file(
             path, apply, current=authenticator.content, interval=RELOAD_INTERVAL))
 
     return {"x509-client-ca-reload": start}

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kernel import hookimpl
+from kernel.context import ServerContext
 from kernel.healthz import CheckFailed, HealthCheck
 from kernel.options import Options, OptionSet, non_negative_duration, string_list
 from kernel.storage.errors import StorageError
@@ -85,15 +86,17 @@ def config_from(options: Options) -> EtcdConfig:
 
 
 @hookimpl
-def kernel_storage_backends() -> dict[str, Callable[[Any], Any]]:
-    def factory(server: Any) -> Any:
+def kernel_storage_backends() -> dict[str, Callable[[ServerContext], Any]]:
+    def factory(context: ServerContext) -> Any:
         from kernel_storage_etcd3.store import Etcd3Storage
-        return Etcd3Storage(config_from(server.options))
+        return Etcd3Storage(config_from(context.options))
     return {BACKEND: factory}
 
 
-def _serving_from_etcd(server: Any) -> bool:
-    return server.storage is not None and _in_use(server.options)
+def _storage(context: ServerContext) -> Any:
+    """This plugin's storage when the server stores in etcd, else None (no API groups, or another
+    --storage-backend)."""
+    return context.component("storage_backends", BACKEND)
 
 
 def _check(storage: Any, timeout: float) -> Callable[[], Awaitable[None]]:
@@ -106,10 +109,10 @@ def _check(storage: Any, timeout: float) -> Callable[[], Awaitable[None]]:
 
 
 @hookimpl
-def kernel_health_checks(server: Any) -> list[HealthCheck]:
-    if not _serving_from_etcd(server):
+def kernel_health_checks(context: ServerContext) -> list[HealthCheck]:
+    storage = _storage(context)
+    if storage is None:
         return []
-    storage = server.storage
     config = storage.config
     # kube's "etcd" check; /readyz uses --etcd-readycheck-timeout, the others the healthcheck one.
     return [HealthCheck("etcd", _check(storage, config.healthcheck_timeout), readyz=False),
@@ -118,13 +121,13 @@ def kernel_health_checks(server: Any) -> list[HealthCheck]:
 
 
 @hookimpl
-def kernel_post_start_hooks(server: Any) -> dict[str, Callable[[Any], Awaitable[None]]]:
-    if not _serving_from_etcd(server) or not server.storage.config.compaction_interval:
+def kernel_post_start_hooks(context: ServerContext) -> dict[str, Callable[[ServerContext], Awaitable[None]]]:
+    storage = _storage(context)
+    if storage is None or not storage.config.compaction_interval:
         return {}
-    storage = server.storage
 
-    async def start_compactor(server: Any) -> None:
+    async def start_compactor(context: ServerContext) -> None:
         from kernel_storage_etcd3.compactor import Compactor
-        server.background.start_soon(Compactor(storage, storage.config.compaction_interval).run)
+        context.spawn("etcd-compactor", Compactor(storage, storage.config.compaction_interval).run)
 
     return {"start-etcd-compactor": start_compactor}

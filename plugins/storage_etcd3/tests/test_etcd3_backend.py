@@ -3,12 +3,12 @@ cache, compaction, outages and failover; and the plugin's flags and hooks."""
 
 from __future__ import annotations
 
-import types
 
 import pytest
 import trio
 
 from kernel.options import OptionSet, parse
+from kernel.testing import assemble
 from kernel.storage.cacher import open_cacher
 from kernel.storage.errors import (
     EXPIRED_WATCH, ResourceExpiredError, StorageError, StorageUnavailableError,
@@ -175,27 +175,29 @@ def test_flags_defaults_and_validation(tmp_path) -> None:
         "files are ignored over plain http)"]
 
 
-async def test_plugin_hooks(etcd) -> None:
-    options = _options("--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
-                       "--etcd-readycheck-timeout=3s")
-    server = types.SimpleNamespace(options=options, storage=None, background=None)
-    server.storage = kernel_storage_etcd3.kernel_storage_backends()["etcd3"](server)
-    assert isinstance(server.storage, Storage)
-    checks = kernel_storage_etcd3.kernel_health_checks(server)
+async def test_plugin_hooks(etcd, tmp_path) -> None:
+    server = assemble(tmp_path, "--plugins=api_core,storage_etcd3", "--storage-backend=etcd3",
+                     f"--etcd-servers={etcd.url}", "--etcd-readycheck-timeout=3s")
+    context = server.context
+    storage = context.component("storage_backends", "etcd3")
+    assert isinstance(storage, Storage)
+    checks = kernel_storage_etcd3.kernel_health_checks(context)
     assert [(c.name, c.healthz, c.livez, c.readyz) for c in checks] == [
         ("etcd", True, True, False), ("etcd", False, False, True)]
     for check in checks:
         await check.check()
     async with trio.open_nursery() as nursery:
-        server.background = nursery
-        hooks = kernel_storage_etcd3.kernel_post_start_hooks(server)
+        server.background = nursery  # as run() does once serving
+        hooks = kernel_storage_etcd3.kernel_post_start_hooks(context)
         assert list(hooks) == ["start-etcd-compactor"]
-        await hooks["start-etcd-compactor"](server)
+        await hooks["start-etcd-compactor"](context)
         nursery.cancel_scope.cancel()
-    await server.storage.close()
+    await storage.close()
     with pytest.raises(Exception, match="error getting data from etcd"):
         await checks[1].check()
     # Another backend serves: no etcd check, no compactor.
-    other = types.SimpleNamespace(options=_options("--storage-backend=memory"), storage=object())
+    other = assemble(tmp_path, "--plugins=api_core,storage_etcd3,storage_memory",
+                    "--storage-backend=memory").context
+    assert other.component("storage_backends", "etcd3") is None
     assert kernel_storage_etcd3.kernel_health_checks(other) == []
     assert kernel_storage_etcd3.kernel_post_start_hooks(other) == {}

@@ -24,8 +24,8 @@ def kernel_validate_options(options: Options) -> list[str]:
     return []
 
 
-def _factory(server) -> MemoryStorage:
-    return MemoryStorage(history=server.options.storage_memory_history)
+def _factory(context) -> MemoryStorage:
+    return MemoryStorage(history=context.options.storage_memory_history)
 
 
 @hookimpl

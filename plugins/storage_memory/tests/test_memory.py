@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
 import trio
@@ -13,6 +12,7 @@ from kernel.storage.errors import (
 )
 from kernel.storage.interface import Storage
 from kernel.storage.testing import PREFIX, key, names, rv, take, widget
+from kernel.testing import assemble
 
 import kernel_storage_memory
 from kernel_storage_memory import MemoryStorage
@@ -83,14 +83,16 @@ async def test_values_are_immutable_copies() -> None:
         await store.create(key("b"), {"metadata": "nope"})
 
 
-def test_plugin_hooks_and_flag() -> None:
+def test_plugin_hooks_and_flag(tmp_path) -> None:
     backends = kernel_storage_memory.kernel_storage_backends()
     option_set = OptionSet()
     kernel_storage_memory.kernel_add_options(option_set.for_plugin("storage_memory"))
     options = parse(option_set, ["--storage-memory-history=50"]).options
     assert kernel_storage_memory.kernel_validate_options(options) == []
-    store = backends["memory"](SimpleNamespace(options=options))  # factories get the server
+    server = assemble(tmp_path, "--plugins=api_core,storage_memory", "--storage-memory-history=50")
+    store = server.context.component("storage_backends", "memory")
     assert isinstance(store, Storage) and store.history == 50
+    assert backends["memory"] is kernel_storage_memory._factory
     assert parse(option_set, []).options.storage_memory_history == 10000
     bad = parse(option_set, ["--storage-memory-history=0"]).options
     assert kernel_storage_memory.kernel_validate_options(bad) == [
