@@ -133,7 +133,6 @@ class ServerContext:
         self._server = server
         self._options = ReadOnlyOptions(server.options)
         self._signals = Signals(server.signals)
-        self._informers: Any = None  # kernel.informers.InformerFactory, set by the server
 
     @property
     def options(self) -> ReadOnlyOptions:
@@ -208,9 +207,7 @@ class ServerContext:
 
     def informer(self, group: str, resource: str) -> Any:
         """The shared in-process informer of ``resource`` (:mod:`kernel.informers`)."""
-        if self._informers is None:
-            raise RuntimeError(f"informer({group!r}, {resource!r}): this server has no informers")
-        return self._informers.informer(group, resource)
+        return self._server.informers.informer(group, resource)
 
 
 async def _named_task(name: str, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:

@@ -29,6 +29,7 @@ from kernel.authorization import AuthorizerChain
 from kernel.certs import trust_anchor_pem
 from kernel.context import ServerContext
 from kernel.filters import build_handler_chain
+from kernel.informers import InformerFactory
 from kernel.healthz import CheckFailed, HealthCheck, HealthEndpoint, LogCheck, ping
 from kernel.httpserver import hypercorn_config, serve
 from kernel.tls import ServingContext, open_tls_listeners
@@ -67,6 +68,8 @@ class APIServer:
         self.stores: dict[tuple[str, str], Store] = {}  # (group, plural) → the resource's registry
         self.cachers: list[Cacher] = []
         self.cachers_by_resource: dict[str, Cacher] = {}  # "configmaps", "deployments.apps"
+        self.cachers_by_key: dict[tuple[str, str], Cacher] = {}  # (group, plural) → its cache
+        self.informers = InformerFactory(self.cachers_by_key)  # shared, over the watch caches
         self.health_checks: list[HealthCheck] = []
         self.post_start_hooks: dict[str, Hook] = {}
         self.pre_shutdown_hooks: dict[str, Hook] = {}
@@ -168,6 +171,7 @@ def _install_api_groups(server: APIServer) -> None:
                     cacher = Cacher(timed, spec.storage_prefix)
                     server.cachers.append(cacher)
                     server.cachers_by_resource[resource] = cacher
+                    server.cachers_by_key[(spec.group, spec.plural)] = cacher
                     rest = server.stores[(spec.group, spec.plural)] = Store(spec, cacher)
                 stores[spec.plural] = rest
             handler = ResourceHandler(stores, server.signals)
@@ -322,6 +326,7 @@ async def run(server: APIServer, *, handle_signals: bool = True,
             background.start_soon(_cancel_on_shutdown, signals, startup)
             for cacher in server.cachers:
                 await background.start(cacher.run)
+            await background.start(server.informers.run)
         if startup.cancelled_caught:
             log.info("shutdown requested before the server started serving")
             for listener in listeners:

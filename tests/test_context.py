@@ -85,9 +85,30 @@ def test_signals_are_for_waiting_only(server: APIServer):
     assert signals.shutdown_initiated.is_set()
 
 
-def test_informer_without_informers_says_so(server: APIServer):
-    with pytest.raises(RuntimeError, match=r"informer\('', 'namespaces'\): this server has no informers"):
-        server.context.informer("", "namespaces")
+def test_informer_of_an_unserved_resource_is_a_key_error(server: APIServer):
+    with pytest.raises(KeyError):
+        server.context.informer("example.com", "widgets")
+
+
+async def test_informer_is_shared_and_sees_writes_made_through_the_api(start_api):
+    api = await start_api("--plugins=api_core,storage_memory")
+    context = api.server.context
+    informer = context.informer("", "configmaps")
+    assert context.informer("", "configmaps") is informer  # one per resource, for every plugin
+    seen: list[tuple[str, str]] = []
+    informer.add_event_handler(on_add=lambda obj: seen.append(("add", obj["metadata"]["name"])),
+                               on_delete=lambda obj: seen.append(("delete", obj["metadata"]["name"])))
+    with trio.fail_after(20):
+        await informer.wait_synced()
+        await api.configmap("default", "one")
+        await api.client.delete("/api/v1/namespaces/default/configmaps/one")
+        while seen[-2:] != [("add", "one"), ("delete", "one")]:
+            await trio.sleep(0.01)
+    assert informer.get("one", "default") is None
+    namespaces = context.informer("", "namespaces")  # asked for while serving: starts at once
+    with trio.fail_after(20):
+        await namespaces.wait_synced()
+    assert {o["metadata"]["name"] for o in namespaces.list()} >= {"default", "kube-system"}
 
 
 def test_spawn_is_refused_before_serving(server: APIServer):
