@@ -122,7 +122,7 @@ class AuthenticatorContract:
     # --- in-process -------------------------------------------------------------------------
 
     async def test_fixtures_are_usable(self, credentials: Sequence[Credential],
-                                 bad_credential: Credential) -> None:
+                                       bad_credential: Credential) -> None:
         assert len({c.user for c in credentials}) >= 2, "give credentials of two users at least"
         assert all(c.headers or c.client_cert for c in (*credentials, bad_credential))
 
@@ -134,6 +134,17 @@ class AuthenticatorContract:
 
     async def test_no_credential_is_none(self, authenticator: Authenticator) -> None:
         assert await authenticator.authenticate(Credential().request()) is None
+
+    @pytest.fixture
+    def foreign_credentials(self) -> Sequence[Credential]:
+        """Credentials of other kinds, which must pass on (``None``); override for a Basic-auth
+        authenticator."""
+        return [Credential(headers={"Authorization": "Basic Y29udHJhY3Q6c3VpdGU="})]
+
+    async def test_credentials_of_other_kinds_are_none(
+            self, authenticator: Authenticator, foreign_credentials: Sequence[Credential]) -> None:
+        for credential in foreign_credentials:
+            assert await authenticator.authenticate(credential.request()) is None, credential
 
     async def test_bad_credential_is_never_a_user(self, authenticator: Authenticator,
                                                   bad_credential: Credential) -> None:
