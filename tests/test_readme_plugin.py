@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import plugin_env, run_kernel
 
+from kernel.testing.contracts import AuthenticatorContract
+
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
@@ -31,9 +33,9 @@ def readme_files() -> dict[str, str]:
 def readme_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     source, target = tmp_path_factory.mktemp("readme-plugin"), tmp_path_factory.mktemp("site")
     files = readme_files()
-    assert set(files) == {"pyproject.toml", "kernel_authn_header.py"}
+    assert set(files) == {"pyproject.toml", "kernel_authn_header.py", "test_authn_header.py"}
     for name, text in files.items():
-        (source / name).write_text(text)
+        (source / name).write_text(text)  # the test file stays out of the install (py-modules)
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--target", str(target), str(source)], capture_output=True, text=True)
@@ -65,3 +67,16 @@ def test_the_readme_plugin_authenticates_by_a_header_in_any_case(kernel_process,
         assert refused.status_code == 401
         assert refused.json()["reason"] == "Unauthorized"
     assert "X-Remote-User: refusing user 'system:admin'" in kernel.log()
+
+
+def test_the_readme_contract_suite_passes_on_the_readme_plugin(tmp_path, readme_plugin_path):
+    """The "Contract suites" example, run by pytest as a plugin author would, against the
+    installed plugin (each of its tests passes, none is skipped)."""
+    (tmp_path / "test_authn_header.py").write_text(readme_files()["test_authn_header.py"])
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+         "test_authn_header.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env=plugin_env(readme_plugin_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    count = len([name for name in dir(AuthenticatorContract) if name.startswith("test_")])
+    assert re.search(rf"\b{count} passed\b", result.stdout) and "skipped" not in result.stdout, result.stdout

@@ -1,5 +1,8 @@
 """THE storage conformance suite: every Storage (backend or wrapper) must pass it.
 
+Plugin authors import it as ``kernel.testing.contracts.StorageContract``, next to the other
+contract suites.
+
 Subclass :class:`StorageConformance` in the backend's tests and provide an async ``storage``
 fixture yielding a fresh, empty store (a watch cache must cover :attr:`StorageConformance.prefix`)::
 

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from kernel.storage.cacher import Cacher, open_cacher
-from kernel.storage.testing import StorageConformance
+from kernel.testing.contracts import StorageContract
 
 from kernel_storage_memory import MemoryStorage
 
 
-class TestMemoryStorage(StorageConformance):
+class TestMemoryStorage(StorageContract):
     @pytest.fixture
     async def storage(self) -> AsyncIterator[MemoryStorage]:
         store = MemoryStorage(history=1000)
@@ -20,7 +20,7 @@ class TestMemoryStorage(StorageConformance):
         await store.close()
 
 
-class TestCachedMemoryStorage(StorageConformance):
+class TestCachedMemoryStorage(StorageContract):
     @pytest.fixture
     async def storage(self) -> AsyncIterator[Cacher]:
         backend = MemoryStorage(history=1000)

@@ -7,7 +7,8 @@
     kernel.stop()                                # SIGTERM; returns the exit code
 
 The kernel's own tests, the plugins' tests and ``bench/`` all start servers this way; operator
-authors can do the same in theirs.
+authors can do the same in theirs. :mod:`kernel.testing.contracts` holds the contract suites a
+plugin author runs against a plugin (imported on its own: it needs pytest).
 """
 
 from __future__ import annotations
