@@ -55,9 +55,11 @@ class CacheWatcher:
         cacher = self.cacher
         await cacher.wait_ready()
         revision = self.revision
-        if revision == 0:  # from now: from a state at least as new as the backend's
-            await cacher.wait_fresh()
-            revision = cacher.revision
+        if revision == 0:
+            # From now: strictly after the backend's current revision. The cache may lag behind
+            # it (under load); the events it applies up to that revision are not dispatched to
+            # this watcher (Cacher._dispatch), so nothing older leaks in and nothing is waited for.
+            revision = max(cacher.revision, await cacher.backend.current_revision())
         elif revision > cacher.revision and not await cacher.wait_for(revision):
             raise TooLargeResourceVersionError(self.prefix, revision=revision,
                                                current=cacher.revision)
@@ -101,7 +103,7 @@ class CacheWatcher:
                         return await self._receive.receive()
                     self._schedule_bookmark(now)
                     # Nothing buffered: every event up to the cache's revision was delivered.
-                    return bookmark(self.cacher.revision)
+                    return bookmark(max(self.cacher.revision, self.revision))
                 with trio.move_on_at(self._next_bookmark):
                     return await self._receive.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):

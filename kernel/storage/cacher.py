@@ -153,8 +153,8 @@ class Cacher:
         derived: dict[str, WatchEvent] = {}  # one instance per way of seeing this event
         slow = []
         for watcher in self._watchers:
-            if not event.key.startswith(watcher.prefix):
-                continue
+            if not event.key.startswith(watcher.prefix) or event.revision <= watcher.revision:
+                continue  # another prefix, or a watch from a revision this cache has not reached
             seen = filter_event(event, watcher.predicate)
             if seen is None:
                 continue

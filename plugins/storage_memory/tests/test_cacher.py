@@ -3,6 +3,7 @@ fan-out, slow watchers, bookmarks, the event window."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -196,3 +197,43 @@ async def test_encoded_lists_hand_over_the_stored_json(cacher: Cacher) -> None:
     # A predicate needs the objects: they come decoded, whatever was asked.
     blue = await cacher.get_list(PREFIX, predicate=lambda obj: True, encoded=True)
     assert all(isinstance(item, dict) for item in blue.items)
+
+
+class LaggingMemoryStorage(MemoryStorage):
+    """The memory store whose watch events wait for ``release``: a watch cache that falls
+    behind the backend, as one does under load."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.release = trio.Event()
+        self.release.set()
+
+    def watch(self, prefix: str, **options: object):  # type: ignore[override]
+        inner = super().watch(prefix, **options)  # type: ignore[arg-type]
+
+        @contextlib.asynccontextmanager
+        async def lagging():
+            async with inner as events:
+                async def held() -> AsyncIterator[object]:
+                    async for event in events:
+                        await self.release.wait()
+                        yield event
+                yield held()
+        return lagging()
+
+
+async def test_watch_from_now_on_a_lagging_cache_sees_only_later_events() -> None:
+    # "From now" is after the backend's current revision even when the cache has not reached it
+    # (it used to start from the cache's older revision once the freshness wait timed out).
+    backend = LaggingMemoryStorage(history=1000)
+    async with open_cacher(backend, PREFIX, fresh_timeout=0.05) as cacher:
+        backend.release = trio.Event()  # the cache falls behind from here
+        await backend.create(key("before"), widget("before"))
+        async with cacher.watch(PREFIX, revision=0) as events:
+            await backend.create(key("after"), widget("after"))
+            backend.release.set()
+            got = await take(events, 1)
+            with trio.move_on_after(0.2):
+                got += await take(events, 1)
+        assert [e.object["metadata"]["name"] for e in got] == ["after"]
+    await backend.close()
