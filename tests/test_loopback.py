@@ -3,7 +3,6 @@ filter chain as system:apiserver, with admission and validation, and are logged 
 
 from __future__ import annotations
 
-import logging
 
 import pytest
 import trio
