@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 import trio
 
+from kernel.loopback import LoopbackClient
+
 if TYPE_CHECKING:
     from kernel.apimachinery.registry import Store
     from kernel.authentication import AuthenticatorChain, UserInfo
@@ -122,6 +124,8 @@ class _Server(Protocol):
     authorizer: AuthorizerChain
     tls: ClientCAs
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None: ...
+
 
 class ServerContext:
     """What the kernel offers a plugin's factories and hooks; nothing else of the server is public.
@@ -208,6 +212,12 @@ class ServerContext:
     def informer(self, group: str, resource: str) -> Any:
         """The shared in-process informer of ``resource`` (:mod:`kernel.informers`)."""
         return self._server.informers.informer(group, resource)
+
+    def loopback_client(self, user_agent: str | None = None) -> LoopbackClient:
+        """A client of this server without a socket (:mod:`kernel.loopback`): its requests go
+        through every filter as ``system:apiserver`` (group ``system:masters``), then admission
+        and validation, as kube's loopback client does; for controllers inside plugins."""
+        return LoopbackClient(self._server, self._server.options.loopback_token, user_agent)
 
 
 async def _named_task(name: str, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:

@@ -46,7 +46,12 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
 - ``component(kind, name)`` — the plugin's own component, as built, by the kind of its hook
   (``"authenticators"`` for ``kernel_authenticators``) and its name; ``None`` when left out;
 - ``tls.update_client_ca(path, pem)`` — serve new handshakes with a reloaded client CA bundle;
-- ``informer(group, resource)`` — the shared in-process informer of a resource.
+- ``informer(group, resource)`` — the shared in-process informer of a resource;
+- ``loopback_client(user_agent=None)`` — a client of this server without a socket
+  (:mod:`kernel.loopback`): ``get``/``list``/``create``/``update``/``patch``/``delete``/``watch``
+  of an API path, through every filter as ``system:apiserver`` (``system:masters``), then
+  admission and validation; errors raise ``StatusError``. Controllers write through it, not
+  through ``store``, so admission always applies.
 
 A factory that is unconfigured unless some flag is set says so with
 ``@kernel.plugins.configured_by("oidc-issuer-url", "authentication-config")``: the kernel then

@@ -1,9 +1,10 @@
 """The namespace controller: empties a terminating namespace, then lets it go.
 
 A deleted namespace keeps ``spec.finalizers: [kubernetes]`` and turns Terminating. This loop
-deletes every namespaced object in it (through the registries, so admission and finalizers
-apply), waits until none is left, then removes the ``kubernetes`` finalizer through the
-``finalize`` subresource, after which the registry removes the namespace.
+deletes every namespaced object in it, waits until none is left, then removes the ``kubernetes``
+finalizer through the ``finalize`` subresource, after which the registry removes the namespace.
+Like kube's namespace controller it writes through the API (the loopback client, as
+system:apiserver), so authorization, admission, validation and finalizers apply to its deletes.
 """
 
 from __future__ import annotations
@@ -14,31 +15,39 @@ import trio
 
 from kernel.apimachinery import status
 from kernel.apimachinery.registry import ListOptions
-from kernel.authentication import APISERVER_USER, MASTERS, UserInfo
 from kernel.context import ServerContext
+from kernel.loopback import LoopbackClient
 
 log = logging.getLogger("kernel_api_core.namespaces")
 
-CONTROLLER = UserInfo(APISERVER_USER, "", (MASTERS,))
 FINALIZER = "kubernetes"
 RETRY = 0.5
+USER_AGENT = "kernel/namespace-controller"
 
 
-async def _remaining(context: ServerContext, namespace: str) -> int:
+def _collections(context: ServerContext, namespace: str) -> list[str]:
+    """The path of every namespaced resource's collection in ``namespace``."""
+    paths = []
+    for group, plural in context.resources():
+        spec = context.store(group, plural).spec
+        if spec.namespaced:
+            root = "/api" if not group else "/apis"
+            paths.append(f"{root}/{spec.group_version}/namespaces/{namespace}/{plural}")
+    return paths
+
+
+async def _remaining(context: ServerContext, client: LoopbackClient, namespace: str) -> int:
     """Delete what is left in ``namespace``; return how many objects are still there."""
     left = 0
-    for group, plural in context.resources():
-        store = context.store(group, plural)
-        if not store.spec.namespaced:
-            continue
-        listed = await store.list(namespace, ListOptions())
-        for obj in listed.items:
+    for collection in _collections(context, namespace):
+        listed = await client.list(collection)
+        for obj in listed["items"]:
             meta = obj["metadata"]
             left += 1
             if meta.get("deletionTimestamp"):
                 continue  # waiting for its finalizers
             try:
-                await store.delete(namespace, meta["name"], CONTROLLER)
+                await client.delete(f"{collection}/{meta['name']}")
             except status.StatusError as error:
                 if error.code not in (404, 409):
                     raise
@@ -46,20 +55,22 @@ async def _remaining(context: ServerContext, namespace: str) -> int:
 
 
 async def finalize(context: ServerContext, name: str) -> None:
-    namespaces = context.store("", "namespaces")
-    while await _remaining(context, name):
+    client = context.loopback_client(USER_AGENT)
+    while await _remaining(context, client, name):
         await trio.sleep(RETRY)
-
-    def drop_finalizer(current):
-        spec = current.setdefault("spec", {})
-        spec["finalizers"] = [f for f in spec.get("finalizers") or [] if f != FINALIZER]
-        return current
-
-    try:
-        await namespaces.update("", name, drop_finalizer, CONTROLLER, subresource="finalize")
-    except status.StatusError as error:
-        if error.code != 404:
-            raise
+    path = f"/api/v1/namespaces/{name}"
+    while True:  # client-go's RetryOnConflict: the PUT carries the read resourceVersion
+        try:
+            current = await client.get(path)
+            spec = current.setdefault("spec", {})
+            spec["finalizers"] = [f for f in spec.get("finalizers") or [] if f != FINALIZER]
+            await client.update(f"{path}/finalize", current)
+        except status.StatusError as error:
+            if error.code == 409:
+                continue
+            if error.code != 404:
+                raise
+        break
     log.info("namespace %s finalized", name)
 
 

@@ -11,10 +11,10 @@ from kernel.context import ServerContext
 
 from kernel_api_core import namespace_controller
 from kernel_api_core.lifecycle import NamespaceLifecycle
-from kernel_api_core.namespace_controller import CONTROLLER
 from kernel_api_core import RESOURCES
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+BOOTSTRAP_USER_AGENT = "kernel/bootstrap-namespaces"
 
 
 @hookimpl
@@ -28,10 +28,12 @@ def kernel_admission_plugins():
 
 
 async def create_default_namespaces(context: ServerContext) -> None:
-    namespaces = context.store("", "namespaces")
+    # Through the API, as kube's bootstrap controller does: admission and validation apply.
+    client = context.loopback_client(BOOTSTRAP_USER_AGENT)
     for name in DEFAULT_NAMESPACES:
         try:
-            await namespaces.create("", {"metadata": {"name": name}}, CONTROLLER)
+            await client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": name}})
         except status.StatusError as error:
             if error.code != 409:  # already there from an earlier start
                 raise
