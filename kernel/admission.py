@@ -114,7 +114,7 @@ class Admission:
     mutating: list[tuple[str, MutatingAdmission]] = field(default_factory=list)
     validating: list[tuple[str, ValidatingAdmission]] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
-    _installed: bool = False
+    _installed: bool = field(default=False, init=False, repr=False)
 
     def install(self, plugins: Sequence[tuple[str, object]]) -> None:
         if self._installed:

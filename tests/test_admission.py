@@ -63,10 +63,10 @@ async def test_update_patch_and_delete_attributes(api, calls):
     await api.namespace("adm")
     created = await api.configmap("adm", "c", {"k": "v"})
     body = {**created, "data": {"k": "w"}}
-    response = await api.client.put(f"{CM.format(ns='adm')}/c", json=body)
+    response = await api.client.put(f"{CM.format(ns='adm')}/c", json=body, params={"fieldManager": "tester"})
     assert response.status_code == 200, response.text
     update = recorded(calls, "validate", "UPDATE", "c")
-    assert update.options == {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "fieldValidation": "Warn"}
+    assert update.options == {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "tester"}
     assert update.old_object["data"] == {"k": "v"} and update.object["data"]["k"] == "w"
     assert update.old_object["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     assert not update.dry_run and update.subresource == ""

@@ -186,8 +186,7 @@ class ResourceHandler:
             codecs.decode_is_costly(request.headers.get("content-type"), body),
             self._field_check, request, store.spec, obj, body, options.field_validation)
         created = await store.create(namespace, obj, request.user, dry_run=options.dry_run,
-                                     options=options_object("CreateOptions", options.dry_run,
-                                                            fieldValidation=options.field_validation))
+                                     options=_options_object(request, "CreateOptions", options.dry_run))
         await self._respond(request, store.spec, media, created, 201, warnings)
 
     async def _update(self, request: Request, store: Store, namespace: str, name: str,
@@ -202,8 +201,7 @@ class ResourceHandler:
         result, created = await store.update(namespace, name, lambda current: obj, request.user,
                                              dry_run=options.dry_run, subresource=subresource,
                                              preconditions=Preconditions(uid=uid) if uid else None,
-                                             options=options_object("UpdateOptions", options.dry_run,
-                                                                    fieldValidation=options.field_validation))
+                                             options=_options_object(request, "UpdateOptions", options.dry_run))
         await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
 
     async def _patch(self, request: Request, store: Store, namespace: str, name: str,
@@ -230,8 +228,7 @@ class ResourceHandler:
 
         result, _ = await store.update(namespace, name, apply, request.user,  # kube admits a patch
                                        dry_run=options.dry_run, subresource=subresource,  # as an update
-                                       options=options_object("UpdateOptions", options.dry_run,
-                                                              fieldValidation=options.field_validation))
+                                       options=_options_object(request, "UpdateOptions", options.dry_run))
         await self._respond(request, spec, media, result, 200, warnings)
 
     async def _delete(self, request: Request, store: Store, namespace: str, name: str,
@@ -334,6 +331,12 @@ def _include_object(request: Request) -> str:
     value = request.query_value("includeObject", "Metadata")
     table.validate_include_object(value)  # 400 "Unable to convert to Table as requested: ..."
     return value or "Metadata"
+
+
+def _options_object(request: Request, kind: str, dry_run: bool) -> dict[str, Any]:
+    """The write's metav1 options object as admission sees it: only the fields the query set."""
+    return options_object(kind, dry_run, fieldManager=request.query_value("fieldManager"),
+                          fieldValidation=request.query_value("fieldValidation"))
 
 
 def _body_media_type(request: Request) -> str:
