@@ -132,11 +132,22 @@ async def test_refusal_is_a_forbidden_status_and_stores_nothing(api, calls):
 async def test_mutating_plugins_run_before_validating_ones_in_flag_order(start_api, calls):
     api = await start_api(PLUGINS, "--enable-admission-plugins=RecordValidating,Both,RecordMutating")
     assert api.server.admission.names == ["NamespaceLifecycle", "RecordValidating", "Both", "RecordMutating"]
+    assert [name for name, _ in api.server.admission.mutating] == ["NamespaceLifecycle", "Both", "RecordMutating"]
+    assert [name for name, _ in api.server.admission.validating] == ["RecordValidating", "Both"]
     await api.namespace("adm")
     calls.clear()
     await api.configmap("adm", "c")
     assert [(plugin, phase) for plugin, phase, _ in calls] == [
         ("Both", "admit"), ("RecordMutating", "admit"), ("RecordValidating", "validate"), ("Both", "validate")]
+
+
+async def test_namespace_lifecycle_refuses_before_later_plugins_run(api, calls):
+    """NamespaceLifecycle is first in the mutating phase (as in kube): a create in a missing
+    namespace is refused before any other plugin sees it."""
+    response = await api.client.post(CM.format(ns="missing"), json={"metadata": {"name": "c"}})
+    assert response.status_code == 404, response.text
+    assert response.json()["message"] == 'namespaces "missing" not found'
+    assert [attributes for _, _, attributes in calls if attributes.namespace == "missing"] == []
 
 
 def test_a_plugin_with_neither_interface_is_refused(tmp_path, calls):

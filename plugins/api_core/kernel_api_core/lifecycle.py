@@ -3,21 +3,24 @@ immortal namespaces (default, kube-system, kube-public) cannot be deleted."""
 
 from __future__ import annotations
 
-from kernel.admission import Attributes, Operation, ValidatingAdmission
+from kernel.admission import Attributes, MutatingAdmission, Operation
 from kernel.apimachinery import status
 from kernel.context import ServerContext
 
 IMMORTAL = frozenset({"default", "kube-system", "kube-public"})
 
 
-class NamespaceLifecycle(ValidatingAdmission):
+class NamespaceLifecycle(MutatingAdmission):
+    """A mutating plugin that changes nothing, as in kube: it refuses in the first phase, before
+    any other mutating plugin has done work (or had side effects) for a request that fails."""
+
     def __init__(self, context: ServerContext) -> None:
         self.context = context
 
     def handles(self, operation: Operation) -> bool:
         return operation in ("CREATE", "DELETE")
 
-    async def validate(self, attributes: Attributes) -> None:
+    async def admit(self, attributes: Attributes) -> None:
         resource = attributes.resource
         if resource.group == "" and resource.resource == "namespaces":
             if attributes.operation == "DELETE" and attributes.name in IMMORTAL:
