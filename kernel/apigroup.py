@@ -21,7 +21,8 @@ class APIGroup:
     ``storage`` is kube's REST storage map for resources the generic registry must not back:
     by plural, an object with the resource's ``spec`` and the Store methods its verbs need, e.g.
     a create-only virtual resource (TokenReview, SelfSubjectReview) has
-    ``async create(namespace, obj, user, *, dry_run) -> object``. The generic handlers still
+    ``async create(namespace, obj, user, *, dry_run, options) -> object`` (``options``: the
+    request's metav1 CreateOptions object, as the generic registry's ``create`` takes it). The generic handlers still
     decode, validate fields and encode its requests; nothing is stored or watched for it.
     """
 

@@ -156,7 +156,25 @@ def kernel_authorizers() -> Mapping[str, Factory]:
 
 @hookspec
 def kernel_admission_plugins() -> Mapping[str, Factory]:
-    """Admission plugins by ``--enable-admission-plugins`` name."""
+    """Admission plugins by ``--enable-admission-plugins`` name.
+
+    A plugin implements :class:`kernel.admission.MutatingAdmission` (``handles(operation)``,
+    ``async admit(attributes)``), :class:`kernel.admission.ValidatingAdmission` (``handles``,
+    ``async validate(attributes)``), or both; subclassing the protocol states it explicitly, and
+    a component with neither is refused when the server is built. ``attributes`` is a
+    :class:`kernel.admission.Attributes`, shaped like kube's ``admission.Attributes``: ``user``,
+    ``operation`` (CREATE, UPDATE, DELETE, CONNECT), ``object`` and ``old_object``, ``options``
+    (the CreateOptions, UpdateOptions — also for a PATCH — or DeleteOptions object), ``dry_run``,
+    ``kind`` (group/version/kind), ``resource`` (group/version/resource), ``subresource``,
+    ``namespace`` and ``name``.
+
+    Every mutating plugin runs, in chain order, before any validating one. ``admit`` may change
+    ``attributes.object`` in place (the registry validates the object again afterwards);
+    ``validate`` gets its own copy of the objects, so a change it makes is discarded. Either
+    refuses by raising a ``StatusError``: ``attributes.forbidden(reason)`` is kube's 403
+    ``<resource> "<name>" is forbidden: <reason>``. Plugins marked with
+    ``kernel.admission.default_enabled`` are on unless ``--disable-admission-plugins`` names them.
+    """
 
 
 @hookspec

@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from kernel import kubeconfig
-from kernel.admission import admission_order
+from kernel.admission import Admission, admission_order
 from kernel.apigroup import APIGroup
 from kernel.apimachinery import status
 from kernel.apimachinery.discovery import install_discovery
@@ -61,7 +61,7 @@ class APIServer:
         self.tls: ServingContext  # the TLS context new connections get; client CAs reloadable
         self.authenticator: AuthenticatorChain
         self.authorizer: AuthorizerChain
-        self.admission: list[tuple[str, Any]] = []
+        self.admission = Admission()  # every store is built with it; its plugins installed later
         self.unconfigured: list[tuple[str, str | None]] = []  # components left out: (name, why)
         self.api_groups: dict[str, APIGroup] = {}
         self.group_handlers: dict[str, Handler] = {}
@@ -172,7 +172,7 @@ def _install_api_groups(server: APIServer) -> None:
                     server.cachers.append(cacher)
                     server.cachers_by_resource[resource] = cacher
                     server.cachers_by_key[(spec.group, spec.plural)] = cacher
-                    rest = server.stores[(spec.group, spec.plural)] = Store(spec, cacher)
+                    rest = server.stores[(spec.group, spec.plural)] = Store(spec, cacher, server.admission)
                 stores[spec.plural] = rest
             handler = ResourceHandler(stores, server.signals)
         server.group_handlers[group.prefix] = handler
@@ -195,11 +195,9 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         server.components["authenticators"]["anonymous"] = anonymous
     server.authorizer = AuthorizerChain(
         _build(plugins, "kernel_authorizers", options.authorization_mode, server), MASTERS)
-    server.admission = _build(plugins, "kernel_admission_plugins", admission_order(
+    server.admission.install(_build(plugins, "kernel_admission_plugins", admission_order(
         plugins.components("kernel_admission_plugins"), options.enable_admission_plugins,
-        options.disable_admission_plugins), server)
-    for store in server.stores.values():
-        store.admission = server.admission
+        options.disable_admission_plugins), server))
 
     context = server.context
     for _, checks in plugins.call_each("kernel_health_checks", context=context):
@@ -214,7 +212,7 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     log.info("authentication chain: %s", ", ".join(server.authenticator.names))
     log.info("authorization chain: %s", ", ".join(["privileged group system:masters",
                                                       *server.authorizer.names]))
-    log.info("admission chain: %s", ", ".join(n for n, _ in server.admission) or "none")
+    log.info("admission chain: %s", ", ".join(server.admission.names) or "none")
     if server.unconfigured:
         log.info("not configured: %s", describe_unconfigured(server.unconfigured))
     if server.api_groups:

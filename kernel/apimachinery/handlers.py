@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 import trio
 
+from kernel.admission import options_object
 from kernel.apimachinery import codecs, fieldvalidation, patch, protobuf, status, table, validation
 from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery.listoptions import ListQuery, object_predicate, parse_list_query
@@ -184,7 +185,8 @@ class ResourceHandler:
         warnings = await _off_loop_if(
             codecs.decode_is_costly(request.headers.get("content-type"), body),
             self._field_check, request, store.spec, obj, body, options.field_validation)
-        created = await store.create(namespace, obj, request.user, dry_run=options.dry_run)
+        created = await store.create(namespace, obj, request.user, dry_run=options.dry_run,
+                                     options=_options_object(request, "CreateOptions", options.dry_run))
         await self._respond(request, store.spec, media, created, 201, warnings)
 
     async def _update(self, request: Request, store: Store, namespace: str, name: str,
@@ -198,7 +200,8 @@ class ResourceHandler:
         uid = objmeta.metadata(obj).get("uid")  # a uid in the body is a precondition on the stored one
         result, created = await store.update(namespace, name, lambda current: obj, request.user,
                                              dry_run=options.dry_run, subresource=subresource,
-                                             preconditions=Preconditions(uid=uid) if uid else None)
+                                             preconditions=Preconditions(uid=uid) if uid else None,
+                                             options=_options_object(request, "UpdateOptions", options.dry_run))
         await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
 
     async def _patch(self, request: Request, store: Store, namespace: str, name: str,
@@ -223,8 +226,9 @@ class ResourceHandler:
             warnings[:] = _patched_field_check(spec, patched, body, content_type, options.field_validation)
             return patched
 
-        result, _ = await store.update(namespace, name, apply, request.user,
-                                       dry_run=options.dry_run, subresource=subresource)
+        result, _ = await store.update(namespace, name, apply, request.user,  # kube admits a patch
+                                       dry_run=options.dry_run, subresource=subresource,  # as an update
+                                       options=_options_object(request, "UpdateOptions", options.dry_run))
         await self._respond(request, spec, media, result, 200, warnings)
 
     async def _delete(self, request: Request, store: Store, namespace: str, name: str,
@@ -232,7 +236,7 @@ class ResourceHandler:
         options = await self._delete_options(request)
         obj, deleted = await store.delete(namespace, name, request.user,
                                           preconditions=options.preconditions,
-                                          dry_run=options.dry_run)
+                                          dry_run=options.dry_run, options=options.as_object())
         if not deleted:
             await self._respond(request, store.spec, media, obj, 200)
             return
@@ -255,7 +259,7 @@ class ResourceHandler:
             meta = objmeta.metadata(obj)
             try:
                 item, _ = await store.delete(meta.get("namespace", ""), meta["name"], request.user,
-                                             dry_run=options.dry_run)
+                                             dry_run=options.dry_run, options=options.as_object())
             except status.StatusError as error:
                 if error.code == 404:  # someone else deleted it meanwhile
                     continue
@@ -327,6 +331,12 @@ def _include_object(request: Request) -> str:
     value = request.query_value("includeObject", "Metadata")
     table.validate_include_object(value)  # 400 "Unable to convert to Table as requested: ..."
     return value or "Metadata"
+
+
+def _options_object(request: Request, kind: str, dry_run: bool) -> dict[str, Any]:
+    """The write's metav1 options object as admission sees it: only the fields the query set."""
+    return options_object(kind, dry_run, fieldManager=request.query_value("fieldManager"),
+                          fieldValidation=request.query_value("fieldValidation"))
 
 
 def _body_media_type(request: Request) -> str:

@@ -8,12 +8,13 @@ finalizers and deletionTimestamp — and turns storage errors into kube's Status
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from kernel.admission import AdmissionAttributes
+from kernel.admission import Admission, Attributes, GroupVersionKind, GroupVersionResource, Operation
+from kernel.admission import options_object
 from kernel.apimachinery import meta as objmeta
 from kernel.apimachinery import status, validation
 from kernel.apimachinery.resource import Object, ResourceSpec
@@ -24,6 +25,8 @@ from kernel.storage.cacher import Cacher
 from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEvent
 
 Predicate = Callable[[Object], bool]
+_OPTIONS_KIND = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions",
+                 "CONNECT": "ConnectOptions"}
 # registry.Store's maxNameGenerationCreateAttempts.
 GENERATE_NAME_ATTEMPTS = 8
 
@@ -66,11 +69,12 @@ class ListOptions:
 
 
 class Store:
-    def __init__(self, spec: ResourceSpec, storage: Storage,
-                 admission: Sequence[tuple[str, Any]] = ()) -> None:
+    def __init__(self, spec: ResourceSpec, storage: Storage, admission: Admission | None = None) -> None:
         self.spec = spec
         self.storage = storage
-        self.admission = list(admission)
+        self.admission = admission if admission is not None else Admission()
+        self._kind = GroupVersionKind(spec.group, spec.version, spec.kind)
+        self._resource = GroupVersionResource(spec.group, spec.version, spec.plural)
 
     # -- keys and errors ------------------------------------------------------------------------
 
@@ -120,16 +124,13 @@ class Store:
 
     # -- admission ----------------------------------------------------------------------------
 
-    async def _admit(self, operation: str, obj: Object | None, old: Object | None, user: UserInfo,
-                     dry_run: bool, namespace: str, name: str, subresource: str = "") -> None:
-        attributes = AdmissionAttributes(operation, user, self.spec.group, self.spec.version,
-                                         self.spec.plural, subresource, namespace, name, obj, old,
-                                         dry_run)
-        for phase in ("admit", "validate"):  # all mutating plugins run before any validating one
-            for _, plugin in self.admission:
-                step = getattr(plugin, phase, None)
-                if step is not None and plugin.handles(operation):
-                    await step(attributes)
+    async def _admit(self, operation: Operation, obj: Object | None, old: Object | None, user: UserInfo,
+                     dry_run: bool, namespace: str, name: str, options: Mapping[str, Any] | None,
+                     subresource: str = "") -> None:
+        if options is None:  # an in-process caller: the options object kube would default
+            options = options_object(_OPTIONS_KIND[operation], dry_run)
+        await self.admission(Attributes(user, operation, obj, old, options, dry_run, self._kind,
+                                        self._resource, subresource, namespace, name))
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -186,21 +187,23 @@ class Store:
         if errors:
             raise self._invalid(meta.get("name") or meta.get("generateName") or "", errors)
 
-    async def create(self, namespace: str, obj: Object, user: UserInfo, *, dry_run: bool = False) -> Object:
+    async def create(self, namespace: str, obj: Object, user: UserInfo, *, dry_run: bool = False,
+                     options: Mapping[str, Any] | None = None) -> Object:
         """Create ``obj``. A name made from generateName that is already taken is generated
         again, up to 8 attempts in all (kube's RetryGenerateName, on by default since 1.31)."""
         meta = objmeta.metadata(obj)
         if meta.get("name") or not meta.get("generateName"):
-            return await self._create(namespace, obj, user, dry_run)
+            return await self._create(namespace, obj, user, dry_run, options)
         for attempt in range(GENERATE_NAME_ATTEMPTS):
             try:  # each attempt on a fresh copy: admission may have changed the last one
-                return await self._create(namespace, copy.deepcopy(obj), user, dry_run)
+                return await self._create(namespace, copy.deepcopy(obj), user, dry_run, options)
             except status.StatusError as error:
                 if error.reason != "AlreadyExists" or attempt == GENERATE_NAME_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    async def _create(self, namespace: str, obj: Object, user: UserInfo, dry_run: bool) -> Object:
+    async def _create(self, namespace: str, obj: Object, user: UserInfo, dry_run: bool,
+                      options: Mapping[str, Any] | None) -> Object:
         spec = self.spec
         obj["apiVersion"], obj["kind"] = spec.group_version, spec.kind
         self._check_namespace(obj, namespace)
@@ -217,7 +220,7 @@ class Store:
         spec.strategy.canonicalize(obj)
         self._validate(obj, None)
         name = meta["name"]
-        await self._admit("CREATE", obj, None, user, dry_run, namespace, name)
+        await self._admit("CREATE", obj, None, user, dry_run, namespace, name, options)
         self._validate(obj, None)  # admission may have mutated it
         if dry_run:
             if await self._exists(namespace, name):
@@ -235,6 +238,7 @@ class Store:
 
     async def update(self, namespace: str, name: str, mutate: Callable[[Object], Object | Awaitable[Object]],
                      user: UserInfo, *, dry_run: bool = False, subresource: str = "",
+                     options: Mapping[str, Any] | None = None,
                      check_name: bool = True,
                      preconditions: Preconditions | None = None) -> tuple[Object, bool]:
         """Read-modify-write with ``mutate(current) -> new``; returns (object, created).
@@ -251,7 +255,7 @@ class Store:
             if isinstance(new, Awaitable):
                 new = await new
             return await self._prepare_update(namespace, name, new, current, user, dry_run,
-                                              subresource, check_name)
+                                              subresource, check_name, options)
 
         if dry_run:
             current = await self.get(namespace, name)
@@ -275,7 +279,8 @@ class Store:
         return result, created
 
     async def _prepare_update(self, namespace: str, name: str, new: Object, current: Object,
-                              user: UserInfo, dry_run: bool, subresource: str, check_name: bool) -> Object:
+                              user: UserInfo, dry_run: bool, subresource: str, check_name: bool,
+                              options: Mapping[str, Any] | None) -> Object:
         spec = self.spec
         if not isinstance(new, dict):
             raise status.bad_request("the object must be a JSON object")
@@ -297,7 +302,7 @@ class Store:
         strategy.prepare_for_update(new, copy.deepcopy(current))
         strategy.canonicalize(new)
         self._validate(new, current, subresource)
-        await self._admit("UPDATE", new, current, user, dry_run, namespace, name, subresource)
+        await self._admit("UPDATE", new, current, user, dry_run, namespace, name, options, subresource)
         self._validate(new, current, subresource)
         return new
 
@@ -314,11 +319,12 @@ class Store:
                 preconditions=Preconditions(resource_version=objmeta.resource_version(expected)))
 
     async def delete(self, namespace: str, name: str, user: UserInfo, *,
-                     preconditions: Preconditions | None = None, dry_run: bool = False) -> tuple[Object, bool]:
+                     preconditions: Preconditions | None = None, dry_run: bool = False,
+                     options: Mapping[str, Any] | None = None) -> tuple[Object, bool]:
         """Delete, or mark for deletion when finalizers remain; returns (object, deleted now)."""
         current = await self.get(namespace, name)
         self._check_preconditions(current, preconditions)
-        await self._admit("DELETE", None, current, user, dry_run, namespace, name)
+        await self._admit("DELETE", None, current, user, dry_run, namespace, name, options)
         if self.spec.strategy.delete_pending(current) or objmeta.metadata(current).get("deletionTimestamp"):
             if dry_run:
                 return current, False

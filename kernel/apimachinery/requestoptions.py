@@ -75,3 +75,12 @@ class DeleteOptions:
         if pre.get("uid") or pre.get("resourceVersion"):
             preconditions = Preconditions(uid=pre.get("uid"), resource_version=pre.get("resourceVersion"))
         return cls(preconditions, bool(dry_run))
+
+    def as_object(self) -> dict[str, Any]:
+        """The metav1 DeleteOptions object admission plugins receive."""
+        pre = self.preconditions
+        return {"kind": "DeleteOptions", "apiVersion": f"{META_GROUP}/v1",
+                **({"dryRun": [DRY_RUN_ALL]} if self.dry_run else {}),
+                **({"preconditions": {k: v for k, v in (("uid", pre.uid), ("resourceVersion",
+                                                                       pre.resource_version)) if v}}
+                   if pre else {})}

@@ -63,7 +63,7 @@ class SelfSubjectReviewREST:
     spec = selfsubjectreview_spec
 
     async def create(self, namespace: str, obj: Mapping[str, Any], user: UserInfo | None, *,
-                     dry_run: bool = False) -> dict[str, Any]:
+                     dry_run: bool = False, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if user is None:
             raise status.bad_request("no user present on request")
         return {"kind": "SelfSubjectReview", "apiVersion": API_VERSION,
@@ -103,7 +103,7 @@ class TokenReviewREST:
         self.api_audiences = list(api_audiences)
 
     async def create(self, namespace: str, obj: Mapping[str, Any], user: UserInfo | None, *,
-                     dry_run: bool = False) -> dict[str, Any]:
+                     dry_run: bool = False, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         spec = obj.get("spec") or {}
         token = spec.get("token") or ""
         if not token:

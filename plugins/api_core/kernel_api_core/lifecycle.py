@@ -3,37 +3,36 @@ immortal namespaces (default, kube-system, kube-public) cannot be deleted."""
 
 from __future__ import annotations
 
-from kernel.admission import AdmissionAttributes
+from kernel.admission import Attributes, MutatingAdmission, Operation
 from kernel.apimachinery import status
 from kernel.context import ServerContext
 
 IMMORTAL = frozenset({"default", "kube-system", "kube-public"})
 
 
-class NamespaceLifecycle:
+class NamespaceLifecycle(MutatingAdmission):
+    """A mutating plugin that changes nothing, as in kube: it refuses in the first phase, before
+    any other mutating plugin has done work (or had side effects) for a request that fails."""
+
     def __init__(self, context: ServerContext) -> None:
         self.context = context
 
-    def handles(self, operation: str) -> bool:
+    def handles(self, operation: Operation) -> bool:
         return operation in ("CREATE", "DELETE")
 
-    async def validate(self, attributes: AdmissionAttributes) -> None:
-        if attributes.group == "" and attributes.resource == "namespaces":
+    async def admit(self, attributes: Attributes) -> None:
+        resource = attributes.resource
+        if resource.group == "" and resource.resource == "namespaces":
             if attributes.operation == "DELETE" and attributes.name in IMMORTAL:
-                raise status.forbidden(f'namespaces "{attributes.name}" is forbidden: this namespace '
-                                       f"may not be deleted", "", "namespaces", attributes.name)
+                raise attributes.forbidden("this namespace may not be deleted")
             return
         if attributes.operation != "CREATE" or not attributes.namespace:
             return
         namespaces = self.context.store("", "namespaces")
         namespace = await namespaces.get("", attributes.namespace)  # 404 namespaces "x" not found
         if (namespace.get("metadata") or {}).get("deletionTimestamp"):
-            qualified = attributes.resource + (f".{attributes.group}" if attributes.group else "")
-            raise status.StatusError(
-                403, "Forbidden",
-                f'{qualified} "{attributes.name}" is forbidden: unable to create new content in '
-                f"namespace {attributes.namespace} because it is being terminated",
-                {"name": attributes.name, "kind": attributes.resource,
-                 "causes": [{"reason": "NamespaceTerminating",
-                             "message": f"namespace {attributes.namespace} is being terminated",
-                             "field": "metadata.namespace"}]})
+            raise attributes.forbidden(
+                f"unable to create new content in namespace {attributes.namespace} because it is "
+                "being terminated",
+                [{"reason": "NamespaceTerminating", "field": "metadata.namespace",
+                  "message": f"namespace {attributes.namespace} is being terminated"}])
