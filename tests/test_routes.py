@@ -137,3 +137,29 @@ def test_quart_is_imported_only_when_a_plugin_contributes_routes(tmp_path, plugi
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == str(imported)
+
+
+BLUEPRINT = '''
+from quart import Blueprint, request
+from kernel import hookimpl
+
+tools = Blueprint("tools", __name__)
+
+@tools.route("/hello/<name>")
+async def hello(name):
+    return f"hello {name} from {request.root_path}"
+
+@hookimpl
+def kernel_routes(context):
+    return {"/tools": tools}
+'''
+
+
+def test_a_quart_blueprint_is_mounted_in_an_app_of_its_own(kernel_process, plugins_dir):
+    (plugins_dir / "bp.py").write_text(BLUEPRINT)
+    info = plugins_dir / "bp-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bp\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[kernel.plugins]\nbp = bp\n")
+    kernel = kernel_process(CORE + ",bp", env=plugin_env(str(plugins_dir)))
+    assert kernel.kubectl("get", "--raw", "/tools/hello/jane").stdout == "hello jane from /tools"
