@@ -10,7 +10,7 @@ import trio
 
 from kernel import __version__, app, logs, options as opts
 from kernel.admission import admission_order
-from kernel.plugins import describe_unconfigured, unconfigured_reason
+from kernel.plugins import PluginError, describe_unconfigured, unconfigured_reason
 from kernel.server import ListenError, authenticator_order, create_server_chain, prepare_run, run
 from kernel.version import version_info
 
@@ -66,7 +66,10 @@ def serve(argv: Sequence[str]) -> int:
         return _fail(error.errors)
     for warning in app.warnings(run_options, options):
         log.warning("%s", warning)
-    server = prepare_run(create_server_chain(options, run_options.plugins))
+    try:
+        server = prepare_run(create_server_chain(options, run_options.plugins))
+    except PluginError as error:  # a plugin's route prefix collides, two plugins' names clash
+        return _fail([str(error)])
     try:
         trio.run(run, server)
     except KeyboardInterrupt:  # a signal that arrived before the handler was installed

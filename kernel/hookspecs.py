@@ -63,7 +63,7 @@ returns ``None`` without the mark is named in the startup log only.
 Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_requires`` and
 ``kernel_add_options`` (build options) → ``kernel_validate_options`` → ``kernel_complete_options``
 → component factories, ``kernel_health_checks``, ``kernel_post_start_hooks``,
-``kernel_pre_shutdown_hooks`` (create_server_chain) → post-start hooks run once the server
+``kernel_pre_shutdown_hooks``, ``kernel_routes`` (create_server_chain) → post-start hooks run once the server
 listens → pre-shutdown hooks run when shutdown starts, before the server stops accepting requests.
 """
 
@@ -198,4 +198,17 @@ def kernel_pre_shutdown_hooks(context: ServerContext) -> Mapping[str, Hook]:
 
     Requests are still served while they run (a hook may call the API); the server stops
     accepting requests only after the delay passed and every hook returned.
+    """
+
+
+@hookspec
+def kernel_routes(context: ServerContext) -> Mapping[str, Any] | Sequence[tuple[str, Any]]:
+    """Non-resource HTTP routes, ``{prefix: app}`` (or ``[(prefix, app), ...]``): each app is a
+    Quart-Trio app, a Quart blueprint or any ASGI app, mounted under its prefix (``/debug``).
+
+    The app's routes are relative to the prefix (the ASGI ``root_path`` is set to it). Requests
+    reach it behind every filter: authentication, authorization as a non-resource URL (the
+    request's path, its lower-cased method as the verb), the request log and metrics. A prefix that
+    is, or is under or above, ``/api``, ``/apis``, ``/healthz``, ``/livez``, ``/readyz``,
+    ``/version``, ``/metrics``, ``/openapi`` or another plugin's prefix fails startup.
     """

@@ -103,6 +103,17 @@ def setup(verbosity: int = 0, fmt: str = "text", stream: TextIO | None = None) -
     root.setLevel(level(verbosity))
 
 
+def verbosity() -> int:
+    """The current klog verbosity (``-v``), as the root logger's level says."""
+    return max(0, logging.INFO - logging.getLogger().level)
+
+
+def set_verbosity(verbosity: int) -> None:
+    """Change ``-v`` while running (kube's ``PUT /debug/flags/v``). ``setLevel`` clears the
+    ``isEnabledFor`` caches of every logger, so per-request checks see it at once."""
+    logging.getLogger().setLevel(level(verbosity))
+
+
 def format_latency(seconds: float) -> str:
     """A latency as Go prints a time.Duration (``1.234567ms``, ``250µs``, ``1.5s``)."""
     nanos = int(seconds * 1e9)

@@ -38,6 +38,7 @@ from kernel.metrics import Metrics
 from kernel.options import Options
 from kernel.plugins import PluginManager, describe_unconfigured, unconfigured_reason
 from kernel.request import Handler, Request
+from kernel.routes import ASGIApp, collect_routes, forward, route_for
 from kernel.storage.cacher import Cacher
 from kernel.storage.instrumented import InstrumentedStorage
 from kernel.version import version_info
@@ -75,6 +76,7 @@ class APIServer:
         self.pre_shutdown_hooks: dict[str, Hook] = {}
         self.post_start_done: set[str] = set()
         self.non_resource: dict[str, Handler] = {}
+        self.routes: list[tuple[str, ASGIApp]] = []  # plugins' (prefix, app), from kernel_routes
         self.handler: Handler
         self.url = ""  # https://host:port once listening
         self.background: trio.Nursery  # for controllers started by post-start hooks
@@ -89,7 +91,8 @@ class APIServer:
             await self.handler(Request(scope, receive, send))
 
     async def api_handler(self, request: Request) -> None:
-        """Non-resource endpoints first, then the API group owning the path, else 404."""
+        """Non-resource endpoints first, then the API group owning the path, then the plugins'
+        routes (kernel_routes), else 404."""
         path = request.path if request.path == "/" else request.path.rstrip("/")
         handler = self.non_resource.get(path)
         if handler is not None:
@@ -101,6 +104,10 @@ class APIServer:
         handler = self.group_handlers.get(_group_prefix(path))
         if handler is not None:
             await handler(request)
+            return
+        route = route_for(self.routes, path) if self.routes else None
+        if route is not None:
+            await forward(request, *route)
             return
         await request.respond_error(status.path_not_found())
 
@@ -206,6 +213,7 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         server.post_start_hooks.update(hooks or {})
     for _, hooks in plugins.call_each("kernel_pre_shutdown_hooks", context=context):
         server.pre_shutdown_hooks.update(hooks or {})
+    server.routes = collect_routes(plugins, context)
 
     server.handler = build_handler_chain(server.api_handler, server)
     log.info("plugins: %s", ", ".join(f"{p.name} ({p.distribution} {p.version})" for p in plugins.plugins))
@@ -213,6 +221,8 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     log.info("authorization chain: %s", ", ".join(["privileged group system:masters",
                                                       *server.authorizer.names]))
     log.info("admission chain: %s", ", ".join(server.admission.names) or "none")
+    if server.routes:
+        log.info("plugin routes: %s", ", ".join(prefix for prefix, _ in server.routes))
     if server.unconfigured:
         log.info("not configured: %s", describe_unconfigured(server.unconfigured))
     if server.api_groups:

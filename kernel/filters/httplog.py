@@ -1,8 +1,10 @@
 """WithHTTPLogging (k8s.io/apiserver/pkg/server/httplog): one ``HTTP`` line per request at -v=2.
 
 The line carries verb (as the metrics report it: LIST, WATCH, APPLY...), URI, user, user agent,
-source address, status, latency and audit ID (truncated to 64 characters, as kube does). When
-the verbosity is below 2 the filter is not installed at all: no cost per request.
+source address, status, latency and audit ID (truncated to 64 characters, as kube does). The
+filter is always installed, so that raising the verbosity at runtime (``PUT /debug/flags/v``,
+the debug plugin) turns the lines on; below -v=2 it costs one ``isEnabledFor`` per request, which
+``logging`` caches per logger until the levels change (bench/httplog.py measures it).
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ def _user_agent(request: Request) -> str:
 
 
 def with_http_logging(handler: Handler) -> Handler:
-    if not log.isEnabledFor(V2):
-        return handler
+    enabled = log.isEnabledFor
 
     async def http_logging(request: Request) -> None:
+        if not enabled(V2):
+            await handler(request)
+            return
         user_agent = _user_agent(request)  # read now: authentication rewrites the headers
         try:
             await handler(request)
