@@ -146,9 +146,9 @@ def warnings(run_options: ServerRunOptions, options: Options) -> list[str]:
                 f"only /healthz, /livez, /readyz and /version answer; --plugins replaces the default "
                 f"list (all installed plugins): add an API group plugin ({suggest}) and a storage plugin")
         else:
-            found.append(f"no installed plugin serves an API group, so only /healthz, /livez, /readyz "
-                         f"and /version answer; install one, e.g. plugins/api_core and "
-                         f"plugins/storage_memory")
+            found.append("no installed plugin serves an API group, so only /healthz, /livez, /readyz "
+                         "and /version answer; install one, e.g. plugins/api_core and "
+                         "plugins/storage_memory")
     return found
 
 

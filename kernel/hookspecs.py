@@ -75,8 +75,6 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from kernel.authentication import Authenticator
-    from kernel.authorization import Authorizer
     from kernel.healthz import HealthCheck
     from kernel.options import Options, OptionSet
     from kernel.context import ServerContext

@@ -22,7 +22,7 @@ from kernel.request import Request
 from kernel.storage.interface import WatchEvent
 
 if TYPE_CHECKING:
-    from kernel.apimachinery.registry import ListOptions, Store
+    from kernel.apimachinery.registry import Store
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 

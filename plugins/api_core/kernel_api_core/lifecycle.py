@@ -4,7 +4,6 @@ immortal namespaces (default, kube-system, kube-public) cannot be deleted."""
 from __future__ import annotations
 
 from kernel.admission import Attributes, MutatingAdmission, Operation
-from kernel.apimachinery import status
 from kernel.context import ServerContext
 
 IMMORTAL = frozenset({"default", "kube-system", "kube-public"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernel.storage.codec import decode as load
-from kernel.storage.codec import encode as content
 from kernel.storage.interface import EventType, WatchEvent
 
 
