@@ -284,9 +284,14 @@ def _send(client: Any, case: AdmissionCase, dry_run: bool) -> None:
     else:
         assert response.status_code < 300, f"{tag}: {response.status_code} {response.text}"
         if isinstance(case.outcome, Mutated) and attributes.operation == "CREATE":
-            body = response.json()
-            for key, value in (case.outcome.object.get("metadata", {}).get("labels") or {}).items():
-                assert body["metadata"].get("labels", {}).get(key) == value, (tag, body)
+            # The server adds metadata (uid, resourceVersion...): compare what the plugin owns.
+            body, expected = response.json(), case.outcome.object
+            for key in ("labels", "annotations"):
+                want = (expected.get("metadata") or {}).get(key) or {}
+                assert (body["metadata"].get(key) or {}) == want, (tag, key, body)
+            for key, value in expected.items():
+                if key != "metadata":
+                    assert body.get(key) == value, (tag, key, body)
     if stored_after is None:  # a real DELETE: gone, or still terminating
         return
     found = client.get(item).status_code
