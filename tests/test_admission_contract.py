@@ -8,7 +8,8 @@ import importlib
 
 import pytest
 
-from kernel.testing.contracts import UNCHANGED, AdmissionCase, AdmissionContract, Mutated, Refused, request
+from kernel.testing.contracts import (UNCHANGED, AdmissionCase, AdmissionContract, Mutated,
+                                      Refused, request)
 
 from conftest import plugin_env
 
@@ -29,8 +30,7 @@ class TestNamespaceLifecycleContract(AdmissionContract):
     async def admission(self, kernel_in_process):
         # The plugin looks namespaces up in its server's store: build it in a real server.
         kernel = await kernel_in_process("--plugins=api_core,storage_memory")
-        [(name, plugin)] = [(n, p) for n, p in kernel.server.admission.mutating
-                            if n == "NamespaceLifecycle"]
+        [plugin] = [p for n, p in kernel.server.admission.mutating if n == "NamespaceLifecycle"]
         return plugin
 
     @pytest.fixture

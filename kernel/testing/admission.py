@@ -37,7 +37,7 @@ from kernel.admission import (Admission, Attributes, GroupVersionKind, GroupVers
                               MutatingAdmission, Operation, ValidatingAdmission, options_object)
 from kernel.apimachinery.status import StatusError
 from kernel.authentication import UserInfo
-from kernel.testing import KernelProcess, start_kernel
+from kernel.testing import start_kernel
 
 OPERATIONS: tuple[Operation, ...] = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 _OPTIONS = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions",
