@@ -17,8 +17,8 @@ and, if the server needs them, ``kernel_args`` / ``kernel_env`` fixtures. In-pro
 checks the interfaces, ``handles()``, each outcome (through a real :class:`Admission` chain, also
 as a dry run), that a later plugin sees the object this one leaves, and concurrent calls. Then it
 runs ``kernel serve`` with the plugin in ``--enable-admission-plugins`` and sends each CREATE and
-DELETE case (a DELETE's ``old_object`` is created first): a refusal is kube's 403 Forbidden Status and stores nothing; a dry run is admitted
-the same way and stores nothing.
+DELETE case (a DELETE's ``old_object`` is created first): a refusal is kube's 403 Forbidden Status
+and stores nothing; a dry run is admitted the same way and stores nothing.
 """
 
 from __future__ import annotations
