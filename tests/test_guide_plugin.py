@@ -1,18 +1,28 @@
 """docs/plugins.md's example plugin works as written: the blocks headed ``# pyproject.toml`` and
 ``# kernel_guide_example.py``, pip-installed into a directory of their own, make a plugin whose
-post-start hook, admission plugin and route a real ``kernel serve`` runs."""
+post-start hooks (informers, the loopback client), admission plugin and route a real ``kernel serve`` runs."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import plugin_env
 
 GUIDE = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+
+
+def wait_for_log(kernel, text: str, timeout: float = 30) -> None:
+    """Handlers run in the informer's own task, after the write returned: poll the log for them
+    (a generous bound for a loaded machine, not a speed assertion)."""
+    deadline = time.monotonic() + timeout
+    while text not in kernel.log():
+        assert time.monotonic() < deadline, f"{text!r} not logged:\n{kernel.log()}"
+        time.sleep(0.05)
 
 
 def guide_files() -> dict[str, str]:
@@ -55,6 +65,11 @@ def test_the_guide_plugin_serves_its_hooks(kernel_process, guide_plugin_path):
         assert client.get(f"{path}/db").status_code == 404
         allowed = client.post(path, json={"metadata": {"name": "db"}, "data": {"DB_HOST": "x"}})
         assert allowed.status_code == 201, allowed.text
+        # The informer's handler saw the delete; the report hook read the informer's store.
+        assert client.delete(f"{path}/db").status_code == 200
+    wait_for_log(kernel, "configmap db deleted")
+    assert "namespaces at start" in kernel.log()
+    with kernel.client() as client:
         # The route is mounted under its prefix.
         hello = client.get("/hello")
         assert (hello.status_code, hello.text) == (200, "hello\n")
