@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pytest
+
 from kernel import hookspecs
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -48,3 +50,37 @@ def test_hooks_that_get_the_context_name_it_so_in_the_readme():
         params = list(_inspect.signature(getattr(hookspecs, name)).parameters)
         if params == ["context"]:
             assert f"- `{name}(context)`" in README, name
+
+
+# docs/plugins.md, the plugin author's guide: every hook and context member, and snippets that run.
+GUIDE = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+
+
+def _python_blocks(text: str) -> list[str]:
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_every_hook_is_in_the_guide():
+    assert [name for name in HOOKS if f"`{name}(" not in GUIDE] == []
+
+
+def test_every_context_member_is_in_the_guide():
+    from kernel.context import API, NESTED_API
+
+    assert [name for name in sorted(API) if f"context.{name}" not in GUIDE] == []
+    assert [f"{member}.{name}" for member, names in NESTED_API.items() for name in sorted(names)
+            if name not in GUIDE] == []
+
+
+def test_the_guide_names_no_hook_that_does_not_exist():
+    import re
+
+    assert set(re.findall(r"`(kernel_[a-z_]+)\(", GUIDE)) <= set(HOOKS)
+
+
+def test_every_python_snippet_in_the_guide_compiles():
+    blocks = _python_blocks(GUIDE)
+    assert len(blocks) >= 5
+    for block in blocks:
+        compile(block, "docs/plugins.md", "exec")
+
