@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kernel.testing.contracts import AuthenticatorContract, Credential
+
+pytest.importorskip("kernel_authn_apikey", reason="the example is tested installed: .ci/run pip-installs it")
+
 from kernel_authn_apikey.keyfile import ApiKeyAuthenticator, parse
 
 KEYS = "key-jane-0123456789,jane,dev|ops\nkey-bob-9876543210,bob\n"

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from kernel.testing import start_kernel
+
+pytest.importorskip("kernel_authn_apikey", reason="the example is tested installed: .ci/run pip-installs it")
+
 from kernel_authn_apikey.keyfile import KeyFileError, parse
 
 KEYS = "# key,user,groups\nkey-jane-0123456789,jane,dev|ops\n"
