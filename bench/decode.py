@@ -60,7 +60,7 @@ def main() -> None:
         (f"msgspec.json.decode, CRD ({len(CRD)} B, {CRD.count(b'{')} braces)", per_call(lambda: msgspec.json.decode(CRD), 5_000)),
         ("exact depth walk, CRD", per_call(lambda: exceeds(msgspec.json.decode(CRD)), 5_000)),
         ("parse_json, CRD", per_call(lambda: parse_json(CRD), 5_000)),
-        (f"decode_body YAML, ConfigMap", per_call(lambda: decode_body(YAML, CONFIGMAP, gvk), 2_000)),
+        ("decode_body YAML, ConfigMap", per_call(lambda: decode_body(YAML, CONFIGMAP, gvk), 2_000)),
     ]
 
     def refuse_bomb() -> None:

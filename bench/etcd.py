@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pyetcd
 
-from kernel.testing import start_kernel
+from kernel.testing import KernelProcess, start_kernel
 from kernel_storage_etcd3.config import GRPC_OPTIONS
 from kernel_storage_etcd3.testing import etcd_server
 
@@ -78,14 +78,71 @@ def rate(make_op: Callable[[int], Callable[[int], None]], concurrency: int, seco
     return sum(counts) / (time.perf_counter() - began)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every series (default 3)")
-    parser.add_argument("--seconds", type=float, default=1.0, help="per measurement (default 1)")
-    parser.add_argument("--concurrency", default="1,8", help="thread counts (default 1,8)")
-    args = parser.parse_args()
-    levels = [int(n) for n in args.concurrency.split(",")]
+class Workloads:
+    """The measured operations: ``make(thread)`` gives a thread its ``op(i)`` (see :func:`rate`)."""
 
+    def __init__(self, raw: pyetcd.MultiEndpointEtcd3Client,
+                 kernels: dict[str, KernelProcess]) -> None:
+        self.raw, self.kernels = raw, kernels
+        self.serial = itertools.count()  # unique names across rounds and threads
+
+    def ops(self) -> dict[str, Callable[[int], Callable[[int], None]]]:
+        return {"etcd put": self.raw_put, "etcd CAS txn": self.raw_txn,
+                "kernel CREATE": self.kernel_create, "etcd get": self.raw_get,
+                "kernel GET": self.kernel_get,
+                "memory CREATE": lambda t: self.kernel_create(t, "memory"),
+                "memory GET": lambda t: self.kernel_get(t, "memory")}
+
+    def seed(self) -> None:
+        """What the GETs read: 100 raw keys, and 100 configmaps on each kernel."""
+        for i in range(100):
+            self.raw.put(f"/bench/raw/{i}", VALUE)
+        for backend in self.kernels:
+            with self.http_client(backend) as client:
+                for i in range(100):
+                    client.post(CONFIGMAPS, json={"metadata": {"name": f"fixed-{i}"},
+                                                  "data": {"v": VALUE}}).raise_for_status()
+
+    def http_client(self, backend: str = "etcd3") -> httpx.Client:
+        return self.kernels[backend].client(timeout=30)
+
+    def raw_put(self, thread: int) -> Callable[[int], None]:
+        return lambda i: self.raw.put(f"/bench/raw/{next(self.serial)}", VALUE)
+
+    def raw_txn(self, thread: int) -> Callable[[int], None]:
+        txn = self.raw.transactions
+
+        def op(i: int) -> None:
+            key = f"/bench/txn/{next(self.serial)}"
+            self.raw.transaction(compare=[txn.mod(key) == 0], success=[txn.put(key, VALUE)],
+                                 failure=[])
+        return op
+
+    def raw_get(self, thread: int) -> Callable[[int], None]:
+        return lambda i: self.raw.get(f"/bench/raw/{i % 100}")
+
+    def kernel_create(self, thread: int, backend: str = "etcd3") -> Callable[[int], None]:
+        client = self.http_client(backend)
+
+        def op(i: int) -> None:
+            body = {"metadata": {"name": f"cm-{next(self.serial)}"}, "data": {"v": VALUE}}
+            response = client.post(CONFIGMAPS, json=body)
+            if response.status_code != 201:
+                raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
+        return op
+
+    def kernel_get(self, thread: int, backend: str = "etcd3") -> Callable[[int], None]:
+        client = self.http_client(backend)
+
+        def op(i: int) -> None:
+            response = client.get(f"{CONFIGMAPS}/fixed-{i % 100}")
+            if response.status_code != 200:
+                raise RuntimeError(f"GET answered {response.status_code}: {response.text}")
+        return op
+
+
+def measure(args: argparse.Namespace, levels: list[int]) -> dict[str, Series]:
+    """Every series, interleaved round by round, against one etcd and two kernels."""
     with etcd_server() as etcd, tempfile.TemporaryDirectory(prefix="bench-etcd-") as tmp:
         on_etcd = start_kernel(Path(tmp) / "etcd3", "--storage-backend=etcd3",
                                f"--etcd-servers={etcd.url}", "--etcd-compaction-interval=0")
@@ -94,59 +151,12 @@ def main() -> None:
         raw = pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
             host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=30)
         kernels = {"etcd3": on_etcd, "memory": on_memory}
-        serial = itertools.count()  # unique names across rounds and threads
-
-        def http_client(backend: str = "etcd3") -> httpx.Client:
-            return kernels[backend].client(timeout=30)
-
-        def raw_put(thread: int) -> Callable[[int], None]:
-            return lambda i: raw.put(f"/bench/raw/{next(serial)}", VALUE)
-
-        def raw_txn(thread: int) -> Callable[[int], None]:
-            txn = raw.transactions
-
-            def op(i: int) -> None:
-                key = f"/bench/txn/{next(serial)}"
-                raw.transaction(compare=[txn.mod(key) == 0], success=[txn.put(key, VALUE)],
-                                failure=[])
-            return op
-
-        def raw_get(thread: int) -> Callable[[int], None]:
-            return lambda i: raw.get(f"/bench/raw/{i % 100}")
-
-        def kernel_create(thread: int, backend: str = "etcd3") -> Callable[[int], None]:
-            client = http_client(backend)
-
-            def op(i: int) -> None:
-                body = {"metadata": {"name": f"cm-{next(serial)}"}, "data": {"v": VALUE}}
-                response = client.post(CONFIGMAPS, json=body)
-                if response.status_code != 201:
-                    raise RuntimeError(f"POST answered {response.status_code}: {response.text}")
-            return op
-
-        def kernel_get(thread: int, backend: str = "etcd3") -> Callable[[int], None]:
-            client = http_client(backend)
-
-            def op(i: int) -> None:
-                response = client.get(f"{CONFIGMAPS}/fixed-{i % 100}")
-                if response.status_code != 200:
-                    raise RuntimeError(f"GET answered {response.status_code}: {response.text}")
-            return op
-
-        for i in range(100):  # what the GETs read
-            raw.put(f"/bench/raw/{i}", VALUE)
-        for backend in kernels:
-            with http_client(backend) as client:
-                for i in range(100):
-                    client.post(CONFIGMAPS, json={"metadata": {"name": f"fixed-{i}"},
-                                                  "data": {"v": VALUE}}).raise_for_status()
-        ops = {"etcd put": raw_put, "etcd CAS txn": raw_txn, "kernel CREATE": kernel_create,
-               "etcd get": raw_get, "kernel GET": kernel_get,
-               "memory CREATE": lambda t: kernel_create(t, "memory"),
-               "memory GET": lambda t: kernel_get(t, "memory")}
+        work = Workloads(raw, kernels)
+        work.seed()
+        ops = work.ops()
         series = {name: Series(name) for name in ops}
         try:
-            rate(kernel_get, 1, 0.5)  # warm-up
+            rate(work.kernel_get, 1, 0.5)  # warm-up
             for _ in range(args.rounds):
                 for concurrency in levels:
                     for name, make_op in ops.items():
@@ -156,7 +166,10 @@ def main() -> None:
             raw.close()
             for kernel in kernels.values():
                 kernel.stop()
+    return series
 
+
+def report(series: dict[str, Series], args: argparse.Namespace, levels: list[int]) -> None:
     print(f"kernel on etcd3 vs a raw etcd client on the same etcd, {args.rounds} rounds x "
           f"{args.seconds:g} s, 1 KiB values (ops/s, median; 'memory': a kernel on the memory "
           "backend)")
@@ -170,6 +183,16 @@ def main() -> None:
         ratios = "".join(f"{series[kernel].median(c) / series[floor].median(c):12.2f}"
                          for c in levels)
         print(f"{kernel} / {floor}".ljust(32) + ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every series (default 3)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="per measurement (default 1)")
+    parser.add_argument("--concurrency", default="1,8", help="thread counts (default 1,8)")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.concurrency.split(",")]
+    report(measure(args, levels), args, levels)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import timeit
 
-from kernel.request import Headers, Request
+from kernel.endpoints.request import Headers, Request
 
 SCOPE_HEADERS = [
     (b"host", b"127.0.0.1:6443"),

@@ -16,8 +16,8 @@ import time
 import trio
 
 from kernel import logs
-from kernel.filters.httplog import with_http_logging
-from kernel.request import Request
+from kernel.server.filters.httplog import with_http_logging
+from kernel.endpoints.request import Request
 
 N = 200_000
 SCOPE = {"type": "http", "method": "GET", "path": "/api/v1/namespaces/default/configmaps",

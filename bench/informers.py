@@ -17,12 +17,11 @@ import gc
 import statistics
 import time
 import tracemalloc
-from typing import Any
 
 import msgspec
 import trio
 
-from kernel.informers import Informer
+from kernel.server.informers import Informer
 from kernel.storage.cacher import Cacher, open_cacher
 from kernel.storage.interface import Object
 

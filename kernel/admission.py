@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 from kernel.apimachinery import status
-from kernel.authentication import UserInfo
+from kernel.authentication.user import UserInfo
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 META_V1 = "meta.k8s.io/v1"
@@ -104,7 +104,7 @@ class ValidatingAdmission(Protocol):
 
 @dataclass
 class Admission:
-    """The admission chain a :class:`~kernel.apimachinery.registry.Store` gets when it is built.
+    """The admission chain a :class:`~kernel.registry.store.Store` gets when it is built.
 
     Stores are built before the admission plugins (plugins may look stores up through the
     context), so the server creates this empty, hands it to every store, and :meth:`install`\\ s

@@ -13,8 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kernel import certs, options as opts, plugins
-from kernel.options import Options, OptionSet
+from kernel import plugins
+from kernel.server import certs
+from kernel.server import options as opts
+from kernel.server.advertise import default_advertise_address
+from kernel.server.options import Options, OptionSet
 
 log = logging.getLogger("kernel")
 
@@ -162,6 +165,8 @@ def complete(run_options: ServerRunOptions, options: Options) -> Options:
     except OSError as error:
         flag = "--tls-cert-file" if options.tls_cert_file else "--cert-dir"
         raise OptionsError([f"{flag}: {error}"]) from None
+    if not options.advertise_address:
+        options.advertise_address = default_advertise_address(options.bind_address)
     options.loopback_token = secrets.token_urlsafe(32)
     options.loopback_uid = str(uuid.uuid4())
     run_options.plugins.call_each("kernel_complete_options", options=options)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from kernel.authentication import UserInfo
+from kernel.authentication.user import UserInfo
 
 
 class Decision(enum.Enum):

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import trio
 
-from kernel import __version__, app, logs, options as opts
+from kernel import __version__, app, logs
+from kernel.server import options as opts
 from kernel.admission import admission_order
 from kernel.plugins import PluginError, describe_unconfigured, unconfigured_reason
-from kernel.server import ListenError, authenticator_order, create_server_chain, prepare_run, run
+from kernel.server.genericapiserver import ListenError, authenticator_order, create_server_chain, prepare_run, run
 from kernel.version import version_info
 
 USAGE = """usage: kernel <command> [flags]

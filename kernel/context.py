@@ -1,6 +1,6 @@
 """ServerContext: the one object a plugin's factories and hooks receive, and all they may touch.
 
-The :class:`~kernel.server.APIServer` builds one context and passes it to every component factory
+The :class:`~kernel.server.genericapiserver.APIServer` builds one context and passes it to every component factory
 and to ``kernel_health_checks``, ``kernel_post_start_hooks`` and ``kernel_pre_shutdown_hooks``
 (and to the post-start and pre-shutdown callables). Everything on the server that is not offered
 here is private to the kernel and may change; ``tests/test_plugin_contract.py`` walks every
@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 import trio
 
-from kernel.loopback import LoopbackClient
+from kernel.server.loopback import LoopbackClient
 
 if TYPE_CHECKING:
-    from kernel.apimachinery.registry import Store
+    from kernel.registry.store import Store
     from kernel.authentication import AuthenticatorChain, UserInfo
     from kernel.authorization import Attributes, AuthorizerChain, Decision
-    from kernel.lifecycle import LifecycleSignals, NamedEvent
-    from kernel.metrics import Metrics
-    from kernel.options import Options
-    from kernel.plugins import PluginManager
-    from kernel.request import Request
+    from kernel.server.lifecycle import LifecycleSignals, NamedEvent
+    from kernel.server.metrics import Metrics
+    from kernel.server.informers import Informer
+    from kernel.server.options import Options
+    from kernel.endpoints.request import Request
 
 log = logging.getLogger("kernel")
 
@@ -110,12 +110,16 @@ class ClientCAs(Protocol):
     def update_client_ca(self, source: str, pem: str) -> None: ...
 
 
+class _Plugins(Protocol):
+    def components(self, hook: str) -> dict[str, tuple[str, Any]]: ...
+
+
 class _Server(Protocol):
-    """What the context reads of kernel.server.APIServer (a Protocol, so that this module does
-    not import the server, which imports it)."""
+    """What the context reads of :class:`kernel.server.genericapiserver.APIServer` (a Protocol: the
+    server imports this module, and the plugin manager's hooks are typed with it)."""
 
     options: Options
-    plugins: PluginManager
+    plugins: _Plugins
     signals: LifecycleSignals
     metrics: Metrics
     stores: dict[tuple[str, str], Store]
@@ -206,15 +210,21 @@ class ServerContext:
     @property
     def tls(self) -> ClientCAs:
         """The serving TLS context, to replace a reloaded client CA bundle
-        (:meth:`kernel.tls.ServingContext.update_client_ca`)."""
+        (:meth:`kernel.server.tls.ServingContext.update_client_ca`)."""
         return self._server.tls
 
-    def informer(self, group: str, resource: str) -> Any:
-        """The shared in-process informer of ``resource`` (:mod:`kernel.informers`)."""
+    @property
+    def secure_port(self) -> int:
+        """The port HTTPS is served on: ``--secure-port``, or the one picked for 0 (known once
+        serving, as in post-start hooks; until then the option's value)."""
+        return getattr(self._server, "secure_port", None) or self._server.options.secure_port
+
+    def informer(self, group: str, resource: str) -> Informer:
+        """The shared in-process informer of ``resource`` (:mod:`kernel.server.informers`)."""
         return self._server.informers.informer(group, resource)
 
     def loopback_client(self, user_agent: str | None = None) -> LoopbackClient:
-        """A client of this server without a socket (:mod:`kernel.loopback`): its requests go
+        """A client of this server without a socket (:mod:`kernel.server.loopback`): its requests go
         through every filter as ``system:apiserver`` (group ``system:masters``), then admission
         and validation, as kube's loopback client does; for controllers inside plugins."""
         return LoopbackClient(self._server, self._server.options.loopback_token, user_agent)

@@ -39,7 +39,7 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
   ``after_shutdown_delay_duration``, ``not_accepting_new_requests``,
   ``http_server_stopped_listening``, ``in_flight_requests_drained``, ``has_been_ready``), each
   with ``wait()`` and ``is_set()`` only;
-- ``logger(name)`` — a ``logging.Logger``; ``metrics`` — this server's ``kernel.metrics.Metrics``
+- ``logger(name)`` — a ``logging.Logger``; ``metrics`` — this server's ``kernel.server.metrics.Metrics``
   (register collectors on ``metrics.registry``);
 - ``authenticate(request)``, ``authorize(attributes)`` — the authenticator and authorizer
   chains as callables (TokenReview, SubjectAccessReview);
@@ -47,8 +47,9 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
   (``"authenticators"`` for ``kernel_authenticators``) and its name; ``None`` when left out;
 - ``tls.update_client_ca(path, pem)`` — serve new handshakes with a reloaded client CA bundle;
 - ``informer(group, resource)`` — the shared in-process informer of a resource;
+- ``secure_port`` — the port HTTPS is served on (the one picked for ``--secure-port=0``), once serving;
 - ``loopback_client(user_agent=None)`` — a client of this server without a socket
-  (:mod:`kernel.loopback`): ``get``/``list``/``create``/``update``/``patch``/``delete``/``watch``
+  (:mod:`kernel.server.loopback`): ``get``/``list``/``create``/``update``/``patch``/``delete``/``watch``
   of an API path, through every filter as ``system:apiserver`` (``system:masters``), then
   admission and validation; errors raise ``StatusError``. Controllers write through it, not
   through ``store``, so admission always applies.
@@ -75,8 +76,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from kernel.healthz import HealthCheck
-    from kernel.options import Options, OptionSet
+    from kernel.server.healthz import HealthCheck
+    from kernel.server.options import Options, OptionSet
     from kernel.context import ServerContext
 
 hookspec = pluggy.HookspecMarker("kernel")
@@ -117,7 +118,7 @@ def kernel_complete_options(options: Options) -> None:
     Completion may do I/O such as reading files named by flags. Client CA bundles that TLS
     handshakes must verify against are appended to ``options.client_ca_files``; a plugin that
     reloads one while serving passes its new content to ``context.tls.update_client_ca(path, pem)``
-    (:class:`kernel.tls.ServingContext`), and new connections verify against it.
+    (:class:`kernel.server.tls.ServingContext`), and new connections verify against it.
     """
 
 
@@ -133,7 +134,7 @@ def kernel_storage_backends() -> Mapping[str, Factory]:
 def kernel_api_groups() -> Mapping[str, Factory]:
     """API group-versions this plugin serves, by ``group/version`` (``v1`` for the core group).
 
-    The factory returns an :class:`kernel.apigroup.APIGroup`: resources the kernel serves with
+    The factory returns an :class:`kernel.endpoints.apigroup.APIGroup`: resources the kernel serves with
     its generic REST machinery, or a handler of its own.
     """
 

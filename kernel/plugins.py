@@ -149,7 +149,7 @@ class PluginManager:
 
 def provider_of_flag(flag: str) -> str | None:
     """Which installed plugin defines ``--flag`` (used to explain an unknown flag)."""
-    from kernel.options import OptionSet
+    from kernel.server.options import OptionSet
 
     for name, ep in installed().items():
         try:

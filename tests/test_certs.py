@@ -10,7 +10,7 @@ import ssl
 import trio
 from cryptography import x509
 
-from kernel.certs import ensure_self_signed
+from kernel.server.certs import ensure_self_signed
 
 
 def _sans(path: str) -> tuple[set[str], set[str]]:

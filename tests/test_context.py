@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from kernel.apimachinery.registry import Store
+from kernel.registry.store import Store
 from kernel.context import API, ServerContext
-from kernel.server import APIServer, run
+from kernel.server.genericapiserver import APIServer, run
 from kernel.testing import assemble
 
 MEMORY = ("--plugins=api_core,storage_memory,authn_token", "--storage-backend=memory")
@@ -25,7 +25,8 @@ def test_the_api_is_exactly_what_hookspecs_documents():
     from kernel import hookspecs
 
     assert API == {"options", "store", "resources", "spawn", "signals", "logger", "metrics",
-                   "authenticate", "authorize", "component", "tls", "informer", "loopback_client"}
+                   "authenticate", "authorize", "component", "tls", "informer", "loopback_client",
+                   "secure_port"}
     for name in API:
         assert f"``{name}" in hookspecs.__doc__, name
         assert (getattr(ServerContext, name).__doc__ or "").strip(), name
@@ -121,7 +122,7 @@ def test_spawn_is_refused_before_serving(server: APIServer):
 
 async def test_authenticate_and_authorize_run_the_chains(server: APIServer):
     from kernel.authorization import Attributes, Decision
-    from kernel.authentication import UserInfo
+    from kernel.authentication.user import UserInfo
 
     assert server.context.logger("kernel_x").name == "kernel_x"
     assert server.context.metrics is server.metrics
@@ -152,3 +153,10 @@ async def test_spawn_runs_in_the_server_and_a_failure_stops_it(
             await ran.wait()
             server.context.spawn("boom-task", boom)
     assert any(r.getMessage() == "background task boom-task failed" for r in caplog.records)
+
+
+async def test_secure_port_is_the_bound_one(start_api):
+    api = await start_api()
+    port = api.server.context.secure_port
+    assert api.server.options.secure_port == 0 and port > 0
+    assert api.server.url.endswith(f":{port}")

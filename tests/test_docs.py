@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-import pytest
 
 from kernel import hookspecs
 
@@ -84,3 +83,37 @@ def test_every_python_snippet_in_the_guide_compiles():
     for block in blocks:
         compile(block, "docs/plugins.md", "exec")
 
+
+
+def _resolves(dotted: str) -> bool:
+    """A module, or an attribute of the longest importable module prefix."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:]:
+                target = getattr(target, name)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def test_every_kernel_import_and_name_in_the_guide_resolves():
+    """After a package move the guide's imports and `kernel.x.y` names must follow."""
+    import ast
+    import re
+
+    imported = [f"{node.module}.{alias.name}"
+                for block in _python_blocks(GUIDE) for node in ast.walk(ast.parse(block))
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kernel")
+                for alias in node.names]
+    named = re.findall(r"`(kernel(?:\.[A-Za-z_]\w*)+)", GUIDE)
+    assert imported and named
+    unresolved = sorted({n for n in imported + named if not _resolves(n)})
+    assert not unresolved, unresolved

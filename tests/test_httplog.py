@@ -10,7 +10,7 @@ import uuid
 import pytest
 from conftest import run_kernel
 
-from kernel import options as opts
+from kernel.server import options as opts
 
 CORE = "--plugins=api_core,storage_memory"
 AGENT = "obs-test/1.0"

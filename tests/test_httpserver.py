@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from conftest import Running, build_server, plugin_env
-from kernel.certs import ensure_self_signed
-from kernel.httpserver import PeerCertTCPServer, hypercorn_config, serve
-from kernel.tls import create_ssl_context
-from kernel.server import run
+from kernel.server.certs import ensure_self_signed
+from kernel.server.httpserver import PeerCertTCPServer, hypercorn_config, serve
+from kernel.server.tls import create_ssl_context
+from kernel.server.genericapiserver import run
 
 THINGS = "/apis/alpha.test.kernel.dev/v1/things"
 
@@ -268,7 +268,7 @@ async def _asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 async def start_plain_server(tmp_path: Path, nursery: trio.Nursery, app: Any = _asgi_app, *,
                              config: Any = None, stop: trio.Event | None = None,
                              on_stopped_listening: Any = lambda: None) -> tuple[int, str]:
-    """kernel.httpserver.serve with a raw ASGI app in ``nursery``; returns (port, CA file).
+    """kernel.server.httpserver.serve with a raw ASGI app in ``nursery``; returns (port, CA file).
     Setting ``stop`` begins the shutdown (the drain is bounded by 10 s)."""
     serving = ensure_self_signed(str(tmp_path / "certs"), "127.0.0.1")
     listeners = await trio.open_ssl_over_tcp_listeners(
@@ -490,7 +490,7 @@ async def test_http1_connection_closed_before_its_response_is_released(
 # -- reloadable client CAs -------------------------------------------------------------------------
 
 def test_serving_context_swaps_client_cas_and_keeps_the_old_on_bad_input(tmp_path: Path) -> None:
-    from kernel.tls import ServingContext
+    from kernel.server.tls import ServingContext
 
     serving = ensure_self_signed(str(tmp_path / "certs"), "127.0.0.1")
     ca_file = tmp_path / "clients.crt"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from kernel.informers import Informer, InformerFactory
+from kernel.server.informers import Informer, InformerFactory
 from kernel.storage.cacher import Cacher, open_cacher
 from kernel.storage.interface import Object
 from kernel.storage.testing import PREFIX, key, names, relabel, rv, take, widget

@@ -42,7 +42,12 @@ def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[+]ping ok", "[+]log ok", "[+]poststarthook/bootstrap-namespaces ok",
-        "[+]poststarthook/start-namespace-controller ok", "[+]shutdown ok", "readyz check passed"]
+        "[+]poststarthook/start-namespace-controller ok",
+        "[+]poststarthook/start-serviceaccount-controller ok",
+        "[+]poststarthook/start-root-ca-cert-publisher ok",
+        "[+]poststarthook/start-kubernetes-service-controller ok",  # api_core with services, endpoints, endpointslices
+        "[+]poststarthook/scheduling/bootstrap-system-priority-classes ok",  # api_scheduling
+        "[+]shutdown ok", "readyz check passed"]
 
 
 def test_version_picks_kubectl_1_32(kernel_process, kubectl: Kubectl) -> None:

@@ -10,7 +10,7 @@ from test_metrics import scrape
 
 from kernel.apimachinery.status import StatusError
 from kernel.logs import level
-from kernel.loopback import LoopbackClient
+from kernel.server.loopback import LoopbackClient
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
@@ -156,6 +156,9 @@ async def test_namespace_controller_empties_a_namespace_through_the_api(
     await api.namespace("doomed")
     await api.configmap("doomed", "one")
     await api.configmap("doomed", "two")
+    with trio.fail_after(20):  # the service-account controller's default account, as on kube
+        while (await api.client.get("/api/v1/namespaces/doomed/serviceaccounts/default")).status_code != 200:
+            await trio.sleep(0.05)
     assert (await api.client.delete("/api/v1/namespaces/doomed")).status_code == 200
     with trio.fail_after(20):  # a hang guard only
         while (await api.client.get("/api/v1/namespaces/doomed")).status_code != 404:
@@ -164,7 +167,8 @@ async def test_namespace_controller_empties_a_namespace_through_the_api(
                   and dict(r.kv)["userAgent"] == "kernel/namespace-controller"]
     deletes = sorted(line["URI"] for line in controller if line["verb"] == "DELETE")
     assert deletes == ["/api/v1/namespaces/doomed/configmaps/one",
-                       "/api/v1/namespaces/doomed/configmaps/two"]
+                       "/api/v1/namespaces/doomed/configmaps/two",
+                       "/api/v1/namespaces/doomed/serviceaccounts/default"]
     assert {line["user"] for line in controller} == {"system:apiserver"}
     assert ("PUT", "/api/v1/namespaces/doomed/finalize", 200) in {
         (line["verb"], line["URI"], line["resp"]) for line in controller}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 
 def request(*headers: tuple[bytes, bytes]) -> Request:

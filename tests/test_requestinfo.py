@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import pytest
 
 from kernel.apimachinery.status import StatusError
-from kernel.filters.requestinfo import new_request_info
-from kernel.request import Request
+from kernel.endpoints.request.requestinfo import new_request_info
 
 
 def _info(method: str, target: str):
     path, _, query = target.partition("?")
-    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": []}
-    return new_request_info(Request(scope, None, None))
+    return new_request_info(method, path, parse_qs(query, keep_blank_values=True))
 
 
 @pytest.mark.parametrize("method,target,expected", [

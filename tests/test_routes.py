@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import plugin_env, run_kernel
 
-from kernel.routes import RESERVED
+from kernel.server.routes import RESERVED
 
 CORE = "--plugins=api_core,storage_memory"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from kernel.apimachinery import status
-from kernel.apimachinery.registry import Store
-from kernel.apimachinery.resource import ResourceSpec
+from kernel.registry.store import Store
+from kernel.registry.resource import ResourceSpec
 from kernel.storage.errors import (
     StorageError, StorageTimeoutError, StorageUnavailableError,
 )

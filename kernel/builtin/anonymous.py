@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kernel import hookimpl
 from kernel.authentication import ANONYMOUS, UNAUTHENTICATED, UserInfo
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, "", (UNAUTHENTICATED,))
 

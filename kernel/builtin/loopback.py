@@ -7,7 +7,7 @@ import hmac
 
 from kernel import hookimpl
 from kernel.authentication import APISERVER_USER, MASTERS, UserInfo, bearer_token
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 
 class LoopbackTokenAuthenticator:

@@ -11,21 +11,39 @@ from __future__ import annotations
 import math
 from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
 from kernel.storage.errors import (
     ResourceExpiredError, StorageError, TooLargeResourceVersionError,
 )
-from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_event
+from kernel.storage.interface import Predicate, Storage, WatchEvent, bookmark, filter_event
 
-if TYPE_CHECKING:
-    from kernel.storage.cacher import Cacher
+
+class WatchCache(Protocol):
+    """What a watcher reads of the :class:`~kernel.storage.cacher.Cacher` that serves it (a
+    Protocol: the cacher makes watchers, so this module must not import it)."""
+
+    backend: Storage
+    revision: int  # every change up to here has been dispatched
+    floor: int  # the oldest revision a watch may start from
+    bookmark_interval: float
+    watcher_buffer: int
+
+    async def wait_ready(self) -> None: ...
+
+    async def wait_for(self, revision: int, timeout: float | None = None) -> bool: ...
+
+    def events_after(self, revision: int) -> deque[WatchEvent]: ...
+
+    def register(self, watcher: CacheWatcher) -> None: ...
+
+    def unregister(self, watcher: CacheWatcher) -> None: ...
 
 
 class CacheWatcher:
-    def __init__(self, cacher: Cacher, prefix: str, revision: int, predicate: Predicate | None,
+    def __init__(self, cacher: WatchCache, prefix: str, revision: int, predicate: Predicate | None,
                  bookmarks: bool, deadline: float | None = None) -> None:
         self.cacher = cacher
         self.prefix = prefix

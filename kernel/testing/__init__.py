@@ -123,11 +123,11 @@ def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
 
 
 def assemble(workdir: Path, *args: str) -> Any:
-    """A real :class:`kernel.server.APIServer` built in this process from ``kernel serve`` flags
+    """A real :class:`kernel.server.genericapiserver.APIServer` built in this process from ``kernel serve`` flags
     (parse → validate → complete → create_server_chain), not serving: for tests of a plugin's
     factories and hooks, which get its ``server.context``."""
     from kernel import app
-    from kernel.server import create_server_chain
+    from kernel.server.genericapiserver import create_server_chain
 
     argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}", *args]
     run_options = app.build_options(argv)

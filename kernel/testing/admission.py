@@ -36,8 +36,9 @@ import trio
 from kernel.admission import (Admission, Attributes, GroupVersionKind, GroupVersionResource,
                               MutatingAdmission, Operation, ValidatingAdmission, options_object)
 from kernel.apimachinery.status import StatusError
-from kernel.authentication import UserInfo
+from kernel.authentication.user import UserInfo
 from kernel.testing import start_kernel
+from kernel.testing.suite import ContractSuite
 
 OPERATIONS: tuple[Operation, ...] = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 _OPTIONS = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions",
@@ -146,23 +147,11 @@ def _assert_forbidden(attributes: Attributes, code: int, reason: str, message: s
     assert (code, reason, message) == (403, "Forbidden", expected), (code, reason, message)
 
 
-class AdmissionContract:
+class AdmissionContract(ContractSuite):
     """The contract of an admission plugin (``MutatingAdmission`` and/or ``ValidatingAdmission``)."""
 
-    pytestmark = pytest.mark.trio
-    #: The plugin's name for ``--plugins`` and its admission name for ``--enable-admission-plugins``.
-    plugin = ""
+    #: Its admission name for ``--enable-admission-plugins`` (``plugin`` is its --plugins name).
     name = ""
-    #: How many times each case runs at once in the concurrency test.
-    concurrency = 10
-
-    @pytest.fixture
-    def kernel_args(self) -> Sequence[str]:
-        return []
-
-    @pytest.fixture
-    def kernel_env(self) -> dict[str, str] | None:
-        return None
 
     async def test_implements_an_interface(self, admission: object) -> None:
         assert isinstance(admission, (MutatingAdmission, ValidatingAdmission)), (

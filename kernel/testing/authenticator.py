@@ -33,9 +33,10 @@ import pytest
 import trio
 
 from kernel.authentication import ANONYMOUS, AuthenticationError, Authenticator, AuthenticatorChain
-from kernel.filters.authentication import with_authentication
-from kernel.request import Request
+from kernel.server.filters.authentication import with_authentication
+from kernel.endpoints.request import Request
 from kernel.testing import KernelProcess, start_kernel
+from kernel.testing.suite import ContractSuite
 
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
@@ -94,19 +95,15 @@ async def _whoami(client: Any) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
-class AuthenticatorContract:
-    """The contract of an authenticator (``async authenticate(request) -> UserInfo | None``)."""
+class AuthenticatorContract(ContractSuite):
+    """The contract of an authenticator (``async authenticate(request) -> UserInfo | None``).
 
-    pytestmark = pytest.mark.trio
-    #: The plugin's name for ``--plugins``; the suite adds api_authentication and storage_memory.
-    plugin = ""
+    ``plugin`` is its --plugins name (the suite adds api_authentication and storage_memory);
+    ``kernel_args`` must give the flags that make a server accept the credentials.
+    """
+
     #: Concurrent authentications in the concurrency tests.
     concurrency = 40
-
-    @pytest.fixture
-    def kernel_env(self) -> dict[str, str] | None:
-        """The environment of ``kernel serve`` (override to put the plugin on PYTHONPATH)."""
-        return None
 
     @pytest.fixture
     def contract_kernel(self, tmp_path: Path, kernel_args: Sequence[str],

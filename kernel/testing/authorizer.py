@@ -33,6 +33,7 @@ import trio
 from kernel.authentication import ANONYMOUS, UserInfo
 from kernel.authorization import Attributes, Authorizer, AuthorizerChain, Decision, forbidden_message
 from kernel.testing import KernelProcess, start_kernel
+from kernel.testing.suite import ContractSuite
 
 #: Verbs a plain request expresses: (method, has a name). watch, bind, impersonate... are not sent.
 RESOURCE_METHODS = {"get": ("GET", True), "list": ("GET", False), "create": ("POST", False),
@@ -95,25 +96,11 @@ def _request_of(attributes: Attributes) -> tuple[str, str] | None:
     return found[0], attributes.path
 
 
-class AuthorizerContract:
+class AuthorizerContract(ContractSuite):
     """The contract of an authorizer (``async authorize(attributes) -> (Decision, reason)``)."""
 
-    pytestmark = pytest.mark.trio
-    #: The plugin's name for ``--plugins`` and its mode for ``--authorization-mode``.
-    plugin = ""
+    #: Its mode for ``--authorization-mode`` (``plugin`` is its --plugins name).
     mode = ""
-    #: How many times each case is asked at once in the concurrency test.
-    concurrency = 10
-
-    @pytest.fixture
-    def kernel_args(self) -> Sequence[str]:
-        """Extra flags of ``kernel serve`` (the mode's own configuration)."""
-        return []
-
-    @pytest.fixture
-    def kernel_env(self) -> dict[str, str] | None:
-        """The environment of ``kernel serve`` (override to put the plugin on PYTHONPATH)."""
-        return None
 
     async def test_cases_cover_the_contract(self, cases: Sequence[Case]) -> None:
         assert any(not c.attributes.resource_request for c in cases), "add a non-resource URL case"

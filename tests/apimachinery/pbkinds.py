@@ -2,44 +2,29 @@
 
 The served kinds are those the API group plugins declare on their ResourceSpecs (the same
 schemas the server uses). Kinds kubectl sends that no plugin serves yet (Deployment, the
-authorization reviews, ServiceAccount, TokenRequest) are kept here, built from the plugins'
-shared types, so the decoder stays checked against kubectl's captured bodies for them too.
+authorization reviews, ServiceAccount, TokenRequest) are kept here — from the generated data
+where the generator covers the group, hand-written for authorization.k8s.io — so the decoder stays checked against kubectl's captured bodies for them too.
 """
 
 from __future__ import annotations
 
-from kernel_api_authentication.protobuf import TOKEN_REQUEST
+from pathlib import Path
+
 from kernel_api_authentication.reviews import RESOURCES as AUTHENTICATION
 from kernel_api_core import RESOURCES as CORE
-from kernel_api_core.protobuf import POD_TEMPLATE_SPEC, SERVICE_ACCOUNT
+from kernel_api_core.types import CORE_V1
 
-from kernel.apimachinery.protobuf.meta import (LABEL_SELECTOR, LABEL_SELECTOR_REQUIREMENT,
+from kernel.apimachinery.apitypes import GeneratedTypes
+from kernel.apimachinery.protobuf.meta import (LABEL_SELECTOR_REQUIREMENT,
                                                OBJECT_META)
-from kernel.apimachinery.protobuf.schema import (STRINGS, Message, boolean, int32, int64,
-                                                 int_or_string, map_of, message, string)
-from kernel.apimachinery.resource import protobuf_kinds
+from kernel.apimachinery.protobuf.schema import (STRINGS, Message, boolean, map_of, message, string)
+from kernel.registry.resource import protobuf_kinds
 
-# --- apps/v1 ---------------------------------------------------------------------------------
+# --- generated: core/v1 kinds not served yet, apps/v1 (its plugin's data, beside no plugin yet)
 
-DEPLOYMENT = Message("Deployment", {
-    1: message("metadata", OBJECT_META),
-    2: message("spec", Message("DeploymentSpec", {
-        1: int32("replicas", keep_zero=True), 2: message("selector", LABEL_SELECTOR),
-        3: message("template", POD_TEMPLATE_SPEC),
-        4: message("strategy", Message("DeploymentStrategy", {
-            1: string("type"),
-            2: message("rollingUpdate", Message("RollingUpdateDeployment", {
-                1: int_or_string("maxUnavailable", keep_zero=True),
-                2: int_or_string("maxSurge", keep_zero=True)}))})),
-        5: int32("minReadySeconds"), 6: int32("revisionHistoryLimit", keep_zero=True),
-        7: boolean("paused"), 9: int32("progressDeadlineSeconds", keep_zero=True),
-    })),
-    3: message("status", Message("DeploymentStatus", {
-        1: int64("observedGeneration"), 2: int32("replicas"), 3: int32("updatedReplicas"),
-        7: int32("readyReplicas"), 4: int32("availableReplicas"),
-        5: int32("unavailableReplicas"), 8: int32("collisionCount", keep_zero=True),
-    })),
-})
+_ROOT = Path(__file__).resolve().parents[2]
+APPS_V1 = GeneratedTypes(_ROOT / "plugins/api_apps/kernel_api_apps/generated/v1.json")
+DEPLOYMENT = APPS_V1.message("Deployment")
 
 # --- authorization/v1 ------------------------------------------------------------------------
 
@@ -99,12 +84,12 @@ SELF_SUBJECT_RULES_REVIEW = Message("SelfSubjectRulesReview", {
 
 KINDS: dict[tuple[str, str], Message] = {
     **protobuf_kinds(CORE + AUTHENTICATION),
-    ("v1", "ServiceAccount"): SERVICE_ACCOUNT,
+    ("v1", "ServiceAccount"): CORE_V1.message("ServiceAccount"),
     ("apps/v1", "Deployment"): DEPLOYMENT,
     ("authorization.k8s.io/v1", "SubjectAccessReview"): SUBJECT_ACCESS_REVIEW,
     ("authorization.k8s.io/v1", "LocalSubjectAccessReview"):
         Message("LocalSubjectAccessReview", SUBJECT_ACCESS_REVIEW.fields),
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): SELF_SUBJECT_ACCESS_REVIEW,
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): SELF_SUBJECT_RULES_REVIEW,
-    ("authentication.k8s.io/v1", "TokenRequest"): TOKEN_REQUEST,
+    ("authentication.k8s.io/v1", "TokenRequest"): CORE_V1.message("TokenRequest"),
 }

@@ -44,7 +44,7 @@ def test_yaml_depth_limit_counts_expanded_aliases() -> None:
 def test_protobuf_raw_json_is_held_to_the_depth_limit() -> None:
     def body(depth: int) -> bytes:
         fields_v1 = nested_json(depth - 4)  # object, metadata, managedFields, entry
-        return envelope("v1", "ConfigMap", ld(1, ld(1, "pb") + ld(17, ld(5, ld(1, fields_v1)))))
+        return envelope("v1", "ConfigMap", ld(1, ld(1, "pb") + ld(17, ld(7, ld(1, fields_v1)))))
 
     gvk = ("v1", "ConfigMap")
     assert json_depth(decode_body(PROTOBUF, body(MAX_DEPTH), gvk, KINDS)) == MAX_DEPTH

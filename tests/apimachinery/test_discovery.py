@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kernel.apigroup import APIGroup
-from kernel.apimachinery.discovery import (
+from kernel.endpoints.apigroup import APIGroup
+from kernel.endpoints.discovery import (
     api_resource_list,
     discovery_routes,
     install_discovery,
@@ -19,8 +19,8 @@ from kernel.apimachinery.discovery import (
     storage_version_hash,
     version_priority,
 )
-from kernel.apimachinery.resource import ResourceSpec
-from kernel.request import Request
+from kernel.registry.resource import ResourceSpec
+from kernel.endpoints.request import Request
 
 KUBECTL_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
                   "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"

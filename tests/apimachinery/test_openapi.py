@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from kernel.apigroup import APIGroup
-from kernel.apimachinery.openapi import (
+from kernel.endpoints.apigroup import APIGroup
+from kernel.endpoints.openapi import (
     OpenAPIService,
     install_openapi,
     meta,
@@ -22,8 +22,8 @@ from kernel.apimachinery.openapi import (
     v2,
     v3,
 )
-from kernel.apimachinery.resource import ResourceSpec
-from kernel.request import Request
+from kernel.registry.resource import ResourceSpec
+from kernel.endpoints.request import Request
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 WIDGET, GIZMO = "com.example.v1.Widget", "io.k8s.api.core.v1.Gizmo"

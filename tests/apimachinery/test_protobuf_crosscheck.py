@@ -24,8 +24,8 @@ from pbkinds import KINDS  # noqa: E402  (the plugin-declared schemas, and kinds
 from kernel.apimachinery.protobuf import MAGIC  # noqa: E402
 from kernel.apimachinery.protobuf import decode as decode_with  # noqa: E402
 from kernel.apimachinery.protobuf.schema import (BOOL, BYTES, INT32, INT64, INT_OR_STRING,  # noqa: E402
-                                                 MAP, MESSAGE, QUANTITY, RAW_JSON, STRING,
-                                                 STRINGS, TIME, Field, Message)
+                                                 MAP, MESSAGE, MICROTIME, QUANTITY, RAW_JSON,
+                                                 STRING, STRINGS, TIME, Field, Message)
 
 FDP = descriptor_pb2.FieldDescriptorProto
 _SCALARS = {STRING: FDP.TYPE_STRING, BYTES: FDP.TYPE_BYTES, INT32: FDP.TYPE_INT32,
@@ -33,6 +33,7 @@ _SCALARS = {STRING: FDP.TYPE_STRING, BYTES: FDP.TYPE_BYTES, INT32: FDP.TYPE_INT3
 # kube's special messages, as proto schemas of their own.
 _SPECIAL = {
     TIME: Message("Time", {1: Field("seconds", INT64), 2: Field("nanos", INT32)}),
+    MICROTIME: Message("MicroTime", {1: Field("seconds", INT64), 2: Field("nanos", INT32)}),
     QUANTITY: Message("Quantity", {1: Field("string", STRING)}),
     INT_OR_STRING: Message("IntOrString", {1: Field("type", INT64), 2: Field("intVal", INT32),
                                            3: Field("strVal", STRING)}),
@@ -54,7 +55,7 @@ class Builder:
         name = f"{schema.name}{len(self.names)}"
         self.names[id(schema)] = name
         proto = self.file.message_type.add(name=name)
-        for number, f in schema.fields.items():
+        for number, f in schema.resolved().items():
             self._field(proto, number, f)
         return name
 
@@ -94,7 +95,7 @@ def message_class(name: str) -> Any:
 
 def fill(msg: Any, schema: Message, obj: dict[str, Any]) -> None:
     """Set the proto message from the object's JSON form (the inverse of the decoder)."""
-    by_name = {f.name: f for f in schema.fields.values()}
+    by_name = {f.name: f for f in schema.resolved().values()}
     for key, value in obj.items():
         f = by_name[key]
         if f.kind == MAP:

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kernel.apimachinery.resource import TableColumn
+from kernel.registry.resource import TableColumn
 from kernel.apimachinery.status import StatusError
-from kernel.apimachinery.table import (
+from kernel.endpoints.table import (
     AGE_COLUMN,
     DEFAULT_COLUMNS,
     NAME_COLUMN,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kernel.authentication import AuthenticationError, UserInfo
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 HEADER = "x-api-key"
 

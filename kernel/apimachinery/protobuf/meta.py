@@ -11,7 +11,7 @@ OWNER_REFERENCE = Message("OwnerReference", {
 
 MANAGED_FIELDS_ENTRY = Message("ManagedFieldsEntry", {
     1: string("manager"), 2: string("operation"), 3: string("apiVersion"), 4: time("time"),
-    7: string("fieldsType"), 5: raw_json("fieldsV1"), 8: string("subresource"),
+    6: string("fieldsType"), 7: raw_json("fieldsV1"), 8: string("subresource"),
 })
 
 OBJECT_META = Message("ObjectMeta", {

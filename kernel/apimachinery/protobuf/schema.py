@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -22,11 +23,13 @@ from .wire import (LEN, VARINT, DecodeError, fields, packed_varints, to_int32, t
 STRING, BYTES, INT32, INT64, BOOL = "string", "bytes", "int32", "int64", "bool"
 # Message-valued kinds: a nested schema, and kube's special messages with their own JSON forms.
 MESSAGE, TIME, QUANTITY, INT_OR_STRING, MAP = "message", "time", "quantity", "intorstring", "map"
+# metav1.MicroTime: a Timestamp whose JSON keeps microseconds.
+MICROTIME = "microtime"
 # A message {1 repeated string} whose Go type is a []string (authentication's ExtraValue), and
 # a message {1 bytes} holding raw JSON (metav1.FieldsV1).
 STRINGS, RAW_JSON = "strings", "rawjson"
 _WIRE = {STRING: LEN, BYTES: LEN, INT32: VARINT, INT64: VARINT, BOOL: VARINT, MESSAGE: LEN,
-         TIME: LEN, QUANTITY: LEN, INT_OR_STRING: LEN, MAP: LEN, STRINGS: LEN, RAW_JSON: LEN}
+         TIME: LEN, MICROTIME: LEN, QUANTITY: LEN, INT_OR_STRING: LEN, MAP: LEN, STRINGS: LEN, RAW_JSON: LEN}
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _GO_ZERO_TIME = -62135596800  # 0001-01-01T00:00:00Z in Unix seconds
 
@@ -52,6 +55,15 @@ class Field:
 class Message:
     name: str
     fields: dict[int, Field] = field(default_factory=dict)
+    #: Fills ``fields`` on first decode: generated catalogues (kernel.apimachinery.apitypes)
+    #: build their hundreds of messages lazily, so startup pays only for what is used.
+    build: Callable[[Message], None] | None = field(default=None, compare=False, repr=False)
+
+    def resolved(self) -> dict[int, Field]:
+        """The fields, built first if the message is lazy."""
+        if not self.fields and self.build is not None:
+            self.build(self)
+        return self.fields
 
 
 # Constructors that keep the schema tables readable.
@@ -107,6 +119,8 @@ def decode_message(schema: Message, buf: bytes, start: int = 0, end: int | None 
     """
     end = len(buf) if end is None else end
     out = {} if out is None else out
+    if not schema.fields and schema.build is not None:
+        schema.resolved()
     for number, wire_type, a, b in fields(buf, start, end, schema.name):
         f = schema.fields.get(number)
         if f is None:
@@ -167,6 +181,8 @@ def _value(kind: str, buf: bytes, a: int, b: int) -> Any:
         return base64.b64encode(buf[a:b]).decode("ascii")
     if kind == TIME:
         return _time(buf, a, b)
+    if kind == MICROTIME:
+        return _time(buf, a, b, micro=True)
     if kind == QUANTITY:
         return decode_message(_QUANTITY, buf, a, b).get("string", "")
     if kind == INT_OR_STRING:
@@ -186,20 +202,24 @@ def _value(kind: str, buf: bytes, a: int, b: int) -> Any:
     raise AssertionError(kind)
 
 
-def _time(buf: bytes, a: int, b: int) -> str | None:
+def _time(buf: bytes, a: int, b: int, micro: bool = False) -> str | None:
     """metav1.Time → RFC 3339 in seconds, as kube's JSON has it; None for the zero time.
 
-    Go writes the zero time as an empty message and reads any non-empty one with its nanos dropped.
+    Go writes the zero time as an empty message and reads any non-empty one with its nanos dropped
+    (a metav1.MicroTime keeps them, written as microseconds).
     """
     if a == b:
         return None
-    seconds = decode_message(_TIMESTAMP, buf, a, b).get("seconds", 0)
+    stamp = decode_message(_TIMESTAMP, buf, a, b)
+    seconds = stamp.get("seconds", 0)
     try:
         when = _EPOCH + datetime.timedelta(seconds=seconds)
     except OverflowError:  # outside years 1-9999, which neither Python nor RFC 3339 can write
         raise DecodeError(f"proto: Time out of range: {seconds} seconds") from None
     if seconds == _GO_ZERO_TIME:
         return None  # Go's zero time, which its JSON shows as null
+    if micro:
+        return f"{when.year:04d}-{when:%m-%dT%H:%M:%S}.{stamp.get('nanos', 0) // 1000:06d}Z"
     return f"{when.year:04d}-{when:%m-%dT%H:%M:%S}Z"
 
 

@@ -7,8 +7,8 @@ against this server), both create-only and stored nowhere; see :mod:`.reviews`.
 from __future__ import annotations
 
 from kernel import hookimpl
-from kernel.apigroup import APIGroup
-from kernel.options import string_list
+from kernel.endpoints.apigroup import APIGroup
+from kernel.server.options import string_list
 
 from kernel_api_authentication.reviews import (GROUP, RESOURCES, VERSION, SelfSubjectReviewREST,
                                                TokenReviewREST)

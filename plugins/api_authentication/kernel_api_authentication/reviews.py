@@ -14,11 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from kernel.apimachinery import status
-from kernel.apimachinery.resource import ResourceSpec
+from kernel.registry.resource import ResourceSpec
 from kernel.authentication import ANONYMOUS, AuthenticationError, UserInfo
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
-from kernel_api_authentication import protobuf, schemas
+from kernel.apimachinery.apitypes import GeneratedTypes
+
+#: authentication.k8s.io/v1's generated types (``generated/v1.json``, from scripts/generate-api).
+AUTHENTICATION_V1 = GeneratedTypes.beside(__file__, "v1")
 
 GROUP = "authentication.k8s.io"
 VERSION = "v1"
@@ -26,17 +29,15 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 selfsubjectreview_spec = ResourceSpec(
     group=GROUP, version=VERSION, kind="SelfSubjectReview", plural="selfsubjectreviews",
-    singular="selfsubjectreview", namespaced=False, schema_name=schemas.SELF_SUBJECT_REVIEW,
-    schemas=schemas.SELF_SUBJECT_REVIEW_SCHEMAS, verbs=("create",),
-    description=schemas.SELF_SUBJECT_REVIEW_SCHEMAS[schemas.SELF_SUBJECT_REVIEW]["description"],
-    protobuf=protobuf.SELF_SUBJECT_REVIEW)
+    singular="selfsubjectreview", namespaced=False, verbs=("create",),
+    **AUTHENTICATION_V1.spec_fields("SelfSubjectReview"),
+    description=AUTHENTICATION_V1.description("SelfSubjectReview"))
 
 tokenreview_spec = ResourceSpec(
     group=GROUP, version=VERSION, kind="TokenReview", plural="tokenreviews",
-    singular="tokenreview", namespaced=False, schema_name=schemas.TOKEN_REVIEW,
-    schemas=schemas.TOKEN_REVIEW_SCHEMAS, verbs=("create",),
-    description=schemas.TOKEN_REVIEW_SCHEMAS[schemas.TOKEN_REVIEW]["description"],
-    protobuf=protobuf.TOKEN_REVIEW)
+    singular="tokenreview", namespaced=False, verbs=("create",),
+    **AUTHENTICATION_V1.spec_fields("TokenReview"),
+    description=AUTHENTICATION_V1.description("TokenReview"))
 
 RESOURCES = [selfsubjectreview_spec, tokenreview_spec]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.metadata
 
 import kernel_api_authentication
-from kernel.apimachinery.discovery import aggregated_discovery, api_resource_list
+from kernel.endpoints.discovery import aggregated_discovery, api_resource_list
 from kernel.apimachinery.fieldvalidation import check
-from kernel.apimachinery.openapi import v3
+from kernel.endpoints.openapi import v3
 from kernel.authentication import AuthenticationError, AuthenticatorChain, UserInfo, bearer_token
 from kernel.testing import assemble
 from kernel_api_authentication.reviews import (RESOURCES, SelfSubjectReviewREST, TokenReviewREST,
@@ -36,7 +36,7 @@ def test_entry_point_and_group(tmp_path) -> None:
 
 
 def test_discovery_lists_create_only_cluster_scoped_kinds() -> None:
-    from kernel.apigroup import APIGroup
+    from kernel.endpoints.apigroup import APIGroup
     group = APIGroup("authentication.k8s.io", "v1", RESOURCES)
     assert [(r["name"], r["kind"], r["namespaced"], r["verbs"], r["singularName"])
             for r in api_resource_list(group)["resources"]] == [
@@ -92,13 +92,12 @@ async def test_token_review_runs_the_servers_chain() -> None:
 
 def test_each_review_declares_its_protobuf_schema() -> None:
     from kernel.apimachinery import protobuf
-    from kernel.apimachinery.protobuf.meta import OBJECT_META
-    from kernel.apimachinery.resource import protobuf_kinds
+    from kernel.registry.resource import protobuf_kinds
     kinds = protobuf_kinds(RESOURCES)
     assert set(kinds) == {("authentication.k8s.io/v1", "SelfSubjectReview"),
                           ("authentication.k8s.io/v1", "TokenReview")}
-    assert all(spec.protobuf.name == spec.kind and spec.protobuf.fields[1].message is OBJECT_META
-               for spec in RESOURCES)
+    assert all(spec.protobuf.name == spec.kind
+               and spec.protobuf.resolved()[1].message.name == "ObjectMeta" for spec in RESOURCES)
 
     def ld(number: int, data: bytes) -> bytes:  # a length-delimited field, length < 128
         return bytes([number << 3 | 2, len(data)]) + data

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernel.apimachinery import schemas as meta
-from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
-from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
-from kernel_api_core import _data, protobuf
+from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
+from kernel.endpoints.table import AGE_COLUMN, NAME_COLUMN
+from kernel_api_core import _data
+from kernel_api_core.types import CORE_V1
 from kernel.apimachinery.validation import FieldError
 
 SCHEMA_NAME = "io.k8s.api.core.v1.ConfigMap"
@@ -17,31 +17,6 @@ _DATA_DESCRIPTION = (
     "or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data "
     "must not overlap with the keys in the BinaryData field, this is enforced during validation process.")
 
-CONFIGMAP_SCHEMA: dict[str, Any] = {
-    "description": "ConfigMap holds configuration data for pods to consume.",
-    "properties": {
-        "apiVersion": meta.type_meta_properties()["apiVersion"],
-        "binaryData": {
-            "additionalProperties": {"format": "byte", "type": "string"},
-            "description": (
-                "BinaryData contains the binary data. Each key must consist of alphanumeric characters, "
-                "'-', '_' or '.'. BinaryData can contain byte sequences that are not in the UTF-8 range. The "
-                "keys stored in BinaryData must not overlap with the ones in the Data field, this is enforced "
-                "during validation process. Using this field will require 1.10+ apiserver and kubelet."),
-            "type": "object"},
-        "data": meta.string_map(_DATA_DESCRIPTION),
-        "immutable": {
-            "description": (
-                "Immutable, if set to true, ensures that data stored in the ConfigMap cannot be updated (only "
-                "object metadata can be modified). If not set to true, the field can be modified at any "
-                "time. Defaulted to nil."),
-            "type": "boolean"},
-        "kind": meta.type_meta_properties()["kind"],
-        "metadata": meta.ref_field(meta.OBJECT_META, meta.OBJECT_METADATA_DESCRIPTION, default={}),
-    },
-    "type": "object",
-    "x-kubernetes-group-version-kind": meta.gvk("", "v1", "ConfigMap"),
-}
 
 
 class ConfigMapStrategy(Strategy):
@@ -92,19 +67,9 @@ configmap_spec = ResourceSpec(
     plural="configmaps",
     singular="configmap",
     namespaced=True,
-    schema_name=SCHEMA_NAME,
-    schemas={
-        SCHEMA_NAME: CONFIGMAP_SCHEMA,
-        SCHEMA_NAME + "List": meta.list_schema(
-            "", "v1", "ConfigMap", SCHEMA_NAME,
-            "ConfigMapList is a resource containing a list of ConfigMap objects.",
-            "Items is the list of ConfigMaps.",
-            "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"),
-        **meta.meta_schemas(),
-    },
+    **CORE_V1.spec_fields("ConfigMap"),
     short_names=("cm",),
     strategy=ConfigMapStrategy(),
     table_columns=TABLE_COLUMNS,
-    description=CONFIGMAP_SCHEMA["description"],
-    protobuf=protobuf.CONFIG_MAP,
+    description=CORE_V1.description("ConfigMap"),
 )

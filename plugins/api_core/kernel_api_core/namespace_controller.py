@@ -1,10 +1,11 @@
 """The namespace controller: empties a terminating namespace, then lets it go.
 
-A deleted namespace keeps ``spec.finalizers: [kubernetes]`` and turns Terminating. This loop
-deletes every namespaced object in it, waits until none is left, then removes the ``kubernetes``
-finalizer through the ``finalize`` subresource, after which the registry removes the namespace.
-Like kube's namespace controller it writes through the API (the loopback client, as
-system:apiserver), so authorization, admission, validation and finalizers apply to its deletes.
+A deleted namespace keeps ``spec.finalizers: [kubernetes]`` and turns Terminating. The
+controller follows namespaces through the shared informer; for a terminating one it deletes every
+namespaced object in it, waits until none is left, then removes the ``kubernetes`` finalizer
+through the ``finalize`` subresource, after which the registry removes the namespace. Like kube's
+namespace controller it writes through the API (the loopback client, as system:apiserver), so
+authorization, admission, validation and finalizers apply to its deletes.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import logging
 import trio
 
 from kernel.apimachinery import status
-from kernel.apimachinery.registry import ListOptions
+from kernel.apimachinery.meta import Object
 from kernel.context import ServerContext
-from kernel.loopback import LoopbackClient
+from kernel.server.loopback import LoopbackClient
 
 log = logging.getLogger("kernel_api_core.namespaces")
 
@@ -75,35 +76,25 @@ async def finalize(context: ServerContext, name: str) -> None:
 
 
 async def run(context: ServerContext) -> None:
-    """Post-start hook: start the controller loop in the background and return (ready at once)."""
-    context.spawn("namespace-controller", _controller, context)
+    """Post-start hook: follow namespaces through the shared informer and return (ready at once).
 
-
-async def _controller(context: ServerContext) -> None:
-    namespaces = context.store("", "namespaces")
+    The informer lists and watches through the watch cache, relists after a 410 or a cache
+    restart, and gives a new handler every current namespace as an add: so a namespace that
+    was Terminating before the server started is finalized too, with no loop of our own.
+    """
     in_progress: set[str] = set()
 
-    async def handle(obj, nursery) -> None:
+    def handle(obj: Object) -> None:  # plain: the informer's dispatcher must not wait on us
         meta, spec = obj["metadata"], obj.get("spec") or {}
         name = meta["name"]
         if meta.get("deletionTimestamp") and FINALIZER in (spec.get("finalizers") or []) \
                 and name not in in_progress:
             in_progress.add(name)
-            nursery.start_soon(_finalize_once, context, name, in_progress)
+            context.spawn(f"namespace-controller:{name}", _finalize_once, context, name,
+                          in_progress)
 
-    async with trio.open_nursery() as nursery:
-        while True:
-            listed = await namespaces.list("", ListOptions())
-            for obj in listed.items:
-                await handle(obj, nursery)
-            try:
-                async with namespaces.watch("", listed.revision, None) as events:
-                    async for event in events:
-                        if event.type in ("ADDED", "MODIFIED"):
-                            await handle(event.object, nursery)
-            except status.StatusError as error:
-                log.info("namespace watch ended (%s); relisting", error.message)
-            await trio.sleep(RETRY)
+    context.informer("", "namespaces").add_event_handler(
+        on_add=handle, on_update=lambda old, new: handle(new))
 
 
 async def _finalize_once(context: ServerContext, name: str, in_progress: set[str]) -> None:

@@ -10,16 +10,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kernel.apimachinery import schemas as meta
-from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
-from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
+from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
+from kernel.endpoints.table import AGE_COLUMN, NAME_COLUMN
 from kernel.apimachinery.validation import FieldError, is_dns1123_label, is_qualified_name
-from kernel_api_core import protobuf
+from kernel_api_core.types import CORE_V1
 
 SCHEMA_NAME = "io.k8s.api.core.v1.Namespace"
-SPEC_SCHEMA = "io.k8s.api.core.v1.NamespaceSpec"
-STATUS_SCHEMA = "io.k8s.api.core.v1.NamespaceStatus"
-CONDITION_SCHEMA = "io.k8s.api.core.v1.NamespaceCondition"
 
 ACTIVE, TERMINATING = "Active", "Terminating"
 FINALIZER_KUBERNETES = "kubernetes"
@@ -27,65 +23,7 @@ FINALIZER_KUBERNETES = "kubernetes"
 NAME_LABEL = "kubernetes.io/metadata.name"
 # helper.IsStandardFinalizerName: the only finalizers that may go without a domain prefix.
 _STANDARD_FINALIZERS = frozenset({FINALIZER_KUBERNETES, "orphan", "foregroundDeletion"})
-_CONVENTIONS = "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
-_NAMESPACES_DOC = "https://kubernetes.io/docs/tasks/administer-cluster/namespaces/"
 
-SCHEMAS: dict[str, Any] = {
-    SCHEMA_NAME: {
-        "description": "Namespace provides a scope for Names. Use of multiple namespaces is optional.",
-        "properties": {
-            "apiVersion": meta.type_meta_properties()["apiVersion"],
-            "kind": meta.type_meta_properties()["kind"],
-            "metadata": meta.ref_field(meta.OBJECT_META, meta.OBJECT_METADATA_DESCRIPTION, default={}),
-            "spec": meta.ref_field(SPEC_SCHEMA, "Spec defines the behavior of the Namespace. More info: "
-                                                f"{_CONVENTIONS}#spec-and-status", default={}),
-            "status": meta.ref_field(STATUS_SCHEMA, "Status describes the current status of a Namespace. More "
-                                                    f"info: {_CONVENTIONS}#spec-and-status", default={}),
-        },
-        "type": "object",
-        "x-kubernetes-group-version-kind": meta.gvk("", "v1", "Namespace"),
-    },
-    SPEC_SCHEMA: {
-        "description": "NamespaceSpec describes the attributes on a Namespace.",
-        "properties": {"finalizers": meta.string_list(
-            "Finalizers is an opaque list of values that must be empty to permanently remove object from "
-            f"storage. More info: {_NAMESPACES_DOC}", **{"x-kubernetes-list-type": "atomic"})},
-        "type": "object",
-    },
-    STATUS_SCHEMA: {
-        "description": "NamespaceStatus is information about the current status of a Namespace.",
-        "properties": {
-            "conditions": {
-                "description": "Represents the latest available observations of a namespace's current state.",
-                "items": {"allOf": [meta.ref(CONDITION_SCHEMA)], "default": {}},
-                "type": "array",
-                "x-kubernetes-list-map-keys": ["type"],
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-patch-merge-key": "type",
-                "x-kubernetes-patch-strategy": "merge"},
-            "phase": {"description": "Phase is the current lifecycle phase of the namespace. More info: "
-                                     f"{_NAMESPACES_DOC}", "type": "string"},
-        },
-        "type": "object",
-    },
-    CONDITION_SCHEMA: {
-        "description": "NamespaceCondition contains details about state of namespace.",
-        "properties": {
-            "lastTransitionTime": meta.ref(meta.TIME),
-            "message": {"type": "string"},
-            "reason": {"type": "string"},
-            "status": {"default": "", "description": "Status of the condition, one of True, False, Unknown.",
-                       "type": "string"},
-            "type": {"default": "", "description": "Type of namespace controller condition.", "type": "string"},
-        },
-        "required": ["type", "status"],
-        "type": "object",
-    },
-    SCHEMA_NAME + "List": meta.list_schema(
-        "", "v1", "Namespace", SCHEMA_NAME, "NamespaceList is a list of Namespaces.",
-        "Items is the list of Namespace objects in the list. More info: "
-        "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/"),
-}
 
 
 def validate_namespace_name(name: str, prefix: bool = False) -> list[str]:
@@ -222,8 +160,7 @@ namespace_spec = ResourceSpec(
     plural="namespaces",
     singular="namespace",
     namespaced=False,
-    schema_name=SCHEMA_NAME,
-    schemas={**SCHEMAS, **meta.meta_schemas()},
+    **CORE_V1.spec_fields("Namespace"),
     short_names=("ns",),
     # namespaces have no deletecollection: each one is deleted through its finalizer
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
@@ -235,6 +172,5 @@ namespace_spec = ResourceSpec(
     # kube's AddFieldLabelConversionsForNamespace: status.phase and metadata.name only (the
     # strategy's "name" attribute is unreachable through a field selector)
     selectable_fields=("status.phase",),
-    description=SCHEMAS[SCHEMA_NAME]["description"],
-    protobuf=protobuf.NAMESPACE,
+    description=CORE_V1.description("Namespace"),
 )

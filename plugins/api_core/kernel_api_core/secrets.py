@@ -6,10 +6,10 @@ import base64
 import json
 from typing import Any
 
-from kernel.apimachinery import schemas as meta
-from kernel.apimachinery.resource import Object, ResourceSpec, Strategy, TableColumn
-from kernel.apimachinery.table import AGE_COLUMN, NAME_COLUMN
-from kernel_api_core import _data, protobuf
+from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
+from kernel.endpoints.table import AGE_COLUMN, NAME_COLUMN
+from kernel_api_core import _data
+from kernel_api_core.types import CORE_V1
 from kernel.apimachinery.validation import FieldError
 
 SCHEMA_NAME = "io.k8s.api.core.v1.Secret"
@@ -29,32 +29,6 @@ _DATA_DESCRIPTION = (
     "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. "
     "The serialized form of the secret data is a base64 encoded string, representing the arbitrary "
     "(possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4")
-
-SECRET_SCHEMA: dict[str, Any] = {
-    "description": "Secret holds secret data of a certain type. The total bytes of the values in the Data "
-                   "field must be less than MaxSecretSize bytes.",
-    "properties": {
-        "apiVersion": meta.type_meta_properties()["apiVersion"],
-        "data": {"additionalProperties": {"format": "byte", "type": "string"},
-                 "description": _DATA_DESCRIPTION, "type": "object"},
-        "immutable": {
-            "description": (
-                "Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only "
-                "object metadata can be modified). If not set to true, the field can be modified at any "
-                "time. Defaulted to nil."),
-            "type": "boolean"},
-        "kind": meta.type_meta_properties()["kind"],
-        "metadata": meta.ref_field(meta.OBJECT_META, meta.OBJECT_METADATA_DESCRIPTION, default={}),
-        "stringData": meta.string_map(
-            "stringData allows specifying non-binary secret data in string form. It is provided as a "
-            "write-only input field for convenience. All keys and values are merged into the data field on "
-            "write, overwriting any existing values. The stringData field is never output when reading from "
-            "the API."),
-        "type": {"description": _TYPE_DESCRIPTION, "type": "string"},
-    },
-    "type": "object",
-    "x-kubernetes-group-version-kind": meta.gvk("", "v1", "Secret"),
-}
 
 
 def _go_json_object_error(raw: bytes) -> str | None:
@@ -161,18 +135,9 @@ secret_spec = ResourceSpec(
     plural="secrets",
     singular="secret",
     namespaced=True,
-    schema_name=SCHEMA_NAME,
-    schemas={
-        SCHEMA_NAME: SECRET_SCHEMA,
-        SCHEMA_NAME + "List": meta.list_schema(
-            "", "v1", "Secret", SCHEMA_NAME, "SecretList is a list of Secret.",
-            "Items is a list of secret objects. More info: "
-            "https://kubernetes.io/docs/concepts/configuration/secret"),
-        **meta.meta_schemas(),
-    },
+    **CORE_V1.spec_fields("Secret"),
     strategy=SecretStrategy(),
     table_columns=TABLE_COLUMNS,
     selectable_fields=("type",),
-    description=SECRET_SCHEMA["description"],
-    protobuf=protobuf.SECRET,
+    description=CORE_V1.description("Secret"),
 )

@@ -10,7 +10,7 @@ import pytest
 import kernel_api_core
 import kernel_api_core.plugin
 from kernel.apimachinery.fieldvalidation import check, decode_error_message, patch_meta, strict_error
-from kernel.apimachinery.table import build_table
+from kernel.endpoints.table import build_table
 from kernel_api_core import RESOURCES, configmap_spec, namespace_spec, secret_spec
 
 NOW_CREATED = "2024-05-01T11:00:00Z"
@@ -23,12 +23,26 @@ def test_plugin_entry_point_loads_the_hooks_module() -> None:
 
 
 def test_resources_in_order_with_kube_names() -> None:
-    assert RESOURCES == [namespace_spec, configmap_spec, secret_spec]
+    assert RESOURCES[:3] == [namespace_spec, configmap_spec, secret_spec]
     facts = [(s.group, s.version, s.kind, s.plural, s.singular, s.namespaced, tuple(s.short_names),
               tuple(s.categories)) for s in RESOURCES]
     assert facts == [("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), ()),
                      ("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",), ()),
-                     ("", "v1", "Secret", "secrets", "secret", True, (), ())]
+                     ("", "v1", "Secret", "secrets", "secret", True, (), ()),
+                     ("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",)),
+                     ("", "v1", "Node", "nodes", "node", False, ("no",), ()),
+                     ("", "v1", "Event", "events", "event", True, ("ev",), ()),
+                     ("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",), ()),
+                     ("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), ()),
+                     ("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False, ("pv",), ()),
+                     ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim",
+                      True, ("pvc",), ()),
+                     ("", "v1", "LimitRange", "limitranges", "limitrange", True, ("limits",), ()),
+                     ("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", True, ("quota",), ()),
+                     ("", "v1", "PodTemplate", "podtemplates", "podtemplate", True, (), ()),
+                     ("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller",
+                      True, ("rc",), ("all",)),
+                     ("", "v1", "ComponentStatus", "componentstatuses", "componentstatus", False, ("cs",), ())]
     assert all(s.group_version == "v1" for s in RESOURCES)
     assert namespace_spec.storage_prefix == "/registry/namespaces/"
 
@@ -145,16 +159,19 @@ def _ld(number: int, value: bytes | str) -> bytes:
 
 @pytest.mark.parametrize("spec", RESOURCES, ids=lambda s: s.plural)
 def test_each_kind_declares_its_protobuf_schema(spec) -> None:
-    from kernel.apimachinery.protobuf.meta import OBJECT_META
     assert spec.protobuf is not None and spec.protobuf.name == spec.kind
-    assert spec.protobuf.fields[1].message is OBJECT_META
+    metadata = spec.protobuf.resolved()[1]  # generated from core/v1's generated.proto
+    assert metadata.name == "metadata" and metadata.message.name == "ObjectMeta"
 
 
 def test_protobuf_bodies_decode_as_the_declared_kinds() -> None:
     from kernel.apimachinery import protobuf
-    from kernel.apimachinery.resource import protobuf_kinds
+    from kernel.registry.resource import protobuf_kinds
     kinds = protobuf_kinds(RESOURCES)
-    assert set(kinds) == {("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret")}
+    # every kind, and the request kinds of its subresources (Binding, Eviction, Scale)
+    assert set(kinds) == {("v1", spec.kind) for spec in RESOURCES} | {
+        ("v1", "Binding"), ("policy/v1", "Eviction"), ("autoscaling/v1", "Scale")}
+    assert {("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Pod")} <= set(kinds)
     raw = _ld(1, _ld(1, "x")) + _ld(2, _ld(1, "a") + _ld(2, "b"))  # metadata.name, data {a: b}
     body = protobuf.MAGIC + _ld(1, _ld(1, "v1") + _ld(2, "ConfigMap")) + _ld(2, raw)
     assert protobuf.decode(body, None, kinds) == {

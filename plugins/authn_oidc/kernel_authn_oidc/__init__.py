@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kernel import hookimpl
 from kernel.filewatch import watch_file
-from kernel.options import string_list
+from kernel.server.options import string_list
 from kernel.plugins import configured_by
 
 from typing import TYPE_CHECKING

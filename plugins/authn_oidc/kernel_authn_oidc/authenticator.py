@@ -22,7 +22,7 @@ import jwt
 import trio
 
 from kernel.authentication import AuthenticationError, UserInfo, bearer_token
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 from kernel_authn_oidc.config import AuthenticationConfig, JWTAuthenticator
 from kernel_authn_oidc.provider import Provider, ProviderError

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 import kernel_authn_oidc
-from kernel.options import OptionSet, parse as parse_flags
+from kernel.server.options import OptionSet, parse as parse_flags
 from kernel_authn_oidc.config import (ALL_SIGNING_ALGS, ConfigError, JWTAuthenticator, OIDCFlags,
                                       PrefixedClaim, from_flags, parse_authentication_configuration)
 

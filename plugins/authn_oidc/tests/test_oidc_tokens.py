@@ -9,7 +9,7 @@ import trio
 
 import kernel_authn_oidc.provider as provider_module
 from kernel.authentication import AuthenticationError
-from kernel.request import Request
+from kernel.endpoints.request import Request
 from kernel_authn_oidc.authenticator import OIDCAuthenticator
 from kernel_authn_oidc.config import (ALL_SIGNING_ALGS, AuthenticationConfig, JWTAuthenticator,
                                       PrefixedClaim)

@@ -20,7 +20,7 @@ import io
 import logging
 
 from kernel.authentication import UserInfo, bearer_token
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 log = logging.getLogger("kernel_authn_token")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import kernel_authn_token
-from kernel.options import OptionSet, parse as parse_flags
-from kernel.request import Request
+from kernel.server.options import OptionSet, parse as parse_flags
+from kernel.endpoints.request import Request
 from kernel_authn_token.tokenfile import TokenFileAuthenticator, TokenFileError, parse
 
 CSV = '''secret-jane,jane,uid-1,"dev,ops"

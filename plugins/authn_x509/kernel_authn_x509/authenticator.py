@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from kernel.authentication import AuthenticationError, UserInfo
-from kernel.request import Request
+from kernel.endpoints.request import Request
 
 from kernel_authn_x509.verify import VerifyError, build_chain, check_usage, check_validity
 

@@ -11,8 +11,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import kernel_authn_x509
 from kernel.authentication import AuthenticationError
-from kernel.options import OptionSet, parse
-from kernel.request import Request
+from kernel.server.options import OptionSet, parse
+from kernel.endpoints.request import Request
 from kernel_authn_x509.authenticator import CREDENTIAL_ID, X509Authenticator, load_bundle
 from kernel_authn_x509.testing import DAY, CertificateAuthority
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from kernel import hookimpl
 from kernel.context import ServerContext
-from kernel.healthz import CheckFailed, HealthCheck
-from kernel.options import Options, OptionSet, non_negative_duration, string_list
+from kernel.server.healthz import CheckFailed, HealthCheck
+from kernel.server.options import Options, OptionSet, non_negative_duration, string_list
 from kernel.storage.errors import StorageError
 
 from kernel_storage_etcd3 import config as etcd_config

@@ -34,7 +34,7 @@ import queue
 import threading
 from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 import trio
@@ -47,9 +47,26 @@ from kernel.storage.errors import (
 from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_event
 
 from kernel_storage_etcd3 import codec
+from kernel_storage_etcd3.config import EtcdConfig
 
-if TYPE_CHECKING:
-    from kernel_storage_etcd3.store import Etcd3Storage
+
+class WatchedStore(Protocol):
+    """What streams and watches read of the :class:`~kernel_storage_etcd3.store.Etcd3Storage`
+    they belong to (a Protocol: the store makes them, so this module must not import it)."""
+
+    config: EtcdConfig
+    keys: codec.Keys
+    closed: bool
+
+    async def check_watchable(self, prefix: str, revision: int, *, resume: bool = False) -> None: ...
+
+    def watch_stream(self) -> WatchStream: ...
+
+    def stream_ended(self, stream: WatchStream, error: BaseException | None) -> None: ...
+
+    def want_progress(self, revision: int) -> None: ...
+
+    def progress_answered(self, stream: WatchStream, revision: int) -> None: ...
 
 log = logging.getLogger("kernel.storage.etcd3")
 
@@ -60,7 +77,7 @@ RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff while re-creating a watch on a broke
 class WatchStream:
     """One etcd Watch stream and the watches on it."""
 
-    def __init__(self, store: Etcd3Storage, channel: grpc.Channel, endpoint: str,
+    def __init__(self, store: WatchedStore, channel: grpc.Channel, endpoint: str,
                  token: trio.lowlevel.TrioToken) -> None:
         self.store = store
         self.endpoint = endpoint
@@ -190,7 +207,7 @@ def _describe(error: BaseException | None, endpoint: str) -> str:
 class Etcd3Watch:
     """One watch of a prefix (the Storage.watch context manager and event iterator)."""
 
-    def __init__(self, store: Etcd3Storage, prefix: str, revision: int,
+    def __init__(self, store: WatchedStore, prefix: str, revision: int,
                  predicate: Predicate | None, progress_notify: bool) -> None:
         self.store = store
         self.prefix = prefix

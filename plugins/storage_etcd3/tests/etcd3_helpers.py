@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kernel import testing
-from kernel.testing import KERNEL, KUBECTL, KernelProcess
+from kernel.testing import KERNEL, KUBECTL, KernelProcess  # noqa: F401  (re-exported to the etcd3 tests)
 from kernel_storage_etcd3.testing import TLSFiles
 
 Kernel = KernelProcess

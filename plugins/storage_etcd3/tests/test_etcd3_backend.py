@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from kernel.options import OptionSet, parse
+from kernel.server.options import OptionSet, parse
 from kernel.testing import assemble
 from kernel.storage.cacher import open_cacher
 from kernel.storage.errors import (

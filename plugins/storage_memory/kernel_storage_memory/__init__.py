@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kernel import hookimpl
-from kernel.options import Options, OptionSet
+from kernel.server.options import Options, OptionSet
 
 from kernel_storage_memory.store import DEFAULT_HISTORY, MemoryStorage
 

@@ -9,24 +9,36 @@ watch does.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import trio
 
 from kernel.storage.errors import EXPIRED_WATCH, ResourceExpiredError
 from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_event
 
-from kernel_storage_memory.records import event_for
+from kernel_storage_memory.records import Change, event_for
 
-if TYPE_CHECKING:
-    from kernel_storage_memory.store import MemoryStorage
+
+class ChangeLog(Protocol):
+    """What a watch reads of the :class:`~kernel_storage_memory.store.MemoryStorage` it follows
+    (a Protocol: the store makes watches, so this module must not import it)."""
+
+    _revision: int  # the newest change
+    _compacted: int  # the oldest readable revision
+    _closed: bool
+    _changed: trio.Event  # set, and replaced, on every write and on close
+
+    async def _enter(self) -> None: ...
+
+    def changes(self, first: int, last: int) -> Iterator[Change]: ...
 
 BATCH = 256  # changes examined per step, so one watcher never holds the event loop for long
 
 
 class MemoryWatch:
-    def __init__(self, store: MemoryStorage, prefix: str, revision: int,
+    def __init__(self, store: ChangeLog, prefix: str, revision: int,
                  predicate: Predicate | None, progress_notify: bool) -> None:
         self._store = store
         self._prefix = prefix

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from kernel.options import OptionSet, parse
+from kernel.server.options import OptionSet, parse
 from kernel.storage.errors import (
     EXPIRED_WATCH, ResourceExpiredError, StorageUnavailableError,
 )

@@ -1,0 +1,24 @@
+"""The identity of a request's user (k8s.io/apiserver/pkg/authentication/user), a leaf module:
+the request, authorization, admission and audit all carry a :class:`UserInfo` without importing
+the authenticators."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+ANONYMOUS = "system:anonymous"
+UNAUTHENTICATED = "system:unauthenticated"
+AUTHENTICATED = "system:authenticated"
+MASTERS = "system:masters"
+APISERVER_USER = "system:apiserver"
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """user.Info: the identity carried to authorization and audit."""
+
+    name: str
+    uid: str = ""
+    groups: Sequence[str] = ()
+    extra: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -1,0 +1,30 @@
+"""WithAuthorization: ask the authorizer chain; anything but Allow is a 403 with kube's message."""
+
+from __future__ import annotations
+
+from kernel.apimachinery import status
+from kernel.authorization import Attributes, Authorizer, Decision, forbidden_message
+from kernel.endpoints.request import Handler, Request
+
+
+def attributes_of(request: Request) -> Attributes:
+    info = request.info
+    assert info is not None and request.user is not None
+    return Attributes(user=request.user, verb=info.verb, resource_request=info.is_resource_request,
+                      path=info.path, namespace=info.namespace, api_group=info.api_group,
+                      api_version=info.api_version, resource=info.resource,
+                      subresource=info.subresource, name=info.name)
+
+
+def with_authorization(handler: Handler, authorizer: Authorizer) -> Handler:
+    async def authorization(request: Request) -> None:
+        attributes = attributes_of(request)
+        decision, reason = await authorizer.authorize(attributes)
+        if decision is Decision.ALLOW:
+            await handler(request)
+            return
+        resource = attributes.resource if attributes.resource_request else ""
+        await request.respond_error(status.forbidden(
+            forbidden_message(attributes, reason), attributes.api_group, resource, attributes.name))
+
+    return authorization

@@ -1,0 +1,31 @@
+"""WithRequestInfo: resolve what a request is about (:mod:`kernel.endpoints.request.requestinfo`)
+before anything else reads it, and refuse paths that try to step outside their resource."""
+
+from __future__ import annotations
+
+from kernel.apimachinery import status
+from kernel.endpoints.request import Handler, Request
+from kernel.endpoints.request.requestinfo import new_request_info
+
+
+def _clean(path: str) -> bool:
+    """Refuse paths with empty, ``.`` or ``..`` segments: no path trick reaches another resource."""
+    segments = path.split("/")[1:]
+    if segments and segments[-1] == "":
+        segments = segments[:-1]  # one trailing slash is fine (the Python client sends /version/)
+    return path.startswith("/") and all(s not in ("", ".", "..") for s in segments)
+
+
+def with_request_info(handler: Handler) -> Handler:
+    async def request_info(request: Request) -> None:
+        if not _clean(request.path):
+            await request.respond_error(status.bad_request(f"invalid request path {request.path!r}"))
+            return
+        try:
+            request.info = new_request_info(request.method, request.path, request.query)
+        except status.StatusError as error:
+            await request.respond_error(error)
+            return
+        await handler(request)
+
+    return request_info

@@ -1,0 +1,355 @@
+"""HTTPS serving on Hypercorn's trio worker, with what kube's serving does that Hypercorn lacks.
+
+1. The verified TLS client certificate in the ASGI scope (``scope["extensions"]["tls"]``):
+   Hypercorn 0.18 does not provide it. :class:`PeerCertTCPServer` completes the handshake, reads
+   the peer certificate and wraps the connection's app so every request carries it.
+2. Graceful HTTP/2 GOAWAY as Go's net/http2 sends it: NO_ERROR naming the last stream the
+   connection will serve; streams up to it are answered, later ones ignored (clients retry them
+   elsewhere), and the connection closes once its streams are done. It is sent for a response
+   with ``Connection: close`` (h2 drops the header; kube's --shutdown-send-retry-after and
+   --goaway-chance rely on it), for a sampled request with --goaway-chance, when the connection
+   has been idle for the keep-alive timeout, and at shutdown. Hypercorn's own GOAWAY (h2's
+   ``close_connection``) ends the h2 state machine, so streams in flight were never answered.
+   Unlike Go, the GOAWAY waits for the response being sent to end: the h2 library (httpx) fails
+   a stream whose frames follow a GOAWAY.
+3. No per-connection request cap: Hypercorn's ``keep_alive_max_requests`` (1000) closed long-lived
+   kubectl and informer connections; kube has none.
+4. Slow clients: a request's header must arrive within --read-header-timeout's equivalent (kube
+   hardcodes Go's ReadHeaderTimeout, 32 s) of its first byte, so slowloris connections are dropped;
+   bodies and responses have no read deadline (watches), as in kube.
+5. kube's shutdown order: stop listening at NotAcceptingNewRequest (or once drained, with
+   --shutdown-send-retry-after), close idle keep-alive connections, then give connections with
+   requests in flight until the drain deadline. ``hypercorn.trio.serve`` has a single trigger
+   for all of that, so :func:`serve` composes Hypercorn's connection handling itself. Drain means
+   every request the server read is answered: an HTTP/1.1 connection whose next request is already
+   in the socket is not idle, a response started while shutting down says ``Connection: close``,
+   and HTTP/2 connections get GOAWAY (Hypercorn's shutdown path dropped both; its protocol code
+   therefore sees a context that never terminates, see :class:`_ConnectionContext`).
+6. HTTP/2 connections that end while responses are still being sent (a client killed during a
+   watch, a dropped network): Hypercorn leaves each stream's buffer open, so the app's next send
+   waits forever, keeping its task, the connection and its socket until the process exits (and
+   holding a graceful shutdown up to the drain deadline). :class:`GracefulH2Protocol` closes them.
+   Likewise, once a connection's reader has ended, Hypercorn's idle timer is not restarted (it
+   held an HTTP/1.1 connection whose client left mid-response for the keep-alive timeout).
+
+The TLS side (certificates, reloadable client CAs, listeners) is :mod:`kernel.server.tls`.
+
+Pinned to hypercorn==0.18.0; tests/test_httpserver.py guards each of these behaviours.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import select
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+
+import h11
+import trio
+from hypercorn.app_wrappers import ASGIWrapper
+from hypercorn.config import Config
+from hypercorn.events import Closed, Event, RawData, Updated
+from hypercorn.protocol import ProtocolWrapper
+from hypercorn.protocol.h2 import H2Protocol
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import ConnectionState
+
+from kernel.server.http2 import HTTP2_FRAME_AND_STREAM_WINDOW, GracefulH2Protocol
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+# -- kube's serving settings (k8s.io/apiserver secure_serving.go, Go net/http, x/net/http2) -----------
+
+IDLE_TIMEOUT = 90.0  # http.Server and http2.Server IdleTimeout: http.DefaultTransport's keep-alive
+READ_HEADER_TIMEOUT = 32.0  # http.Server.ReadHeaderTimeout, "just shy of requestTimeoutUpperBound"
+MAX_HEADER_BYTES = 1 << 20  # http.Server.MaxHeaderBytes
+# x/net/http2 sizes its header-list limit from MaxHeaderBytes plus 32 bytes for each of 10 fields.
+HTTP2_MAX_HEADER_LIST_SIZE = MAX_HEADER_BYTES + 10 * 32
+# --http2-max-streams-per-connection=0 means 100 since kube 1.29 (CVE-2023-44487): the limit Go's
+# HTTP/2 client assumes, so a client can open no more streams than it would by default.
+DEFAULT_HTTP2_MAX_STREAMS = 100
+# x/net/http2 goAwayTimeout: after GOAWAY and the last stream, wait before closing so the client
+# reads the GOAWAY first (closing with unread input makes the kernel send RST, which can destroy it).
+GOAWAY_CLOSE_DELAY = 1.0
+# Go's rstAvoidanceDelay (closeWriteAndWait): an HTTP/1.1 connection closed while the client is
+# still sending a body (a 413) stays open this long, its input discarded, so the close is not an
+# RST that destroys the response before the client reads it.
+CLOSE_WAIT_FOR_UNREAD_BODY = 0.5
+
+
+class ServingConfig(Config):
+    """Hypercorn's Config plus the two settings it has no field for."""
+
+    read_header_timeout: float = READ_HEADER_TIMEOUT
+    goaway_chance: float = 0.0  # the probability of GOAWAY after an HTTP/2 request
+
+
+def hypercorn_config(*, http2_max_streams: int = 0, goaway_chance: float = 0.0,
+                     idle_timeout: float = IDLE_TIMEOUT,
+                     read_header_timeout: float = READ_HEADER_TIMEOUT) -> ServingConfig:
+    """Every Hypercorn setting that matters here, set to what kube's serving does."""
+    config = ServingConfig()
+    config.keep_alive_timeout = idle_timeout
+    # kube has no cap on requests per connection; Hypercorn's 1000 sent GOAWAY mid-use.
+    config.keep_alive_max_requests = sys.maxsize
+    # No ReadTimeout in kube (a watch or slow upload may take long); headers are bounded instead.
+    config.read_timeout = None
+    config.read_header_timeout = read_header_timeout
+    # Go bounds the TLS handshake by the smallest read/write timeout: ReadHeaderTimeout.
+    config.ssl_handshake_timeout = read_header_timeout
+    config.h11_max_incomplete_size = MAX_HEADER_BYTES  # request line + headers, else 431
+    config.h2_max_header_list_size = HTTP2_MAX_HEADER_LIST_SIZE
+    config.h2_max_concurrent_streams = http2_max_streams or DEFAULT_HTTP2_MAX_STREAMS
+    config.h2_max_inbound_frame_size = HTTP2_FRAME_AND_STREAM_WINDOW
+    config.include_server_header = False  # kube sends no Server header
+    config.goaway_chance = goaway_chance
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # app crashes reach our log
+    return config
+
+
+def _asks_to_close(message: dict[str, Any]) -> bool:
+    return any(name.lower() == b"connection" and value.lower() == b"close"
+               for name, value in message.get("headers", ()))
+
+
+class _ConnectionContext:
+    """The worker context as Hypercorn's protocol code sees it: never terminated.
+
+    Hypercorn's reaction to termination loses requests: HTTP/1.1 closes a connection that looks
+    idle even with its next request already in the socket, and HTTP/2 resets new streams and sends
+    h2's final GOAWAY, after which the streams in flight cannot be answered.
+    :class:`PeerCertTCPServer` drains instead, watching ``shutting_down``.
+    """
+
+    def __init__(self, context: WorkerContext) -> None:
+        self._context = context
+        self.shutting_down = context.terminated
+        self.terminated = context.event_class()  # never set
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class _ConnectionApp:
+    """Hypercorn's AppWrapper for one connection: adds the TLS extension to each scope, and asks
+    the connection to go away after a response with ``Connection: close`` (HTTP/2) or a request
+    sampled by --goaway-chance. HTTP/1.1 responses say ``Connection: close`` while shutting down
+    (as Go's server does once keep-alives are off) and when the request body has not all arrived
+    (the connection must then close), so clients send nothing more on them."""
+
+    def __init__(self, app: Any, tls: dict[str, Any] | None, connection: PeerCertTCPServer) -> None:
+        self.app = app
+        self.tls = tls
+        self.connection = connection
+        self.goaway_chance: float = getattr(connection.config, "goaway_chance", 0.0)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any,
+                       sync_spawn: Callable, call_soon: Callable) -> None:
+        if self.tls is not None:
+            scope.setdefault("extensions", {})["tls"] = self.tls
+        connection = self.connection
+        original_send = send
+        if scope.get("http_version") == "2":
+            # kube's WithProbabilisticGoaway: HTTP/2 only, decided per request.
+            sampled = self.goaway_chance > 0 and random.random() < self.goaway_chance
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start" and (sampled or _asks_to_close(message)):
+                    await connection.go_away()
+                await original_send(message)
+        else:
+            async def send(message: dict[str, Any]) -> None:
+                if (message["type"] == "http.response.start" and not _asks_to_close(message)
+                        and (connection.shutting_down.is_set() or connection.request_body_unread())):
+                    message = {**message, "headers": [*message.get("headers", ()),
+                                                      (b"connection", b"close")]}
+                await original_send(message)
+
+        await self.app(scope, receive, send, sync_spawn, call_soon)
+
+
+class PeerCertTCPServer(TCPServer):
+    """One connection: Hypercorn's TCPServer plus the client certificate, graceful GOAWAY,
+    header timeouts and a drain that answers every request it read (module docstring)."""
+
+    context: _ConnectionContext
+    config: ServingConfig
+
+    def __init__(self, app: Any, config: Config, context: _ConnectionContext, state: Any,
+                 stream: trio.SSLStream[trio.SocketStream]) -> None:
+        super().__init__(app, config, context, state, stream)  # type: ignore[arg-type]
+        self.shutting_down = context.shutting_down
+        self._http2: GracefulH2Protocol | None = None
+        self._served = False  # a request has been received on this connection
+        self._awaiting_request: trio.CancelScope | None = None  # HTTP/1.1 idle wait
+        self._request_started = False  # the first bytes of the next request arrived
+        self._reader_done = False  # no more requests can arrive (EOF or a broken connection)
+        self._watcher = trio.CancelScope()
+
+    @property  # type: ignore[override]
+    def protocol(self) -> ProtocolWrapper:
+        return self._protocol
+
+    @protocol.setter
+    def protocol(self, wrapper: ProtocolWrapper) -> None:
+        # TCPServer.run builds the ProtocolWrapper; swap in our HTTP/2 protocol before initiate().
+        if isinstance(wrapper.protocol, H2Protocol):
+            self._http2 = GracefulH2Protocol(wrapper.app, wrapper.config, wrapper.context,
+                                      wrapper.task_group, wrapper.state, wrapper.ssl, wrapper.client,
+                                      wrapper.server, wrapper.send, shutting_down=self.shutting_down)
+            wrapper.protocol = self._http2
+            self._task_group.spawn(self._go_away_at_shutdown)
+        self._protocol = wrapper
+
+    async def go_away(self) -> None:
+        """HTTP/2: send GOAWAY (once no response is being sent), then close once the streams it
+        names are done."""
+        if self._http2 is not None:
+            await self._http2.request_go_away()
+
+    async def _go_away_at_shutdown(self) -> None:
+        # Busy HTTP/2 connections learn of the shutdown at once (Go's Shutdown does the same);
+        # idle ones are handled by _idle_timeout, which also watches shutting_down.
+        with self._watcher:
+            await self.shutting_down.wait()
+            await self.go_away()
+
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, Updated):
+            if self._reader_done or (self._http2 is not None and self._http2.closed):
+                # The connection is over (Hypercorn still starts the next keep-alive cycle when
+                # a response ends after the client left): no idle timer may hold it open. Its
+                # remaining streams end by themselves, then the connection closes.
+                return
+            if not event.idle:
+                self._served = True
+        await super().protocol_send(event)
+
+    async def _read_data(self) -> None:
+        # Hypercorn's loop, without its read_timeout (kube has none) and noting the first bytes
+        # of a request on an idle HTTP/1.1 connection, from which the header timeout runs.
+        while True:
+            try:
+                data = await self.stream.receive_some(MAX_RECV)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                break
+            if self._awaiting_request is not None:
+                self._request_started = True
+                self._awaiting_request.cancel()
+                self._awaiting_request = None
+            await self.protocol.handle(RawData(bytes(data)))
+            if data == b"":
+                break
+        self._reader_done = True
+        await self.protocol.handle(Closed())
+        # The connection is over: end the tasks that would otherwise outlive it (Hypercorn's idle
+        # task would wait out the keep-alive timeout, holding the connection's task group).
+        self._watcher.cancel()
+        await self.idle_task.stop()
+
+    async def _idle_timeout(self) -> None:
+        """Runs whenever the connection has no request in progress (Hypercorn restarts it)."""
+        timeout = self.config.keep_alive_timeout if self._served else self.config.read_header_timeout
+        if self._http2 is not None:
+            if not self._http2.go_away_requested:
+                with trio.move_on_after(timeout):
+                    await self.shutting_down.wait()
+            if self._http2.last_stream_id is None:
+                await self._http2.request_go_away()  # as Go's idle timer does: graceful
+                await self._http2.goaway_sent.wait()  # after the last stream's END_STREAM
+            await trio.sleep(GOAWAY_CLOSE_DELAY)
+        else:
+            self._request_started = False
+            self._awaiting_request = trio.CancelScope(deadline=trio.current_time() + timeout)
+            with self._awaiting_request:
+                await self.shutting_down.wait()
+            self._awaiting_request = None
+            if self._request_started or self._input_pending():
+                # A request is arriving: the reader serves it (and stops this task once its
+                # header is complete); a header slower than this is a slowloris client.
+                await trio.sleep(self.config.read_header_timeout)
+        with trio.CancelScope(shield=True):
+            await self._initiate_server_close()
+
+    def request_body_unread(self) -> bool:
+        """HTTP/1.1: the request's body has not all arrived (the response comes first, e.g. a
+        413), so the connection cannot be reused."""
+        protocol = getattr(self, "_protocol", None)
+        http1 = protocol.protocol if protocol is not None else None
+        return isinstance(http1, H11Protocol) and http1.connection.their_state is h11.SEND_BODY
+
+    async def _close(self) -> None:
+        if self.request_body_unread():
+            await trio.sleep(CLOSE_WAIT_FOR_UNREAD_BODY)  # the reader goes on discarding input
+        await super()._close()
+
+    def _input_pending(self) -> bool:
+        """Whether bytes have arrived that the reader task has not handed to the protocol yet:
+        in the socket, as a partial TLS record, or as decrypted data. Such a connection is not
+        idle: closing it would drop a request the client already sent."""
+        stream = self.stream
+        if stream.pending() or getattr(getattr(stream, "_incoming", None), "pending", 0):
+            return True
+        fd = stream.transport_stream.socket.fileno()
+        if fd < 0:
+            return False  # already closed: nothing more can arrive
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        return bool(poll.poll(0))
+
+    async def run(self) -> None:
+        tls = None
+        if isinstance(self.stream, trio.SSLStream):
+            try:
+                with trio.fail_after(self.config.ssl_handshake_timeout):
+                    await self.stream.do_handshake()
+            except (trio.BrokenResourceError, trio.TooSlowError):
+                await self.stream.aclose()
+                return  # bad or untrusted certificate, or a client that never finished
+            der = self.stream.getpeercert(binary_form=True)
+            tls = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+                   "tls_version": None, "cipher_suite": None}
+        self.app = _ConnectionApp(self.app, tls, self)  # type: ignore[assignment]
+        await super().run()  # its own do_handshake() returns at once now
+
+
+async def serve(
+    app: ASGIApp,
+    listeners: Sequence[trio.abc.Listener[trio.SSLStream[trio.SocketStream]]],
+    *,
+    stop_listening: Callable[[], Awaitable[None]],
+    drain_timeout: float,
+    on_stopped_listening: Callable[[], None],
+    config: ServingConfig | None = None,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on ``listeners`` until ``stop_listening`` returns, then drain connections.
+
+    Returns once every connection closed or ``drain_timeout`` seconds after listening stopped.
+    """
+    config = config or hypercorn_config()
+    context = WorkerContext(None)
+    connection = partial(PeerCertTCPServer, ASGIWrapper(app), config, _ConnectionContext(context),
+                         ConnectionState({}))
+    async with trio.open_nursery() as connections:
+        async with trio.open_nursery() as accepting:
+            accepting.start_soon(partial(trio.serve_listeners, connection, list(listeners),
+                                         handler_nursery=connections))
+            task_status.started()
+            await stop_listening()
+            accepting.cancel_scope.cancel()
+        for listener in listeners:
+            await listener.aclose()
+        on_stopped_listening()
+        # Idle keep-alive connections close now, HTTP/2 ones after GOAWAY; the others once
+        # their requests are answered.
+        await context.terminated.set()
+        connections.cancel_scope.deadline = trio.current_time() + drain_timeout
+

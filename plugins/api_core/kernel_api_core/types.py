@@ -1,0 +1,7 @@
+"""core/v1's generated types (``generated/v1.json``, written by ``scripts/generate-api``)."""
+
+from __future__ import annotations
+
+from kernel.apimachinery.apitypes import GeneratedTypes
+
+CORE_V1 = GeneratedTypes.beside(__file__, "v1")

@@ -1,0 +1,61 @@
+"""Copy the generator's inputs from a Kubernetes source tree into api/upstream/ (gzipped).
+
+Run by hand when moving to a new Kubernetes release; CI never does (it has no network and no
+tree). The tree is read from a git directory, so nothing is checked out:
+
+    python -m tools.codegen.vendor --git-dir /work/.mirror/openshift+microshift/repo \
+        --prefix deps/github.com/openshift/kubernetes/ [--rev HEAD]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import subprocess
+from pathlib import Path
+
+from .groups import APIMACHINERY, GROUPS
+
+ROOT = Path(__file__).resolve().parents[2]
+UPSTREAM = ROOT / "api" / "upstream"
+
+
+def _show(git_dir: str, rev: str, path: str) -> bytes:
+    return subprocess.run(["git", "--git-dir", git_dir, "show", f"{rev}:{path}"],
+                          check=True, capture_output=True).stdout
+
+
+def _write(dest: Path, data: bytes) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # mtime 0 and no file name: the same input gives the same bytes
+    dest.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def vendor(git_dir: str, prefix: str, rev: str) -> None:
+    for gv in GROUPS:
+        _write(UPSTREAM / "openapi-spec" / "v3" / (gv.openapi + ".gz"),
+               _show(git_dir, rev, f"{prefix}api/openapi-spec/v3/{gv.openapi}"))
+    packages = [f"k8s.io/api/{gv.package}" for gv in GROUPS] + list(APIMACHINERY)
+    for package in packages:
+        source = prefix + "staging/src/" + package
+        _write(UPSTREAM / "proto" / package / "generated.proto.gz",
+               _show(git_dir, rev, source + "/generated.proto"))
+        try:
+            go = _show(git_dir, rev, source + "/types.go")
+        except subprocess.CalledProcessError:
+            continue  # runtime/schema has no types.go (and no struct the catalogue uses)
+        _write(UPSTREAM / "go" / package / "types.go.gz", go)
+    (UPSTREAM / "LICENSE").write_bytes(_show(git_dir, rev, prefix + "LICENSE"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--git-dir", required=True)
+    parser.add_argument("--prefix", default="", help="the Kubernetes tree's path in the repository")
+    parser.add_argument("--rev", default="HEAD")
+    args = parser.parse_args()
+    vendor(args.git_dir, args.prefix, args.rev)
+
+
+if __name__ == "__main__":
+    main()
