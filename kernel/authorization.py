@@ -36,6 +36,46 @@ class Authorizer(Protocol):
         """Return a decision and a reason (shown in the 403 message when denied)."""
 
 
+@dataclass(frozen=True)
+class ResourceRule:
+    """authorization/v1 ResourceRule: what a user may do to resources (SelfSubjectRulesReview)."""
+
+    verbs: tuple[str, ...]
+    api_groups: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    resource_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NonResourceRule:
+    """authorization/v1 NonResourceRule: what a user may do to non-resource URLs."""
+
+    verbs: tuple[str, ...]
+    non_resource_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """authorizer.RuleResolver's answer: the rules a user has in a namespace; ``incomplete`` when
+    some mode cannot list its rules (a webhook) or failed to, with the failure in ``error``."""
+
+    resource_rules: tuple[ResourceRule, ...] = ()
+    non_resource_rules: tuple[NonResourceRule, ...] = ()
+    incomplete: bool = False
+    error: str = ""
+
+
+class RuleResolver(Protocol):
+    """Implemented by authorizers that can enumerate a user's rules (``kubectl auth can-i --list``).
+
+    A mode without ``rules_for`` makes the chain's answer incomplete."""
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> Rules: ...
+
+
+ALL_RULES = Rules((ResourceRule(("*",), ("*",), ("*",)),), (NonResourceRule(("*",), ("*",)),))
+
+
 def forbidden_message(attributes: Attributes, reason: str) -> str:
     """The message of kube's 403 Status for these attributes."""
     user = attributes.user.name
@@ -84,3 +124,25 @@ class AuthorizerChain:
             if reason:
                 reasons.append(reason)
         return Decision.NO_OPINION, "\n".join(reasons)
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        """kube's union RuleResolver: every mode's rules together; incomplete if any mode cannot
+        say (has no ``rules_for``) or failed."""
+        if self.privileged_group in user.groups:
+            return ALL_RULES
+        resource: list[ResourceRule] = []
+        non_resource: list[NonResourceRule] = []
+        incomplete = False
+        errors: list[str] = []
+        for _, authorizer in self.authorizers:
+            rules_for = getattr(authorizer, "rules_for", None)
+            if rules_for is None:
+                incomplete = True
+                continue
+            rules: Rules = await rules_for(user, namespace)
+            resource += rules.resource_rules
+            non_resource += rules.non_resource_rules
+            incomplete = incomplete or rules.incomplete
+            if rules.error:
+                errors.append(rules.error)
+        return Rules(tuple(resource), tuple(non_resource), incomplete, ", ".join(errors))

@@ -20,7 +20,7 @@ from kernel.server.loopback import LoopbackClient
 if TYPE_CHECKING:
     from kernel.registry.store import Store
     from kernel.authentication import AuthenticatorChain, UserInfo
-    from kernel.authorization import Attributes, AuthorizerChain, Decision
+    from kernel.authorization import Attributes, AuthorizerChain, Decision, Rules
     from kernel.server.lifecycle import LifecycleSignals, NamedEvent
     from kernel.server.metrics import Metrics
     from kernel.server.informers import Informer
@@ -192,6 +192,10 @@ class ServerContext:
     async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
         """Run the authorizer chain (SubjectAccessReview): the decision and its reason."""
         return await self._server.authorizer.authorize(attributes)
+
+    async def rules_for(self, user: UserInfo, namespace: str) -> Rules:
+        """The rules the authorizer chain grants ``user`` in ``namespace`` (SelfSubjectRulesReview)."""
+        return await self._server.authorizer.rules_for(user, namespace)
 
     def component(self, kind: ComponentKind, name: str) -> Any:
         """The component ``name`` this plugin provided through ``kernel_<kind>``, as built, or None

@@ -42,7 +42,9 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
 - ``logger(name)`` — a ``logging.Logger``; ``metrics`` — this server's ``kernel.server.metrics.Metrics``
   (register collectors on ``metrics.registry``);
 - ``authenticate(request)``, ``authorize(attributes)`` — the authenticator and authorizer
-  chains as callables (TokenReview, SubjectAccessReview);
+  chains as callables (TokenReview, SubjectAccessReview); ``rules_for(user, namespace)`` — the
+  rules the authorizer chain grants a user (SelfSubjectRulesReview; a mode that implements
+  ``kernel.authorization.RuleResolver`` contributes, any other makes the answer incomplete);
 - ``component(kind, name)`` — the plugin's own component, as built, by the kind of its hook
   (``"authenticators"`` for ``kernel_authenticators``) and its name; ``None`` when left out;
 - ``tls.update_client_ca(path, pem)`` — serve new handshakes with a reloaded client CA bundle;

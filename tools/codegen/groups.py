@@ -54,6 +54,8 @@ GROUPS = (
     GroupVersion("autoscaling", "v1", "autoscaling/v1", "kernel_api_autoscaling"),
     GroupVersion("autoscaling", "v2", "autoscaling/v2", "kernel_api_autoscaling"),
     GroupVersion("authentication.k8s.io", "v1", "authentication/v1", "kernel_api_authentication"),
+    GroupVersion("authorization.k8s.io", "v1", "authorization/v1", "kernel_api_authorization"),
+    GroupVersion("rbac.authorization.k8s.io", "v1", "rbac/v1", "kernel_api_rbac"),
 )
 
 #: apimachinery packages the group protos import (proto and Go sources are vendored for each).

@@ -16,8 +16,16 @@ from pathlib import Path
 
 from .groups import APIMACHINERY, GROUPS
 
+#: kube's RBAC bootstrap policy as data: the YAML its policy tests record, read by api_rbac at
+#: runtime (so it goes into that plugin's package, not api/upstream/).
+BOOTSTRAP_POLICY_DIR = "plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata"
+BOOTSTRAP_POLICY = tuple(f"{name}.yaml" for name in (
+    "cluster-roles", "cluster-role-bindings", "controller-roles", "controller-role-bindings",
+    "namespace-roles", "namespace-role-bindings"))
+
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = ROOT / "api" / "upstream"
+BOOTSTRAP_POLICY_OUT = ROOT / "plugins" / "api_rbac" / "kernel_api_rbac" / "bootstrap"
 
 
 def _show(git_dir: str, rev: str, path: str) -> bytes:
@@ -45,6 +53,9 @@ def vendor(git_dir: str, prefix: str, rev: str) -> None:
         except subprocess.CalledProcessError:
             continue  # runtime/schema has no types.go (and no struct the catalogue uses)
         _write(UPSTREAM / "go" / package / "types.go.gz", go)
+    for name in BOOTSTRAP_POLICY:
+        _write(BOOTSTRAP_POLICY_OUT / (name + ".gz"),
+               _show(git_dir, rev, f"{prefix}{BOOTSTRAP_POLICY_DIR}/{name}"))
     (UPSTREAM / "LICENSE").write_bytes(_show(git_dir, rev, prefix + "LICENSE"))
 
 
