@@ -114,10 +114,16 @@ def setup_objects(admin: client.CoreV1Api) -> None:
     admin.create_namespaced_pod(NS, pod("other", "n2"))
 
 
-def test_a_node_reads_what_its_pods_reference_and_nothing_else(admin, node1, node2) -> None:
+def test_a_node_reads_what_its_pods_reference_and_nothing_else(kernel, admin, node1, node2) -> None:
     setup_objects(admin)
     mounted = lambda api: api.read_namespaced_secret("mounted", NS)  # noqa: E731
     eventually(lambda: mounted(node1), 200, deadline=10)
+    # kubectl as the kubelet (--raw: discovery is RBAC's to grant, and Node is the only mode here)
+    path = f"/api/v1/namespaces/{NS}/secrets/"
+    got = kernel.kubectl("get", "--raw", path + "mounted", "--token=node1-token")
+    assert json.loads(got.stdout)["metadata"]["name"] == "mounted"
+    refused = kernel.kubectl("get", "--raw", path + "unused", "--token=node1-token", check=False)
+    assert refused.returncode == 1 and "no relationship found between node" in refused.stderr, refused.stderr
     assert node1.read_namespaced_config_map("settings", NS).data == {"k": "v"}
     assert node1.read_namespaced_persistent_volume_claim("claim1", NS).spec.volume_name == "pv1"
     assert node1.read_persistent_volume("pv1").metadata.name == "pv1"
@@ -189,6 +195,9 @@ def test_node_restriction(admin, node1) -> None:
         "set to itself")
     assert refusal(lambda: node1.delete_namespaced_pod("other", NS)) == (
         'pods "other" is forbidden: node "n1" can only delete pods with spec.nodeName set to itself')
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other", "namespace": NS}}
+    assert refusal(lambda: node1.create_namespaced_pod_eviction("other", NS, eviction)) == (
+        'pods "other" is forbidden: node n1 can only evict pods with spec.nodeName set to itself')
     assert refusal(lambda: node1.create_namespaced_pod(NS, pod("sneaky", "n1"))).endswith(
         'node "n1" can only create mirror pods')
     # nothing of that changed anything
@@ -225,3 +234,21 @@ def test_mirror_pods_and_leases(kernel, admin, node1) -> None:
             "can only access node lease with the same name as the requesting node")
         assert refusal(lambda: leases.read_namespaced_lease("n1", NS)).endswith(
             'can only access leases in the "kube-node-lease" system namespace')
+
+
+def test_node_restriction_applies_whatever_the_mode(tmp_path: Path) -> None:
+    """NodeRestriction is admission: with the Node mode left out (here AlwaysAllow) it still
+    holds a node to its own objects, and the graph is not built."""
+    (tmp_path / "tokens.csv").write_text(TOKENS)
+    kernel = start_kernel(tmp_path / "kernel", PLUGINS, f"--token-auth-file={tmp_path / 'tokens.csv'}",
+                          "--authorization-mode=AlwaysAllow")
+    try:
+        with api(kernel, kernel.token) as admin_client, api(kernel, "node1-token") as node_client:
+            admin, node1 = client.CoreV1Api(admin_client), client.CoreV1Api(node_client)
+            admin.create_node({"metadata": {"name": "n2"}})
+            assert refusal(lambda: node1.patch_node("n2", {"metadata": {"labels": {"a": "b"}}})) == (
+                'nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2"')
+            admin.patch_node("n2", {"metadata": {"labels": {"a": "b"}}})
+    finally:
+        kernel.stop()
+    assert "post-start hook node-authorizer-graph finished" in kernel.log()
