@@ -58,10 +58,10 @@ class Graph:
         return self._vertices.setdefault(vertex, _Edges())
 
     def _add_edge(self, source: Vertex, target: Vertex, destination: Vertex | None) -> None:
-        edges = self._vertex(source)
-        self._vertex(target).into.add(source)
         if source[0] in AUTHORITATIVE and destination is None:
             raise ValueError(f"a {source[0]} vertex has destination edges only")
+        edges = self._vertex(source)
+        self._vertex(target).into.add(source)
         previous = edges.out.get(target, ...)
         if previous is not ...:
             self._forget_destination(edges, previous)

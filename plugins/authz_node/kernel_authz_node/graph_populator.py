@@ -27,6 +27,17 @@ def _node_name(pod: Object) -> str:
     return (pod.get("spec") or {}).get("nodeName") or ""
 
 
+def _ephemeral_containers(pod: Object) -> int:
+    return len((pod.get("spec") or {}).get("ephemeralContainers") or [])
+
+
+def _references_may_differ(old: Object, new: Object) -> bool:
+    """A pod's references are immutable, save for ephemeral containers added to it: an update
+    matters only when it binds or rebinds the pod, is another pod (a new uid), or adds some."""
+    return (_node_name(old) != _node_name(new) or _meta(old).get("uid") != _meta(new).get("uid")
+            or _ephemeral_containers(new) > _ephemeral_containers(old))
+
+
 class GraphPopulator:
     """Informer event handlers that apply each change of a pod, PV or attachment to the graph."""
 
@@ -40,10 +51,8 @@ class GraphPopulator:
         node = _node_name(pod)
         if not node:
             return  # not scheduled yet: nothing of it is any node's
-        if old is not None and _node_name(old) == node and _meta(old).get("uid") == _meta(pod).get("uid") \
-                and len((pod["spec"].get("ephemeralContainers") or [])) <= \
-                len(((old.get("spec") or {}).get("ephemeralContainers") or [])):
-            return  # references in a pod spec are immutable, save for new ephemeral containers
+        if old is not None and not _references_may_differ(old, pod):
+            return
         meta = _meta(pod)
         namespace, name = meta.get("namespace") or "", meta["name"]
         if references.is_mirror_pod(pod):
