@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,13 +12,12 @@ EXACTLY_ONE = "exactly one of nonResourceAttributes or resourceAttributes must b
 NOT_BOTH = "cannot be specified in combination with resourceAttributes"
 
 
-def _go_struct(type_name: str, value: Mapping[str, Any] | None) -> Any:
-    """A struct as Go's %#v shows a pointer to it (kube puts the whole struct in the message)."""
+def _go_struct(value: Mapping[str, Any] | None) -> Any:
+    """A bad value as field.Error prints a struct: its JSON (an internal type's Go field names)."""
     if value is None:
         return None
-    fields = ", ".join(f'{key[:1].upper()}{key[1:]}:"{val}"' for key, val in value.items()
-                       if isinstance(val, str))
-    return GoLiteral(f"&authorization.{type_name}{{{fields}}}")
+    fields = {key[:1].upper() + key[1:]: val for key, val in value.items()}
+    return GoLiteral(json.dumps(fields, separators=(",", ":")))
 
 
 def _selector_errors(selector: Any, path: str) -> list[FieldError]:
@@ -48,7 +48,7 @@ def spec_errors(spec: Mapping[str, Any], self_review: bool) -> list[FieldError]:
     errors = []
     if resource is not None and non_resource is not None:
         errors.append(FieldError.invalid("spec.nonResourceAttributes",
-                                         _go_struct("NonResourceAttributes", non_resource), NOT_BOTH))
+                                         _go_struct(non_resource), NOT_BOTH))
     if resource is None and non_resource is None:
         errors.append(FieldError.invalid("spec.resourceAttributes", None, EXACTLY_ONE))
     if not self_review and not spec.get("user") and not spec.get("groups"):
@@ -61,10 +61,17 @@ def _meta_without(meta: Mapping[str, Any], *ignored: str) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k not in ("managedFields", *ignored) and v not in (None, "", {}, [])}
 
 
+#: metav1.ObjectMeta's fields in Go's order, for its JSON in a message.
+_META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+               "annotations", "ownerReferences", "finalizers", "managedFields")
+
+
 def _meta_value(meta: Mapping[str, Any]) -> Any:
-    fields = ", ".join(f'{key[:1].upper()}{key[1:]}:"{val}"' for key, val in meta.items()
-                       if isinstance(val, str))
-    return GoLiteral(f"v1.ObjectMeta{{{fields}}}")
+    shown = {key: meta[key] for key in _META_ORDER if key in meta}
+    shown.setdefault("creationTimestamp", None)  # a zero metav1.Time is always written, as null
+    ordered = {key: shown[key] for key in _META_ORDER if key in shown}
+    return GoLiteral(json.dumps(ordered, separators=(",", ":")))
 
 
 def review_errors(obj: Mapping[str, Any], self_review: bool) -> list[FieldError]:
@@ -91,6 +98,6 @@ def local_review_errors(obj: Mapping[str, Any]) -> list[FieldError]:
                                          resource.get("namespace") or "", "must match metadata.namespace"))
     if spec.get("nonResourceAttributes") is not None:
         errors.append(FieldError.invalid("spec.nonResourceAttributes",
-                                         _go_struct("NonResourceAttributes", spec["nonResourceAttributes"]),
+                                         _go_struct(spec["nonResourceAttributes"]),
                                          "disallowed on this kind of request"))
     return errors
