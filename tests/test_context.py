@@ -25,7 +25,7 @@ def test_the_api_is_exactly_what_hookspecs_documents():
     from kernel import hookspecs
 
     assert API == {"options", "store", "resources", "spawn", "signals", "logger", "metrics",
-                   "authenticate", "authorize", "component", "tls", "informer", "loopback_client",
+                   "authenticate", "authorize", "rules_for", "component", "tls", "informer", "loopback_client",
                    "secure_port"}
     for name in API:
         assert f"``{name}" in hookspecs.__doc__, name
