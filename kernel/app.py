@@ -82,7 +82,9 @@ def default_authorization_mode(manager: plugins.PluginManager) -> list[str]:
 def apply_secure_defaults(manager: plugins.PluginManager, options: Options) -> None:
     """Defaults that depend on the selected plugins, for ``kernel serve`` and ``kernel plugins``
     alike: the authorization modes and, when those allow everything, a loopback bind address."""
-    options.authorization_mode_defaulted = "authorization-mode" not in options.explicit
+    # --authorization-config (authz_webhook) names the chain itself: nothing to default then.
+    options.authorization_mode_defaulted = ("authorization-mode" not in options.explicit
+                                            and not getattr(options, "authorization_config", ""))
     if not options.authorization_mode_defaulted:
         return
     options.authorization_mode = default_authorization_mode(manager)

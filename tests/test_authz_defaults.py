@@ -65,6 +65,16 @@ def test_given_flags_win() -> None:
     assert options.bind_address == "127.0.0.2"
 
 
+def test_an_authorization_config_file_is_left_to_name_the_chain() -> None:
+    # authz_webhook's --authorization-config replaces --authorization-mode: no default then.
+    option_set = app.build_options(["--plugins="]).option_set
+    option_set.add("authorization-config", default="", help="kube's AuthorizationConfiguration file.")
+    run_options = app.ServerRunOptions(option_set, PluginManager([_mode_plugin("rbac", "RBAC")]))
+    options, errors = app.parse(run_options, ["--authorization-config=/some/file.yaml"])
+    assert not errors and not options.authorization_mode_defaulted
+    assert options.bind_address == "0.0.0.0"
+
+
 def test_kernel_plugins_shows_the_resolved_chain(test_plugins_path: str) -> None:
     env = plugin_env(test_plugins_path)
     trimmed = run_kernel("plugins", "--plugins=api_core,storage_memory", env=env)
