@@ -63,8 +63,38 @@ def build_options(argv: Sequence[str]) -> ServerRunOptions:
     return ServerRunOptions(option_set, manager)
 
 
+#: The modes a secure server chains when --authorization-mode is not given, in this order, as far
+#: as the selected plugins provide them (kube-apiserver's usual Node,RBAC).
+SECURE_MODES = ("Node", "RBAC")
+#: The bind address of a server left on AlwaysAllow by default: this machine only.
+LOOPBACK_BIND_ADDRESS = "127.0.0.1"
+
+
+def default_authorization_mode(manager: plugins.PluginManager) -> list[str]:
+    """Node,RBAC as far as selected plugins provide them when RBAC is there; else AlwaysAllow
+    (a trimmed build without RBAC), which :func:`warnings` says loudly."""
+    provided = manager.components("kernel_authorizers")
+    if "RBAC" not in provided:
+        return ["AlwaysAllow"]
+    return [mode for mode in SECURE_MODES if mode in provided]
+
+
+def apply_secure_defaults(manager: plugins.PluginManager, options: Options) -> None:
+    """Defaults that depend on the selected plugins, for ``kernel serve`` and ``kernel plugins``
+    alike: the authorization modes and, when those allow everything, a loopback bind address."""
+    # --authorization-config (authz_webhook) names the chain itself: nothing to default then.
+    options.authorization_mode_defaulted = ("authorization-mode" not in options.explicit
+                                            and not getattr(options, "authorization_config", ""))
+    if not options.authorization_mode_defaulted:
+        return
+    options.authorization_mode = default_authorization_mode(manager)
+    if options.authorization_mode == ["AlwaysAllow"] and "bind-address" not in options.explicit:
+        options.bind_address = LOOPBACK_BIND_ADDRESS
+
+
 def parse(run_options: ServerRunOptions, argv: Sequence[str]) -> tuple[Options, list[str]]:
     result = opts.parse(run_options.option_set, argv)
+    apply_secure_defaults(run_options.plugins, result.options)
     errors = list(result.errors)
     for flag in opts.unknown_flag_names(result.unknown):
         provider = plugins.provider_of_flag(flag)
@@ -133,6 +163,14 @@ def _api_group_plugins() -> list[str]:
 def warnings(run_options: ServerRunOptions, options: Options) -> list[str]:
     """Valid but probably unintended setups, one line each: the server still starts."""
     found = []
+    if options.authorization_mode_defaulted and options.authorization_mode == ["AlwaysAllow"]:
+        found.append(
+            f"INSECURE DEFAULT: no selected plugin provides the RBAC authorization mode, so "
+            f"--authorization-mode defaults to AlwaysAllow: every request (anonymous ones too, "
+            f"with --anonymous-auth=true) may read and change everything. So that only this machine can reach it, "
+            f"--bind-address defaults to {LOOPBACK_BIND_ADDRESS} (it is {options.bind_address}). To fix it, "
+            f"install and select plugins/authz_rbac (the default becomes Node,RBAC), or pass "
+            f"--authorization-mode")
     if (options.anonymous_auth and _allows_everything(options.authorization_mode)
             and not ipaddress.ip_address(options.bind_address).is_loopback):
         found.append(

@@ -127,7 +127,8 @@ def plugins(argv: Sequence[str]) -> int:
         options.disable_admission_plugins))
     print("\nchains for these options:")
     print(f"  authentication: {', '.join(authenticators)}")
-    print(f"  authorization: privileged group system:masters, {', '.join(modes)}")
+    default = " (default; no --authorization-mode)" if options.authorization_mode_defaulted else ""
+    print(f"  authorization: privileged group system:masters, {', '.join(modes)}{default}")
     print(f"  admission: {', '.join(admission) or 'none'}")
     print(f"  storage backend: {options.storage_backend}")
     if unconfigured:

@@ -175,6 +175,8 @@ class Options:
         self.__dict__.update(values)
         self.explicit = explicit
         self.client_ca_files: list[str] = []
+        # Set when --authorization-mode was not given and the plugins decided it (kernel.app).
+        self.authorization_mode_defaulted = False
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in vars(self).items() if "token" not in k}
@@ -287,7 +289,8 @@ def add_server_run_options(options: OptionSet) -> None:
         help="Plugins to load, in order (authenticators run in this order). Default: all installed; "
              "empty: only the built-ins.")
     add("bind-address", default="0.0.0.0", type=ip_address,
-        help="The IP address on which to listen for the --secure-port port.")
+        help="The IP address on which to listen for the --secure-port port. Default 0.0.0.0 (all "
+             "interfaces), but 127.0.0.1 when --authorization-mode is left to default to AlwaysAllow.")
     add("advertise-address", default="", type=ip_address,
         help="The IP address on which to advertise the apiserver to members of the cluster (the "
              "kubernetes Service's endpoints). Default: --bind-address, or the host's first "
@@ -326,7 +329,9 @@ def add_server_run_options(options: OptionSet) -> None:
         help="Enables anonymous requests: requests not rejected by another authentication method "
              "get username system:anonymous and group system:unauthenticated.")
     add("authorization-mode", default=["AlwaysAllow"], type=string_list,
-        help="Ordered list of plug-ins to do authorization on the secure port.")
+        help="Ordered list of plug-ins to do authorization on the secure port. Default: Node,RBAC "
+             "(Node only when a plugin provides it) when a selected plugin provides RBAC, else "
+             "AlwaysAllow, with a warning.")
     add("enable-admission-plugins", default=[], type=string_list,
         help="Admission plugins to enable in addition to the default-enabled ones, in this order.")
     add("disable-admission-plugins", default=[], type=string_list,

@@ -54,7 +54,7 @@ class Headers(dict[str, str]):
 
 
 class Request:
-    __slots__ = ("scope", "receive", "_send", "info", "user", "response_started",
+    __slots__ = ("scope", "receive", "_send", "info", "user", "original_user", "response_started",
                  "_headers", "_query", "extra_headers", "status", "audit_id", "unrouted", "received")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,6 +63,9 @@ class Request:
         self._send = send
         self.info: RequestInfo | None = None
         self.user: UserInfo | None = None
+        # When the request impersonates (Impersonate-* headers), the authenticated user; ``user``
+        # is then the impersonated one. Both are kept for audit, as kube's audit event does.
+        self.original_user: UserInfo | None = None
         self.response_started = False
         self._headers: Headers | None = None
         self._query: dict[str, list[str]] | None = None

@@ -2,7 +2,7 @@
 
 Each filter wraps the next handler; the chain runs in kube-apiserver's order:
 audit init (Audit-Id) → HTTP log → panic recovery → request info → wait group (graceful drain)
-→ authentication → max in flight → authorization → request metrics → timeout → the API handler.
+→ authentication → impersonation → max in flight → authorization → request metrics → timeout → the API handler.
 The HTTP log sits outside panic recovery (kube has it inside) so a 500 is logged with its status.
 """
 
@@ -14,6 +14,7 @@ from kernel.server.filters.authentication import with_authentication
 from kernel.server.filters.auditid import with_audit_init
 from kernel.server.filters.authorization import with_authorization
 from kernel.server.filters.httplog import with_http_logging
+from kernel.server.filters.impersonation import with_impersonation
 from kernel.server.filters.instrument import with_request_metrics
 from kernel.server.filters.maxinflight import with_max_in_flight_limit
 from kernel.server.filters.recovery import with_panic_recovery
@@ -49,6 +50,7 @@ def build_handler_chain(api_handler: Handler, server: ChainConfig) -> Handler:
     handler = with_authorization(handler, server.authorizer)
     handler = with_max_in_flight_limit(handler, options.max_requests_inflight,
                                        options.max_mutating_requests_inflight, server.metrics)
+    handler = with_impersonation(handler, server.authorizer)
     handler = with_authentication(handler, server.authenticator)
     handler = with_wait_group(handler, server.in_flight, server.signals,
                               options.shutdown_send_retry_after)
