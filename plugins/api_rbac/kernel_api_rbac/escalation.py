@@ -61,7 +61,10 @@ def rule_covers(owner: Rule, sub: Rule) -> bool:
     owner_urls = owner.get("nonResourceURLs") or []
     if not all(_url_covers(owner_urls, u) for u in sub.get("nonResourceURLs") or []):
         return False
-    return not owner_names or _has_all(owner_names, sub.get("resourceNames") or [])
+    sub_names = sub.get("resourceNames") or []
+    if not sub_names:  # a rule for every name needs an owner rule for every name
+        return not owner_names
+    return not owner_names or _has_all(owner_names, sub_names)
 
 
 def covers(owner_rules: Sequence[Rule], servant_rules: Iterable[Rule]) -> tuple[bool, list[dict[str, Any]]]:
