@@ -13,7 +13,7 @@ escalation check.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from kernel.authentication.user import UserInfo
 
@@ -22,8 +22,9 @@ from kernel_api_rbac import validation
 SUBJECT_INDEX = "rbac-subject"
 SA_PREFIX = "system:serviceaccount:"
 Object = Mapping[str, Any]
-#: ``visit(source, rule, error) -> keep going``: kube's VisitRulesFor visitor.
-Visitor = Callable[["str | None", "Object | None", "str | None"], bool]
+#: ``visit(source, rule, error) -> keep going``: kube's VisitRulesFor visitor; ``str(source)``
+#: describes the binding (built only when asked for, as kube's fmt.Stringer).
+Visitor = Callable[["BindingSource | None", "Object | None", "str | None"], bool]
 
 
 class Lister(Protocol):
@@ -83,6 +84,16 @@ def describe_binding(binding: Object, subject: Object) -> str:
 def aggregate_errors(errors: Sequence[str]) -> str:
     """utilerrors.NewAggregate(...).Error(): one error as is, several as ``[a, b]``."""
     return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+class BindingSource(NamedTuple):
+    """The binding and subject that grant a rule; ``str()`` is kube's describer."""
+
+    binding: Object
+    subject: Object
+
+    def __str__(self) -> str:
+        return describe_binding(self.binding, self.subject)
 
 
 class RoleNotFound(LookupError):
@@ -145,7 +156,7 @@ class RuleResolver:
                 if not visit(None, None, str(error)):
                     return
                 continue
-            source = describe_binding(binding, subject)
+            source = BindingSource(binding, subject)
             for rule in rules:
                 if not visit(source, rule, None):
                     return
@@ -155,7 +166,7 @@ class RuleResolver:
         rules: list[Object] = []
         errors: list[str] = []
 
-        def accumulate(source: str | None, rule: Object | None, error: str | None) -> bool:
+        def accumulate(source: BindingSource | None, rule: Object | None, error: str | None) -> bool:
             if rule is not None:
                 rules.append(rule)
             if error:

@@ -14,7 +14,7 @@ from kernel.authorization import (Attributes, Decision, NonResourceRule, Resourc
                                   RuleResolver as KernelRuleResolver)
 
 from kernel_api_rbac.rules import rule_allows
-from kernel_api_rbac.ruleresolver import RuleResolver, aggregate_errors
+from kernel_api_rbac.ruleresolver import BindingSource, RuleResolver, aggregate_errors
 
 
 class RBACAuthorizer(KernelRuleResolver):
@@ -25,7 +25,7 @@ class RBACAuthorizer(KernelRuleResolver):
         reason = ""
         errors: list[str] = []
 
-        def visit(source: str | None, rule: Any, error: str | None) -> bool:
+        def visit(source: BindingSource | None, rule: Any, error: str | None) -> bool:
             nonlocal reason
             if rule is not None and rule_allows(attributes, rule):
                 reason = f"RBAC: allowed by {source}"
