@@ -97,10 +97,12 @@ class BindingSource(NamedTuple):
 
 
 class RoleNotFound(LookupError):
-    """A binding's roleRef names no role (kube's NotFound: ``roles.rbac... "x" not found``)."""
+    """A binding's roleRef names no role. The message is the informer lister's NotFound, which
+    names the resource in the singular (``role.rbac.authorization.k8s.io "x" not found``), as
+    kube's RBAC authorizer reports it; ``resource`` is the plural, for an API 404."""
 
     def __init__(self, resource: str, name: str) -> None:
-        super().__init__(f'{resource}.{validation.GROUP} "{name}" not found')
+        super().__init__(f'{resource[:-1]}.{validation.GROUP} "{name}" not found')
         self.resource, self.name = resource, name
 
 

@@ -103,7 +103,7 @@ async def test_groups_wildcard_subresource_and_non_resource_prefix(authorizer) -
 async def test_a_binding_to_a_missing_role_is_the_reason(authorizer) -> None:
     decision, reason = await decide(authorizer, resource("carol", "get", "pods", namespace="dev", name="p"))
     assert (decision, reason) == (Decision.NO_OPINION,
-                                  'RBAC: roles.rbac.authorization.k8s.io "missing" not found')
+                                  'RBAC: role.rbac.authorization.k8s.io "missing" not found')
 
 
 async def test_only_the_users_bindings_are_read(authorizer) -> None:
@@ -117,4 +117,4 @@ async def test_rules_for(authorizer) -> None:
     assert rules.resource_rules == (ResourceRule(("patch",), ("*",), ("*/scale",)),)
     carol = await authorizer.rules_for(UserInfo("carol"), "dev")
     assert (carol.resource_rules, carol.incomplete, carol.error) == (
-        (), False, 'roles.rbac.authorization.k8s.io "missing" not found')
+        (), False, 'role.rbac.authorization.k8s.io "missing" not found')
