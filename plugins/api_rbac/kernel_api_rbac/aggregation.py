@@ -63,18 +63,20 @@ class AggregationController:
                 self.queue.add(role["metadata"]["name"])
         self.wake.set()
 
+    def stale(self, role: Object) -> bool:
+        """Whether an aggregating role lacks the union of what its selectors match."""
+        rules = aggregated_rules(role, self.informer.list())
+        return [_normalized(r) for r in rules] != [_normalized(r) for r in role.get("rules") or []]
+
     async def sync(self, name: str) -> int:
         """Aggregate one role; the resourceVersion written, 0 when nothing was."""
         role = self.informer.get(name)
-        if role is None or not role.get("aggregationRule"):
-            return 0
-        rules = aggregated_rules(role, self.informer.list())
-        if [_normalized(r) for r in rules] == [_normalized(r) for r in role.get("rules") or []]:
+        if role is None or not role.get("aggregationRule") or not self.stale(role):
             return 0
         client = self.context.loopback_client(USER_AGENT)
         try:
-            updated = await client.update(f"/apis/{GROUP}/v1/clusterroles/{name}",
-                                          {**role, "rules": rules})
+            updated = await client.update(f"/apis/{GROUP}/v1/clusterroles/{name}", {
+                **role, "rules": aggregated_rules(role, self.informer.list())})
         except StatusError as error:
             if error.code not in (404, 409):
                 raise
@@ -84,15 +86,23 @@ class AggregationController:
             return 0
         return int(updated["metadata"]["resourceVersion"])
 
-    async def sync_all(self) -> int:
-        """One pass over every aggregating ClusterRole (the bootstrap hook's last step); the
-        newest resourceVersion written."""
+    async def sync_all(self, timeout: float = 30.0) -> None:
+        """Until the informer holds every aggregating ClusterRole aggregated (the bootstrap
+        hook's last step, so /readyz implies admin, edit and view are complete)."""
         await self.informer.wait_synced()
-        written = 0
-        for role in self.informer.list():
-            if role.get("aggregationRule"):
-                written = max(written, await self.sync(role["metadata"]["name"]))
-        return written
+        written: dict[str, int] = {}
+        with trio.move_on_after(timeout):
+            while True:
+                pending = [role for role in self.informer.list()
+                           if role.get("aggregationRule") and self.stale(role)]
+                if not pending:
+                    return
+                for role in pending:
+                    name = role["metadata"]["name"]
+                    if int(role["metadata"].get("resourceVersion") or 0) >= written.get(name, 0):
+                        written[name] = await self.sync(name) or written.get(name, 0)
+                await trio.sleep(0.01)  # let the informer see the writes
+        log.warning("aggregated clusterroles not settled after %gs; the controller goes on", timeout)
 
     async def run(self) -> None:
         self.informer.add_event_handler(self._enqueue_aggregators, self._enqueue_aggregators,

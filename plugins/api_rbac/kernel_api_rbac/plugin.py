@@ -33,8 +33,7 @@ async def bootstrap_roles(context: ServerContext) -> None:
     """Create or reconcile the policy, aggregate admin/edit/view once, and wait until the
     informers (so the authorizer) see all of it."""
     await bootstrap.bootstrap_roles(context)
-    written = await rbac_group(context).aggregation.sync_all()
-    await bootstrap.wait_observed(context, {"clusterroles": written})
+    await rbac_group(context).aggregation.sync_all()
 
 
 async def start_aggregation_controller(context: ServerContext) -> None:
