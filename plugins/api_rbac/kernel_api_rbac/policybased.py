@@ -84,7 +84,9 @@ class RBACEscalation(ValidatingAdmission):
 
     async def _check_role(self, attributes: Attributes) -> None:
         """kube's role/clusterrole policybased Create and Update."""
-        if await self._allowed(attributes, "escalate", attributes.resource.resource, attributes.name):
+        # kube asks with the request's name: none on a create (a POST to the collection)
+        name = attributes.name if attributes.operation == "UPDATE" else ""
+        if await self._allowed(attributes, "escalate", attributes.resource.resource, name):
             return
         user, namespace = attributes.user, attributes.namespace
         reason = confirm_no_escalation(self.resolver, user, namespace, _rules(attributes.object))

@@ -13,7 +13,7 @@ from kernel.testing import KernelProcess, start_kernel
 
 G = "rbac.authorization.k8s.io"
 API = f"/apis/{G}/v1"
-TOKENS = {"mallory": "tok-mallory", "binder": "tok-binder"}
+TOKENS = {"mallory": "tok-mallory", "binder": "tok-binder", "aggregator": "tok-aggregator"}
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +182,19 @@ def test_bind_and_escalate_verbs_allow_what_the_user_does_not_hold(kernel: Kerne
     missing = binding("dangling", "Role", "nope", [{"kind": "User", "name": "x"}], "deleg")
     code, status = post(kernel, f"{API}/namespaces/deleg/rolebindings", missing, token)
     assert (code, status["message"]) == (404, 'roles.rbac.authorization.k8s.io "nope" not found')
+
+
+def test_an_aggregation_rule_needs_cluster_admin(kernel: KernelProcess) -> None:
+    with kernel.client() as admin:
+        admin.post(f"{API}/clusterroles", json=role("role-maker", [
+            rule(["create"], [G], ["clusterroles"]), rule(["get"], resources=["pods"])]))
+        admin.post(f"{API}/clusterrolebindings", json=binding(
+            "role-maker", "ClusterRole", "role-maker", [{"kind": "User", "name": "aggregator"}]))
+    selector = {"clusterRoleSelectors": [{"matchLabels": {"anything": "true"}}]}
+    gathering = role("gathering", [rule(["get"], resources=["pods"])], aggregationRule=selector)
+    code, status = post(kernel, f"{API}/clusterroles", gathering, TOKENS["aggregator"])
+    assert (code, status["message"]) == (
+        403, 'clusterroles.rbac.authorization.k8s.io "gathering" is forbidden: must have '
+             'cluster-admin privileges to use the aggregationRule'), status
+    plain = role("plain", [rule(["get"], resources=["pods"])])
+    assert post(kernel, f"{API}/clusterroles", plain, TOKENS["aggregator"])[0] == 201
