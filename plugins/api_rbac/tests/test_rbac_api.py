@@ -13,7 +13,8 @@ from kernel.testing import KernelProcess, start_kernel
 
 G = "rbac.authorization.k8s.io"
 API = f"/apis/{G}/v1"
-TOKENS = {"mallory": "tok-mallory", "binder": "tok-binder", "aggregator": "tok-aggregator"}
+TOKENS = {"mallory": "tok-mallory", "binder": "tok-binder", "aggregator": "tok-aggregator",
+          "temp": "tok-temp"}
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +199,29 @@ def test_an_aggregation_rule_needs_cluster_admin(kernel: KernelProcess) -> None:
              'cluster-admin privileges to use the aggregationRule'), status
     plain = role("plain", [rule(["get"], resources=["pods"])])
     assert post(kernel, f"{API}/clusterroles", plain, TOKENS["aggregator"])[0] == 201
+
+
+def test_decisions_follow_bindings_and_roles_as_they_change(kernel: KernelProcess) -> None:
+    path = "/api/v1/namespaces/default/configmaps"
+
+    def status() -> int:
+        with kernel.client(token=TOKENS["temp"]) as client:
+            return client.get(path).status_code
+
+    assert status() == 403
+    with kernel.client() as admin:
+        admin.post(f"{API}/namespaces/default/roles", json=role("temp", [rule(["list"], resources=["configmaps"])],
+                                                               "default"))
+        admin.post(f"{API}/namespaces/default/rolebindings", json=binding(
+            "temp", "Role", "temp", [{"kind": "User", "name": "temp"}], "default"))
+        assert wait_for(lambda: status() == 200)
+        assert admin.delete(f"{API}/namespaces/default/roles/temp").status_code == 200
+        assert wait_for(lambda: status() == 403)
+        with kernel.client(token=TOKENS["temp"]) as client:
+            assert client.get(path).json()["message"].endswith(
+                ': RBAC: role.rbac.authorization.k8s.io "temp" not found')
+        admin.post(f"{API}/namespaces/default/roles", json=role("temp", [rule(["list"], resources=["configmaps"])],
+                                                               "default"))
+        assert wait_for(lambda: status() == 200)
+        assert admin.delete(f"{API}/namespaces/default/rolebindings/temp").status_code == 200
+        assert wait_for(lambda: status() == 403)
