@@ -22,6 +22,7 @@ from kernel_api_rbac.validation import GROUP
 USER_AGENT = "kernel/rbac-bootstrap-roles"
 PREFIX = f"/apis/{GROUP}/v1"
 RETRY_FOR = 30.0  # kube retries the policy for 30 seconds before giving up
+CONCURRENCY = 16
 log = logging.getLogger("kernel_api_rbac.bootstrap")
 Object = dict[str, Any]
 
@@ -81,18 +82,34 @@ class PolicyWriter:
 
 
 async def ensure_policy(context: ServerContext, writer: PolicyWriter) -> None:
+    """Namespaces first, then each kind in kube's order; the objects of one kind concurrently
+    (they are independent; on etcd the round trips overlap)."""
     plan: list[tuple[str, Callable[[], list[Object]], bool]] = [
         ("clusterroles", bootstrappolicy.cluster_roles, False),
         ("clusterrolebindings", bootstrappolicy.cluster_role_bindings, True),
         ("roles", bootstrappolicy.namespaced_roles, False),
         ("rolebindings", bootstrappolicy.namespaced_role_bindings, True)]
-    has_namespaces = ("", "namespaces") in context.resources()
+    if ("", "namespaces") in context.resources():
+        namespaces = {obj["metadata"]["namespace"] for _, objects, _ in plan for obj in objects()
+                      if obj["metadata"].get("namespace")}
+        for namespace in sorted(namespaces):
+            await writer.ensure_namespace(namespace)
+    limiter = trio.CapacityLimiter(CONCURRENCY)
     for plural, objects, binding in plan:
-        for expected in objects():
-            namespace = expected["metadata"].get("namespace")
-            if namespace and has_namespaces:
-                await writer.ensure_namespace(namespace)
-            await writer.ensure(plural, expected, binding)
+        errors: list[StatusError] = []
+
+        async def ensure(expected: Object) -> None:
+            async with limiter:
+                try:
+                    await writer.ensure(plural, expected, binding)
+                except StatusError as error:  # kept, so one failure does not cancel the rest
+                    errors.append(error)
+
+        async with trio.open_nursery() as nursery:
+            for expected in objects():
+                nursery.start_soon(ensure, expected)
+        if errors:
+            raise errors[0]
 
 
 async def wait_observed(context: ServerContext, written: dict[str, int]) -> None:
