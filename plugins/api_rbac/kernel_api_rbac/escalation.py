@@ -10,7 +10,7 @@ from typing import Any
 from kernel.apimachinery.validation import go_quote
 from kernel.authentication.user import UserInfo
 
-from kernel_api_rbac.ruleresolver import RuleResolver
+from kernel_api_rbac.ruleresolver import RuleResolver, aggregate_errors
 
 ALL = "*"
 Rule = Mapping[str, Any]
@@ -119,5 +119,5 @@ def confirm_no_escalation(resolver: RuleResolver, user: UserInfo, namespace: str
     message = (f"user {go_quote(user.name)} (groups={_go_strings(user.groups)}) is "
                "attempting to grant RBAC permissions not currently held:\n" + "\n".join(descriptions))
     if errors:
-        message += f"; resolution errors: [{' '.join(errors)}]"
+        message += f"; resolution errors: [{aggregate_errors(errors)}]"
     return message

@@ -82,8 +82,9 @@ def describe_binding(binding: Object, subject: Object) -> str:
 
 
 def aggregate_errors(errors: Sequence[str]) -> str:
-    """utilerrors.NewAggregate(...).Error(): one error as is, several as ``[a, b]``."""
-    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+    """utilerrors.NewAggregate(...).Error(): repeats dropped; one error as is, several ``[a, b]``."""
+    unique = list(dict.fromkeys(errors))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
 
 
 class BindingSource(NamedTuple):
