@@ -46,6 +46,8 @@ def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
         "[+]poststarthook/start-serviceaccount-controller ok",
         "[+]poststarthook/start-root-ca-cert-publisher ok",
         "[+]poststarthook/start-kubernetes-service-controller ok",  # api_core with services, endpoints, endpointslices
+        "[+]poststarthook/rbac/bootstrap-roles ok",  # api_rbac
+        "[+]poststarthook/rbac/start-clusterrole-aggregation-controller ok",
         "[+]poststarthook/scheduling/bootstrap-system-priority-classes ok",  # api_scheduling
         "[+]shutdown ok", "readyz check passed"]
 

@@ -1,1 +1,1 @@
-"""(being built: issue 12)"""
+"""The RBAC authorization mode (kube's RBAC authorizer) over api_rbac's rule resolver."""

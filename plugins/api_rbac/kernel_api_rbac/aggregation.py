@@ -1,0 +1,121 @@
+"""kube's clusterrole-aggregation controller: a ClusterRole with ``aggregationRule`` holds the
+union of the rules of every ClusterRole its ``clusterRoleSelectors`` match.
+
+Any change to a ClusterRole queues every aggregating ClusterRole (a label change may add or drop
+a match); a worker recomputes each one from the informer and writes it through the loopback
+client only when its rules differ. admin, edit and view aggregate the
+``rbac.authorization.k8s.io/aggregate-to-*`` roles this way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from kernel.apimachinery.selectors import label_selector_from_dict
+from kernel.apimachinery.status import StatusError
+from kernel.context import ServerContext
+
+from kernel_api_rbac.validation import GROUP
+
+USER_AGENT = "kernel/clusterrole-aggregation-controller"
+log = logging.getLogger("kernel_api_rbac.aggregation")
+Object = dict[str, Any]
+
+
+def _normalized(rule: Any) -> Any:
+    """A rule without empty fields: ``[]`` and an absent field mean the same."""
+    return {k: v for k, v in rule.items() if v not in (None, [], "")} if isinstance(rule, dict) else rule
+
+
+def aggregated_rules(role: Object, cluster_roles: list[Object]) -> list[Object]:
+    """The rules ``role`` aggregates: those of the roles its selectors match, by name, each once."""
+    name = role["metadata"]["name"]
+    rules: list[Object] = []
+    seen: list[Any] = []
+    for selector in (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []:
+        matches = label_selector_from_dict(selector)
+        for other in sorted(cluster_roles, key=lambda r: r["metadata"]["name"]):
+            if other["metadata"]["name"] == name:
+                continue
+            if not matches.matches(other["metadata"].get("labels") or {}):
+                continue
+            for rule in other.get("rules") or []:
+                key = _normalized(rule)
+                if key not in seen:
+                    seen.append(key)
+                    rules.append(rule)
+    return rules
+
+
+class AggregationController:
+    def __init__(self, context: ServerContext) -> None:
+        self.context = context
+        self.informer = context.informer(GROUP, "clusterroles")
+        self.queue: set[str] = set()
+        self.wake = trio.Event()
+
+    def _enqueue_aggregators(self, *_: Object) -> None:
+        for role in self.informer.list():
+            if role.get("aggregationRule"):
+                self.queue.add(role["metadata"]["name"])
+        self.wake.set()
+
+    def stale(self, role: Object) -> bool:
+        """Whether an aggregating role lacks the union of what its selectors match."""
+        rules = aggregated_rules(role, self.informer.list())
+        return [_normalized(r) for r in rules] != [_normalized(r) for r in role.get("rules") or []]
+
+    async def sync(self, name: str) -> int:
+        """Aggregate one role; the resourceVersion written, 0 when nothing was."""
+        role = self.informer.get(name)
+        if role is None or not role.get("aggregationRule") or not self.stale(role):
+            return 0
+        client = self.context.loopback_client(USER_AGENT)
+        try:
+            updated = await client.update(f"/apis/{GROUP}/v1/clusterroles/{name}", {
+                **role, "rules": aggregated_rules(role, self.informer.list())})
+        except StatusError as error:
+            if error.code not in (404, 409):
+                raise
+            if error.code == 409:  # changed meanwhile: compute it again from the newer state
+                self.queue.add(name)
+                self.wake.set()
+            return 0
+        return int(updated["metadata"]["resourceVersion"])
+
+    async def sync_all(self, timeout: float = 30.0) -> None:
+        """Until the informer holds every aggregating ClusterRole aggregated (the bootstrap
+        hook's last step, so /readyz implies admin, edit and view are complete)."""
+        await self.informer.wait_synced()
+        written: dict[str, int] = {}
+        with trio.move_on_after(timeout):
+            while True:
+                pending = [role for role in self.informer.list()
+                           if role.get("aggregationRule") and self.stale(role)]
+                if not pending:
+                    return
+                for role in pending:
+                    name = role["metadata"]["name"]
+                    if int(role["metadata"].get("resourceVersion") or 0) >= written.get(name, 0):
+                        written[name] = await self.sync(name) or written.get(name, 0)
+                await trio.sleep(0.01)  # let the informer see the writes
+        log.warning("aggregated clusterroles not settled after %gs; the controller goes on", timeout)
+
+    async def run(self) -> None:
+        self.informer.add_event_handler(self._enqueue_aggregators, self._enqueue_aggregators,
+                                        self._enqueue_aggregators)
+        while True:
+            await self.wake.wait()
+            self.wake = trio.Event()
+            while self.queue:
+                name = min(self.queue)
+                self.queue.discard(name)
+                try:
+                    await self.sync(name)
+                except StatusError as error:
+                    log.warning("unable to aggregate clusterrole %s: %s", name, error)
+                    await trio.sleep(1)
+                    self.queue.add(name)
