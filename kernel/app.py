@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernel import plugins
-from kernel.server import certs
+from kernel.server import authorizationconfig, certs
 from kernel.server import options as opts
 from kernel.server.advertise import default_advertise_address
 from kernel.server.options import Options, OptionSet
@@ -92,13 +92,30 @@ def _validate_component(manager: plugins.PluginManager, hook: str, flag: str,
     return errors
 
 
+def _validate_authorization(manager: plugins.PluginManager, options: Options) -> list[str]:
+    """The modes of --authorization-mode, or the --authorization-config file (kube's checks, the
+    types being the modes the selected plugins provide)."""
+    if not options.authorization_config:
+        return _validate_component(manager, "kernel_authorizers", "authorization-mode",
+                                   options.authorization_mode)
+    try:
+        config = authorizationconfig.load(options.authorization_config)
+    except authorizationconfig.ConfigError as error:
+        return [f"--authorization-config: {e}" for e in error.errors]
+    provided = manager.components("kernel_authorizers")
+    errors = authorizationconfig.validate(config, provided)
+    errors += [f"type {entry.type} is provided by plugin {owner}, which is not selected"
+               for entry in config.authorizers if entry.type not in provided
+               and (owner := plugins.provider_of_component("kernel_authorizers", entry.type))]
+    return [f"--authorization-config: {e}" for e in errors]
+
+
 def validate(run_options: ServerRunOptions, options: Options) -> list[str]:
     """Every problem at once: the kernel's checks, plugin requirements, each plugin's checks."""
     manager = run_options.plugins
     errors = opts.validate_server_run_options(options)
     errors += manager.missing_requirements()
-    errors += _validate_component(manager, "kernel_authorizers", "authorization-mode",
-                                  options.authorization_mode)
+    errors += _validate_authorization(manager, options)
     errors += _validate_component(manager, "kernel_admission_plugins", "enable-admission-plugins",
                                   options.enable_admission_plugins)
     errors += _validate_component(manager, "kernel_admission_plugins", "disable-admission-plugins",

@@ -1,0 +1,160 @@
+"""A real authorization webhook for tests: HTTPS on 127.0.0.1 with its own CA, nothing mocked.
+
+    with LocalWebhook() as webhook:
+        webhook.decide = lambda review: {"allowed": review["spec"]["user"] == "alice"}
+        webhook.write_kubeconfig(tmp_path / "webhook.kubeconfig", token="secret")
+        ...                                   # kernel serve --authorization-webhook-config-file=...
+        assert len(webhook.reviews) == 1      # every SubjectAccessReview received, in order
+        webhook.fail_next(500, times=2)       # answer HTTP 500 to the next two reviews
+
+It serves from a thread (``http.server``), so in-process trio tests and ``kernel serve``
+subprocesses can both use it. ``stop()`` takes it down (connections are then refused).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+Decide = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _certificate(subject: str, key: Any, issuer: x509.Name, issuer_key: Any, ca: bool) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+               .issuer_name(issuer).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=1))
+               .not_valid_after(now + datetime.timedelta(days=7))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def tls_material(directory: Path) -> tuple[str, str, str]:
+    """A CA and a serving certificate for 127.0.0.1/localhost: (ca file, cert file, key file)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local-authz-webhook-ca")])
+    ca = _certificate("local-authz-webhook-ca", ca_key, ca_name, ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _certificate("127.0.0.1", key, ca_name, ca_key, ca=False)
+    files = (directory / "ca.crt", directory / "webhook.crt", directory / "webhook.key")
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return tuple(str(f) for f in files)  # type: ignore[return-value]
+
+
+class LocalWebhook:
+    def __init__(self, path: str = "/authorize") -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="local-authz-webhook-")
+        self.ca_file, self._cert_file, self._key_file = tls_material(Path(self._directory.name))
+        self.port = free_port()
+        self.path = path
+        self.decide: Decide = lambda review: {"allowed": False}
+        self.reviews: list[dict[str, Any]] = []  # every review received (failed ones too)
+        self.headers: list[dict[str, str]] = []
+        self._failures: list[int] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}{self.path}"
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` reviews with HTTP ``status`` (an empty body)."""
+        with self._lock:
+            self._failures += [status] * times
+
+    def write_kubeconfig(self, path: Path, token: str = "", ca: bool = True) -> str:
+        """A kubeconfig for this webhook (kube's format), as a file; returns its path."""
+        cluster: dict[str, Any] = {"server": self.url}
+        if ca:
+            cluster["certificate-authority"] = self.ca_file
+        user = {"token": token} if token else {}
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "webhook",
+            "clusters": [{"name": "authz", "cluster": cluster}],
+            "users": [{"name": "apiserver", "user": user}],
+            "contexts": [{"name": "webhook", "context": {"cluster": "authz", "user": "apiserver"}}]}))
+        return str(path)
+
+    def _answer(self, review: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        with self._lock:
+            self.reviews.append(review)
+            failure = self._failures.pop(0) if self._failures else None
+        if failure is not None:
+            return failure, None
+        return 200, {"apiVersion": review.get("apiVersion", "authorization.k8s.io/v1"),
+                     "kind": "SubjectAccessReview", "status": self.decide(review)}
+
+    def start(self) -> LocalWebhook:
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                review = json.loads(self.rfile.read(length) or b"{}")
+                with webhook._lock:
+                    webhook.headers.append(dict(self.headers))
+                status, answer = webhook._answer(review) if self.path == webhook.path else (404, None)
+                body = json.dumps(answer).encode() if answer is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self._cert_file, self._key_file)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True,
+                         name="local-authz-webhook").start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Take the webhook down: its port refuses connections from now on."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> LocalWebhook:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+        self._directory.cleanup()
