@@ -71,6 +71,10 @@ def tls_material(directory: Path) -> tuple[str, str, str]:
     return tuple(str(f) for f in files)  # type: ignore[return-value]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many concurrent reviews: http.server's 5 would drop connections
+
+
 class LocalWebhook:
     def __init__(self, path: str = "/authorize") -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="local-authz-webhook-")
@@ -119,6 +123,10 @@ class LocalWebhook:
         webhook = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                self.request.do_handshake()  # in this connection's thread, not the accept loop
+                super().setup()
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
                 review = json.loads(self.rfile.read(length) or b"{}")
@@ -135,10 +143,11 @@ class LocalWebhook:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = _Server(("127.0.0.1", self.port), Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self._cert_file, self._key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True,
                          name="local-authz-webhook").start()
