@@ -280,17 +280,22 @@ def validate(config: AuthorizationConfiguration, known_types: Iterable[str]) -> 
             for e in config.authorizers if e.type != WEBHOOK and e.name != e.type.lower()]
 
 
+def _go_duration(seconds: float) -> str:
+    """Go's Duration.String(), negatives included."""
+    return "-" + format_duration(-seconds) if seconds < 0 else format_duration(seconds)
+
+
 def validate_webhook(hook: WebhookConfiguration, path: str) -> list[FieldError]:
     """kube's ValidateWebhookConfiguration (its paths omit ``.webhook``, as kube's do)."""
     errors: list[FieldError] = []
     if hook.timeout == 0:
         errors.append(FieldError.required(f"{path}.timeout"))
     elif not 0 < hook.timeout <= 30:
-        errors.append(FieldError.invalid(f"{path}.timeout", format_duration(hook.timeout),
+        errors.append(FieldError.invalid(f"{path}.timeout", _go_duration(hook.timeout),
                                          "must be > 0s and <= 30s"))
     for name, ttl in (("authorizedTTL", hook.authorized_ttl), ("unauthorizedTTL", hook.unauthorized_ttl)):
         if ttl < 0:
-            errors.append(FieldError.invalid(f"{path}.{name}", format_duration(ttl), "must be > 0s"))
+            errors.append(FieldError.invalid(f"{path}.{name}", _go_duration(ttl), "must be > 0s"))
     if not hook.subject_access_review_version:
         errors.append(FieldError.required(f"{path}.subjectAccessReviewVersion"))
     elif hook.subject_access_review_version not in ("v1", "v1beta1"):
