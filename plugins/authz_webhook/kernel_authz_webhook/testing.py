@@ -71,6 +71,16 @@ def tls_material(directory: Path) -> tuple[str, str, str]:
     return tuple(str(f) for f in files)  # type: ignore[return-value]
 
 
+def by_user(review: dict[str, Any]) -> dict[str, Any]:
+    """A sample rule: alice is allowed, bob denied, anyone else gets no opinion (reasons say so)."""
+    user = review["spec"].get("user")
+    if user == "alice":
+        return {"allowed": True, "reason": "alice may"}
+    if user == "bob":
+        return {"allowed": False, "denied": True, "reason": "bob is banned"}
+    return {"allowed": False, "reason": f"no rule for {user}"}
+
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # many concurrent reviews: http.server's 5 would drop connections
 

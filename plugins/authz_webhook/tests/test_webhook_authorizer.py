@@ -4,7 +4,7 @@ the cache (proven by the webhook's call count), retries, failure policies, match
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +17,16 @@ from kernel.server.authorizationconfig import WebhookConfiguration
 from kernel.testing.authorizer import non_resource, resource
 from kernel_authz_webhook.authorizer import Backoff, WebhookAuthorizer
 from kernel_authz_webhook.plugin import build
-from kernel_authz_webhook.testing import LocalWebhook
+from kernel_authz_webhook.testing import LocalWebhook, by_user
+
+
+@pytest.fixture
+def webhook() -> Iterator[LocalWebhook]:
+    """A real local HTTPS webhook deciding by_user."""
+    with LocalWebhook() as hook:
+        hook.decide = by_user
+        yield hook
+
 
 pytestmark = pytest.mark.trio
 FAST = Backoff(duration=0.01, factor=1.5, jitter=0.2, steps=5)  # kube's shape, shorter delays

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,15 @@ from kernel.testing.authorizer import AuthorizerContract, Case, non_resource, re
 from kernel.server.authorizationconfig import WebhookConfiguration
 from kernel_authz_webhook.authorizer import WebhookAuthorizer
 from kernel_authz_webhook.plugin import build
-from kernel_authz_webhook.testing import LocalWebhook
+from kernel_authz_webhook.testing import LocalWebhook, by_user
+
+
+@pytest.fixture
+def webhook() -> Iterator[LocalWebhook]:
+    """A real local HTTPS webhook deciding by_user."""
+    with LocalWebhook() as hook:
+        hook.decide = by_user
+        yield hook
 
 
 class TestWebhookContract(AuthorizerContract):

@@ -5,6 +5,7 @@ the webhook's call count, the failure behaviour with the webhook down, several w
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,16 @@ from typing import Any
 import pytest
 
 from kernel.testing import KERNEL, KernelProcess, start_kernel
-from kernel_authz_webhook.testing import LocalWebhook
+from kernel_authz_webhook.testing import LocalWebhook, by_user
+
+
+@pytest.fixture
+def webhook() -> Iterator[LocalWebhook]:
+    """A real local HTTPS webhook deciding by_user."""
+    with LocalWebhook() as hook:
+        hook.decide = by_user
+        yield hook
+
 
 PLUGINS = "--plugins=authn_token,storage_memory,api_core,authz_webhook"
 USERS = ("alice", "bob", "carol", "dave")

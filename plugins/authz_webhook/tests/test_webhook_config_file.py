@@ -5,6 +5,7 @@ webhook's kubeconfig."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,16 @@ import pytest
 
 from kernel import app
 from kernel.testing import KERNEL
-from kernel_authz_webhook.testing import LocalWebhook
+from kernel_authz_webhook.testing import LocalWebhook, by_user
+
+
+@pytest.fixture
+def webhook() -> Iterator[LocalWebhook]:
+    """A real local HTTPS webhook deciding by_user."""
+    with LocalWebhook() as hook:
+        hook.decide = by_user
+        yield hook
+
 
 PLUGINS = "--plugins=authz_webhook"
 
@@ -32,7 +42,7 @@ def config(*authorizers: dict[str, Any]) -> dict[str, Any]:
             "authorizers": list(authorizers)}
 
 
-def webhook(kubeconfig: str, name: str = "hook", **fields: Any) -> dict[str, Any]:
+def webhook_entry(kubeconfig: str, name: str = "hook", **fields: Any) -> dict[str, Any]:
     settings = {"timeout": "3s", "subjectAccessReviewVersion": "v1", "failurePolicy": "NoOpinion",
                 "connectionInfo": {"type": "KubeConfigFile", "kubeConfigFile": kubeconfig}}
     settings.update(fields)
@@ -45,9 +55,9 @@ def kubeconfig(tmp_path: Path, webhook: LocalWebhook) -> str:
 
 
 def test_a_valid_file_passes(tmp_path: Path, kubeconfig: str) -> None:
-    document = config(webhook(kubeconfig, "a", matchConditionSubjectAccessReviewVersion="v1",
+    document = config(webhook_entry(kubeconfig, "a", matchConditionSubjectAccessReviewVersion="v1",
                               matchConditions=[{"expression": "request.user != 'x'"}]),
-                      webhook(kubeconfig, "b"), {"type": "AlwaysAllow", "name": "alwaysallow"})
+                      webhook_entry(kubeconfig, "b"), {"type": "AlwaysAllow", "name": "alwaysallow"})
     assert errors_for(tmp_path, document) == []
     v1beta1 = {**document, "apiVersion": "apiserver.config.k8s.io/v1beta1"}
     assert errors_for(tmp_path, v1beta1) == []
@@ -88,12 +98,12 @@ def test_structural_errors(tmp_path: Path, case: str) -> None:
 
 def test_webhook_fields_are_validated_with_kube_paths(tmp_path: Path, kubeconfig: str) -> None:
     document = config(
-        webhook(kubeconfig, "Bad_Name", timeout="45s", subjectAccessReviewVersion="v2",
+        webhook_entry(kubeconfig, "Bad_Name", timeout="45s", subjectAccessReviewVersion="v2",
                 failurePolicy="Allow", authorizedTTL="-1s",
                 matchConditions=[{"expression": "true"}, {"expression": "true"}, {"expression": " "}]),
-        webhook("relative/kubeconfig", "two", timeout=None, subjectAccessReviewVersion=None,
+        webhook_entry("relative/kubeconfig", "two", timeout=None, subjectAccessReviewVersion=None,
                 failurePolicy=None),
-        webhook(kubeconfig, "two"))
+        webhook_entry(kubeconfig, "two"))
     errors = [e.removeprefix("--authorization-config: ") for e in errors_for(tmp_path, document)]
     expected = [
         'authorizers[0].name: Invalid value: "Bad_Name": authorizer name is invalid: a lowercase RFC 1123 subdomain',
@@ -117,7 +127,7 @@ def test_webhook_fields_are_validated_with_kube_paths(tmp_path: Path, kubeconfig
 
 
 def test_match_conditions_must_compile_to_bool(tmp_path: Path, kubeconfig: str) -> None:
-    document = config(webhook(kubeconfig, matchConditionSubjectAccessReviewVersion="v1", matchConditions=[
+    document = config(webhook_entry(kubeconfig, matchConditionSubjectAccessReviewVersion="v1", matchConditions=[
         {"expression": "request.user =="}, {"expression": "request.user"},
         {"expression": "request.user == 'ok'"}]))
     errors = errors_for(tmp_path, document)
@@ -133,7 +143,7 @@ def test_in_cluster_config_and_a_broken_kubeconfig_are_refused(tmp_path: Path) -
     broken.write_text("clusters: [{name: c, cluster: {server: 'ftp://nowhere'}}]\n")
     document = config({"type": "Webhook", "name": "incluster", "webhook": {
         "timeout": "3s", "subjectAccessReviewVersion": "v1", "failurePolicy": "Deny",
-        "connectionInfo": {"type": "InClusterConfig"}}}, webhook(str(broken)))
+        "connectionInfo": {"type": "InClusterConfig"}}}, webhook_entry(str(broken)))
     errors = errors_for(tmp_path, document)
     assert any('authorizers[0].connectionInfo.type: Unsupported value: "InClusterConfig"' in e for e in errors), errors
     assert any(f"authorizers[1].connectionInfo.kubeConfigFile: {broken}: cluster server "
