@@ -150,7 +150,7 @@ def _api_group_plugins() -> list[str]:
 def warnings(run_options: ServerRunOptions, options: Options) -> list[str]:
     """Valid but probably unintended setups, one line each: the server still starts."""
     found = []
-    if (options.anonymous_auth and _allows_everything(options.authorization_mode)
+    if (options.anonymous_auth and _allows_everything(authorizationconfig.modes(options))
             and not ipaddress.ip_address(options.bind_address).is_loopback):
         found.append(
             f"INSECURE: anonymous requests are allowed everything (--anonymous-auth=true with "

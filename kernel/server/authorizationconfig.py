@@ -102,6 +102,14 @@ def of_options(options: Any) -> AuthorizationConfiguration:
     return from_modes(options.authorization_mode)
 
 
+def modes(options: Any) -> list[str]:
+    """The modes of the chain, in order (an unreadable file gives none: validation reports it)."""
+    try:
+        return [entry.type for entry in of_options(options).authorizers]
+    except ConfigError:
+        return []
+
+
 def load(path: str) -> AuthorizationConfiguration:
     """Read and decode the file; ConfigError with kube's message when it cannot be."""
     try:

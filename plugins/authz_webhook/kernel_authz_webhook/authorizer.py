@@ -53,6 +53,16 @@ class Settings:
     backoff: Backoff = Backoff()
 
 
+def _connection_reset(error: BaseException) -> bool:
+    """Whether ECONNRESET is behind ``error`` (kube retries that, not a TLS failure or an EOF)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionResetError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class WebhookError(Exception):
     def __init__(self, message: str, retry: bool = False) -> None:
         super().__init__(message)
@@ -158,7 +168,8 @@ class WebhookAuthorizer:
             response = await self._client().post(self.client_config.server, extensions=extensions,
                                                  content=sar.body(review, self.settings.version))
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
-            raise WebhookError(f"{type(error).__name__}: {error}", retry=True) from None
+            retry = isinstance(error, httpx.RemoteProtocolError) or _connection_reset(error)
+            raise WebhookError(f"{type(error).__name__}: {error or 'connection closed'}", retry=retry) from None
         except httpx.HTTPError as error:  # refused, timed out, TLS: not transient for kube
             raise WebhookError(f"{type(error).__name__}: {error or 'no answer'}") from None
         if not 200 <= response.status_code < 300:

@@ -13,11 +13,13 @@ subprocesses can both use it. ``stop()`` takes it down (connections are then ref
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import json
 import socket
 import ssl
+import struct
 import tempfile
 import threading
 from collections.abc import Callable
@@ -30,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+#: ``fail_next(RESET)``: reset the connection instead of answering.
+RESET = 0
 Decide = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -85,10 +89,28 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # many concurrent reviews: http.server's 5 would drop connections
 
 
+def client_material(subject: str = "kube-apiserver") -> tuple[bytes, bytes, bytes]:
+    """A client CA and a client certificate signed by it: (CA PEM, cert PEM, key PEM)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local-authz-webhook-client-ca")])
+    ca = _certificate("local-authz-webhook-client-ca", ca_key, ca_name, ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _certificate(subject, key, ca_name, ca_key, ca=False)
+    return (ca.public_bytes(serialization.Encoding.PEM), cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
 class LocalWebhook:
-    def __init__(self, path: str = "/authorize") -> None:
+    """``require_client_cert``: TLS client authentication against the webhook's own client CA
+    (``write_kubeconfig(..., client_cert=True)`` embeds a certificate it accepts)."""
+
+    def __init__(self, path: str = "/authorize", require_client_cert: bool = False) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="local-authz-webhook-")
         self.ca_file, self._cert_file, self._key_file = tls_material(Path(self._directory.name))
+        self.require_client_cert = require_client_cert
+        self.client_ca, self.client_cert, self.client_key = client_material()
+        self.clients: list[str] = []  # the common name of each client certificate presented
         self.port = free_port()
         self.path = path
         self.decide: Decide = lambda review: {"allowed": False}
@@ -103,16 +125,21 @@ class LocalWebhook:
         return f"https://127.0.0.1:{self.port}{self.path}"
 
     def fail_next(self, status: int, times: int = 1) -> None:
-        """Answer the next ``times`` reviews with HTTP ``status`` (an empty body)."""
+        """Answer the next ``times`` reviews with HTTP ``status`` (an empty body), or reset the
+        connection for ``RESET``."""
         with self._lock:
             self._failures += [status] * times
 
-    def write_kubeconfig(self, path: Path, token: str = "", ca: bool = True) -> str:
+    def write_kubeconfig(self, path: Path, token: str = "", ca: bool = True,
+                         client_cert: bool = False) -> str:
         """A kubeconfig for this webhook (kube's format), as a file; returns its path."""
         cluster: dict[str, Any] = {"server": self.url}
         if ca:
             cluster["certificate-authority"] = self.ca_file
         user = {"token": token} if token else {}
+        if client_cert:
+            user["client-certificate-data"] = base64.b64encode(self.client_cert).decode()
+            user["client-key-data"] = base64.b64encode(self.client_key).decode()
         path.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "webhook",
             "clusters": [{"name": "authz", "cluster": cluster}],
@@ -134,8 +161,25 @@ class LocalWebhook:
 
         class Handler(BaseHTTPRequestHandler):
             def setup(self) -> None:
-                self.request.do_handshake()  # in this connection's thread, not the accept loop
+                self.refused = False
+                try:
+                    self.request.do_handshake()  # in this connection's thread, not the accept loop
+                except (ssl.SSLError, OSError):  # no or a bad client certificate: drop it
+                    self.refused = True
+                    return
+                peer = self.request.getpeercert()
+                if peer:
+                    with webhook._lock:
+                        webhook.clients.append(dict(field[0] for field in peer["subject"])["commonName"])
                 super().setup()
+
+            def handle(self) -> None:
+                if not self.refused:
+                    super().handle()
+
+            def finish(self) -> None:
+                if not self.refused:
+                    super().finish()
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
@@ -143,6 +187,11 @@ class LocalWebhook:
                 with webhook._lock:
                     webhook.headers.append(dict(self.headers))
                 status, answer = webhook._answer(review) if self.path == webhook.path else (404, None)
+                if status == RESET:  # close with SO_LINGER 0: the client sees ECONNRESET
+                    self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.request.close()
+                    return
                 body = json.dumps(answer).encode() if answer is not None else b""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -156,6 +205,9 @@ class LocalWebhook:
         server = _Server(("127.0.0.1", self.port), Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self._cert_file, self._key_file)
+        if self.require_client_cert:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cadata=self.client_ca.decode())
         server.socket = context.wrap_socket(server.socket, server_side=True,
                                             do_handshake_on_connect=False)
         server.daemon_threads = True

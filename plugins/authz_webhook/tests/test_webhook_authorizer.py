@@ -17,7 +17,7 @@ from kernel.server.authorizationconfig import WebhookConfiguration
 from kernel.testing.authorizer import non_resource, resource
 from kernel_authz_webhook.authorizer import Backoff, WebhookAuthorizer
 from kernel_authz_webhook.plugin import build
-from kernel_authz_webhook.testing import LocalWebhook, by_user
+from kernel_authz_webhook.testing import RESET, LocalWebhook, by_user
 
 
 @pytest.fixture
@@ -126,6 +126,13 @@ async def test_transient_failures_are_retried(make: Make, webhook: LocalWebhook)
     assert len(webhook.reviews) == 4
 
 
+async def test_a_reset_connection_is_retried(make: Make, webhook: LocalWebhook) -> None:
+    authorizer = make()
+    webhook.fail_next(RESET)
+    assert (await authorizer.authorize(resource("alice", "get", "pods")))[0] is Decision.ALLOW
+    assert len(webhook.reviews) == 2
+
+
 async def test_retries_stop_after_five_attempts_then_the_failure_policy_decides(
         make: Make, webhook: LocalWebhook, caplog: pytest.LogCaptureFixture) -> None:
     authorizer = make()
@@ -201,3 +208,21 @@ async def test_a_match_condition_error_applies_the_failure_policy(
 async def test_rules_are_incomplete(make: Make) -> None:
     rules = await make().rules_for(UserInfo("alice"), "default")
     assert rules.incomplete and "does not support user rule resolution" in rules.error
+
+
+async def test_a_client_certificate_from_the_kubeconfig_authenticates_to_the_webhook(tmp_path: Path) -> None:
+    with LocalWebhook(require_client_cert=True) as webhook:
+        webhook.decide = by_user
+        hook = WebhookConfiguration(timeout=10, subject_access_review_version="v1",
+                                    failure_policy="NoOpinion", connection_type="KubeConfigFile",
+                                    kubeconfig_file=webhook.write_kubeconfig(tmp_path / "mtls", client_cert=True))
+        without = replace(hook, kubeconfig_file=webhook.write_kubeconfig(tmp_path / "plain"))
+        authorizer, anonymous = build("mtls", hook), build("plain", without)
+        try:
+            assert (await authorizer.authorize(resource("alice", "get", "pods")))[0] is Decision.ALLOW
+            decision, reason = await anonymous.authorize(resource("alice", "get", "pods"))
+            assert decision is Decision.NO_OPINION and reason.startswith("webhook authorizer plain failed"), reason
+        finally:
+            await authorizer.aclose()
+            await anonymous.aclose()
+        assert webhook.clients == ["kube-apiserver"] and len(webhook.reviews) == 1
