@@ -53,6 +53,16 @@ class Settings:
     backoff: Backoff = Backoff()
 
 
+def _describe(error: BaseException) -> str:
+    """``ConnectError: <the first message found down its causes>`` (httpx's own is often empty)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if str(seen):
+            return f"{type(error).__name__}: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return f"{type(error).__name__}: connection closed"
+
+
 def _connection_reset(error: BaseException) -> bool:
     """Whether ECONNRESET is behind ``error`` (kube retries that, not a TLS failure or an EOF)."""
     seen: BaseException | None = error
@@ -169,9 +179,9 @@ class WebhookAuthorizer:
                                                  content=sar.body(review, self.settings.version))
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
             retry = isinstance(error, httpx.RemoteProtocolError) or _connection_reset(error)
-            raise WebhookError(f"{type(error).__name__}: {error or 'connection closed'}", retry=retry) from None
+            raise WebhookError(_describe(error), retry=retry) from None
         except httpx.HTTPError as error:  # refused, timed out, TLS: not transient for kube
-            raise WebhookError(f"{type(error).__name__}: {error or 'no answer'}") from None
+            raise WebhookError(_describe(error)) from None
         if not 200 <= response.status_code < 300:
             retry = response.status_code in RETRY_STATUS or "retry-after" in response.headers
             raise WebhookError(f"the webhook answered HTTP {response.status_code}: "
