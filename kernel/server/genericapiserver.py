@@ -27,8 +27,8 @@ from kernel.registry.conversion import ConvertingStorage
 from kernel.registry.store import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
-from kernel.server import authorizationconfig
 from kernel.server.authorizationconfig import AuthorizerConfiguration
+from kernel.server.authorizers import RELOAD_HOOK, build_authorizers, reload_hook
 from kernel.server.certs import trust_anchor_pem
 from kernel.context import ServerContext
 from kernel.server.filters import build_handler_chain
@@ -153,30 +153,6 @@ def _build(plugins: PluginManager, hook: str, names: list[str], server: APIServe
     return built
 
 
-def _build_authorizers(plugins: PluginManager, server: APIServer) -> list[tuple[str, Any]]:
-    """One authorizer per entry of the chain (--authorization-config, else --authorization-mode),
-    each built by its mode's factory, which reads the entry from ``context.authorizer_config``."""
-    provided = plugins.components("kernel_authorizers")
-    built: list[tuple[str, Any]] = []
-    by_mode: dict[str, Any] = {}
-    for entry in authorizationconfig.of_options(server.options).authorizers:
-        factory = provided[entry.type][1]
-        # An entry of the file is configured by the file; one of a mode by the mode's flags.
-        reason = None if entry.webhook else unconfigured_reason(factory, server.options)
-        server.authorizer_config = entry
-        try:
-            component = None if reason else factory(server.context)
-        finally:
-            server.authorizer_config = None
-        if component is None:
-            server.unconfigured.append((entry.label, reason))
-            continue
-        built.append((entry.label, component))
-        by_mode.setdefault(entry.type, component)  # context.component() gives a mode's first
-    server.components["authorizers"] = by_mode
-    return built
-
-
 def authenticator_order(plugins: PluginManager) -> list[str]:
     """Authenticators in plugin order (built-ins, then --plugins order); anonymous is run last."""
     return [name for name in plugins.components("kernel_authenticators") if name != "anonymous"]
@@ -235,7 +211,9 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         _build(plugins, "kernel_authenticators", authenticator_order(plugins), server), anonymous)
     if anonymous is not None:
         server.components["authenticators"]["anonymous"] = anonymous
-    server.authorizer = AuthorizerChain(_build_authorizers(plugins, server), MASTERS)
+    server.authorizer = AuthorizerChain(build_authorizers(plugins, server), MASTERS)
+    if options.authorization_config:  # reloaded when the file changes, as kube does
+        server.post_start_hooks[RELOAD_HOOK] = reload_hook(server)
     server.admission.install(_build(plugins, "kernel_admission_plugins", admission_order(
         plugins.components("kernel_admission_plugins"), options.enable_admission_plugins,
         options.disable_admission_plugins), server))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,39 @@ def test_bad_flags_are_refused_at_startup(tmp_path: Path, webhook: LocalWebhook,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert message in result.stderr, result.stderr
+
+
+def test_a_changed_authorization_config_is_reloaded_and_a_bad_one_ignored(tmp_path: Path) -> None:
+    with LocalWebhook() as first, LocalWebhook() as second:
+        first.decide = lambda review: {"allowed": False, "denied": True, "reason": "first says no"}
+        second.decide = lambda review: {"allowed": True}
+        config = tmp_path / "authz.yaml"
+
+        def write(*authorizers: dict[str, Any]) -> None:
+            config.write_text(json.dumps({"apiVersion": "apiserver.config.k8s.io/v1",
+                                          "kind": "AuthorizationConfiguration", "authorizers": list(authorizers)}))
+
+        deny = {"type": "AlwaysDeny", "name": "alwaysdeny"}
+        write(webhook_entry("first", first.write_kubeconfig(tmp_path / "1.kubeconfig"), []), deny)
+        kernel = start_kernel(tmp_path / "k", PLUGINS, *token_args(tmp_path), f"--authorization-config={config}")
+        try:
+            assert get(kernel, "carol", PODS.format("a")).status_code == 403
+            # A type not enabled at startup cannot be added: logged, the chain stays.
+            write(webhook_entry("second", second.write_kubeconfig(tmp_path / "2.kubeconfig"), []), deny,
+                  {"type": "AlwaysAllow", "name": "alwaysallow"})
+            wait_for_log(kernel, "authorizer type AlwaysAllow is not allowed if it was not enabled at initial "
+                                 "server startup")
+            assert get(kernel, "carol", PODS.format("b")).json()["message"].endswith("first says no")
+            write(webhook_entry("second", second.write_kubeconfig(tmp_path / "2.kubeconfig"), []), deny)
+            wait_for_log(kernel, "Webhook/second, AlwaysDeny")
+            assert get(kernel, "carol", PODS.format("c")).status_code == 200
+            assert len(second.reviews) == 1
+        finally:
+            kernel.stop()
+
+
+def wait_for_log(kernel: KernelProcess, text: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in kernel.log():
+        assert time.monotonic() < deadline, f"{text!r} never logged:\n{kernel.log()}"
+        time.sleep(0.05)
