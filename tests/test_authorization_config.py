@@ -75,3 +75,20 @@ def test_kernel_plugins_and_serve_show_or_refuse_the_file(tmp_path: Path) -> Non
                              f"--cert-dir={tmp_path / 'certs'}"], capture_output=True, text=True, timeout=60)
     assert served.returncode == 1
     assert "--authorization-config: authorizers[0].name: Required value" in served.stderr
+
+
+@pytest.mark.trio
+async def test_a_reloaded_file_may_reorder_but_not_add_or_drop_modes(tmp_path: Path) -> None:
+    from kernel.server.authorizers import _apply
+
+    server = assemble(tmp_path, "--plugins=", f"--authorization-config={write(tmp_path)}")
+    deny, allow = (a for _, a in server.authorizer.authorizers)
+    await _apply(server, FILE.replace("AlwaysDeny, name: alwaysdeny", "X").replace(
+        "AlwaysAllow, name: alwaysallow", "AlwaysDeny, name: alwaysdeny").replace(
+        "X", "AlwaysAllow, name: alwaysallow").encode())
+    assert server.authorizer.names == ["AlwaysAllow", "AlwaysDeny"]
+    assert [a for _, a in server.authorizer.authorizers] == [allow, deny]  # the startup ones, kept
+    only_allow = "\n".join(line for line in FILE.splitlines() if "AlwaysDeny" not in line)
+    with pytest.raises(authorizationconfig.ConfigError, match=r"missing required types: \[AlwaysDeny\]"):
+        await _apply(server, only_allow.encode())
+    assert server.authorizer.names == ["AlwaysAllow", "AlwaysDeny"]
