@@ -26,6 +26,7 @@ from kernel.authorization import Attributes, Decision, Rules
 from kernel_authz_webhook import sar
 from kernel_authz_webhook.kubeconfig import ClientConfig
 from kernel_authz_webhook.matchconditions import MatchConditions, MatchError
+from kernel_authz_webhook.metrics import WebhookMetrics, unregistered
 
 log = logging.getLogger("kernel.authz_webhook")
 CACHE_SIZE = 8192
@@ -74,9 +75,10 @@ def _connection_reset(error: BaseException) -> bool:
 
 
 class WebhookError(Exception):
-    def __init__(self, message: str, retry: bool = False) -> None:
+    def __init__(self, message: str, retry: bool = False, result: str = "error") -> None:
         super().__init__(message)
         self.retry = retry
+        self.result = result  # the metrics' label: error or timeout
 
 
 class ResponseCache:
@@ -107,10 +109,12 @@ class ResponseCache:
 
 class WebhookAuthorizer:
     def __init__(self, client: ClientConfig, settings: Settings,
-                 match_conditions: MatchConditions | None = None) -> None:
+                 match_conditions: MatchConditions | None = None,
+                 metrics: WebhookMetrics | None = None) -> None:
         self.client_config = client
         self.settings = settings
         self.match_conditions = match_conditions
+        self.metrics = metrics or unregistered()
         self.cache = ResponseCache()
         self._ssl = client.ssl_context()
         self._http: httpx.AsyncClient | None = None  # made in the event loop that uses it
@@ -135,6 +139,8 @@ class WebhookAuthorizer:
             except WebhookError as error:
                 log.error("Failed to make webhook authorizer request (%s, %s): %s",
                           self.settings.name, self.client_config.server, error)
+                if self.settings.decision_on_error is Decision.NO_OPINION:
+                    self.metrics.failed_open(self.settings.name, error.result)
                 return self.settings.decision_on_error, f"webhook authorizer {self.settings.name} failed: {error}"
             if sar.should_cache(attributes):
                 allowed = bool(status.get("allowed"))
@@ -173,6 +179,16 @@ class WebhookAuthorizer:
         return self._http
 
     async def _review(self, review: dict[str, Any]) -> dict[str, Any]:
+        start = time.monotonic()
+        try:
+            status = await self._round_trip(review)
+        except WebhookError as error:
+            self.metrics.round_trip(self.settings.name, error.result, time.monotonic() - start)
+            raise
+        self.metrics.round_trip(self.settings.name, "success", time.monotonic() - start)
+        return status
+
+    async def _round_trip(self, review: dict[str, Any]) -> dict[str, Any]:
         extensions = {"sni_hostname": self.client_config.server_name} if self.client_config.server_name else None
         try:
             response = await self._client().post(self.client_config.server, extensions=extensions,
@@ -180,12 +196,15 @@ class WebhookAuthorizer:
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
             retry = isinstance(error, httpx.RemoteProtocolError) or _connection_reset(error)
             raise WebhookError(_describe(error), retry=retry) from None
-        except httpx.HTTPError as error:  # refused, timed out, TLS: not transient for kube
+        except httpx.TimeoutException as error:
+            raise WebhookError(_describe(error), result="timeout") from None
+        except httpx.HTTPError as error:  # refused, TLS: not transient for kube
             raise WebhookError(_describe(error)) from None
         if not 200 <= response.status_code < 300:
             retry = response.status_code in RETRY_STATUS or "retry-after" in response.headers
             raise WebhookError(f"the webhook answered HTTP {response.status_code}: "
-                               f"{response.text[:200]}", retry=retry)
+                               f"{response.text[:200]}", retry=retry,
+                               result="timeout" if response.status_code == 504 else "error")
         try:
             return sar.status_of(response.json())
         except (ValueError, sar.ReviewError) as error:

@@ -118,8 +118,8 @@ def _from_flags(options: Any) -> WebhookConfiguration:
         cache_unauthorized_requests=options.authorization_webhook_cache_unauthorized_ttl > 0)
 
 
-def build(name: str, hook: WebhookConfiguration) -> WebhookAuthorizer:
-    """A webhook authorizer from one entry's settings."""
+def build(name: str, hook: WebhookConfiguration, metrics: Any = None) -> WebhookAuthorizer:
+    """A webhook authorizer from one entry's settings (``metrics``: a WebhookMetrics)."""
     from kernel_authz_webhook import kubeconfig
     from kernel_authz_webhook.authorizer import Settings, WebhookAuthorizer
     from kernel_authz_webhook.matchconditions import MatchConditions
@@ -130,15 +130,18 @@ def build(name: str, hook: WebhookConfiguration) -> WebhookAuthorizer:
         unauthorized_ttl=hook.unauthorized_ttl if hook.cache_unauthorized_requests else 0.0,
         decision_on_error=Decision.DENY if hook.failure_policy == "Deny" else Decision.NO_OPINION)
     conditions = MatchConditions(hook.match_conditions) if hook.match_conditions else None
-    return WebhookAuthorizer(kubeconfig.load(hook.kubeconfig_file), settings, conditions)
+    return WebhookAuthorizer(kubeconfig.load(hook.kubeconfig_file), settings, conditions, metrics)
 
 
 def _webhook(context) -> WebhookAuthorizer:
+    from kernel_authz_webhook.metrics import WebhookMetrics
+
+    metrics = WebhookMetrics.of(context.metrics.registry)
     entry = context.authorizer_config
     if entry is not None and entry.webhook is not None:
-        authorizer = build(entry.name, entry.webhook)
+        authorizer = build(entry.name, entry.webhook, metrics)
     else:
-        authorizer = build(authorizationconfig.DEFAULT_WEBHOOK_NAME, _from_flags(context.options))
+        authorizer = build(authorizationconfig.DEFAULT_WEBHOOK_NAME, _from_flags(context.options), metrics)
     context.logger("kernel.authz_webhook").info(
         "webhook authorizer %s: %s (SubjectAccessReview %s, failure policy %s)",
         authorizer.settings.name, authorizer.client_config.server, authorizer.settings.version,

@@ -72,10 +72,16 @@ def test_decisions_cache_and_failure_through_the_server(tmp_path: Path, webhook:
         assert down.status_code == 403
         assert "webhook authorizer default failed: ConnectError" in down.json()["message"]
         assert down.json()["message"].endswith("Everything is forbidden.")
+        with kernel.client() as admin:
+            metrics = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                       for line in admin.get("/metrics").text.splitlines()
+                       if line.startswith("apiserver_authorization_webhook_evaluations")}
     finally:
         kernel.stop()
     log = kernel.log()
     assert "authorization chain: privileged group system:masters, Webhook, AlwaysDeny" in log
+    assert metrics['apiserver_authorization_webhook_evaluations_total{name="default",result="success"}'] == len(webhook.reviews) == 6
+    assert metrics['apiserver_authorization_webhook_evaluations_fail_open_total{name="default",result="error"}'] == 1
     assert "Failed to make webhook authorizer request" in log
 
 
