@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernel import plugins
-from kernel.server import certs
+from kernel.server import authorizationconfig, certs
 from kernel.server import options as opts
 from kernel.server.advertise import default_advertise_address
 from kernel.server.options import Options, OptionSet
@@ -82,9 +82,9 @@ def default_authorization_mode(manager: plugins.PluginManager) -> list[str]:
 def apply_secure_defaults(manager: plugins.PluginManager, options: Options) -> None:
     """Defaults that depend on the selected plugins, for ``kernel serve`` and ``kernel plugins``
     alike: the authorization modes and, when those allow everything, a loopback bind address."""
-    # --authorization-config (authz_webhook) names the chain itself: nothing to default then.
+    # --authorization-config names the chain itself: nothing to default then.
     options.authorization_mode_defaulted = ("authorization-mode" not in options.explicit
-                                            and not getattr(options, "authorization_config", ""))
+                                            and not options.authorization_config)
     if not options.authorization_mode_defaulted:
         return
     options.authorization_mode = default_authorization_mode(manager)
@@ -122,13 +122,30 @@ def _validate_component(manager: plugins.PluginManager, hook: str, flag: str,
     return errors
 
 
+def _validate_authorization(manager: plugins.PluginManager, options: Options) -> list[str]:
+    """The modes of --authorization-mode, or the --authorization-config file (kube's checks, the
+    types being the modes the selected plugins provide)."""
+    if not options.authorization_config:
+        return _validate_component(manager, "kernel_authorizers", "authorization-mode",
+                                   options.authorization_mode)
+    try:
+        config = authorizationconfig.load(options.authorization_config)
+    except authorizationconfig.ConfigError as error:
+        return [f"--authorization-config: {e}" for e in error.errors]
+    provided = manager.components("kernel_authorizers")
+    errors = authorizationconfig.validate(config, provided)
+    errors += [f"type {entry.type} is provided by plugin {owner}, which is not selected"
+               for entry in config.authorizers if entry.type not in provided
+               and (owner := plugins.provider_of_component("kernel_authorizers", entry.type))]
+    return [f"--authorization-config: {e}" for e in errors]
+
+
 def validate(run_options: ServerRunOptions, options: Options) -> list[str]:
     """Every problem at once: the kernel's checks, plugin requirements, each plugin's checks."""
     manager = run_options.plugins
     errors = opts.validate_server_run_options(options)
     errors += manager.missing_requirements()
-    errors += _validate_component(manager, "kernel_authorizers", "authorization-mode",
-                                  options.authorization_mode)
+    errors += _validate_authorization(manager, options)
     errors += _validate_component(manager, "kernel_admission_plugins", "enable-admission-plugins",
                                   options.enable_admission_plugins)
     errors += _validate_component(manager, "kernel_admission_plugins", "disable-admission-plugins",
@@ -171,7 +188,7 @@ def warnings(run_options: ServerRunOptions, options: Options) -> list[str]:
             f"--bind-address defaults to {LOOPBACK_BIND_ADDRESS} (it is {options.bind_address}). To fix it, "
             f"install and select plugins/authz_rbac (the default becomes Node,RBAC), or pass "
             f"--authorization-mode")
-    if (options.anonymous_auth and _allows_everything(options.authorization_mode)
+    if (options.anonymous_auth and _allows_everything(authorizationconfig.modes(options))
             and not ipaddress.ip_address(options.bind_address).is_loopback):
         found.append(
             f"INSECURE: anonymous requests are allowed everything (--anonymous-auth=true with "

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 
 from kernel import __version__, app, logs
+from kernel.server import authorizationconfig
 from kernel.server import options as opts
 from kernel.admission import admission_order
 from kernel.plugins import PluginError, describe_unconfigured, unconfigured_reason
@@ -121,7 +122,10 @@ def plugins(argv: Sequence[str]) -> int:
     authenticators = configured("kernel_authenticators", authenticator_order(manager))
     if options.anonymous_auth:
         authenticators.append("anonymous")
-    modes = configured("kernel_authorizers", options.authorization_mode)
+    try:
+        modes = _authorization_chain(options, configured)
+    except authorizationconfig.ConfigError as error:
+        return _fail([f"--authorization-config: {e}" for e in error.errors])
     admission = configured("kernel_admission_plugins", admission_order(
         manager.components("kernel_admission_plugins"), options.enable_admission_plugins,
         options.disable_admission_plugins))
@@ -136,6 +140,15 @@ def plugins(argv: Sequence[str]) -> int:
     for warning in app.warnings(run_options, options):
         print(f"\nwarning: {warning}")
     return 0
+
+
+def _authorization_chain(options: opts.Options,
+                         configured: Callable[[str, list[str]], list[str]]) -> list[str]:
+    """The chain's entries as the startup log names them (``Webhook/team-a``); without
+    --authorization-config, the modes less the unconfigured ones."""
+    if not options.authorization_config:
+        return configured("kernel_authorizers", options.authorization_mode)
+    return [entry.label for entry in authorizationconfig.load(options.authorization_config).authorizers]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kernel.server.metrics import Metrics
     from kernel.server.informers import Informer
     from kernel.server.options import Options
+    from kernel.server.authorizationconfig import AuthorizerConfiguration
     from kernel.endpoints.request import Request
 
 log = logging.getLogger("kernel")
@@ -126,6 +127,7 @@ class _Server(Protocol):
     components: dict[str, dict[str, Any]]
     authenticator: AuthenticatorChain
     authorizer: AuthorizerChain
+    authorizer_config: AuthorizerConfiguration | None
     tls: ClientCAs
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None: ...
@@ -210,6 +212,15 @@ class ServerContext:
         if name not in self._server.plugins.components(f"kernel_{kind}"):
             raise KeyError(f"no selected plugin provides {kind} component {name!r}")
         return self._server.components[kind].get(name)
+
+    @property
+    def authorizer_config(self) -> AuthorizerConfiguration | None:
+        """The chain entry a ``kernel_authorizers`` factory is building, during that call only
+        (:class:`kernel.server.authorizationconfig.AuthorizerConfiguration`: ``type``, ``name``,
+        ``webhook``): one per entry of --authorization-config, so one factory builds several
+        authorizers of its mode (Webhook); from --authorization-mode, ``webhook`` is None and the
+        mode reads its own flags. None outside an authorizer factory call."""
+        return self._server.authorizer_config
 
     @property
     def tls(self) -> ClientCAs:

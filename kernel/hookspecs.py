@@ -13,7 +13,7 @@ name, and the kernel orders each chain by the option that names it:
 chain                       ordered by
 ==========================  ========================================================
 authenticators              ``--plugins`` order (loopback first, anonymous last)
-authorizers                 ``--authorization-mode``
+authorizers                 ``--authorization-mode`` or ``--authorization-config``
 admission plugins           ``--enable-admission-plugins``
 storage backend             ``--storage-backend`` (exactly one)
 ==========================  ========================================================
@@ -47,6 +47,9 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
   ``kernel.authorization.RuleResolver`` contributes, any other makes the answer incomplete);
 - ``component(kind, name)`` — the plugin's own component, as built, by the kind of its hook
   (``"authenticators"`` for ``kernel_authenticators``) and its name; ``None`` when left out;
+- ``authorizer_config`` — during a ``kernel_authorizers`` factory call, the chain entry being
+  built (:class:`kernel.server.authorizationconfig.AuthorizerConfiguration`: ``type``, ``name``,
+  ``webhook``); the factory is called once per entry, so one mode builds several authorizers;
 - ``tls.update_client_ca(path, pem)`` — serve new handshakes with a reloaded client CA bundle;
 - ``informer(group, resource)`` — the shared in-process informer of a resource;
 - ``secure_port`` — the port HTTPS is served on (the one picked for ``--secure-port=0``), once serving;
@@ -152,7 +155,16 @@ def kernel_authenticators() -> Mapping[str, Factory]:
 
 @hookspec
 def kernel_authorizers() -> Mapping[str, Factory]:
-    """Authorizers by ``--authorization-mode`` name (``RBAC``, ``Node``, ...)."""
+    """Authorizers by ``--authorization-mode`` name (``RBAC``, ``Node``, ...).
+
+    The chain is ``--authorization-config``'s entries (kube's AuthorizationConfiguration) or, without
+    it, one entry per ``--authorization-mode``; each entry's factory (by its ``type``) is called
+    once for it, with the entry in ``context.authorizer_config`` (several ``Webhook`` entries: several
+    calls). An entry of the file is built even when the factory is marked ``configured_by``. When
+    the file changes while serving, the factory of a repeatable mode (Webhook) is called again for
+    each of its entries (a replaced authorizer with an ``async aclose()`` is closed); other modes
+    keep the authorizer built at startup.
+    """
 
 
 @hookspec

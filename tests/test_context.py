@@ -25,8 +25,8 @@ def test_the_api_is_exactly_what_hookspecs_documents():
     from kernel import hookspecs
 
     assert API == {"options", "store", "resources", "spawn", "signals", "logger", "metrics",
-                   "authenticate", "authorize", "rules_for", "component", "tls", "informer", "loopback_client",
-                   "secure_port"}
+                   "authenticate", "authorize", "component", "tls", "informer", "loopback_client",
+                   "secure_port", "rules_for", "authorizer_config"}
     for name in API:
         assert f"``{name}" in hookspecs.__doc__, name
         assert (getattr(ServerContext, name).__doc__ or "").strip(), name

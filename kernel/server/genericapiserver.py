@@ -27,6 +27,8 @@ from kernel.registry.conversion import ConvertingStorage
 from kernel.registry.store import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
+from kernel.server.authorizationconfig import AuthorizerConfiguration
+from kernel.server.authorizers import RELOAD_HOOK, build_authorizers, reload_hook
 from kernel.server.certs import trust_anchor_pem
 from kernel.context import ServerContext
 from kernel.server.filters import build_handler_chain
@@ -63,6 +65,8 @@ class APIServer:
         self.tls: ServingContext  # the TLS context new connections get; client CAs reloadable
         self.authenticator: AuthenticatorChain
         self.authorizer: AuthorizerChain
+        # The chain entry whose authorizer is being built (context.authorizer_config).
+        self.authorizer_config: AuthorizerConfiguration | None = None
         self.admission = Admission()  # every store is built with it; its plugins installed later
         self.unconfigured: list[tuple[str, str | None]] = []  # components left out: (name, why)
         self.api_groups: dict[str, APIGroup] = {}
@@ -207,8 +211,9 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         _build(plugins, "kernel_authenticators", authenticator_order(plugins), server), anonymous)
     if anonymous is not None:
         server.components["authenticators"]["anonymous"] = anonymous
-    server.authorizer = AuthorizerChain(
-        _build(plugins, "kernel_authorizers", options.authorization_mode, server), MASTERS)
+    server.authorizer = AuthorizerChain(build_authorizers(plugins, server), MASTERS)
+    if options.authorization_config:  # reloaded when the file changes, as kube does
+        server.post_start_hooks[RELOAD_HOOK] = reload_hook(server)
     server.admission.install(_build(plugins, "kernel_admission_plugins", admission_order(
         plugins.components("kernel_admission_plugins"), options.enable_admission_plugins,
         options.disable_admission_plugins), server))

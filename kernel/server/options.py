@@ -332,6 +332,11 @@ def add_server_run_options(options: OptionSet) -> None:
         help="Ordered list of plug-ins to do authorization on the secure port. Default: Node,RBAC "
              "(Node only when a plugin provides it) when a selected plugin provides RBAC, else "
              "AlwaysAllow, with a warning.")
+    add("authorization-config", default="",
+        help="File with Authorization Configuration to configure the authorizer chain "
+             "(apiserver.config.k8s.io AuthorizationConfiguration, v1 or v1beta1). This flag is "
+             "mutually exclusive with the other --authorization-mode and --authorization-webhook-* "
+             "flags.")
     add("enable-admission-plugins", default=[], type=string_list,
         help="Admission plugins to enable in addition to the default-enabled ones, in this order.")
     add("disable-admission-plugins", default=[], type=string_list,
@@ -356,9 +361,21 @@ def validate_server_run_options(options: Options) -> list[str]:
                       'supported values: "json", "text"')
     if not 0 <= options.goaway_chance <= 0.02:  # kube's bound and message
         errors.append("--goaway-chance can not be less than 0 or greater than 0.02")
+    if options.authorization_config:
+        return errors + authorization_config_conflicts(options)
     modes = options.authorization_mode
     if not modes:
         errors.append("--authorization-mode: at least one authorization mode must be passed")
     if len(set(modes)) != len(modes):
         errors.append(f"--authorization-mode: has mode specified more than once: {','.join(modes)}")
     return errors
+
+
+def authorization_config_conflicts(options: Options) -> list[str]:
+    """--authorization-config excludes the legacy flags, as in kube."""
+    legacy = [flag for flag in sorted(options.explicit)
+              if flag == "authorization-mode" or flag.startswith("authorization-webhook-")]
+    if not legacy:
+        return []
+    return ["--authorization-config can not be specified when --authorization-mode or "
+            "--authorization-webhook-* flags are defined"]
