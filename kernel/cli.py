@@ -66,6 +66,8 @@ def serve(argv: Sequence[str]) -> int:
         options = app.complete(run_options, options)
     except app.OptionsError as error:
         return _fail(error.errors)
+    except PluginError as error:  # two selected plugins provide the same mode or backend
+        return _fail([str(error)])
     for warning in app.warnings(run_options, options):
         log.warning("%s", warning)
     try:
@@ -87,6 +89,8 @@ def plugins(argv: Sequence[str]) -> int:
         run_options, options, errors = _load(argv)
     except app.OptionsError as error:
         return _fail(error.errors)
+    except PluginError as error:
+        return _fail([str(error)])
     if errors:
         return _fail(errors)
     manager = run_options.plugins

@@ -99,10 +99,18 @@ class InProcess:
 def kernel_in_process(tmp_path: Path, nursery: trio.Nursery):
     """``await kernel_in_process(*flags)`` starts a server in the test's nursery."""
 
-    async def start(*args: str) -> InProcess:
+    async def start(*args: str, ready: bool = True) -> InProcess:
+        """Start it; with ``ready``, return once /readyz passes (post-start hooks such as RBAC's
+        bootstrap policy are done, so anonymous and token users see the policy)."""
         server = build_server(tmp_path, args)
         await nursery.start(lambda task_status: run(server, handle_signals=False, task_status=task_status))
-        return InProcess(server)
+        kernel = InProcess(server)
+        if ready:
+            async with kernel.client(timeout=HANG_GUARD) as admin:
+                with trio.fail_after(HANG_GUARD):
+                    while (await admin.get("/readyz")).status_code != 200:
+                        await trio.sleep(0.02)
+        return kernel
 
     return start
 
@@ -162,9 +170,6 @@ async def start_api(kernel_in_process):
         kernel = await kernel_in_process(BARE_NAMESPACES, *flags)
         client = kernel.client(timeout=HANG_GUARD)
         clients.append(client)
-        with trio.fail_after(HANG_GUARD):
-            while (await client.get("/readyz")).status_code != 200:
-                await trio.sleep(0.02)
         return Api(kernel, client)
 
     yield start

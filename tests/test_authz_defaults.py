@@ -66,9 +66,8 @@ def test_given_flags_win() -> None:
 
 
 def test_an_authorization_config_file_is_left_to_name_the_chain() -> None:
-    # authz_webhook's --authorization-config replaces --authorization-mode: no default then.
+    # --authorization-config replaces --authorization-mode: no default then.
     option_set = app.build_options(["--plugins="]).option_set
-    option_set.add("authorization-config", default="", help="kube's AuthorizationConfiguration file.")
     run_options = app.ServerRunOptions(option_set, PluginManager([_mode_plugin("rbac", "RBAC")]))
     options, errors = app.parse(run_options, ["--authorization-config=/some/file.yaml"])
     assert not errors and not options.authorization_mode_defaulted
@@ -82,12 +81,12 @@ def test_kernel_plugins_shows_the_resolved_chain(test_plugins_path: str) -> None
     assert ("authorization: privileged group system:masters, AlwaysAllow (default; no "
             "--authorization-mode)") in trimmed.stdout
     assert "warning: INSECURE DEFAULT: no selected plugin provides the RBAC authorization mode" in trimmed.stdout
-    secure = run_kernel("plugins", "--plugins=api_core,storage_memory,test_rbac_mode,test_node_mode", env=env)
+    secure = run_kernel("plugins", "--plugins=api_core,storage_memory,api_rbac,authz_rbac,authz_node", env=env)
     assert "authorization: privileged group system:masters, Node, RBAC (default" in secure.stdout
     assert "INSECURE" not in secure.stdout
-    rbac_only = run_kernel("plugins", "--plugins=api_core,storage_memory,test_rbac_mode", env=env)
+    rbac_only = run_kernel("plugins", "--plugins=api_core,storage_memory,api_rbac,authz_rbac", env=env)
     assert "authorization: privileged group system:masters, RBAC (default" in rbac_only.stdout
-    chosen = run_kernel("plugins", "--plugins=api_core,storage_memory,test_rbac_mode",
+    chosen = run_kernel("plugins", "--plugins=api_core,storage_memory,api_rbac,authz_rbac",
                         "--authorization-mode=RBAC,AlwaysAllow", env=env)
     assert "authorization: privileged group system:masters, RBAC, AlwaysAllow\n" in chosen.stdout
 
@@ -143,7 +142,7 @@ def test_trimmed_build_warns_and_listens_on_loopback_only(tmp_path: Path) -> Non
 def test_with_rbac_anonymous_writes_are_refused_and_the_admin_works(
         tmp_path: Path, test_plugins_path: str) -> None:
     served = Served(tmp_path, plugin_env(test_plugins_path),
-                    "--plugins=api_core,storage_memory,test_rbac_mode,test_node_mode")
+                    "--plugins=api_core,storage_memory,api_rbac,authz_rbac,authz_node")
     try:
         assert served.bind_address == "0.0.0.0"  # kube's default once a policy decides
         assert "INSECURE" not in served.log()
@@ -153,8 +152,7 @@ def test_with_rbac_anonymous_writes_are_refused_and_the_admin_works(
             assert response.status_code == 403, response.text
             assert response.json()["message"] == (
                 'secrets is forbidden: User "system:anonymous" cannot create resource "secrets" in '
-                'API group "" in the namespace "default": the test Node mode allows nothing\n'
-                'the test RBAC mode allows nothing')
+                'API group "" in the namespace "default"')
             assert anonymous.get("/api/v1/namespaces/default/secrets").status_code == 403
         with served.client(served.token) as admin:  # the admin kubeconfig: system:masters
             assert admin.post("/api/v1/namespaces/default/secrets", json=SECRET).status_code == 201

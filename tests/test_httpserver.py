@@ -236,14 +236,14 @@ async def test_alpn_offers_h2_and_http_1_1(kernel_in_process, http2: bool, negot
 async def test_idle_keep_alive_connections_do_not_hold_up_shutdown(tmp_path: Path, http2: bool) -> None:
     # The drain waits up to --request-timeout (30 s here) for connections with requests in
     # flight; an idle connection must be closed at once, so run() returns well within 10 s.
-    server = build_server(tmp_path, ["--request-timeout=30s"])
+    server = build_server(tmp_path, ["--request-timeout=30s", "--authorization-mode=AlwaysAllow"])
     context = client_context(server.options.serving.ca_file)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(lambda task_status: run(server, handle_signals=False,
                                                         task_status=task_status))
             client = httpx.AsyncClient(base_url=server.url, verify=context, http1=not http2, http2=http2)
-            response = await client.get("/readyz")
+            response = await client.get("/version")  # anonymous; /readyz waits for post-start hooks
             assert response.status_code == 200
             assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
             server.shutdown()  # the connection stays open and idle in the client's pool

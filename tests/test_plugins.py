@@ -52,8 +52,7 @@ def test_unknown_plugin_lists_installed_ones(test_plugins_path):
     builtins = [name for name, ep in installed().items() if ep.dist and ep.dist.name == "kernel"]
     others = [name for name in installed() if name not in builtins]
     listed = builtins + sorted(others + ["test_admission", "test_alpha", "test_beta", "test_bootstrap",
-                                          "test_gamma", "test_node_mode", "test_policy",
-                                          "test_rbac_mode", "test_subresources"])
+                                          "test_gamma", "test_policy", "test_subresources"])
     assert f"--plugins: unknown plugin(s) nope; installed: {', '.join(listed)}" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
+
+import httpx
 
 from conftest import plugin_env, run_kernel
 
@@ -185,7 +188,7 @@ INSECURE = "INSECURE: anonymous requests are allowed everything"
 
 
 def test_anonymous_always_allow_on_a_non_loopback_address_warns_once(kernel_process):
-    kernel = kernel_process("--bind-address=0.0.0.0")
+    kernel = kernel_process("--bind-address=0.0.0.0", "--authorization-mode=AlwaysAllow")
     warnings = [line for line in kernel.log().splitlines() if INSECURE in line]
     assert len(warnings) == 1 and warnings[0].startswith("W")
     assert "(--anonymous-auth=true with --authorization-mode=AlwaysAllow) on 0.0.0.0" in warnings[0]
@@ -196,9 +199,11 @@ def test_anonymous_always_allow_on_a_non_loopback_address_warns_once(kernel_proc
 
 def test_no_insecure_warning_when_anything_closes_the_hole():
     # kernel plugins prints the warnings kernel serve would log, without serving.
-    assert INSECURE in run_kernel("plugins", "--bind-address=0.0.0.0").stdout
-    assert INSECURE in run_kernel("plugins", "--bind-address=::").stdout
-    for flags in (["--bind-address=127.0.0.1"], ["--bind-address=::1"],
+    assert INSECURE in run_kernel("plugins", "--bind-address=0.0.0.0", "--authorization-mode=AlwaysAllow").stdout
+    assert INSECURE in run_kernel("plugins", "--bind-address=::", "--authorization-mode=AlwaysAllow").stdout
+    for flags in (["--bind-address=0.0.0.0"],  # every plugin installed: Node,RBAC by default
+                  ["--bind-address=127.0.0.1", "--authorization-mode=AlwaysAllow"],
+                  ["--bind-address=::1", "--authorization-mode=AlwaysAllow"],
                   ["--bind-address=0.0.0.0", "--anonymous-auth=false"],
                   ["--bind-address=0.0.0.0", "--authorization-mode=AlwaysDeny"],
                   ["--bind-address=0.0.0.0", "--authorization-mode=AlwaysDeny,AlwaysAllow"]):
@@ -222,8 +227,9 @@ def test_a_plugins_selection_serving_no_api_group_warns(kernel_process, test_plu
     assert kernel.stop() == 0
 
 
-def serve_script(tmp_path, *args: str) -> tuple[str, str]:
-    """Run ``bash scripts/serve`` until it wrote its kubeconfig; its server URL and its output."""
+def serve_script(tmp_path, *args: str, while_serving=None) -> tuple[str, str]:
+    """Run ``bash scripts/serve`` until it wrote its kubeconfig (and, given ``while_serving``,
+    until ``while_serving(url, ca_file)`` returned); its server URL and its output."""
     tmp_path.mkdir()
     kubeconfig, log_path = tmp_path / "kubeconfig", tmp_path / "serve.log"
     with open(log_path, "w") as log:
@@ -235,10 +241,12 @@ def serve_script(tmp_path, *args: str) -> tuple[str, str]:
         while not kubeconfig.exists():
             assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.05)
+        url = re.search(r'"server": "([^"]+)"', kubeconfig.read_text()).group(1)
+        if while_serving is not None:
+            while_serving(url, str(tmp_path / "certs" / "ca.crt"))
     finally:
         process.send_signal(signal.SIGTERM)  # scripts/serve execs kernel serve
         assert process.wait(30) == 0
-    url = re.search(r'"server": "([^"]+)"', kubeconfig.read_text()).group(1)
     return url, log_path.read_text()
 
 
@@ -250,4 +258,27 @@ def test_scripts_serve_listens_on_loopback_unless_told_otherwise(tmp_path):
     assert "scripts/install" not in log  # installed already: the install step says nothing
     url, log = serve_script(tmp_path / "all", "--bind-address", "0.0.0.0")
     assert "Serving securely on 0.0.0.0:" in log
+    assert INSECURE not in log  # Node,RBAC: anonymous requests get what the bootstrap policy grants
+    url, log = serve_script(tmp_path / "allow", "--bind-address", "0.0.0.0", "--authorization-mode=AlwaysAllow")
     assert INSECURE in log
+
+
+def test_the_quickstart_refuses_anonymous_writes(tmp_path):
+    def try_anonymously(url: str, ca_file: str) -> None:
+        port = url.rsplit(":", 1)[1]
+        context = ssl.create_default_context(cafile=ca_file)
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context, timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while client.get("/readyz").status_code != 200:  # readable by anyone once bootstrapped
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            response = client.post("/api/v1/namespaces/default/secrets",
+                                   json={"metadata": {"name": "planted"}, "stringData": {"k": "v"}})
+            assert response.status_code == 403, response.text
+            assert response.json()["message"].startswith(
+                'secrets is forbidden: User "system:anonymous" cannot create resource "secrets"')
+            assert client.get("/api/v1/namespaces/default/secrets").status_code == 403
+            assert client.get("/version").status_code == 200
+
+    url, log = serve_script(tmp_path / "quickstart", while_serving=try_anonymously)
+    assert "authorization chain: privileged group system:masters, Node, RBAC" in log
