@@ -15,32 +15,20 @@ It serves from a thread (``http.server``), so it works for in-process trio serve
 from __future__ import annotations
 
 import collections
-import datetime
-import ipaddress
 import json
-import socket
-import ssl
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+
+from kernel.testing.tls import TLSRequestHandler, free_port, serve_https, serving_material
 
 _CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _private_key(alg: str) -> Any:
@@ -55,41 +43,10 @@ def _public_jwk(alg: str, key: Any, kid: str) -> dict[str, Any]:
     return {**jwk, "kid": kid, "alg": alg, "use": "sig"}
 
 
-def _tls_material(directory: Path) -> tuple[str, str, str]:
-    """A CA and a serving certificate for 127.0.0.1/localhost: (ca file, cert file, key file)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local-oidc-issuer-ca")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=7))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=7))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    files = (directory / "ca.crt", directory / "issuer.crt", directory / "issuer.key")
-    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return tuple(str(f) for f in files)  # type: ignore[return-value]
-
-
 class LocalIssuer:
     def __init__(self, port: int = 0, path: str = "") -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="local-oidc-")
-        self.ca_file, self._cert_file, self._key_file = _tls_material(Path(self._directory.name))
+        self.ca_file, self._cert_file, self._key_file = serving_material(Path(self._directory.name))
         self.port = port or free_port()
         self.path = path.rstrip("/")
         self.keys: dict[str, tuple[str, Any]] = {}  # kid → (alg, private key)
@@ -150,7 +107,7 @@ class LocalIssuer:
     def start(self) -> LocalIssuer:
         issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(TLSRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 issuer.requests[self.path] += 1
                 documents = {f"{issuer.path}/.well-known/openid-configuration": issuer.discovery,
@@ -165,16 +122,8 @@ class LocalIssuer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self._cert_file, self._key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True,
-                         name="local-oidc-issuer").start()
+        server = serve_https(Handler, self.port, self._cert_file, self._key_file,
+                             name="local-oidc-issuer")
         self._server = server
         return self
 

@@ -18,12 +18,11 @@ import datetime
 import ipaddress
 import json
 import socket
-import ssl
 import struct
 import tempfile
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from kernel.testing.tls import TLSRequestHandler, free_port, serve_https, serving_material
+
 #: ``fail_next(RESET)``: reset the connection instead of answering.
 RESET = 0
 Decide = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _certificate(subject: str, key: Any, issuer: x509.Name, issuer_key: Any, ca: bool) -> x509.Certificate:
@@ -59,22 +54,6 @@ def _certificate(subject: str, key: Any, issuer: x509.Name, issuer_key: Any, ca:
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def tls_material(directory: Path) -> tuple[str, str, str]:
-    """A CA and a serving certificate for 127.0.0.1/localhost: (ca file, cert file, key file)."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local-authz-webhook-ca")])
-    ca = _certificate("local-authz-webhook-ca", ca_key, ca_name, ca_key, ca=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _certificate("127.0.0.1", key, ca_name, ca_key, ca=False)
-    files = (directory / "ca.crt", directory / "webhook.crt", directory / "webhook.key")
-    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return tuple(str(f) for f in files)  # type: ignore[return-value]
-
-
 def by_user(review: dict[str, Any]) -> dict[str, Any]:
     """A sample rule: alice is allowed, bob denied, anyone else gets no opinion (reasons say so)."""
     user = review["spec"].get("user")
@@ -83,10 +62,6 @@ def by_user(review: dict[str, Any]) -> dict[str, Any]:
     if user == "bob":
         return {"allowed": False, "denied": True, "reason": "bob is banned"}
     return {"allowed": False, "reason": f"no rule for {user}"}
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128  # many concurrent reviews: http.server's 5 would drop connections
 
 
 def client_material(subject: str = "kube-apiserver") -> tuple[bytes, bytes, bytes]:
@@ -107,7 +82,7 @@ class LocalWebhook:
 
     def __init__(self, path: str = "/authorize", require_client_cert: bool = False) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="local-authz-webhook-")
-        self.ca_file, self._cert_file, self._key_file = tls_material(Path(self._directory.name))
+        self.ca_file, self._cert_file, self._key_file = serving_material(Path(self._directory.name))
         self.require_client_cert = require_client_cert
         self.client_ca, self.client_cert, self.client_key = client_material()
         self.clients: list[str] = []  # the common name of each client certificate presented
@@ -159,27 +134,12 @@ class LocalWebhook:
     def start(self) -> LocalWebhook:
         webhook = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(TLSRequestHandler):
             def setup(self) -> None:
-                self.refused = False
-                try:
-                    self.request.do_handshake()  # in this connection's thread, not the accept loop
-                except (ssl.SSLError, OSError):  # no or a bad client certificate: drop it
-                    self.refused = True
-                    return
-                peer = self.request.getpeercert()
-                if peer:
-                    with webhook._lock:
-                        webhook.clients.append(dict(field[0] for field in peer["subject"])["commonName"])
                 super().setup()
-
-            def handle(self) -> None:
-                if not self.refused:
-                    super().handle()
-
-            def finish(self) -> None:
-                if not self.refused:
-                    super().finish()
+                if self.peer:
+                    with webhook._lock:
+                        webhook.clients.append(dict(f[0] for f in self.peer["subject"])["commonName"])
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
@@ -199,20 +159,9 @@ class LocalWebhook:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = _Server(("127.0.0.1", self.port), Handler)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self._cert_file, self._key_file)
-        if self.require_client_cert:
-            context.verify_mode = ssl.CERT_REQUIRED
-            context.load_verify_locations(cadata=self.client_ca.decode())
-        server.socket = context.wrap_socket(server.socket, server_side=True,
-                                            do_handshake_on_connect=False)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True,
-                         name="local-authz-webhook").start()
+        client_ca = self.client_ca if self.require_client_cert else None
+        server = serve_https(Handler, self.port, self._cert_file, self._key_file,
+                             client_ca_pem=client_ca, name="local-authz-webhook")
         self._server = server
         return self
 
