@@ -33,7 +33,20 @@ class Attributes:
 
 class Authorizer(Protocol):
     async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
-        """Return a decision and a reason (shown in the 403 message when denied)."""
+        """Return a decision and a reason (shown in the 403 message when denied), or raise
+        :class:`AuthorizationError` when the mode could not decide (a webhook that is down)."""
+
+
+class AuthorizationError(Exception):
+    """A mode failed to decide (kube's authorizer error). ``decision`` is what its failure policy
+    says meanwhile (NoOpinion lets the next mode decide; Deny ends the chain); a request that no
+    mode then allows is a 500 InternalError, as kube answers, and a review reports the error as
+    ``status.evaluationError``."""
+
+    def __init__(self, message: str, decision: Decision = Decision.NO_OPINION, reason: str = "") -> None:
+        super().__init__(message)
+        self.decision = decision
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -114,15 +127,29 @@ class AuthorizerChain:
         return [name for name, _ in self.authorizers]
 
     async def authorize(self, attributes: Attributes) -> tuple[Decision, str]:
+        """The decision and the reasons; raises :class:`AuthorizationError` when the decision is
+        not Allow and a mode failed on the way (kube's union authorizer returns the error then)."""
         if self.privileged_group in attributes.user.groups:
             return Decision.ALLOW, ""
-        reasons = []
+        reasons: list[str] = []
+        errors: list[str] = []
         for _, authorizer in self.authorizers:
-            decision, reason = await authorizer.authorize(attributes)
-            if decision is not Decision.NO_OPINION:
-                return decision, reason
+            failed = None
+            try:
+                decision, reason = await authorizer.authorize(attributes)
+            except AuthorizationError as error:
+                failed, decision, reason = error, error.decision, error.reason
+                errors.append(str(error))
             if reason:
                 reasons.append(reason)
+            if decision is Decision.ALLOW:
+                return decision, reason
+            if decision is Decision.DENY:
+                if failed is not None:
+                    raise AuthorizationError(str(failed), Decision.DENY, reason)
+                return decision, reason
+        if errors:
+            raise AuthorizationError(", ".join(errors), Decision.NO_OPINION, "\n".join(reasons))
         return Decision.NO_OPINION, "\n".join(reasons)
 
     async def rules_for(self, user: UserInfo, namespace: str) -> Rules:

@@ -157,6 +157,10 @@ def kernel_authenticators() -> Mapping[str, Factory]:
 def kernel_authorizers() -> Mapping[str, Factory]:
     """Authorizers by ``--authorization-mode`` name (``RBAC``, ``Node``, ...).
 
+    ``authorize(attributes)`` returns ``(decision, reason)`` or raises
+    ``kernel.authorization.AuthorizationError`` when the mode could not decide; the chain then
+    goes on as the error's decision says, and a request no mode allows is a 500, as in kube.
+
     The chain is ``--authorization-config``'s entries (kube's AuthorizationConfiguration) or, without
     it, one entry per ``--authorization-mode``; each entry's factory (by its ``type``) is called
     once for it, with the entry in ``context.authorizer_config`` (several ``Webhook`` entries: several

@@ -1,10 +1,15 @@
-"""WithAuthorization: ask the authorizer chain; anything but Allow is a 403 with kube's message."""
+"""WithAuthorization: ask the authorizer chain; anything but Allow is a 403 with kube's message,
+or a 500 when a mode failed to decide."""
 
 from __future__ import annotations
 
+import logging
+
 from kernel.apimachinery import status
-from kernel.authorization import Attributes, Authorizer, Decision, forbidden_message
+from kernel.authorization import Attributes, AuthorizationError, Authorizer, Decision, forbidden_message
 from kernel.endpoints.request import Handler, Request
+
+log = logging.getLogger("kernel.authorization")
 
 
 def attributes_of(request: Request) -> Attributes:
@@ -19,7 +24,12 @@ def attributes_of(request: Request) -> Attributes:
 def with_authorization(handler: Handler, authorizer: Authorizer) -> Handler:
     async def authorization(request: Request) -> None:
         attributes = attributes_of(request)
-        decision, reason = await authorizer.authorize(attributes)
+        try:
+            decision, reason = await authorizer.authorize(attributes)
+        except AuthorizationError as error:  # a mode failed and none allowed: kube's 500
+            log.info("authorization of %s %s failed: %s", attributes.verb, attributes.path, error)
+            await request.respond_error(status.internal_error(str(error)))
+            return
         if decision is Decision.ALLOW:
             await handler(request)
             return

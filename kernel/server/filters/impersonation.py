@@ -19,7 +19,7 @@ from kernel import logs
 from kernel.apimachinery import status
 from kernel.apimachinery.validation import is_dns1123_label, is_dns1123_subdomain
 from kernel.authentication import ANONYMOUS, AUTHENTICATED, UNAUTHENTICATED, UserInfo
-from kernel.authorization import Attributes, Authorizer, Decision, forbidden_message
+from kernel.authorization import Attributes, AuthorizationError, Authorizer, Decision, forbidden_message
 from kernel.endpoints.request import Handler, Request
 
 log = logging.getLogger("kernel.impersonation")
@@ -167,7 +167,10 @@ def with_impersonation(handler: Handler, authorizer: Authorizer) -> Handler:
         assert requestor is not None
         for part in wanted:
             attributes = acting_as(requestor, part)
-            decision, reason = await authorizer.authorize(attributes)
+            try:
+                decision, reason = await authorizer.authorize(attributes)
+            except AuthorizationError as error:  # kube: a failed check forbids impersonation
+                decision, reason = error.decision, error.reason or str(error)
             if decision is not Decision.ALLOW:
                 log.log(logs.level(4), "forbidden impersonation of %s by %s: %s", part,
                         requestor.name, reason)

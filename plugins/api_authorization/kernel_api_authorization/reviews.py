@@ -16,7 +16,7 @@ from kernel.apimachinery import status
 from kernel.apimachinery.apitypes import GeneratedTypes
 from kernel.apimachinery.validation import FieldError, invalid
 from kernel.authentication import UserInfo
-from kernel.authorization import Attributes, Decision, Rules
+from kernel.authorization import Attributes, AuthorizationError, Decision, Rules
 from kernel.registry.resource import ResourceSpec
 
 from kernel_api_authorization import validation
@@ -73,12 +73,18 @@ def subject_of(spec: Mapping[str, Any]) -> UserInfo:
 
 async def decide(authorize: Authorize, attributes: Attributes) -> dict[str, Any]:
     """SubjectAccessReviewStatus, with Go's omitempty (``allowed`` is always there)."""
-    decision, reason = await authorize(attributes)
+    error = ""
+    try:
+        decision, reason = await authorize(attributes)
+    except AuthorizationError as failure:  # a mode failed: kube reports it, with the decision
+        decision, reason, error = failure.decision, failure.reason, str(failure)
     review: dict[str, Any] = {"allowed": decision is Decision.ALLOW}
     if decision is Decision.DENY:
         review["denied"] = True
     if reason:
         review["reason"] = reason
+    if error:
+        review["evaluationError"] = error
     return review
 
 

@@ -13,7 +13,7 @@ import kernel_api_authorization.plugin
 from kernel.apimachinery import protobuf
 from kernel.apimachinery.status import StatusError
 from kernel.authentication import UserInfo
-from kernel.authorization import (Attributes, AuthorizerChain, Decision, NonResourceRule,
+from kernel.authorization import (Attributes, AuthorizationError, AuthorizerChain, Decision, NonResourceRule,
                                   ResourceRule, Rules)
 from kernel.endpoints.apigroup import APIGroup
 from kernel.endpoints.discovery import api_resource_list
@@ -265,3 +265,27 @@ def test_reviews_over_http(kernel) -> None:
         assert answer.status_code == 403
         assert json.loads(answer.text)["message"].startswith(
             'subjectaccessreviews.authorization.k8s.io is forbidden: User "jane" cannot create')
+
+
+class Failing:
+    """A mode that cannot decide (a webhook that is down), with its failure policy's decision."""
+
+    def __init__(self, decision: Decision) -> None:
+        self.decision = decision
+
+    async def authorize(self, a: Attributes) -> tuple[Decision, str]:
+        raise AuthorizationError("policy service unreachable", self.decision)
+
+
+async def test_a_failed_mode_is_the_reviews_evaluation_error() -> None:
+    failing_first = AuthorizerChain([("failing", Failing(Decision.NO_OPINION)), ("policy", Policy())],
+                                    "system:masters")
+    rest = SubjectAccessReviewREST(failing_first.authorize)
+    # A later mode still decides; kube then reports only that mode's answer.
+    assert (await rest.create("", sar({"user": "jane", **pods()}), None))["status"] == {"allowed": True}
+    assert (await rest.create("", sar({"user": "jane", **pods("delete")}), None))["status"] == {
+        "allowed": False, "reason": "no rule", "evaluationError": "policy service unreachable"}
+    denying = AuthorizerChain([("failing", Failing(Decision.DENY)), ("policy", Policy())], "system:masters")
+    status = (await SubjectAccessReviewREST(denying.authorize).create(
+        "", sar({"user": "jane", **pods()}), None))["status"]
+    assert status == {"allowed": False, "denied": True, "evaluationError": "policy service unreachable"}

@@ -21,7 +21,7 @@ from typing import Any
 
 from kernel.admission import Attributes, Operation, ValidatingAdmission
 from kernel.apimachinery import status
-from kernel.authorization import Attributes as AuthorizationAttributes, Decision
+from kernel.authorization import Attributes as AuthorizationAttributes, AuthorizationError, Decision
 from kernel.context import ServerContext
 
 from kernel_api_rbac import validation
@@ -77,9 +77,12 @@ class RBACEscalation(ValidatingAdmission):
             await self._check_binding(attributes)
 
     async def _allowed(self, attributes: Attributes, verb: str, resource: str, name: str) -> bool:
-        decision, _ = await self.context.authorize(AuthorizationAttributes(
-            attributes.user, verb, True, namespace=attributes.namespace,
-            api_group=validation.GROUP, api_version="*", resource=resource, name=name))
+        try:
+            decision, _ = await self.context.authorize(AuthorizationAttributes(
+                attributes.user, verb, True, namespace=attributes.namespace,
+                api_group=validation.GROUP, api_version="*", resource=resource, name=name))
+        except AuthorizationError:  # a failed mode allows nothing; the rules still may
+            return False
         return decision is Decision.ALLOW
 
     async def _check_role(self, attributes: Attributes) -> None:

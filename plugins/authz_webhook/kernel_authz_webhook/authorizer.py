@@ -5,8 +5,8 @@ As kube's (staging/src/k8s.io/apiserver/plugin/pkg/authorizer/webhook): match co
 TTL for allowed answers and another for the rest (0 turns that side off); then a POST of the
 review, retried with kube's DefaultRetryBackoff (0.5s, x1.5, 20% jitter, 5 attempts) when the
 failure is transient (connection reset, 429, 500, 504, or a Retry-After header). A failure is
-logged and decided by the failure policy (NoOpinion by default, or Deny), with the error as the
-reason.
+logged and raised as ``AuthorizationError`` carrying the failure policy's decision (NoOpinion by
+default: the next mode decides; or Deny); a request no mode allows then is kube's 500.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import httpx
 import trio
 
 from kernel.authentication.user import UserInfo
-from kernel.authorization import Attributes, Decision, Rules
+from kernel.authorization import Attributes, AuthorizationError, Decision, Rules
 from kernel_authz_webhook import sar
 from kernel_authz_webhook.kubeconfig import ClientConfig
 from kernel_authz_webhook.matchconditions import MatchConditions, MatchError
@@ -130,7 +130,8 @@ class WebhookAuthorizer:
                     return Decision.NO_OPINION, ""
             except MatchError as error:
                 log.error("webhook authorizer %s: match conditions failed: %s", self.settings.name, error)
-                return self.settings.decision_on_error, str(error)
+                raise AuthorizationError(f"webhook authorizer {self.settings.name}: {error}",
+                                         self.settings.decision_on_error) from None
         key = sar.cache_key(review)
         status = self.cache.get(key)
         if status is None:
@@ -141,7 +142,8 @@ class WebhookAuthorizer:
                           self.settings.name, self.client_config.server, error)
                 if self.settings.decision_on_error is Decision.NO_OPINION:
                     self.metrics.failed_open(self.settings.name, error.result)
-                return self.settings.decision_on_error, f"webhook authorizer {self.settings.name} failed: {error}"
+                raise AuthorizationError(f"webhook authorizer {self.settings.name} failed: {error}",
+                                         self.settings.decision_on_error) from None
             if sar.should_cache(attributes):
                 allowed = bool(status.get("allowed"))
                 self.cache.add(key, status, self.settings.authorized_ttl if allowed

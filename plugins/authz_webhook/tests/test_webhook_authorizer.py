@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from kernel.authentication.user import UserInfo
-from kernel.authorization import Decision
+from kernel.authorization import AuthorizationError, Decision
 from kernel.server.authorizationconfig import WebhookConfiguration
 from kernel.testing.authorizer import non_resource, resource
 from kernel_authz_webhook.authorizer import Backoff, WebhookAuthorizer
@@ -55,6 +55,13 @@ async def make(tmp_path: Path, webhook: LocalWebhook) -> AsyncIterator[Make]:
 
 ALICE = UserInfo("alice", uid="u-1", groups=("devs", "system:authenticated"), extra={"scopes": ["a", "b"]})
 
+
+
+async def failure(authorizer, attributes) -> tuple[Decision, str]:
+    """The failure policy's decision and the error of a webhook that could not decide."""
+    with pytest.raises(AuthorizationError) as raised:
+        await authorizer.authorize(attributes)
+    return raised.value.decision, str(raised.value)
 
 async def test_the_review_on_the_wire_is_a_v1_subject_access_review(make: Make, webhook: LocalWebhook) -> None:
     authorizer = make(token="webhook-secret")
@@ -138,7 +145,7 @@ async def test_retries_stop_after_five_attempts_then_the_failure_policy_decides(
     authorizer = make()
     webhook.fail_next(500, times=10)
     with caplog.at_level(logging.ERROR, "kernel.authz_webhook"):
-        decision, reason = await authorizer.authorize(resource("alice", "get", "pods"))
+        decision, reason = await failure(authorizer, resource("alice", "get", "pods"))
     assert decision is Decision.NO_OPINION and "HTTP 500" in reason, reason
     assert len(webhook.reviews) == 5
     assert "Failed to make webhook authorizer request" in caplog.text
@@ -147,7 +154,7 @@ async def test_retries_stop_after_five_attempts_then_the_failure_policy_decides(
 async def test_a_client_error_is_not_retried(make: Make, webhook: LocalWebhook) -> None:
     authorizer = make(failure_policy="Deny")
     webhook.fail_next(403)
-    decision, reason = await authorizer.authorize(resource("alice", "get", "pods"))
+    decision, reason = await failure(authorizer, resource("alice", "get", "pods"))
     assert decision is Decision.DENY and "HTTP 403" in reason
     assert len(webhook.reviews) == 1
     # A failure is not cached: the next request asks again.
@@ -161,7 +168,7 @@ async def test_with_the_webhook_down_the_failure_policy_decides(
     authorizer = make(failure_policy=policy)
     webhook.stop()
     with caplog.at_level(logging.ERROR, "kernel.authz_webhook"):
-        decision, reason = await authorizer.authorize(resource("alice", "get", "pods"))
+        decision, reason = await failure(authorizer, resource("alice", "get", "pods"))
     assert decision is expected
     assert reason.startswith("webhook authorizer test failed: ConnectError"), reason
     assert "Failed to make webhook authorizer request" in caplog.text
@@ -179,7 +186,7 @@ async def test_evaluation_error_is_the_reason_when_none_is_given(make: Make, web
 
 async def test_a_response_that_is_not_a_review_is_a_failure(make: Make, webhook: LocalWebhook) -> None:
     webhook.decide = lambda review: {"allowed": "yes"}
-    decision, reason = await make().authorize(resource("alice", "get", "pods"))
+    decision, reason = await failure(make(), resource("alice", "get", "pods"))
     assert decision is Decision.NO_OPINION and "status.allowed" in reason
 
 
@@ -198,10 +205,10 @@ async def test_a_match_condition_error_applies_the_failure_policy(
         make: Make, webhook: LocalWebhook, policy: str, expected: Decision) -> None:
     authorizer = make(failure_policy=policy, match_condition_subject_access_review_version="v1",
                       match_conditions=("request.resourceAttributes.namespace == 'a'",))
-    decision, reason = await authorizer.authorize(non_resource("alice", "get", "/metrics"))
+    decision, reason = await failure(authorizer, non_resource("alice", "get", "/metrics"))
     assert decision is expected
-    assert reason.startswith("cel evaluation error: expression 'request.resourceAttributes.namespace == 'a'' "
-                             "resulted in error"), reason
+    assert reason.startswith("webhook authorizer test: cel evaluation error: expression "
+                             "'request.resourceAttributes.namespace == 'a'' resulted in error"), reason
     assert webhook.reviews == []
 
 
@@ -220,7 +227,7 @@ async def test_a_client_certificate_from_the_kubeconfig_authenticates_to_the_web
         authorizer, anonymous = build("mtls", hook), build("plain", without)
         try:
             assert (await authorizer.authorize(resource("alice", "get", "pods")))[0] is Decision.ALLOW
-            decision, reason = await anonymous.authorize(resource("alice", "get", "pods"))
+            decision, reason = await failure(anonymous, resource("alice", "get", "pods"))
             assert decision is Decision.NO_OPINION and reason.startswith("webhook authorizer plain failed"), reason
         finally:
             await authorizer.aclose()

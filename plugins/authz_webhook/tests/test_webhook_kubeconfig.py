@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel.authorization import Decision
+from kernel.authorization import AuthorizationError, Decision
 from kernel.server.authorizationconfig import WebhookConfiguration
 from kernel.testing.authorizer import resource
 from kernel_authz_webhook.kubeconfig import KubeconfigError, load
@@ -81,8 +81,9 @@ async def test_the_webhook_certificate_is_verified(tmp_path: Path, webhook: Loca
         "server": webhook.url, "insecure-skip-tls-verify": True}}]})
     insecure = build("insecure", replace(hook, kubeconfig_file=insecure_path))
     try:
-        decision, reason = await untrusted.authorize(resource("alice", "get", "pods"))
-        assert decision is Decision.DENY and "CERTIFICATE_VERIFY_FAILED" in reason, reason
+        with pytest.raises(AuthorizationError) as failed:
+            await untrusted.authorize(resource("alice", "get", "pods"))
+        assert failed.value.decision is Decision.DENY and "CERTIFICATE_VERIFY_FAILED" in str(failed.value)
         assert webhook.reviews == []
         assert (await insecure.authorize(resource("alice", "get", "pods")))[0] is Decision.ALLOW
     finally:

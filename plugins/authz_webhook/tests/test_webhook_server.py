@@ -68,10 +68,12 @@ def test_decisions_cache_and_failure_through_the_server(tmp_path: Path, webhook:
         assert (reviews_of(webhook, "alice"), reviews_of(webhook, "bob")) == (1, 4)
         webhook.stop()  # down: NoOpinion, the next mode decides; cached answers still serve
         assert get(kernel, "alice", PODS.format("default")).status_code == 200
+        # No later mode allows: kube answers the failure with a 500, not a 403.
         down = get(kernel, "dave", PODS.format("default"))
-        assert down.status_code == 403
-        assert "webhook authorizer default failed: ConnectError" in down.json()["message"]
-        assert down.json()["message"].endswith("Everything is forbidden.")
+        assert down.status_code == 500
+        assert down.json()["reason"] == "InternalError"
+        assert down.json()["message"].startswith(
+            "Internal error occurred: webhook authorizer default failed: ConnectError")
         with kernel.client() as admin:
             metrics = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
                        for line in admin.get("/metrics").text.splitlines()
@@ -142,8 +144,8 @@ def test_failure_policy_deny_from_authorization_config(tmp_path: Path, webhook: 
     try:
         assert get(kernel, "carol", PODS.format("default")).status_code == 200  # NoOpinion → AlwaysAllow
         webhook.stop()
-        refused = get(kernel, "dave", PODS.format("default"))
-        assert refused.status_code == 403
+        refused = get(kernel, "dave", PODS.format("default"))  # Deny: AlwaysAllow is never asked
+        assert refused.status_code == 500
         assert "webhook authorizer strict failed: ConnectError" in refused.json()["message"]
     finally:
         kernel.stop()
