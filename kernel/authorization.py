@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from kernel.apimachinery.selectors import SelectorError, parse_field_selector
 from kernel.authentication.user import UserInfo
 
 
@@ -29,6 +30,19 @@ class Attributes:
     resource: str = ""
     subresource: str = ""
     name: str = ""
+    # The raw fieldSelector and labelSelector of a list, watch or deletecollection.
+    field_selector: str = ""
+    label_selector: str = ""
+
+    def field_selector_requires(self, field: str) -> str | None:
+        """The value an equality term of the field selector requires of ``field`` (kube's
+        GetFieldSelector requirements with ``=``/``==``); None when none does or it does not parse."""
+        if not self.field_selector:
+            return None
+        try:
+            return parse_field_selector(self.field_selector).requires_exact_match(field)
+        except SelectorError:
+            return None
 
 
 class Authorizer(Protocol):

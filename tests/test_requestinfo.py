@@ -58,3 +58,14 @@ def test_special_verb_without_resource_is_bad_request():
     with pytest.raises(StatusError) as error:
         _info("GET", "/api/v1/watch")
     assert error.value.code == 400
+
+
+def test_lists_watches_and_deletecollections_carry_their_selectors() -> None:
+    query = {"fieldSelector": ["spec.nodeName=n1"], "labelSelector": ["app=web"]}
+    for method, path, extra, verb in (("GET", "/api/v1/pods", {}, "list"),
+                                      ("GET", "/api/v1/pods", {"watch": ["1"]}, "watch"),
+                                      ("DELETE", "/api/v1/namespaces/a/pods", {}, "deletecollection")):
+        info = new_request_info(method, path, {**query, **extra})
+        assert (info.verb, info.field_selector, info.label_selector) == (verb, "spec.nodeName=n1", "app=web")
+    named = new_request_info("GET", "/api/v1/namespaces/a/pods/p", query)
+    assert (named.verb, named.field_selector, named.label_selector) == ("get", "", "")

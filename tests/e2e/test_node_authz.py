@@ -143,8 +143,17 @@ def test_a_node_reads_what_its_pods_reference_and_nothing_else(kernel, admin, no
     assert node1.read_node("n1").metadata.name == "n1"
     assert "node 'n1' cannot read 'n2', only its own Node object" in refusal(lambda: node1.read_node("n2"))
     assert "cannot read all nodes" in refusal(node1.list_node)
-    # the static node rules: pods and services are readable, namespaces are not
-    assert {p.metadata.name for p in node1.list_namespaced_pod(NS).items} == {"web", "other"}
+    # its own pods: listed with spec.nodeName=<node> (as a kubelet lists them), or one by name
+    assert {p.metadata.name for p in node1.list_pod_for_all_namespaces(
+        field_selector="spec.nodeName=n1").items} == {"web"}
+    assert node1.read_namespaced_pod("web", NS).metadata.name == "web"
+    assert "can only list/watch pods with spec.nodeName field selector" in refusal(
+        lambda: node1.list_namespaced_pod(NS))
+    assert status_of(lambda: node1.list_pod_for_all_namespaces(field_selector="spec.nodeName=n2")) == 403
+    assert "no relationship found between node 'n1' and this object" in refusal(
+        lambda: node1.read_namespaced_pod("other", NS))
+    # the static node rules: services are readable, namespaces are not
+    assert node1.list_namespaced_service(NS).items == []
     assert status_of(lambda: node1.read_namespace(NS)) == 403
 
 

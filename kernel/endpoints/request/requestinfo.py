@@ -36,6 +36,9 @@ class RequestInfo:
     subresource: str = ""
     name: str = ""
     parts: list[str] = field(default_factory=list)
+    # The raw selectors of a list, watch or deletecollection (kube ≥ 1.31 authorizes with them).
+    field_selector: str = ""
+    label_selector: str = ""
 
     @property
     def is_long_running(self) -> bool:
@@ -100,4 +103,7 @@ def new_request_info(method: str, path: str, query: Mapping[str, list[str]]) -> 
         info.name = _name_from_field_selector(query)
     if not info.name and info.verb == "delete":
         info.verb = "deletecollection"
+    if info.verb in ("list", "watch", "deletecollection"):
+        info.field_selector = (query.get("fieldSelector") or [""])[0]
+        info.label_selector = (query.get("labelSelector") or [""])[0]
     return info

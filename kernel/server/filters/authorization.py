@@ -18,7 +18,8 @@ def attributes_of(request: Request) -> Attributes:
     return Attributes(user=request.user, verb=info.verb, resource_request=info.is_resource_request,
                       path=info.path, namespace=info.namespace, api_group=info.api_group,
                       api_version=info.api_version, resource=info.resource,
-                      subresource=info.subresource, name=info.name)
+                      subresource=info.subresource, name=info.name,
+                      field_selector=info.field_selector, label_selector=info.label_selector)
 
 
 def with_authorization(handler: Handler, authorizer: Authorizer) -> Handler:

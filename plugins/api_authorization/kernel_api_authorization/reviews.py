@@ -48,6 +48,18 @@ RESOURCES = [localsubjectaccessreview_spec, selfsubjectaccessreview_spec,
              selfsubjectrulesreview_spec, subjectaccessreview_spec]
 
 
+def _raw_selector(selector: Mapping[str, Any] | None) -> str:
+    """A review's field or label selector as the query parameter would carry it: ``rawSelector``,
+    else its ``In`` requirements of one value (``key=value``), as kube's conversion reads them."""
+    if not selector:
+        return ""
+    if selector.get("rawSelector"):
+        return selector["rawSelector"]
+    terms = [f'{r.get("key")}={r["values"][0]}' for r in selector.get("requirements") or ()
+             if r.get("operator") == "In" and len(r.get("values") or ()) == 1]
+    return ",".join(terms)
+
+
 def attributes_for(user: UserInfo, spec: Mapping[str, Any]) -> Attributes:
     """authorizationutil.ResourceAttributesFrom / NonResourceAttributesFrom: what the review asks."""
     resource = spec.get("resourceAttributes")
@@ -58,7 +70,9 @@ def attributes_for(user: UserInfo, spec: Mapping[str, Any]) -> Attributes:
                           api_version=resource.get("version") or "",
                           resource=resource.get("resource") or "",
                           subresource=resource.get("subresource") or "",
-                          name=resource.get("name") or "")
+                          name=resource.get("name") or "",
+                          field_selector=_raw_selector(resource.get("fieldSelector")),
+                          label_selector=_raw_selector(resource.get("labelSelector")))
     non_resource = spec.get("nonResourceAttributes") or {}
     return Attributes(user=user, verb=non_resource.get("verb") or "", resource_request=False,
                       path=non_resource.get("path") or "")

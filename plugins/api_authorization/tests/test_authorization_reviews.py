@@ -289,3 +289,15 @@ async def test_a_failed_mode_is_the_reviews_evaluation_error() -> None:
     status = (await SubjectAccessReviewREST(denying.authorize).create(
         "", sar({"user": "jane", **pods()}), None))["status"]
     assert status == {"allowed": False, "denied": True, "evaluationError": "policy service unreachable"}
+
+
+async def test_a_reviews_selectors_reach_the_modes() -> None:
+    policy = Policy()
+    rest = SubjectAccessReviewREST(chain(policy).authorize)
+    raw = pods("list", fieldSelector={"rawSelector": "spec.nodeName=n1"},
+               labelSelector={"requirements": [{"key": "app", "operator": "In", "values": ["web"]}]})
+    await rest.create("", sar({"user": "jane", **raw}), None)
+    asked = policy.asked[-1]
+    assert (asked.field_selector, asked.label_selector) == ("spec.nodeName=n1", "app=web")
+    assert asked.field_selector_requires("spec.nodeName") == "n1"
+    assert asked.field_selector_requires("metadata.name") is None

@@ -15,8 +15,8 @@ from typing import Any
 from kernel.authentication.user import UserInfo
 from kernel.authorization import Attributes, Decision, Rules
 from kernel_api_rbac.rules import rules_allow
-from kernel_authz_node.graph import (CONFIGMAP, PV, PVC, SECRET, SERVICE_ACCOUNT, VOLUME_ATTACHMENT,
-                                     Graph)
+from kernel_authz_node.graph import (CONFIGMAP, POD, PV, PVC, SECRET, SERVICE_ACCOUNT,
+                                     VOLUME_ATTACHMENT, Graph)
 from kernel_authz_node.nodeidentifier import node_identity
 
 NODE_LEASE_NAMESPACE = "kube-node-lease"
@@ -46,6 +46,7 @@ class NodeAuthorizer:
             ("coordination.k8s.io", "leases"): self._lease,
             ("storage.k8s.io", "csinodes"): self._csi_node,
             ("", "nodes"): self._node,
+            ("", "pods"): self._pod,
         }
 
     async def rules_for(self, user: UserInfo, namespace: str) -> Rules:
@@ -114,6 +115,25 @@ class NodeAuthorizer:
         if self.graph.has_path(node, SERVICE_ACCOUNT, attributes.namespace, attributes.name):
             return ALLOW
         return _no(f"no relationship found between node '{node}' and this object")
+
+    def _pod(self, node: str, attributes: Attributes) -> Result:
+        """kube's authorizePod (AuthorizeNodeWithSelectors): a node reads its own pods — a list or
+        watch scoped by ``spec.nodeName=<node>``, or one pod bound to it by name; creates and
+        deletes (mirror pods), status updates and evictions are NodeRestriction's to limit."""
+        verb, sub = attributes.verb, attributes.subresource
+        if not sub and verb == "get":
+            return self._related(node, POD, attributes)
+        if not sub and verb in ("list", "watch"):
+            if attributes.field_selector_requires("spec.nodeName") == node:
+                return ALLOW
+            if attributes.name:
+                return self._related(node, POD, attributes)
+            return _no("can only list/watch pods with spec.nodeName field selector")
+        if (not sub and verb in ("create", "delete")) or (
+                sub == "status" and verb in ("update", "patch")) or (
+                sub == "eviction" and verb == "create"):
+            return ALLOW
+        return _no()
 
     # -- objects named after the node --------------------------------------------------------
 
