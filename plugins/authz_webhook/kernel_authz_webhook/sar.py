@@ -11,12 +11,46 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from kernel.apimachinery import selectors
 from kernel.authorization import Attributes, Decision
 
 GROUP = "authorization.k8s.io"
 VERSIONS = ("v1", "v1beta1")
 #: Requester-controlled attributes longer than this are not cached (a DoS guard, as kube's).
 MAX_CACHED_ATTRIBUTES = 10000
+
+
+_LABEL_OPERATORS = {selectors.IN: "In", selectors.EQUALS: "In", selectors.DOUBLE_EQUALS: "In",
+                    selectors.NOT_IN: "NotIn", selectors.NOT_EQUALS: "NotIn",
+                    selectors.EXISTS: "Exists", selectors.DOES_NOT_EXIST: "DoesNotExist"}
+
+
+def _field_requirements(raw: str) -> list[dict[str, Any]]:
+    """A list's field selector as kube's webhook sends it: ``=`` terms as In, ``!=`` as NotIn."""
+    try:
+        terms = selectors.parse_field_selector(raw).terms if raw else ()
+    except selectors.SelectorError:
+        return []  # kube sends none then: the review asks about the broader, unscoped request
+    return [{"key": t.field, "operator": "NotIn" if t.negated else "In", "values": [t.value]}
+            for t in terms]
+
+
+def _label_requirements(raw: str) -> list[dict[str, Any]]:
+    """A list's label selector as kube's webhook sends it; Gt/Lt terms are left out (the
+    requirements are ANDed, so leaving one out only asks about a broader request)."""
+    try:
+        requirements = selectors.parse_label_selector(raw).requirements if raw else ()
+    except selectors.SelectorError:
+        return []
+    out = []
+    for requirement in requirements:
+        operator = _LABEL_OPERATORS.get(requirement.operator)
+        if operator is not None:
+            entry: dict[str, Any] = {"key": requirement.key, "operator": operator}
+            if requirement.values:
+                entry["values"] = list(requirement.values)
+            out.append(entry)
+    return out
 
 
 def spec(attributes: Attributes) -> dict[str, Any]:
@@ -35,6 +69,12 @@ def spec(attributes: Attributes) -> dict[str, Any]:
                   "resource": attributes.resource, "subresource": attributes.subresource,
                   "name": attributes.name}
         review["resourceAttributes"] = {k: v for k, v in fields.items() if v}
+        field_requirements = _field_requirements(attributes.field_selector)
+        if field_requirements:
+            review["resourceAttributes"]["fieldSelector"] = {"requirements": field_requirements}
+        label_requirements = _label_requirements(attributes.label_selector)
+        if label_requirements:
+            review["resourceAttributes"]["labelSelector"] = {"requirements": label_requirements}
     else:
         review["nonResourceAttributes"] = {"path": attributes.path, "verb": attributes.verb}
     return review

@@ -81,6 +81,21 @@ async def test_the_review_on_the_wire_is_a_v1_subject_access_review(make: Make, 
     assert webhook.headers[0]["Authorization"] == "Bearer webhook-secret"
 
 
+async def test_a_lists_selectors_are_sent_as_kubes_requirements(make: Make, webhook: LocalWebhook) -> None:
+    listing = replace(resource(ALICE, "list", "pods", namespace="dev"),
+                          field_selector="spec.nodeName=n1,status.phase!=Failed",
+                          label_selector="app in (web,api),!canary,tier,size>3")
+    assert (await make().authorize(listing))[0] is Decision.ALLOW
+    attributes = webhook.reviews[0]["spec"]["resourceAttributes"]
+    assert attributes["fieldSelector"] == {"requirements": [
+        {"key": "spec.nodeName", "operator": "In", "values": ["n1"]},
+        {"key": "status.phase", "operator": "NotIn", "values": ["Failed"]}]}
+    requirements = attributes["labelSelector"]["requirements"]
+    assert {r["key"]: r["operator"] for r in requirements} == {
+        "app": "In", "canary": "DoesNotExist", "tier": "Exists"}  # kube leaves Gt/Lt out
+    assert sorted(next(r for r in requirements if r["key"] == "app")["values"]) == ["api", "web"]
+
+
 async def test_v1beta1_sends_group_not_groups(make: Make, webhook: LocalWebhook) -> None:
     authorizer = make(subject_access_review_version="v1beta1")
     assert (await authorizer.authorize(resource(ALICE, "list", "pods")))[0] is Decision.ALLOW
