@@ -52,7 +52,8 @@ class BodyKind:
         if subresource == "scale" and spec.scale is not None:
             return cls("autoscaling/v1", SCALE_GVK.version, SCALE_GVK.kind, SCALE_SCHEMA_NAME,
                        spec.schemas)
-        return cls(spec.group_version, spec.version, spec.kind, spec.schema_name, spec.schemas)
+        return cls(spec.group_version, spec.version, spec.kind,
+                   spec.decode_schema_name or spec.schema_name, spec.schemas)
 
 
 class ResourceHandler:
@@ -225,10 +226,11 @@ class ResourceHandler:
 
     async def _create(self, request: Request, store: Store, namespace: str, media: codecs.MediaType) -> None:
         options = write_options(request, "CreateOptions")
-        obj, body = await self._decode(request, store.spec)
+        kind = BodyKind.of(store.spec)
+        obj, body = await self._decode(request, kind)
         warnings = await _off_loop_if(
             codecs.decode_is_costly(request.headers.get("content-type"), body),
-            self._field_check, request, store.spec, obj, body, options.field_validation)
+            self._field_check, request, kind, obj, body, options.field_validation)
         created = await store.create(namespace, obj, request.user, dry_run=options.dry_run,
                                      options=_options_object(request, "CreateOptions", options.dry_run))
         await self._respond(request, store.spec, media, created, 201, warnings)
@@ -261,9 +263,10 @@ class ResourceHandler:
         spec = store.spec
         options = write_options(request, "PatchOptions")
         content_type = request.headers.get("content-type") or ""
-        if content_type.partition(";")[0].strip().lower() not in patch.PATCH_CONTENT_TYPES:
+        served = patch.PATCH_CONTENT_TYPES if spec.patch_types is None else spec.patch_types
+        if content_type.partition(";")[0].strip().lower() not in served:
             # kube refuses an unknown patch type before it reads the object
-            raise patch.unsupported_media_type(list(patch.PATCH_CONTENT_TYPES)).status_error()
+            raise patch.unsupported_media_type(list(served)).status_error()
         body = await request.body(MAX_BODY)
         kind = BodyKind.of(spec, subresource)  # a Scale is patched as a Scale
         patch_meta = fieldvalidation.patch_meta(kind.schema_name, kind.schemas)
