@@ -42,6 +42,7 @@ class BodyKind:
     kind: str
     schema_name: str
     schemas: Mapping[str, Any]
+    unstructured: bool = False  # type mismatches are the strategy's to report (custom resources)
 
     @classmethod
     def of(cls, spec: ResourceSpec, subresource: str = "") -> BodyKind:
@@ -52,8 +53,8 @@ class BodyKind:
         if subresource == "scale" and spec.scale is not None:
             return cls("autoscaling/v1", SCALE_GVK.version, SCALE_GVK.kind, SCALE_SCHEMA_NAME,
                        spec.schemas)
-        return cls(spec.group_version, spec.version, spec.kind,
-                   spec.decode_schema_name or spec.schema_name, spec.schemas)
+        return cls(spec.group_version, spec.version, spec.kind, spec.schema_name, spec.schemas,
+                   spec.unstructured)
 
 
 class ResourceHandler:
@@ -210,7 +211,7 @@ class ResourceHandler:
         """Apply fieldValidation to a body: type errors are always 400; unknown/duplicate fields
         per mode (400 under Strict, warnings under Warn)."""
         report = fieldvalidation.check(obj, spec.schema_name, spec.schemas)
-        if report.type_errors:  # kube reports the first one
+        if report.type_errors and not spec.unstructured:  # kube reports the first one
             raise status.bad_request(fieldvalidation.decode_error_message(
                 spec.kind, spec.version, report.type_errors[0]))
         report.drop_unknown()
@@ -397,6 +398,8 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
     """fieldValidation of a patched object (handlers/patch.go): a field of the wrong type, or an
     unknown one under Strict, is a 422 on the field "patch" (not the 400 of a request body)."""
     report = fieldvalidation.check(patched, spec.schema_name, spec.schemas)
+    if isinstance(spec, BodyKind) and spec.unstructured:
+        report.type_errors.clear()
     problems = [] if mode == "Ignore" else codecs.unknown_field_errors(report.unknown)
     if report.type_errors or (problems and mode == "Strict"):
         detail = report.type_errors[0] if report.type_errors else "strict decoding error: " + ", ".join(problems)

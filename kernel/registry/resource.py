@@ -174,10 +174,10 @@ class ResourceSpec:
     custom_subresources: Mapping[str, CustomSubresource] = field(default_factory=dict)
     #: Stored as another resource (see :class:`StorageConversion`); None: stored as served.
     conversion: StorageConversion | None = None
-    #: The component request bodies are decoded against (fieldValidation: unknown fields, Go type
-    #: errors) when it is not ``schema_name``: a custom resource is decoded as unstructured and
-    #: its schema applied afterwards (pruning, then validation with kube's 422 field paths).
-    decode_schema_name: str = ""
+    #: Decoded as unstructured (custom resources): fieldValidation still reports and drops
+    #: fields the schema does not know, but a value of the wrong type is not a decode error
+    #: (400); the strategy's validation reports it (kube's 422 with field paths).
+    unstructured: bool = False
     #: PATCH content types served; None: all of kube's (custom resources have no strategic merge).
     patch_types: Sequence[str] | None = None
 

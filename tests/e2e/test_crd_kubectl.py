@@ -82,6 +82,7 @@ spec:
   image: my-cron-image
   unknownField: dropped
 """
+KNOWN = CRONTAB.replace("  unknownField: dropped\n", "")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,12 @@ def kernel(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_create_list_columns_pruned_defaulted(kernel: KernelProcess) -> None:
-    kernel.kubectl("apply", "-f", "-", input=CRONTAB)
+    # kubectl asks for fieldValidation=Strict: an unknown field is refused as kube refuses it ...
+    strict = kernel.kubectl("apply", "-f", "-", input=CRONTAB, check=False)
+    assert strict.returncode != 0
+    assert 'strict decoding error: unknown field "spec.unknownField"' in strict.stderr
+    # ... and without validation it is pruned
+    kernel.kubectl("apply", "--validate=false", "-f", "-", input=CRONTAB)
     obj = kernel.kubectl_json("get", "crontab", "my-cron")
     assert obj["spec"] == {"cronSpec": "* * * * */5", "image": "my-cron-image", "replicas": 1}
     table = kernel.kubectl("get", "ct").stdout.splitlines()
@@ -104,7 +110,8 @@ def test_create_list_columns_pruned_defaulted(kernel: KernelProcess) -> None:
     assert table[1].split()[:7] == ["my-cron", "*", "*", "*", "*", "*/5", "1"]
     kernel.kubectl("patch", "crontab", "my-cron", "--type=merge", "-p", '{"spec":{"replicas":3}}')
     assert kernel.kubectl_json("get", "crontab", "my-cron")["spec"]["replicas"] == 3
-    kernel.kubectl("apply", "-f", "-", input=CRONTAB.replace("my-cron-image", "other"))
+    kernel.kubectl("apply", "--validate=false", "-f", "-",
+                   input=CRONTAB.replace("my-cron-image", "other"))
     assert kernel.kubectl_json("get", "crontab", "my-cron")["spec"]["image"] == "other"
 
 
@@ -123,7 +130,7 @@ def test_schema_violation_is_invalid_with_field_paths(kernel: KernelProcess) -> 
 def test_explain_and_status_subresource(kernel: KernelProcess) -> None:
     explained = kernel.kubectl("explain", "crontab.spec").stdout
     assert "cronSpec" in explained and "The schedule, in cron format." in explained
-    kernel.kubectl("apply", "-f", "-", input=CRONTAB.replace("my-cron", "status-cron"))
+    kernel.kubectl("apply", "-f", "-", input=KNOWN.replace("my-cron", "status-cron"))
     kernel.kubectl("patch", "crontab", "status-cron", "--subresource=status", "--type=merge",
                    "-p", '{"status":{"phase":"Running"}}')
     status = kernel.kubectl_json("get", "crontab", "status-cron", "--subresource=status")
@@ -135,7 +142,7 @@ def test_watch_sees_changes(kernel: KernelProcess) -> None:
                               "--watch", "-o", "name"], stdout=subprocess.PIPE, text=True,
                              env=kernel.kubectl_env)
     try:
-        kernel.kubectl("apply", "-f", "-", input=CRONTAB.replace("my-cron", "watched-cron"))
+        kernel.kubectl("apply", "-f", "-", input=KNOWN.replace("my-cron", "watched-cron"))
         deadline = time.monotonic() + WAIT
         seen = []
         assert watch.stdout is not None

@@ -14,8 +14,7 @@ from typing import Any
 
 from kernel.apimachinery.patch import JSON_PATCH, MERGE_PATCH
 from kernel.apimachinery.schemas import (API_VERSION_DESCRIPTION, KIND_DESCRIPTION, OBJECT_META,
-                                         OBJECT_METADATA_DESCRIPTION, meta_schemas, ref,
-                                         ref_field)
+                                         OBJECT_METADATA_DESCRIPTION, meta_schemas, ref_field)
 from kernel.endpoints.table import NAME_COLUMN, age
 from kernel.registry.resource import (Object, ResourceSpec, StatusStrategy, StorageConversion,
                                       Strategy, TableColumn)
@@ -112,23 +111,35 @@ def table_columns(columns: Sequence[Mapping[str, Any]]) -> tuple[TableColumn, ..
     return tuple(built)
 
 
-def _published_schema(schema: Mapping[str, Any] | None, description: str) -> dict[str, Any]:
-    """The version's schema as OpenAPI shows it: apiVersion, kind and ObjectMeta added."""
-    published = copy.deepcopy(dict(schema or {"x-kubernetes-preserve-unknown-fields": True}))
-    published.setdefault("type", "object")
-    properties = published.setdefault("properties", {})
+def _add_object_fields(schema: dict[str, Any]) -> None:
+    properties = schema.setdefault("properties", {})
     properties["apiVersion"] = {"type": "string", "description": API_VERSION_DESCRIPTION}
     properties["kind"] = {"type": "string", "description": KIND_DESCRIPTION}
     properties["metadata"] = ref_field(OBJECT_META, OBJECT_METADATA_DESCRIPTION)
+
+
+def _embedded(schema: Any) -> None:
+    """x-kubernetes-embedded-resource objects get apiVersion, kind and ObjectMeta too."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("x-kubernetes-embedded-resource"):
+        _add_object_fields(schema)
+    for child in (schema.get("properties") or {}).values():
+        _embedded(child)
+    _embedded(schema.get("items"))
+    _embedded(schema.get("additionalProperties"))
+
+
+def _published_schema(schema: Mapping[str, Any] | None, description: str) -> dict[str, Any]:
+    """The version's schema as OpenAPI shows it (and fieldValidation walks it): apiVersion, kind
+    and ObjectMeta added to the object and to embedded resources."""
+    published = copy.deepcopy(dict(schema or {"x-kubernetes-preserve-unknown-fields": True}))
+    published.setdefault("type", "object")
+    _embedded(published)
+    _add_object_fields(published)
     if description and "description" not in published:
         published["description"] = description
     return published
-
-
-_DECODED: dict[str, Any] = {
-    "type": "object", "x-kubernetes-preserve-unknown-fields": True,
-    "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                   "metadata": ref(OBJECT_META)}}
 
 
 def _conversion(group: str, plural: str, kind: str, served: str, storage: str) -> StorageConversion:
@@ -156,8 +167,7 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         group=group, version=name, kind=kind, plural=names["plural"],
         singular=names.get("singular") or kind.lower(),
         namespaced=spec.get("scope") == "Namespaced", schema_name=component,
-        schemas={**meta_schemas(), component: _published_schema(openapi, ""),
-                 component + ".unstructured": _DECODED},
+        schemas={**meta_schemas(), component: _published_schema(openapi, "")},
         short_names=tuple(names.get("shortNames") or ()),
         categories=tuple(names.get("categories") or ()),
         subresources=("status",) if "status" in subresources else (),
@@ -168,7 +178,7 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         scale=ScaleSpec(scale["specReplicasPath"], scale["statusReplicasPath"],
                         scale.get("labelSelectorPath") or "") if scale else None,
         conversion=_conversion(group, names["plural"], kind, name, storage),
-        decode_schema_name=component + ".unstructured",
+        unstructured=True,
         patch_types=PATCH_TYPES,
     )
 

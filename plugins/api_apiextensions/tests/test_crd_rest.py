@@ -132,6 +132,14 @@ def test_custom_resources_served_validated_pruned_defaulted(kernel: KernelProces
         assert body["spec"] == {"size": 3, "color": "red", "extra": {"kept": True}, "port": "http"}
         assert "junk" not in body and "status" not in body  # pruned; status is the subresource's
         assert body["metadata"]["generation"] == 1
+        warnings = created.headers.get_list("warning")
+        assert '299 - "unknown field \\"junk\\""' in warnings, warnings
+        strict = client.post(path, params={"fieldValidation": "Strict"}, json={
+            "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "strict"},
+            "spec": {"size": 3, "unknown": 1}})
+        assert strict.status_code == 400
+        assert strict.json()["message"] == ('Widget in version "v1" cannot be handled as a Widget: '
+                                            'strict decoding error: unknown field "spec.unknown"')
 
         invalid = client.post(path, json={
             "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w2"},
