@@ -5,6 +5,7 @@ spec.replicas in body must be of type integer: "string"``)."""
 from __future__ import annotations
 
 import base64
+import json
 import ipaddress
 import re
 import uuid
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from kernel.apimachinery.validation import FieldError
+from kernel.apimachinery.validation import FieldError, GoLiteral
 
 from kernel_api_apiextensions.schema import OBJECT_FIELDS, Node
 
@@ -95,6 +96,14 @@ FORMATS: dict[str, Callable[[str], bool]] = {
     "email": lambda t: bool(_EMAIL.match(t)), "mac": lambda t: bool(_MAC.match(t)),
     "duration": lambda t: bool(_DURATION.match(t)),
 }
+
+
+def _key_map(item: Any, keys: tuple[str, ...]) -> Any:
+    """A map-list item's keys as kube prints them in a Duplicate error (Go's %#v of the map)."""
+    if not isinstance(item, dict):
+        return item
+    shown = ", ".join(f'"{k}":{json.dumps(item[k])}' for k in keys if k in item)
+    return GoLiteral("map[string]interface {}{" + shown + "}")
 
 
 def _child(path: str, key: str) -> str:
@@ -183,8 +192,7 @@ class Validator:
         if node.list_type == "set":
             self._unique(value, path, lambda item: item)
         elif node.list_type == "map" and node.map_keys:
-            self._unique(value, path, lambda item: {k: item.get(k) for k in node.map_keys
-                                                    if k in item} if isinstance(item, dict) else item)
+            self._unique(value, path, lambda item: _key_map(item, node.map_keys))
 
     def _unique(self, value: list[Any], path: str, key: Callable[[Any], Any]) -> None:
         seen: list[Any] = []

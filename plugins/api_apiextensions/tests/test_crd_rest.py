@@ -249,3 +249,28 @@ def test_several_versions_share_storage(kernel: KernelProcess) -> None:
         assert v1["apiVersion"] == "multi.example.com/v1" and v1["spec"]["size"] == 1
         versions_listed = client.get("/apis/multi.example.com").json()["versions"]
         assert [v["version"] for v in versions_listed] == ["v2", "v1"]
+
+
+def test_cluster_scoped_deletecollection_and_protobuf_refused(kernel: KernelProcess) -> None:
+    cluster = crd(name="realms", group="cluster.example.com", kind="Realm")
+    cluster["spec"]["scope"] = "Cluster"
+    with kernel.client() as client:
+        assert client.post(CRDS, json=cluster).status_code == 201
+        established(client, "realms.cluster.example.com")
+        path = "/apis/cluster.example.com/v1/realms"
+        for name in ("r1", "r2"):
+            response = client.post(path, json={"metadata": {"name": name}, "spec": {"size": 1}})
+            assert response.status_code == 201, response.text
+            assert "namespace" not in response.json()["metadata"]
+        assert client.get("/apis/cluster.example.com/v1/namespaces/default/realms").status_code == 404
+        resources = client.get("/apis/cluster.example.com/v1").json()["resources"]
+        realm = next(r for r in resources if r["name"] == "realms")
+        assert realm["namespaced"] is False and realm["kind"] == "Realm"
+        assert {"realms/status", "realms/scale"} <= {r["name"] for r in resources}
+        protobuf = client.post(path, content=b"k8s\x00\x0a\x00",
+                               headers={"content-type": "application/vnd.kubernetes.protobuf"})
+        assert protobuf.status_code == 415
+        deleted = client.delete(path)
+        assert deleted.status_code == 200
+        assert sorted(i["metadata"]["name"] for i in deleted.json()["items"]) == ["r1", "r2"]
+        assert client.get(path).json()["items"] == []
