@@ -114,6 +114,8 @@ class CRDController:
                 log.info("CRD controller: %s; retrying", error.message)
                 await trio.sleep(RETRY)
                 self._wake.set()
+            except Exception:  # a bug must not stop the server: the next CRD change retries
+                log.exception("CRD controller: reconcile failed")
             self.synced.set()
 
     async def reconcile(self) -> None:
@@ -163,7 +165,13 @@ class CRDController:
                                      sort_keys=True)
             if self.installed.get((group, version)) == fingerprint:
                 continue
-            specs = [s for c in members for s in served_specs(c) if s.version == version]
+            specs = []
+            for crd in members:
+                try:
+                    specs += [s for s in served_specs(crd) if s.version == version]
+                except Exception:  # e.g. a pattern Python's re cannot compile: serve the rest
+                    log.exception("CRD %s: version %s cannot be served", crd["metadata"]["name"],
+                                  version)
             await self.context.install_api_group(APIGroup(group, version, specs))
             self.installed[(group, version)] = fingerprint
         for key in [k for k in self.installed if k not in wanted]:
