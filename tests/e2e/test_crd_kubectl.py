@@ -186,3 +186,17 @@ def test_zz_deleting_the_crd_deletes_its_objects(kernel: KernelProcess) -> None:
     kernel.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                    "crd/crontabs.stable.example.com")
     assert kernel.kubectl_json("get", "crontabs")["items"] == []
+
+
+def test_python_typed_client_reads_crds(kernel: KernelProcess) -> None:
+    from kubernetes import client as k8s, config
+
+    configuration = k8s.Configuration()
+    config.load_kube_config(config_file=kernel.kubeconfig, client_configuration=configuration)
+    api = k8s.ApiextensionsV1Api(k8s.ApiClient(configuration))
+    crd = api.read_custom_resource_definition("crontabs.stable.example.com")
+    assert crd.status.accepted_names.kind == "CronTab"
+    assert {c.type: c.status for c in crd.status.conditions}["Established"] == "True"
+    assert crd.status.stored_versions == ["v1"]
+    listed = api.list_custom_resource_definition()
+    assert "crontabs.stable.example.com" in [i.metadata.name for i in listed.items]
