@@ -21,7 +21,8 @@ from kernel.registry.resource import (Object, ResourceSpec, StatusStrategy, Stor
 from kernel.registry.subresources import ScaleSpec
 
 from kernel_api_apiextensions import jsonpath
-from kernel_api_apiextensions.schema import Node, apply_defaults, compile_schema, prune
+from kernel_api_apiextensions.schema import (Node, apply_defaults, compile_schema, has_defaults,
+                                             prune)
 from kernel_api_apiextensions.validator import validate_object
 
 #: Patch types a custom resource takes: no strategic merge (kube answers 415 and lists these).
@@ -142,13 +143,23 @@ def _published_schema(schema: Mapping[str, Any] | None, description: str) -> dic
     return published
 
 
-def _conversion(group: str, plural: str, kind: str, served: str, storage: str) -> StorageConversion:
-    def rewrite(to: str) -> Any:
-        def convert(obj: Object) -> Object:
-            return {**obj, "apiVersion": f"{group}/{to}"}
-        return convert
-    return StorageConversion(group, plural, to_storage=rewrite(storage),
-                             from_storage=rewrite(served), version=storage, kind=kind)
+def _conversion(group: str, plural: str, kind: str, served: str, storage: str,
+                node: Node) -> StorageConversion:
+    """Conversion strategy None: only apiVersion changes. Objects read get the served version's
+    defaults too (kube defaults on read, so a default added later shows on old objects)."""
+    defaults = has_defaults(node)
+
+    def to_storage(obj: Object) -> Object:
+        return {**obj, "apiVersion": f"{group}/{storage}"}
+
+    def from_storage(obj: Object) -> Object:
+        converted = {**obj, "apiVersion": f"{group}/{served}"}
+        if defaults:
+            converted = copy.deepcopy(converted)
+            apply_defaults(converted, node)
+        return converted
+    return StorageConversion(group, plural, to_storage=to_storage, from_storage=from_storage,
+                             version=storage, kind=kind)
 
 
 def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
@@ -177,7 +188,7 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         selectable_fields=tuple(selectable),
         scale=ScaleSpec(scale["specReplicasPath"], scale["statusReplicasPath"],
                         scale.get("labelSelectorPath") or "") if scale else None,
-        conversion=_conversion(group, names["plural"], kind, name, storage),
+        conversion=_conversion(group, names["plural"], kind, name, storage, node),
         unstructured=True,
         patch_types=PATCH_TYPES,
     )

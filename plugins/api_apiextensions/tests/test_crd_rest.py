@@ -274,3 +274,27 @@ def test_cluster_scoped_deletecollection_and_protobuf_refused(kernel: KernelProc
         assert deleted.status_code == 200
         assert sorted(i["metadata"]["name"] for i in deleted.json()["items"]) == ["r1", "r2"]
         assert client.get(path).json()["items"] == []
+
+
+def test_schema_change_applies_at_once_and_defaults_on_read(kernel: KernelProcess) -> None:
+    with kernel.client() as client:
+        assert client.post(CRDS, json=crd(name="notes", group="change.example.com",
+                                          kind="Note")).status_code == 201
+        established(client, "notes.change.example.com")
+        path = "/apis/change.example.com/v1/namespaces/default/notes"
+        assert client.post(path, json={"metadata": {"name": "old"},
+                                       "spec": {"size": 1}}).status_code == 201
+        current = client.get(f"{CRDS}/notes.change.example.com").json()
+        properties = current["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+        properties["spec"]["properties"]["note"] = {"type": "string", "default": "hello"}
+        assert client.put(f"{CRDS}/notes.change.example.com", json=current).status_code == 200
+        # The new schema is served once the controller installed it: old objects read with the
+        # new default, new objects keep the new field instead of losing it to pruning.
+        wait_for(lambda: client.get(f"{path}/old").json()["spec"].get("note") == "hello",
+                 "the default on read")
+        created = client.post(path, json={"metadata": {"name": "new"},
+                                          "spec": {"size": 1, "note": "kept"}})
+        assert created.json()["spec"]["note"] == "kept"
+        document = client.get("/openapi/v3/apis/change.example.com/v1").json()
+        schema = document["components"]["schemas"]["com.example.change.v1.Note"]
+        assert schema["properties"]["spec"]["properties"]["note"]["default"] == "hello"
