@@ -161,8 +161,9 @@ class CRDController:
                 if version.get("served"):
                     wanted.setdefault((crd["spec"]["group"], version["name"]), []).append(crd)
         for (group, version), members in wanted.items():
-            fingerprint = json.dumps([[c["spec"], c["status"]["acceptedNames"]] for c in members],
-                                     sort_keys=True)
+            fingerprint = json.dumps([[c["spec"], c["status"]["acceptedNames"],
+                                       bool(c["metadata"].get("deletionTimestamp"))]
+                                      for c in members], sort_keys=True)
             if self.installed.get((group, version)) == fingerprint:
                 continue
             specs = []

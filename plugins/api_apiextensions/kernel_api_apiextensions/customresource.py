@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kernel.apimachinery import status as apistatus
 from kernel.apimachinery.patch import JSON_PATCH, MERGE_PATCH
 from kernel.apimachinery.schemas import (API_VERSION_DESCRIPTION, KIND_DESCRIPTION, OBJECT_META,
                                          OBJECT_METADATA_DESCRIPTION, meta_schemas, ref_field)
@@ -43,10 +44,21 @@ class CustomResourceStrategy(Strategy):
     allow_create_on_update = False
     allow_unconditional_update = False
 
-    def __init__(self, node: Node, status: bool, selectable: Mapping[str, list[Any]]) -> None:
+    def __init__(self, node: Node, status: bool, selectable: Mapping[str, list[Any]],
+                 group_resource: tuple[str, str] = ("", ""), terminating: bool = False) -> None:
         self.node = node
         self.status = status
         self.selectable = selectable  # field name → parsed JSONPath
+        self.group_resource = group_resource
+        self.terminating = terminating  # the CRD is being deleted: no new objects
+
+    async def begin_create(self, obj: Object, *, dry_run: bool) -> None:
+        if self.terminating:
+            group, plural = self.group_resource
+            name = (obj.get("metadata") or {}).get("name") or ""
+            raise apistatus.forbidden(f'{plural}.{group} "{name}" is forbidden: create not allowed '
+                                   "while custom resource definition is terminating",
+                                   group, plural, name)
 
     def default(self, obj: Object) -> None:
         prune(obj, self.node)
@@ -182,7 +194,9 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         short_names=tuple(names.get("shortNames") or ()),
         categories=tuple(names.get("categories") or ()),
         subresources=("status",) if "status" in subresources else (),
-        strategy=CustomResourceStrategy(node, "status" in subresources, selectable),
+        strategy=CustomResourceStrategy(
+            node, "status" in subresources, selectable, (group, names["plural"]),
+            terminating=bool(crd["metadata"].get("deletionTimestamp"))),
         subresource_strategies={"status": CustomResourceStatusStrategy(node)},
         table_columns=table_columns(version.get("additionalPrinterColumns") or DEFAULT_COLUMNS),
         selectable_fields=tuple(selectable),

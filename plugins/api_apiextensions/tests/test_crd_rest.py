@@ -298,3 +298,32 @@ def test_schema_change_applies_at_once_and_defaults_on_read(kernel: KernelProces
         document = client.get("/openapi/v3/apis/change.example.com/v1").json()
         schema = document["components"]["schemas"]["com.example.change.v1.Note"]
         assert schema["properties"]["spec"]["properties"]["note"]["default"] == "hello"
+
+
+def test_terminating_crd_refuses_creates_until_its_objects_are_gone(kernel: KernelProcess) -> None:
+    with kernel.client() as client:
+        assert client.post(CRDS, json=crd(name="holds", group="term.example.com",
+                                          kind="Hold")).status_code == 201
+        established(client, "holds.term.example.com")
+        path = "/apis/term.example.com/v1/namespaces/default/holds"
+        held = {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}, "spec": {"size": 1}}
+        assert client.post(path, json=held).status_code == 201
+        deleted = client.delete(f"{CRDS}/holds.term.example.com")
+        assert deleted.status_code == 200
+        conds = {c["type"]: c for c in deleted.json()["status"]["conditions"]}
+        assert conds["Terminating"]["reason"] == "InstanceDeletionPending"
+        assert "customresourcecleanup.apiextensions.k8s.io" in deleted.json()["metadata"]["finalizers"]
+
+        def refused() -> dict[str, Any] | None:
+            response = client.post(path, json={"metadata": {"name": "late"}, "spec": {"size": 1}})
+            return response.json() if response.status_code == 403 else None
+        status = wait_for(refused, "creates refused")
+        assert status["message"] == ('holds.term.example.com "late" is forbidden: create not '
+                                     "allowed while custom resource definition is terminating")
+        # The held object is marked; once its finalizer goes, so do it and the CRD.
+        assert client.get(f"{path}/held").json()["metadata"].get("deletionTimestamp")
+        assert client.get(f"{CRDS}/holds.term.example.com").status_code == 200
+        assert client.patch(f"{path}/held", json={"metadata": {"finalizers": None}},
+                            headers={"content-type": "application/merge-patch+json"}).status_code == 200
+        wait_for(lambda: client.get(f"{CRDS}/holds.term.example.com").status_code == 404,
+                 "the CRD gone")
