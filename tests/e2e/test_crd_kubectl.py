@@ -171,6 +171,33 @@ def test_python_dynamic_client(kernel: KernelProcess) -> None:
     assert "dynamic-cron" not in [i.metadata.name for i in crontabs.get(namespace="default").items]
 
 
+def test_python_custom_objects_api_and_watch(kernel: KernelProcess) -> None:
+    from kubernetes import client as k8s, config, watch
+
+    configuration = k8s.Configuration()
+    config.load_kube_config(config_file=kernel.kubeconfig, client_configuration=configuration)
+    api = k8s.CustomObjectsApi(k8s.ApiClient(configuration))
+    args = ("stable.example.com", "v1", "default", "crontabs")
+    api.create_namespaced_custom_object(*args, body={
+        "apiVersion": "stable.example.com/v1", "kind": "CronTab",
+        "metadata": {"name": "objects-cron"}, "spec": {"cronSpec": "* * * * *", "image": "x"}})
+    patched = api.patch_namespaced_custom_object(*args, "objects-cron", {"spec": {"replicas": 2}})
+    assert patched["spec"]["replicas"] == 2
+    status = api.patch_namespaced_custom_object_status(*args, "objects-cron",
+                                                       {"status": {"phase": "Done"}})
+    assert status["status"] == {"phase": "Done"}
+    listed = api.list_namespaced_custom_object(*args)
+    version = listed["metadata"]["resourceVersion"]
+    api.delete_namespaced_custom_object(*args, "objects-cron")
+    events = []
+    for event in watch.Watch().stream(api.list_namespaced_custom_object, *args,
+                                      resource_version=version, timeout_seconds=10):
+        events.append((event["type"], event["object"]["metadata"]["name"]))
+        if event["type"] == "DELETED":
+            break
+    assert ("DELETED", "objects-cron") in events
+
+
 def test_zz_deleting_the_crd_deletes_its_objects(kernel: KernelProcess) -> None:
     assert kernel.kubectl_json("get", "crontabs")["items"]
     kernel.kubectl("delete", "crd", "crontabs.stable.example.com", "--timeout=60s")
