@@ -45,8 +45,10 @@ class CustomResourceStrategy(Strategy):
     allow_unconditional_update = False
 
     def __init__(self, node: Node, status: bool, selectable: Mapping[str, list[Any]],
-                 group_resource: tuple[str, str] = ("", ""), terminating: bool = False) -> None:
+                 group_resource: tuple[str, str] = ("", ""), terminating: bool = False,
+                 prune: bool = True) -> None:
         self.node = node
+        self.prune = prune  # False: spec.preserveUnknownFields (legacy), nothing is pruned
         self.status = status
         self.selectable = selectable  # field name → parsed JSONPath
         self.group_resource = group_resource
@@ -61,7 +63,8 @@ class CustomResourceStrategy(Strategy):
                                    group, plural, name)
 
     def default(self, obj: Object) -> None:
-        prune(obj, self.node)
+        if self.prune:
+            prune(obj, self.node)
         apply_defaults(obj, self.node)
 
     def prepare_for_create(self, obj: Object) -> None:
@@ -143,6 +146,18 @@ def _embedded(schema: Any) -> None:
     _embedded(schema.get("additionalProperties"))
 
 
+def _preserve_everything(schema: Any) -> None:
+    """spec.preserveUnknownFields: every object keeps unknown fields (fieldValidation too)."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") in ("object", None):
+        schema["x-kubernetes-preserve-unknown-fields"] = True
+    for child in (schema.get("properties") or {}).values():
+        _preserve_everything(child)
+    _preserve_everything(schema.get("items"))
+    _preserve_everything(schema.get("additionalProperties"))
+
+
 def _published_schema(schema: Mapping[str, Any] | None, description: str) -> dict[str, Any]:
     """The version's schema as OpenAPI shows it (and fieldValidation walks it): apiVersion, kind
     and ObjectMeta added to the object and to embedded resources."""
@@ -183,6 +198,10 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
     subresources = version.get("subresources") or {}
     storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
     component = schema_component(group, name, kind)
+    published = _published_schema(openapi, "")
+    keep_unknown = bool(spec.get("preserveUnknownFields"))
+    if keep_unknown:
+        _preserve_everything(published)
     selectable = {f["jsonPath"].lstrip("."): jsonpath.parse(f["jsonPath"])
                   for f in version.get("selectableFields") or ()}
     scale = subresources.get("scale")
@@ -190,13 +209,13 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         group=group, version=name, kind=kind, plural=names["plural"],
         singular=names.get("singular") or kind.lower(),
         namespaced=spec.get("scope") == "Namespaced", schema_name=component,
-        schemas={**meta_schemas(), component: _published_schema(openapi, "")},
+        schemas={**meta_schemas(), component: published},
         short_names=tuple(names.get("shortNames") or ()),
         categories=tuple(names.get("categories") or ()),
         subresources=("status",) if "status" in subresources else (),
         strategy=CustomResourceStrategy(
             node, "status" in subresources, selectable, (group, names["plural"]),
-            terminating=bool(crd["metadata"].get("deletionTimestamp"))),
+            terminating=bool(crd["metadata"].get("deletionTimestamp")), prune=not keep_unknown),
         subresource_strategies={"status": CustomResourceStatusStrategy(node)},
         table_columns=table_columns(version.get("additionalPrinterColumns") or DEFAULT_COLUMNS),
         selectable_fields=tuple(selectable),

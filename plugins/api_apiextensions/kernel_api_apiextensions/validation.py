@@ -115,6 +115,14 @@ def _root_metadata(schema: Mapping[str, Any], path: str) -> list[FieldError]:
     return []
 
 
+def _has_default(schema: Any) -> bool:
+    if not isinstance(schema, Mapping):
+        return False
+    children = [*(schema.get("properties") or {}).values(), schema.get("items"),
+                schema.get("additionalProperties")]
+    return "default" in schema or any(_has_default(c) for c in children)
+
+
 def validate_columns(columns: Any, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, column in enumerate(columns or ()):
@@ -201,6 +209,10 @@ def validate_spec(spec: Mapping[str, Any], path: str = "spec") -> list[FieldErro
         errs.append(FieldError.invalid(f"{path}.versions", _versions_value(versions),
                                        "must have exactly one version marked as storage version"))
     errs += validate_names(spec.get("names") or {}, f"{path}.names")
+    if spec.get("preserveUnknownFields") and any(
+            _has_default((v.get("schema") or {}).get("openAPIV3Schema")) for v in versions):
+        errs.append(FieldError.invalid(f"{path}.preserveUnknownFields", True,
+                                       "must be false in order to use defaults in the schema"))
     strategy = (spec.get("conversion") or {}).get("strategy") or "None"
     if strategy not in ("None", "Webhook"):
         errs.append(FieldError.not_supported(f"{path}.conversion.strategy", strategy, ["None", "Webhook"]))

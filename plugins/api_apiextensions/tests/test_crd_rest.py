@@ -5,6 +5,7 @@ deleted CRD taking its objects and its group with it."""
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def crd(name: str = "widgets", group: str = "example.com", kind: str = "Widget",
                  "names": {"plural": name, "singular": kind.lower(), "kind": kind, **names},
                  "versions": versions or [{
                      "name": "v1", "served": True, "storage": True,
-                     "schema": {"openAPIV3Schema": SCHEMA},
+                     "schema": {"openAPIV3Schema": copy.deepcopy(SCHEMA)},
                      "subresources": {"status": {}, "scale": {
                          "specReplicasPath": ".spec.replicas",
                          "statusReplicasPath": ".status.replicas"}},
@@ -327,3 +328,20 @@ def test_terminating_crd_refuses_creates_until_its_objects_are_gone(kernel: Kern
                             headers={"content-type": "application/merge-patch+json"}).status_code == 200
         wait_for(lambda: client.get(f"{CRDS}/holds.term.example.com").status_code == 404,
                  "the CRD gone")
+
+
+def test_preserve_unknown_fields_keeps_everything(kernel: KernelProcess) -> None:
+    legacy = crd(name="olds", group="legacy.example.com", kind="Old")
+    legacy["spec"]["preserveUnknownFields"] = True
+    with kernel.client() as client:
+        refused = client.post(CRDS, json=legacy)  # SCHEMA has a default
+        assert refused.status_code == 422
+        assert {c["field"] for c in refused.json()["details"]["causes"]} == {"spec.preserveUnknownFields"}
+        del legacy["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+            "properties"]["color"]["default"]
+        assert client.post(CRDS, json=legacy).status_code == 201
+        established(client, "olds.legacy.example.com")
+        created = client.post("/apis/legacy.example.com/v1/namespaces/default/olds", json={
+            "metadata": {"name": "o"}, "spec": {"size": 1, "anything": {"nested": True}}, "top": 1})
+        assert created.status_code == 201, created.text
+        assert created.json()["spec"]["anything"] == {"nested": True} and created.json()["top"] == 1
