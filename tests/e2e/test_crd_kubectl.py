@@ -115,6 +115,21 @@ def test_create_list_columns_pruned_defaulted(kernel: KernelProcess) -> None:
     assert kernel.kubectl_json("get", "crontab", "my-cron")["spec"]["image"] == "other"
 
 
+def test_crd_applied_again_with_a_new_column(kernel: KernelProcess) -> None:
+    changed = CRD.replace("    - name: Age\n", "    - name: Image\n      type: string\n"
+                          "      jsonPath: .spec.image\n    - name: Age\n")
+    kernel.kubectl("apply", "-f", "-", input=changed)
+    kernel.kubectl("apply", "-f", "-", input=KNOWN.replace("my-cron", "image-cron"))
+    deadline = time.monotonic() + WAIT
+    while True:  # the new column is served once the controller installed the changed CRD
+        header = kernel.kubectl("get", "crontab", "image-cron").stdout.splitlines()[0].split()
+        if header == ["NAME", "SPEC", "REPLICAS", "IMAGE", "AGE"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert header == ["NAME", "SPEC", "REPLICAS", "IMAGE", "AGE"]
+    kernel.kubectl("apply", "-f", "-", input=CRD)
+
+
 def test_schema_violation_is_invalid_with_field_paths(kernel: KernelProcess) -> None:
     bad = CRONTAB.replace("my-cron", "bad-cron").replace('"* * * * */5"', "nope") \
         .replace("unknownField: dropped", "replicas: 20")
