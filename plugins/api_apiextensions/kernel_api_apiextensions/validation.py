@@ -17,6 +17,34 @@ Object = dict[str, Any]
 SCOPES = ("Cluster", "Namespaced")
 COLUMN_TYPES = "boolean,date,integer,number,string"
 COLUMN_FORMATS = "byte,date,date-time,double,float,int32,int64,name,password"
+#: What the root schema may hold when the status subresource is on: kube's Go field names, and
+#: their JSON names.
+ROOT_FIELDS_WITH_STATUS = {
+    "Description": "description", "Type": "type", "Format": "format", "Title": "title",
+    "Maximum": "maximum", "ExclusiveMaximum": "exclusiveMaximum", "Minimum": "minimum",
+    "ExclusiveMinimum": "exclusiveMinimum", "MaxLength": "maxLength", "MinLength": "minLength",
+    "Pattern": "pattern", "MaxItems": "maxItems", "MinItems": "minItems",
+    "UniqueItems": "uniqueItems", "MultipleOf": "multipleOf", "Required": "required",
+    "Items": "items", "Properties": "properties", "ExternalDocs": "externalDocs",
+    "Example": "example", "XPreserveUnknownFields": "x-kubernetes-preserve-unknown-fields",
+    "XValidations": "x-kubernetes-validations"}
+
+
+def _status_root(schema: Mapping[str, Any], path: str) -> list[FieldError]:
+    """With the status subresource, status is cut out of the root schema: only an object root
+    with plain value validations is allowed."""
+    if schema.get("type") not in (None, "", "object"):
+        return [FieldError.invalid(f"{path}.type", schema["type"], 'only "object" is allowed as '
+                                   "the type at the root of the schema if the status "
+                                   "subresource is enabled")]
+    allowed = set(ROOT_FIELDS_WITH_STATUS.values())
+    if any(key not in allowed and value not in (None, False, "", [], {})
+           for key, value in schema.items()):
+        names = " ".join(ROOT_FIELDS_WITH_STATUS)
+        return [FieldError.invalid(path, GoLiteral("apiextensions.JSONSchemaProps{...}"),
+                                   f"only [{names}] fields are allowed at the root of the "
+                                   "schema if the status subresource is enabled")]
+    return []
 
 
 def _versions_value(versions: Any) -> GoLiteral:
@@ -174,6 +202,8 @@ def validate_version(version: Mapping[str, Any], path: str) -> list[FieldError]:
     if not isinstance(schema, Mapping):
         errs.append(FieldError.required(f"{path}.schema.openAPIV3Schema"))
     else:
+        if (version.get("subresources") or {}).get("status") is not None:
+            errs += _status_root(schema, f"{path}.schema.openAPIV3Schema")
         errs += _structural(schema, f"{path}.schema.openAPIV3Schema", "root")
         if schema.get("nullable"):
             errs.append(FieldError.forbidden(f"{path}.schema.openAPIV3Schema.nullable",

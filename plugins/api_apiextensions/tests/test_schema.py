@@ -100,3 +100,20 @@ def test_structural_schema_errors() -> None:
         "and generateName, but metadata is implicitly specified" in found
     assert 'spec.names.listKind: Invalid value: "A": kind and listKind may not be the same' in found
     assert any(e.startswith('spec.versions[0].name: Invalid value: "V1": a DNS-1035 label') for e in found)
+
+
+def test_status_subresource_limits_the_root_schema() -> None:
+    crd = {"metadata": {"name": "bs.x.io"}, "spec": {
+        "group": "x.io", "scope": "Cluster", "names": {"plural": "bs", "singular": "b", "kind": "B",
+                                                      "listKind": "BList"},
+        "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                      "schema": {"openAPIV3Schema": {"type": "object", "anyOf": [{"required": ["a"]}],
+                                                     "properties": {"a": {"type": "string"}}}}}]}}
+    found = [str(e) for e in validate_crd(crd)]
+    assert len(found) == 1 and found[0].startswith(
+        "spec.versions[0].schema.openAPIV3Schema: Invalid value: apiextensions.JSONSchemaProps{...}: "
+        "only [Description Type Format Title")
+    assert found[0].endswith("fields are allowed at the root of the schema if the status "
+                             "subresource is enabled")
+    del crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["anyOf"]
+    assert validate_crd(crd) == []
