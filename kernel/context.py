@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 import trio
 
+from kernel.server.apigroups import add_api_group, remove_api_group
 from kernel.server.loopback import LoopbackClient
 
 if TYPE_CHECKING:
     from kernel.registry.store import Store
+    from kernel.endpoints.apigroup import APIGroup
     from kernel.authentication import AuthenticatorChain, UserInfo
     from kernel.authorization import Attributes, AuthorizerChain, Decision, Rules
     from kernel.server.lifecycle import LifecycleSignals, NamedEvent
@@ -233,6 +235,19 @@ class ServerContext:
         """The port HTTPS is served on: ``--secure-port``, or the one picked for 0 (known once
         serving, as in post-start hooks; until then the option's value)."""
         return getattr(self._server, "secure_port", None) or self._server.options.secure_port
+
+    async def install_api_group(self, group: APIGroup) -> None:
+        """Serve ``group`` (a :class:`kernel.endpoints.apigroup.APIGroup`) from now on, replacing
+        a served group-version of the same group and version (its stored objects and watch caches
+        are kept): discovery and OpenAPI change at once. Valid once serving (post-start hooks,
+        controllers); groups known at startup come from ``kernel_api_groups``."""
+        await add_api_group(self._server, group)
+
+    async def remove_api_group(self, group: str, version: str) -> bool:
+        """Stop serving a group-version installed by ``install_api_group`` (or at startup): its
+        URLs answer 404, it leaves discovery and OpenAPI, and its watches end. Stored objects
+        stay. False when it was not served."""
+        return await remove_api_group(self._server, group, version)
 
     def informer(self, group: str, resource: str) -> Informer:
         """The shared in-process informer of ``resource`` (:mod:`kernel.server.informers`)."""

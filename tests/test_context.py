@@ -26,7 +26,8 @@ def test_the_api_is_exactly_what_hookspecs_documents():
 
     assert API == {"options", "store", "resources", "spawn", "signals", "logger", "metrics",
                    "authenticate", "authorize", "component", "tls", "informer", "loopback_client",
-                   "secure_port", "rules_for", "authorizer_config"}
+                   "secure_port", "rules_for", "authorizer_config", "install_api_group",
+                   "remove_api_group"}
     for name in API:
         assert f"``{name}" in hookspecs.__doc__, name
         assert (getattr(ServerContext, name).__doc__ or "").strip(), name

@@ -4,8 +4,8 @@ Follows k8s.io/apiserver pkg/endpoints/discovery. /api and /apis serve two forma
 Accept header: a media range asking for ``as=APIGroupDiscoveryList`` (apidiscovery.k8s.io v2, or
 v2beta1, which kube 1.32 still serves) gets the aggregated document, any other JSON range the
 legacy one. kubectl only parses the aggregated body when the Content-Type names it exactly, so
-it is echoed back as kube writes it. Documents are built once; the server's groups are fixed
-after start.
+it is echoed back as kube writes it. Documents are built once per set of groups
+(kernel.server.apigroups rebuilds them when a group is added or removed while serving).
 """
 
 from __future__ import annotations

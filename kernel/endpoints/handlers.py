@@ -42,6 +42,7 @@ class BodyKind:
     kind: str
     schema_name: str
     schemas: Mapping[str, Any]
+    unstructured: bool = False  # type mismatches are the strategy's to report (custom resources)
 
     @classmethod
     def of(cls, spec: ResourceSpec, subresource: str = "") -> BodyKind:
@@ -52,7 +53,8 @@ class BodyKind:
         if subresource == "scale" and spec.scale is not None:
             return cls("autoscaling/v1", SCALE_GVK.version, SCALE_GVK.kind, SCALE_SCHEMA_NAME,
                        spec.schemas)
-        return cls(spec.group_version, spec.version, spec.kind, spec.schema_name, spec.schemas)
+        return cls(spec.group_version, spec.version, spec.kind, spec.schema_name, spec.schemas,
+                   spec.unstructured)
 
 
 class ResourceHandler:
@@ -209,7 +211,7 @@ class ResourceHandler:
         """Apply fieldValidation to a body: type errors are always 400; unknown/duplicate fields
         per mode (400 under Strict, warnings under Warn)."""
         report = fieldvalidation.check(obj, spec.schema_name, spec.schemas)
-        if report.type_errors:  # kube reports the first one
+        if report.type_errors and not spec.unstructured:  # kube reports the first one
             raise status.bad_request(fieldvalidation.decode_error_message(
                 spec.kind, spec.version, report.type_errors[0]))
         report.drop_unknown()
@@ -225,10 +227,11 @@ class ResourceHandler:
 
     async def _create(self, request: Request, store: Store, namespace: str, media: codecs.MediaType) -> None:
         options = write_options(request, "CreateOptions")
-        obj, body = await self._decode(request, store.spec)
+        kind = BodyKind.of(store.spec)
+        obj, body = await self._decode(request, kind)
         warnings = await _off_loop_if(
             codecs.decode_is_costly(request.headers.get("content-type"), body),
-            self._field_check, request, store.spec, obj, body, options.field_validation)
+            self._field_check, request, kind, obj, body, options.field_validation)
         created = await store.create(namespace, obj, request.user, dry_run=options.dry_run,
                                      options=_options_object(request, "CreateOptions", options.dry_run))
         await self._respond(request, store.spec, media, created, 201, warnings)
@@ -261,9 +264,10 @@ class ResourceHandler:
         spec = store.spec
         options = write_options(request, "PatchOptions")
         content_type = request.headers.get("content-type") or ""
-        if content_type.partition(";")[0].strip().lower() not in patch.PATCH_CONTENT_TYPES:
+        served = patch.PATCH_CONTENT_TYPES if spec.patch_types is None else spec.patch_types
+        if content_type.partition(";")[0].strip().lower() not in served:
             # kube refuses an unknown patch type before it reads the object
-            raise patch.unsupported_media_type(list(patch.PATCH_CONTENT_TYPES)).status_error()
+            raise patch.unsupported_media_type(list(served)).status_error()
         body = await request.body(MAX_BODY)
         kind = BodyKind.of(spec, subresource)  # a Scale is patched as a Scale
         patch_meta = fieldvalidation.patch_meta(kind.schema_name, kind.schemas)
@@ -394,6 +398,8 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
     """fieldValidation of a patched object (handlers/patch.go): a field of the wrong type, or an
     unknown one under Strict, is a 422 on the field "patch" (not the 400 of a request body)."""
     report = fieldvalidation.check(patched, spec.schema_name, spec.schemas)
+    if isinstance(spec, BodyKind) and spec.unstructured:
+        report.type_errors.clear()
     problems = [] if mode == "Ignore" else codecs.unknown_field_errors(report.unknown)
     if report.type_errors or (problems and mode == "Strict"):
         detail = report.type_errors[0] if report.type_errors else "strict decoding error: " + ", ".join(problems)

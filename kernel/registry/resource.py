@@ -174,6 +174,12 @@ class ResourceSpec:
     custom_subresources: Mapping[str, CustomSubresource] = field(default_factory=dict)
     #: Stored as another resource (see :class:`StorageConversion`); None: stored as served.
     conversion: StorageConversion | None = None
+    #: Decoded as unstructured (custom resources): fieldValidation still reports and drops
+    #: fields the schema does not know, but a value of the wrong type is not a decode error
+    #: (400); the strategy's validation reports it (kube's 422 with field paths).
+    unstructured: bool = False
+    #: PATCH content types served; None: all of kube's (custom resources have no strategic merge).
+    patch_types: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         # Declaring scale or a custom subresource is enough: list it among the subresources and

@@ -20,14 +20,11 @@ from kernel.server import kubeconfig
 from kernel.admission import Admission, admission_order
 from kernel.endpoints.apigroup import APIGroup
 from kernel.apimachinery import status
-from kernel.endpoints.discovery import install_discovery
-from kernel.endpoints.handlers import ResourceHandler
-from kernel.endpoints.openapi import install_openapi
-from kernel.registry.conversion import ConvertingStorage
 from kernel.registry.store import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
 from kernel.server.authorizationconfig import AuthorizerConfiguration
+from kernel.server.apigroups import install_group, refresh_documents
 from kernel.server.authorizers import RELOAD_HOOK, build_authorizers, reload_hook
 from kernel.server.certs import trust_anchor_pem
 from kernel.context import ServerContext
@@ -43,7 +40,6 @@ from kernel.plugins import PluginManager, describe_unconfigured, unconfigured_re
 from kernel.endpoints.request import Handler, Request
 from kernel.server.routes import ASGIApp, collect_routes, forward, route_for
 from kernel.storage.cacher import Cacher
-from kernel.storage.instrumented import InstrumentedStorage
 from kernel.version import version_info
 
 log = logging.getLogger("kernel")
@@ -81,6 +77,7 @@ class APIServer:
         self.pre_shutdown_hooks: dict[str, Hook] = {}
         self.post_start_done: set[str] = set()
         self.non_resource: dict[str, Handler] = {}
+        self.document_routes: set[str] = set()  # discovery and OpenAPI paths, rebuilt with the groups
         self.routes: list[tuple[str, ASGIApp]] = []  # plugins' (prefix, app), from kernel_routes
         self.handler: Handler
         self.url = ""  # https://host:port once listening
@@ -171,29 +168,7 @@ def _install_api_groups(server: APIServer) -> None:
     for name, (_, factory) in factories.items():
         group: APIGroup = factory(server.context)
         server.components["api_groups"][name] = group
-        server.api_groups[group.prefix] = group
-        handler = group.handler
-        if group.resources:
-            stores: dict[str, Any] = {}
-            for spec in group.resources:
-                rest = group.storage.get(spec.plural)
-                if rest is None:  # the generic registry over the watch cache
-                    stored = spec.storage_resource  # one cache per stored resource, shared
-                    cacher = server.cachers_by_key.get(stored)
-                    if cacher is None:
-                        resource = f"{stored[1]}.{stored[0]}" if stored[0] else stored[1]
-                        timed = InstrumentedStorage(server.storage, server.metrics.storage_timer(
-                            options.storage_backend, resource))
-                        cacher = Cacher(timed, spec.storage_prefix)
-                        server.cachers.append(cacher)
-                        server.cachers_by_resource[resource] = cacher
-                        server.cachers_by_key[stored] = cacher
-                    view = ConvertingStorage(cacher, spec.conversion) if spec.conversion else cacher
-                    rest = server.stores[(spec.group, spec.plural)] = Store(spec, view, server.admission)
-                stores[spec.plural] = rest
-            handler = ResourceHandler(stores, server.signals.not_accepting_new_requests,
-                                      lookup=server.context.store)
-        server.group_handlers[group.prefix] = handler
+        install_group(server, group)  # its caches start in run(), with every other one
     server.metrics.add_callback_gauge(
         "apiserver_storage_objects", "Number of stored objects at the time of last check split "
         "by kind (read from the watch cache at scrape time).", "resource",
@@ -283,8 +258,7 @@ def prepare_run(server: APIServer) -> APIServer:
 
     server.non_resource["/metrics"] = metrics
     if server.api_groups:
-        install_discovery(server)
-        install_openapi(server)
+        refresh_documents(server)
     return server
 
 

@@ -42,7 +42,13 @@ _TYPE_MESSAGE, _LABEL_REPEATED = 11, 3
 
 def proto_name(component: str) -> str:
     """``io.k8s.api.core.v1.Pod`` → ``k8s.io.api.core.v1.Pod``."""
-    return "k8s.io." + component.removeprefix("io.k8s.")
+    return "k8s.io." + component.removeprefix("io.k8s.").replace("-", "_")
+
+
+def component_name(proto: str) -> str:
+    """``k8s.io.apiextensions_apiserver...`` → ``io.k8s.apiextensions-apiserver...``."""
+    return "io.k8s." + proto.removeprefix("k8s.io.").replace("apiextensions_apiserver",
+                                                             "apiextensions-apiserver")
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -116,7 +122,7 @@ class Messages:
 
     def fields(self, name: str, schemas: dict[str, Any]) -> list[list[Any]]:
         d = self.descriptors[name]
-        component = "io.k8s." + name.removeprefix("k8s.io.")
+        component = component_name(name)
         properties = (schemas.get(component) or {}).get("properties")
         out = []
         for f in sorted(d.field, key=lambda f: f.number):

@@ -16,8 +16,11 @@ KUBERNETES_VERSION = "v1.36.2"
 class GroupVersion:
     group: str  # "" for core
     version: str
-    package: str  # k8s.io/api/<package>, also the proto package k8s.io.api.<package>
+    package: str  # k8s.io/api/<package>, or a whole Go package path starting with k8s.io/
     plugin: str  # the plugin's Python package under plugins/<dir>/
+    #: Whether the plugin decodes protobuf bodies of its kinds (api_apiextensions does not yet:
+    #: JSONSchemaProps has doubles and raw JSON the decoder does not cover).
+    protobuf: bool = True
 
     @property
     def openapi(self) -> str:
@@ -27,8 +30,13 @@ class GroupVersion:
         return f"apis__{self.group}__{self.version}_openapi.json"
 
     @property
+    def go_package(self) -> str:
+        """The Go package path (k8s.io/api/core/v1, k8s.io/apiextensions-apiserver/...)."""
+        return self.package if self.package.startswith("k8s.io/") else f"k8s.io/api/{self.package}"
+
+    @property
     def proto_package(self) -> str:
-        return "k8s.io.api." + self.package.replace("/", ".")
+        return proto_package(self.go_package)
 
     @property
     def plugin_dir(self) -> str:
@@ -56,7 +64,16 @@ GROUPS = (
     GroupVersion("authentication.k8s.io", "v1", "authentication/v1", "kernel_api_authentication"),
     GroupVersion("authorization.k8s.io", "v1", "authorization/v1", "kernel_api_authorization"),
     GroupVersion("rbac.authorization.k8s.io", "v1", "rbac/v1", "kernel_api_rbac"),
+    GroupVersion("apiextensions.k8s.io", "v1",
+                 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1", "kernel_api_apiextensions",
+                 protobuf=False),
 )
+
+
+def proto_package(go_package: str) -> str:
+    """The proto package of a Go package: dots for slashes, underscores for dashes
+    (k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1)."""
+    return go_package.replace("/", ".").replace("-", "_")
 
 #: apimachinery packages the group protos import (proto and Go sources are vendored for each).
 APIMACHINERY = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .groups import APIMACHINERY, GROUPS, GroupVersion
+from .groups import APIMACHINERY, GROUPS, GroupVersion, proto_package
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = ROOT / "api" / "upstream"
@@ -23,7 +23,7 @@ def openapi(gv: GroupVersion) -> dict[str, Any]:
 
 
 def proto_packages() -> list[str]:
-    return [f"k8s.io/api/{gv.package}" for gv in GROUPS] + list(APIMACHINERY)
+    return [gv.go_package for gv in GROUPS] + list(APIMACHINERY)
 
 
 def extract_protos(dest: Path) -> list[str]:
@@ -92,7 +92,7 @@ def go_fields() -> dict[tuple[str, int], GoField]:
         path = UPSTREAM / "go" / package / "types.go.gz"
         if not path.exists():
             continue
-        proto_package = package.replace("/", ".")
+        proto = proto_package(package)
         struct = None
         for line in gzip.decompress(path.read_bytes()).decode().splitlines():
             if m := _STRUCT.match(line):
@@ -109,7 +109,7 @@ def go_fields() -> dict[tuple[str, int], GoField]:
                 continue
             number = int(tags["protobuf"].split(",")[1])
             json_tag = tags.get("json", "").split(",")
-            out[(f"{proto_package}.{struct}", number)] = GoField(
+            out[(f"{proto}.{struct}", number)] = GoField(
                 go_type=m.group(2), json_name=json_tag[0],
                 omitempty="omitempty" in json_tag[1:], inline="inline" in json_tag[1:])
     return out

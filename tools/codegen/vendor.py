@@ -23,6 +23,9 @@ BOOTSTRAP_POLICY = tuple(f"{name}.yaml" for name in (
     "cluster-roles", "cluster-role-bindings", "controller-roles", "controller-role-bindings",
     "namespace-roles", "namespace-role-bindings"))
 
+#: Go files beside types.go whose structs are appended to it (one vendored types.go per package).
+EXTRA_GO_SOURCES = ("types_jsonschema.go",)
+
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = ROOT / "api" / "upstream"
 BOOTSTRAP_POLICY_OUT = ROOT / "plugins" / "api_rbac" / "kernel_api_rbac" / "bootstrap"
@@ -43,7 +46,7 @@ def vendor(git_dir: str, prefix: str, rev: str) -> None:
     for gv in GROUPS:
         _write(UPSTREAM / "openapi-spec" / "v3" / (gv.openapi + ".gz"),
                _show(git_dir, rev, f"{prefix}api/openapi-spec/v3/{gv.openapi}"))
-    packages = [f"k8s.io/api/{gv.package}" for gv in GROUPS] + list(APIMACHINERY)
+    packages = [gv.go_package for gv in GROUPS] + list(APIMACHINERY)
     for package in packages:
         source = prefix + "staging/src/" + package
         _write(UPSTREAM / "proto" / package / "generated.proto.gz",
@@ -52,6 +55,11 @@ def vendor(git_dir: str, prefix: str, rev: str) -> None:
             go = _show(git_dir, rev, source + "/types.go")
         except subprocess.CalledProcessError:
             continue  # runtime/schema has no types.go (and no struct the catalogue uses)
+        for extra in EXTRA_GO_SOURCES:  # apiextensions keeps JSONSchemaProps apart
+            try:
+                go += b"\n" + _show(git_dir, rev, f"{source}/{extra}")
+            except subprocess.CalledProcessError:
+                pass
         _write(UPSTREAM / "go" / package / "types.go.gz", go)
     for name in BOOTSTRAP_POLICY:
         _write(BOOTSTRAP_POLICY_OUT / (name + ".gz"),

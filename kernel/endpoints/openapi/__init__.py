@@ -3,7 +3,8 @@
 Serving follows kube-openapi's handlers: the v3 index lists each document with ``?hash=<etag>``;
 a request carrying the current hash is cacheable forever (``public, immutable``), a stale hash is
 redirected to the current URL, and every answer has an ETag honoured by If-None-Match. Documents
-are generated and encoded once: the server's groups do not change after start.
+are generated and encoded once per set of groups (kernel.server.apigroups builds them again
+when a group is added or removed while serving).
 """
 
 from __future__ import annotations

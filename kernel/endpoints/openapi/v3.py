@@ -185,6 +185,14 @@ def _body(schema_name: str, required: bool = True) -> Schema:
 PATCH_BODY: Schema = {"content": _content(meta.PATCH, PATCH_CONTENT_TYPES), "required": True}
 
 
+def patch_body(spec: ResourceSpec) -> Schema:
+    """The PATCH request body: every patch type, or the ones the resource takes (kubectl apply
+    sends a strategic merge patch only when the kind's PATCH operation lists it)."""
+    if spec.patch_types is None:
+        return PATCH_BODY
+    return {"content": _content(meta.PATCH, sorted(spec.patch_types)), "required": True}
+
+
 LISTING = {"200": "OK"}
 WRITTEN = {"200": "OK", "201": "Created"}
 
@@ -223,7 +231,7 @@ def _item(ops: _Operations) -> Schema:
     if "patch" in ops.verbs:
         one["patch"] = ops.op("patch", name, "patch", f"partially update the specified {kind}",
                               target, (*WRITE_PARAMS, "force"), _responses(schema, WRITTEN),
-                              PATCH_BODY)
+                              patch_body(ops.spec))
     if "update" in ops.verbs:
         one["put"] = ops.op("replace", name, "put", f"replace the specified {kind}", target,
                             WRITE_PARAMS, _responses(schema, WRITTEN), _body(schema))
@@ -247,7 +255,7 @@ def _subresource(ops: _Operations, sub: str, parameters: list[Schema]) -> Schema
         "parameters": [path_param("name", f"name of the {target[2]}"), *parameters],
         "patch": ops.op("patch", name, "patch", f"partially update {sub} of the specified {kind}",
                         target, (*WRITE_PARAMS, "force"), _responses(schema, WRITTEN),
-                        PATCH_BODY),
+                        patch_body(ops.spec)),
         "put": ops.op("replace", name, "put", f"replace {sub} of the specified {kind}", target,
                       WRITE_PARAMS, _responses(schema, WRITTEN), _body(schema)),
     }
