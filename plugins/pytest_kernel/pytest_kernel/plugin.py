@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,18 +99,24 @@ def _server_for(config: pytest.Config, settings: KernelSettings,
 
 @pytest.fixture(scope="session")
 def kernel_settings(pytestconfig: pytest.Config) -> KernelSettings:
-    """The settings of the server the tests get; override it in a conftest.py to change them
-    for a directory (``return kernel_settings.replace(manifests=[...])``)."""
+    """The settings of ``kernel_server``: ini options and command line."""
     return settings_from_config(pytestconfig)
 
 
-@pytest.fixture
-def kernel_server(request: pytest.FixtureRequest, kernel_settings: KernelSettings,
-                  tmp_path_factory: pytest.TempPathFactory) -> KernelServer:
-    """The running kernel (shared by the session), with the manifests applied."""
-    server = _server_for(request.config, kernel_settings, tmp_path_factory)
-    request.node.stash[LOG_OFFSET] = (server, server.log_size())
-    return server
+@pytest.fixture(scope="session")
+def kernel_start(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory,
+                 ) -> Callable[[KernelSettings], KernelServer]:
+    """A function from settings to the session's server for them (started on first use)."""
+    return lambda settings: _server_for(pytestconfig, settings, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def kernel_server(kernel_start: Callable[[KernelSettings], KernelServer],
+                  kernel_settings: KernelSettings) -> KernelServer:
+    """The running kernel for the session, with the manifests applied. Override it in a
+    conftest.py for other settings in a directory:
+    ``return kernel_start(kernel_settings.replace(manifests=[...]))``."""
+    return kernel_start(kernel_settings)
 
 
 @pytest.fixture
@@ -172,6 +178,19 @@ def kernel_namespace(kernel_server: KernelServer, request: pytest.FixtureRequest
     yield name
     response = kernel_server.httpx.delete(f"/api/v1/namespaces/{name}")
     assert response.status_code in (200, 202, 404), f"deleting namespace {name}: {response.text}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Note where each running server's log stands as the test starts (a server started by
+    this test's setup starts at 0)."""
+    before = {id(server): server.log_size() for server in item.config.stash[SERVERS].values()}
+    try:
+        return (yield)
+    finally:
+        server = getattr(item, "funcargs", {}).get("kernel_server")
+        if isinstance(server, KernelServer):
+            item.stash[LOG_OFFSET] = (server, before.get(id(server), 0))
 
 
 @pytest.hookimpl(wrapper=True)

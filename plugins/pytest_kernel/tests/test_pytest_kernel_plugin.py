@@ -176,10 +176,13 @@ def test_a_bad_manifest_fails_the_tests_with_its_file_named(pytester: pytest.Pyt
     assert "Traceback" not in result.stdout.str()
 
 
-def test_settings_overridden_in_a_conftest_get_a_server_of_their_own(
+def test_a_conftest_override_gets_a_server_of_its_own(
         pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_top="""
         def test_top(kernel_httpx):
+            assert kernel_httpx.get("/apis/coordination.k8s.io/v1").status_code == 404
+
+        def test_top_again(kernel_httpx):
             assert kernel_httpx.get("/apis/coordination.k8s.io/v1").status_code == 404
     """)
     sub = pytester.mkpydir("sub")
@@ -187,15 +190,17 @@ def test_settings_overridden_in_a_conftest_get_a_server_of_their_own(
         import pytest
 
         @pytest.fixture(scope="session")
-        def kernel_settings(kernel_settings):
-            return kernel_settings.replace(plugins=["api_core", "api_coordination", "storage_memory"])
+        def kernel_server(kernel_start, kernel_settings):
+            return kernel_start(kernel_settings.replace(
+                plugins=["api_core", "api_coordination", "storage_memory"]))
     """))
     (sub / "test_sub.py").write_text(textwrap.dedent("""
         def test_sub(kernel_httpx):
             assert kernel_httpx.get("/apis/coordination.k8s.io/v1").status_code == 200
     """))
-    result = run(pytester)
-    result.assert_outcomes(passed=2)
+    result = run(pytester, "-p", "no:randomly", "test_top.py::test_top", "sub",
+                 "test_top.py::test_top_again")
+    result.assert_outcomes(passed=3)
     assert len([line for line in result.outlines if line.startswith("kernel: https://")]) == 2
 
 
