@@ -1,12 +1,11 @@
 """The operator's handlers.
 
-It watches ConfigMaps labelled ``greetings.example.kernel.dev/source=true`` and keeps, beside
-each, a ConfigMap ``<name>-greeting`` with ``greeting: Hello, <data.name>!``, owned by the
-source (ownerReferences), so it goes when the source goes.
-
-To serve a custom resource instead, apply manifests/crd/greeting.yaml (a CRD) and change
-``RESOURCE`` to ``("example.kernel.dev", "v1", "greetings")``, ``LABELS`` to ``{}`` and
-``source_fields`` to read ``spec``: the handlers and the rendering stay as they are.
+Two kinds of source, one reconciliation: a ConfigMap labelled
+``greetings.example.kernel.dev/source=true`` (its ``data.name``) and a ``Greeting`` custom
+resource (``example.kernel.dev/v1``, its ``spec.name``; the CRD is crd/greeting.yaml). Beside
+each it keeps a ConfigMap ``<name>-greeting`` with ``greeting: Hello, <name>!``, owned by the
+source (ownerReferences). Where the Greeting CRD is not installed kopf only warns that the
+resource is not served, and the ConfigMap sources work alone.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 RESOURCE = ("", "v1", "configmaps")  # group, version, plural
+CUSTOM_RESOURCE = ("example.kernel.dev", "v1", "greetings")
 SOURCE_LABEL = "greetings.example.kernel.dev/source"
 LABELS = {SOURCE_LABEL: "true"}
 CHILD_SUFFIX = "-greeting"
@@ -26,8 +26,8 @@ MANAGER = "sample-operator"
 
 
 def source_fields(body: kopf.Body) -> dict[str, Any]:
-    """What the greeting is made of: a ConfigMap's data (a custom resource's spec)."""
-    return dict(body.get("data") or {})
+    """What the greeting is made of: a ConfigMap's data, a Greeting's spec."""
+    return dict((body.get("data") if body.get("kind") == "ConfigMap" else body.get("spec")) or {})
 
 
 def render(name: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +62,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.core_v1 = core_v1()
 
 
+@kopf.on.resume(*CUSTOM_RESOURCE)
+@kopf.on.create(*CUSTOM_RESOURCE)
+@kopf.on.update(*CUSTOM_RESOURCE)
 @kopf.on.resume(*RESOURCE, labels=LABELS)
 @kopf.on.create(*RESOURCE, labels=LABELS)
 @kopf.on.update(*RESOURCE, labels=LABELS)

@@ -19,9 +19,14 @@ from kopf.testing import KopfRunner
 from kubernetes.client.exceptions import ApiException
 
 from pytest_kernel import KernelServer, KernelSettings
+from pytest_kernel.server import installed_plugins
 from sample_operator import CHILD_SUFFIX, SOURCE_LABEL, render
 
-MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
+HERE = Path(__file__).resolve().parent.parent
+MANIFESTS = HERE / "manifests"
+CRDS = HERE / "crd"  # the Greeting CRD and a Greeting, where the kernel serves CRDs
+HAS_CRDS = "api_apiextensions" in installed_plugins()
+needs_crds = pytest.mark.skipif(not HAS_CRDS, reason="the api_apiextensions plugin is not installed")
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +34,7 @@ def kernel_server(kernel_start: Callable[[KernelSettings], KernelServer],
                   kernel_settings: KernelSettings) -> KernelServer:
     # A project of its own would say `kernel_manifests = ["manifests"]` in its pytest ini
     # instead; this one also runs from the kernel repository's root, whose ini is not ours.
-    return kernel_start(kernel_settings.replace(manifests=[MANIFESTS]))
+    return kernel_start(kernel_settings.replace(manifests=[MANIFESTS, CRDS] if HAS_CRDS else [MANIFESTS]))
 
 
 @pytest.fixture(scope="session")
@@ -117,3 +122,26 @@ def test_an_unlabelled_configmap_is_left_alone(
     greeting_of(kernel_core_v1, kernel_namespace, "marker", "Hello, y!")
     assert read_or_none(lambda: kernel_core_v1.read_namespaced_config_map(
         f"plain{CHILD_SUFFIX}", kernel_namespace)) is None
+
+
+@needs_crds
+def test_a_greeting_from_the_manifests_is_reconciled_on_start(
+        operator: Any, kernel_core_v1: Any) -> None:
+    greeting_of(kernel_core_v1, "sample-system", "preexisting-cr", "Hello, a custom resource!")
+
+
+@needs_crds
+def test_a_greeting_custom_resource_gets_an_owned_configmap(
+        operator: Any, kernel_core_v1: Any, kernel_custom_objects: Any, kernel_namespace: str) -> None:
+    group, version, plural = "example.kernel.dev", "v1", "greetings"
+    created = kernel_custom_objects.create_namespaced_custom_object(
+        group, version, kernel_namespace, plural,
+        {"apiVersion": f"{group}/{version}", "kind": "Greeting", "metadata": {"name": "crd"},
+         "spec": {}})
+    assert created["spec"] == {"name": "world"}  # the CRD schema's default
+    child = greeting_of(kernel_core_v1, kernel_namespace, "crd", "Hello, world!")
+    owners = child.metadata.owner_references
+    assert [(o.kind, o.name, o.uid) for o in owners] == [("Greeting", "crd", created["metadata"]["uid"])]
+    kernel_custom_objects.patch_namespaced_custom_object(
+        group, version, kernel_namespace, plural, "crd", {"spec": {"name": "Lin"}})
+    greeting_of(kernel_core_v1, kernel_namespace, "crd", "Hello, Lin!")
