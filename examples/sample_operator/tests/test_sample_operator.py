@@ -37,7 +37,7 @@ def kernel_server(kernel_start: Callable[[KernelSettings], KernelServer],
     return kernel_start(kernel_settings.replace(manifests=[MANIFESTS, CRDS] if HAS_CRDS else [MANIFESTS]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def operator(kernel_server: KernelServer) -> Iterator[KopfRunner]:
     """The operator, logged in through $KUBECONFIG (the kernel's admin kubeconfig)."""
     previous = os.environ.get("KUBECONFIG")
