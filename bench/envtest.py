@@ -136,8 +136,10 @@ def report_sizes() -> None:
     clients = {n: d for n, d in closure(CLIENT_DISTS).items() if n not in server}
     print(f"installed size: server {server_mb:.1f} MB ({len(server)} distributions: "
           f"{', '.join(sorted(server))})")
-    print(f"                test clients {megabytes(clients):.1f} MB ({len(clients)} more: "
-          f"kubernetes, httpx, pytest, ...); no download at test time")
+    largest = sorted(clients.items(), key=lambda item: -installed_bytes(item[1]))[:3]
+    print(f"                test clients {megabytes(clients):.1f} MB ({len(clients)} more; largest: "
+          + ", ".join(f"{name} {installed_bytes(dist) / 1e6:.1f} MB" for name, dist in largest)
+          + "); nothing downloaded at test time")
     etcd = shutil.which("etcd")
     if etcd:
         print(f"for scale: Debian's etcd binary alone is {Path(etcd).stat().st_size / 1e6:.1f} MB")

@@ -87,7 +87,7 @@ def _server_for(config: pytest.Config, settings: KernelSettings,
             server = start_server(settings, workdir)
         except Exception as error:  # noqa: BLE001 - reported as the tests' failure
             failed[settings] = f"kernel did not start: {error}"
-            raise
+            pytest.fail(failed[settings], pytrace=False)
         servers[settings] = server
         try:
             manifests.apply(server.httpx, settings.manifests)

@@ -181,6 +181,21 @@ def test_a_bad_manifest_fails_the_tests_with_its_file_named(pytester: pytest.Pyt
     assert "Traceback" not in result.stdout.str()
 
 
+def test_a_server_that_does_not_start_fails_the_tests_with_its_log(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_inner="""
+        def test_one(kernel_server):
+            pass
+
+        def test_two(kernel_httpx):
+            pass
+    """)
+    result = run(pytester, "--kernel-arg=--no-such-flag=1")
+    result.assert_outcomes(errors=2)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines(["*kernel did not start:*", "*--no-such-flag: unknown flag*"])
+    assert "Traceback" not in out and "kernel/testing/__init__.py" not in out
+
+
 def test_a_conftest_override_gets_a_server_of_its_own(
         pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_top="""
