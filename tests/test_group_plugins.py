@@ -15,6 +15,9 @@ GROUPS = {  # plugin -> (group/version, a resource of it)
     "api_policy": ("policy/v1", "poddisruptionbudgets"),
     "api_storage": ("storage.k8s.io/v1", "storageclasses"),
     "api_scheduling": ("scheduling.k8s.io/v1", "priorityclasses"),
+    "api_rbac": ("rbac.authorization.k8s.io/v1", "roles"),
+    "api_authorization": ("authorization.k8s.io/v1", "selfsubjectaccessreviews"),
+    "api_apiextensions": ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
 }
 
 
