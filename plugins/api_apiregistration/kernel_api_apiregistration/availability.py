@@ -57,6 +57,13 @@ async def register_local(client: Any) -> list[str]:
     return names
 
 
+def _describe(error: BaseException) -> str:
+    """httpx often carries the cause (the TLS or socket error) only in the chained exception."""
+    while not str(error) and (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__
+    return str(error) or type(error).__name__
+
+
 class AvailabilityController:
     """Resolves and probes each remote APIService; the aggregator reads :attr:`backends`."""
 
@@ -128,7 +135,7 @@ class AvailabilityController:
         except (httpx.HTTPError, ValueError, trio.TooSlowError) as error:
             backend.available, backend.message = False, (
                 f"failing or missing response from {backend.target.url}/apis/{backend.group}/"
-                f"{backend.version}: {error or type(error).__name__}")
+                f"{backend.version}: {_describe(error)}")
             return
         for item in document.get("items", []):
             if (item.get("metadata") or {}).get("name") == backend.group:

@@ -47,16 +47,13 @@ class Aggregator:
             if backends and len(parts) >= 4:
                 await self._proxy(request, backends[0])
                 return
-            if backends and len(parts) == 3 and not self._local_group(parts[2]):
+            if backends and len(parts) == 3:
                 await self._group(request, parts[2], backends)
                 return
         elif request.path.rstrip("/") == "/apis" and request.method in ("GET", "HEAD"):
             await self._merged_root(request)
             return
         await self.delegate(request)
-
-    def _local_group(self, group: str) -> bool:
-        return False  # a group both local and remote keeps the local /apis/<group> document
 
     async def _group(self, request: Request, group: str, backends: list[Backend]) -> None:
         versions = [{"groupVersion": f"{group}/{b.version}", "version": b.version} for b in backends]
