@@ -93,7 +93,12 @@ def _flunder(name: str) -> str:
 
 def test_kubectl_gets_lists_and_watches_through_the_front(pair) -> None:
     front, backend = pair
-    front.kubectl("create", "--validate=false", "-f", "-", input=_flunder("one"))
+    # kubectl validates against the backend's OpenAPI v3 (merged into the front's index).
+    front.kubectl("create", "-f", "-", input=_flunder("one"))
+    assert "KIND:       Flunder" in front.kubectl("explain", "flunders").stdout
+    bogus = front.kubectl("create", "-f", "-", check=False,
+                          input=json.dumps({**json.loads(_flunder("bad")), "bogus": 1}))
+    assert bogus.returncode != 0 and 'unknown field "bogus"' in bogus.stderr, bogus.stderr
     assert front.kubectl_json("get", "flunder", "one")["spec"] == {"color": "teal"}
     names = [i["metadata"]["name"] for i in front.kubectl_json("get", "flunders")["items"]]
     assert names == ["one"]

@@ -64,6 +64,19 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+async def _openapi_entry(backend: Backend, headers: list[tuple[str, str]]) -> dict[str, Any]:
+    """The backend's OpenAPI v3 index entry of the group-version (empty if it has none)."""
+    assert backend.client is not None
+    try:
+        with trio.fail_after(PROBE_TIMEOUT):
+            response = await backend.client.get("/openapi/v3", headers=headers[1:],
+                                                extensions=backend.extensions)
+        paths = response.json().get("paths", {}) if response.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError, trio.TooSlowError):
+        return {}
+    return paths.get(f"apis/{backend.group}/{backend.version}") or {}
+
+
 class AvailabilityController:
     """Resolves and probes each remote APIService; the aggregator reads :attr:`backends`."""
 
@@ -142,6 +155,7 @@ class AvailabilityController:
                 for version in item.get("versions", []):
                     if version.get("version") == backend.version:
                         backend.available, backend.message, backend.discovery = True, "", version
+                        backend.openapi = await _openapi_entry(backend, headers)
                         return
         backend.available, backend.message = False, (
             f"failing or missing response from {backend.target.url}/apis/{backend.group}/"

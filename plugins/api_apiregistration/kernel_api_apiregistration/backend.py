@@ -64,6 +64,7 @@ class Backend:
     available: bool = False
     message: str = ""
     discovery: dict[str, Any] = field(default_factory=dict)  # the aggregated discovery version entry
+    openapi: dict[str, Any] = field(default_factory=dict)  # its entry of the backend's /openapi/v3
 
     @property
     def extensions(self) -> dict[str, Any]:

@@ -51,8 +51,16 @@ class Aggregator:
                 await self._group(request, parts[2], backends)
                 return
         elif request.path.rstrip("/") == "/apis" and request.method in ("GET", "HEAD"):
-            await self._merged_root(request)
+            await self._merged(request, self._merge)
             return
+        elif request.path == "/openapi/v3" and request.method in ("GET", "HEAD"):
+            await self._merged(request, self._merge_openapi)
+            return
+        elif parts[:4] == ["", "openapi", "v3", "apis"] and len(parts) == 6:
+            backends = self._remote(parts[4], parts[5])
+            if backends:  # the backend's own document, as kube's aggregator proxies it
+                await self._proxy(request, backends[0])
+                return
         await self.delegate(request)
 
     async def _group(self, request: Request, group: str, backends: list[Backend]) -> None:
@@ -60,8 +68,8 @@ class Aggregator:
         await request.respond_json({"kind": "APIGroup", "apiVersion": "v1", "name": group,
                                     "versions": versions, "preferredVersion": versions[0]})
 
-    async def _merged_root(self, request: Request) -> None:
-        """``/apis`` of the delegate, with the remote group-versions added."""
+    async def _merged(self, request: Request, merge: Callable[[dict[str, Any]], None]) -> None:
+        """The delegate's JSON document (``/apis``, ``/openapi/v3``) with the remote parts added."""
         captured: dict[str, Any] = {"body": []}
 
         async def capture(message: dict[str, Any]) -> None:
@@ -75,14 +83,18 @@ class Aggregator:
         inner.user, inner.info = request.user, request.info
         await self.delegate(inner)
         headers = {k.lower(): v for k, v in captured.get("headers", [])}
+        content_type = headers.get(b"content-type", b"application/json")
         if captured.get("status") != 200:
-            await request.respond(captured.get("status", 500), b"".join(captured["body"]),
-                                  headers.get(b"content-type", b"application/json"))
+            await request.respond(captured.get("status", 500), b"".join(captured["body"]), content_type)
             return
         document = msgspec.json.decode(b"".join(captured["body"]))
-        self._merge(document)
-        await request.respond(200, msgspec.json.encode(document),
-                              headers.get(b"content-type", b"application/json"))
+        merge(document)
+        await request.respond(200, msgspec.json.encode(document), content_type)
+
+    def _merge_openapi(self, document: dict[str, Any]) -> None:
+        for backend in self.backends().values():
+            if backend.available and backend.openapi:
+                document.setdefault("paths", {})[f"apis/{backend.group}/{backend.version}"] = backend.openapi
 
     def _merge(self, document: dict[str, Any]) -> None:
         backends = [b for b in self.backends().values() if b.available]
