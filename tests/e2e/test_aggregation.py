@@ -128,6 +128,16 @@ def test_the_backend_sees_the_original_user(pair) -> None:
                                     "--as-group=wardle-devs", input=review).stdout)["status"]
     assert seen["username"] == "jane"
     assert set(seen["groups"]) == {"wardle-devs", "system:authenticated"}
+    # Extra keys travel percent-encoded and arrive as they were.
+    with front.client() as client:
+        response = client.post(f"/apis/{GROUP}/{VERSION}/whoamis", content=review, headers={
+            "Content-Type": "application/json", "Impersonate-User": "jane",
+            "Impersonate-Group": "wardle-devs", "Impersonate-Extra-Example.com%2FTeam": "blue",
+            "X-Remote-User": "mallory"})
+        assert response.status_code == 201, response.text
+        seen = response.json()["status"]
+    assert seen["username"] == "jane"
+    assert seen["extra"] == {"example.com/team": ["blue"]}
 
 
 def test_discovery_merges_the_remote_group(pair) -> None:
