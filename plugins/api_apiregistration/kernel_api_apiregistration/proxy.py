@@ -41,7 +41,11 @@ class Aggregator:
                 if b.group == group and (version is None or b.version == version)]
 
     async def __call__(self, request: Request) -> None:
-        parts = request.path.rstrip("/").split("/")
+        path = request.path
+        if not self.backends() or not path.startswith(("/apis", "/openapi/v3")):
+            await self.delegate(request)  # the hot path: nothing remote, or not an API path
+            return
+        parts = path.rstrip("/").split("/")
         if parts[:2] == ["", "apis"] and len(parts) >= 3 and parts[2]:
             backends = self._remote(parts[2], parts[3] if len(parts) >= 4 else None)
             if backends and len(parts) >= 4:

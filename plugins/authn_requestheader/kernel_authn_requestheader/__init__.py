@@ -3,7 +3,9 @@
 Hooks: the ``--requestheader-*`` flags and their validation; the request-header CA appended to
 ``options.client_ca_files`` so TLS handshakes ask for and accept front-proxy certificates (the
 authenticator, not the handshake, decides they are trusted for headers: the x509 authenticator
-keeps its own roots); and the ``requestheader`` authenticator. With it a ``kernel serve`` can
+keeps its own roots); the ``requestheader`` authenticator; and a post-start hook that watches the
+CA file: a changed bundle that parses replaces both the TLS context's copy and the authenticator's
+roots (a bad one is logged and the old bundle stays), as kube's dynamic CA content does. With it a ``kernel serve`` can
 sit behind an aggregator (plugins/api_apiregistration) as an aggregated API server.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kernel import hookimpl
+from kernel.filewatch import watch_file
 from kernel.plugins import configured_by
 from kernel.server.options import string_list
 
@@ -20,6 +23,8 @@ from kernel_authn_x509.authenticator import load_bundle
 from kernel_authn_requestheader.authenticator import RequestHeaderAuthenticator
 
 NAME = "requestheader"
+#: Seconds between checks of --requestheader-client-ca-file.
+RELOAD_INTERVAL = 1.0
 
 
 @hookimpl
@@ -74,12 +79,35 @@ def _authenticator(context) -> RequestHeaderAuthenticator | None:
     options = context.options
     if not options.requestheader_client_ca_file:
         return None
-    return RequestHeaderAuthenticator(
-        _roots(options.requestheader_client_ca_file), options.requestheader_allowed_names,
+    path = options.requestheader_client_ca_file
+    authenticator = RequestHeaderAuthenticator(
+        _roots(path), options.requestheader_allowed_names,
         options.requestheader_username_headers, options.requestheader_group_headers,
         options.requestheader_extra_headers_prefix)
+    authenticator.content = Path(path).read_bytes()
+    return authenticator
 
 
 @hookimpl
 def kernel_authenticators():
     return {NAME: _authenticator}
+
+
+@hookimpl
+def kernel_post_start_hooks(context):
+    authenticator: RequestHeaderAuthenticator | None = context.component("authenticators", NAME)
+    if authenticator is None:
+        return {}
+    path = context.options.requestheader_client_ca_file
+    tls = context.tls
+
+    async def apply(content: bytes) -> None:
+        roots = load_bundle(content, path)  # raises: keep the old bundle
+        tls.update_client_ca(path, content.decode("utf-8"))
+        authenticator.roots, authenticator.content = roots, content
+
+    async def start(context) -> None:
+        context.spawn("requestheader-client-ca-reload", lambda: watch_file(
+            path, apply, current=authenticator.content, interval=RELOAD_INTERVAL))
+
+    return {"requestheader-client-ca-reload": start}

@@ -40,6 +40,7 @@ class RequestHeaderAuthenticator:
                  username_headers: Sequence[str], group_headers: Sequence[str],
                  extra_prefixes: Sequence[str]) -> None:
         self.roots = list(roots)
+        self.content = b""  # the PEM the roots came from (the reload hook compares it)
         self.allowed_names = [name for name in allowed_names if name]
         self.username_headers = [h.lower() for h in username_headers if h]
         self.group_headers = [h.lower() for h in group_headers if h]

@@ -84,3 +84,41 @@ async def test_a_user_certificate_cannot_claim_header_identities(tmp_path) -> No
         assert seen == [("alice", False), ("admin-claimed", True)]
     finally:
         kernel.stop()
+
+
+def test_a_changed_ca_file_is_trusted_without_restart(tmp_path) -> None:
+    import ssl
+    import time
+
+    import httpx
+
+    ca_file = tmp_path / "proxy-ca.crt"
+    ca_file.write_bytes(FRONT_PROXY_CA.cert_pem)
+    new_ca = CertificateAuthority("front-proxy-ca-2")
+    kernel = start_kernel(tmp_path / "kernel", "--plugins=api_authentication,storage_memory,"
+                          "authn_requestheader", "--authorization-mode=AlwaysAllow",
+                          f"--requestheader-client-ca-file={ca_file}")
+    cert = new_ca.issue("proxy").write(tmp_path, "new-proxy")
+
+    def whoami() -> str:
+        context = ssl.create_default_context(cafile=kernel.ca_file)
+        context.load_cert_chain(*cert)
+        try:
+            with httpx.Client(base_url=kernel.url, verify=context,
+                              headers={"X-Remote-User": "carol"}) as client:
+                response = client.post("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                       json={"apiVersion": "authentication.k8s.io/v1",
+                                             "kind": "SelfSubjectReview"})
+        except (httpx.HTTPError, ssl.SSLError):
+            return "refused"  # the handshake does not accept the new CA yet
+        return response.json()["status"]["userInfo"]["username"] if response.status_code == 201 else "401"
+
+    try:
+        assert whoami() == "refused"
+        ca_file.write_bytes(new_ca.cert_pem)
+        deadline = time.monotonic() + 30
+        while (seen := whoami()) != "carol":
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+    finally:
+        kernel.stop()
