@@ -1,8 +1,10 @@
 """Where a remote APIService is served: its ``spec.service`` resolved as kube-aggregator does.
 
-A Service with endpoints: the first ready address of the Endpoints of that name, on the target
-port of the service port ``spec.service.port`` (the TLS server name is ``<name>.<namespace>.svc``,
-as kube's). For edge use without cluster networking, a Service of type ExternalName: its
+A Service with endpoints: a ready endpoint of its EndpointSlices (label
+``kubernetes.io/service-name``), as kube's ResolveEndpoint picks one, else the first address of its
+Endpoints (EndpointSlices refuse loopback addresses; Endpoints keep them, for a backend on the same
+machine), on the port named as the service port ``spec.service.port``; the TLS server name is
+``<name>.<namespace>.svc``, as kube's. For edge use without cluster networking, a Service of type ExternalName: its
 ``spec.externalName`` host on port ``spec.service.port`` (also the TLS server name), e.g.
 ``localhost`` for an API server on the same machine.
 """
@@ -70,7 +72,28 @@ async def resolve(client: Any, reference: dict[str, Any]) -> Target:
     service_port = next((p for p in spec.get("ports") or () if p.get("port") == port), None)
     if service_port is None:
         raise ResolveError("ServicePortError", f"{what} is not listening on port {port}")
-    endpoints = await _get(client, f"/api/v1/namespaces/{namespace}/endpoints/{name}",
-                           "EndpointsNotFound", f"endpoints for {what}")
-    host, target_port = _endpoint(endpoints, service_port.get("name") or "", what)
-    return Target(host, target_port, f"{name}.{namespace}.svc")
+    port_name = service_port.get("name") or ""
+    found = await _from_slices(client, namespace, name, port_name)
+    if found is None:
+        endpoints = await _get(client, f"/api/v1/namespaces/{namespace}/endpoints/{name}",
+                               "EndpointsNotFound", f"endpoints for {what}")
+        found = _endpoint(endpoints, port_name, what)
+    return Target(found[0], found[1], f"{name}.{namespace}.svc")
+
+
+async def _from_slices(client: Any, namespace: str, name: str, port_name: str) -> tuple[str, int] | None:
+    """A ready endpoint of the service's EndpointSlices on the named port (None: there is none)."""
+    try:
+        slices = await client.list(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+                                   {"labelSelector": f"kubernetes.io/service-name={name}"})
+    except StatusError:
+        return None  # no discovery.k8s.io here (a trimmed build): Endpoints only
+    for item in slices.get("items", []):
+        port = next((p.get("port") for p in item.get("ports") or ()
+                     if (p.get("name") or "") == port_name and p.get("port")), None)
+        if port is None:
+            continue
+        for endpoint in item.get("endpoints") or ():
+            if (endpoint.get("conditions") or {}).get("ready", True) is not False and endpoint.get("addresses"):
+                return endpoint["addresses"][0], int(port)
+    return None

@@ -136,3 +136,52 @@ def test_a_service_with_endpoints_is_verified_by_its_caBundle(front: KernelProce
             assert client.get(f"/apis/{GROUP}/{VERSION}/namespaces/default/flunders").status_code == 503
     finally:
         backend.stop()
+
+
+class _HTTPClient:
+    """resolve()'s client interface (``get``, ``list``) over real HTTPS to a kernel."""
+
+    def __init__(self, kernel: KernelProcess) -> None:
+        self.kernel = kernel
+
+    async def get(self, path: str, params: dict | None = None) -> dict:
+        from kernel.apimachinery.status import StatusError
+
+        with self.kernel.client() as client:
+            response = client.get(path, params=params)
+        if response.status_code >= 400:
+            body = response.json()
+            raise StatusError(body["code"], body.get("reason", ""), body.get("message", ""))
+        return response.json()
+
+    list = get
+
+
+async def test_endpointslices_are_preferred_and_endpoints_are_the_fallback(front: KernelProcess) -> None:
+    """Resolution only reads objects (no traffic to the documentation addresses used here)."""
+    from kernel_api_apiregistration.resolve import ResolveError, resolve
+
+    client = _HTTPClient(front)
+    reference = {"namespace": "default", "name": "api", "port": 443}
+    with front.client() as http:
+        assert http.post("/api/v1/namespaces/default/services", json={
+            "metadata": {"name": "api"},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 8443}]}}).status_code == 201
+        with pytest.raises(ResolveError) as missing:
+            await resolve(client, reference)
+        assert missing.value.reason == "EndpointsNotFound"
+        assert http.post("/api/v1/namespaces/default/endpoints", json={
+            "metadata": {"name": "api"}, "subsets": [{"addresses": [{"ip": "192.0.2.7"}],
+                                                     "ports": [{"name": "https", "port": 8443}]}]}).status_code == 201
+        target = await resolve(client, reference)
+        assert (target.host, target.port, target.server_name) == ("192.0.2.7", 8443, "api.default.svc")
+        assert http.post("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", json={
+            "metadata": {"name": "api-1", "labels": {"kubernetes.io/service-name": "api"}},
+            "addressType": "IPv4", "ports": [{"name": "https", "port": 9443}],
+            "endpoints": [{"addresses": ["192.0.2.8"], "conditions": {"ready": False}},
+                          {"addresses": ["192.0.2.9"], "conditions": {"ready": True}}]}).status_code == 201
+        target = await resolve(client, reference)
+        assert (target.host, target.port) == ("192.0.2.9", 9443)
+        with pytest.raises(ResolveError) as wrong_port:
+            await resolve(client, {**reference, "port": 80})
+        assert wrong_port.value.reason == "ServicePortError"
