@@ -24,6 +24,7 @@ AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryLi
 #: edge server notices a backend that went away quickly).
 PROBE_INTERVAL = 1.0
 PROBE_TIMEOUT = 5.0
+AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 #: kube's identity for its own discovery checks.
 PROBE_USER, PROBE_GROUPS = "system:kube-aggregator", ["system:masters"]
 
@@ -35,26 +36,45 @@ def _now() -> str:
 def local_apiservice(group: str, version: str) -> dict[str, Any]:
     core = group == ""
     return {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-            "metadata": {"name": f"{version}.{group}", "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}},
+            "metadata": {"name": f"{version}.{group}", "labels": {AUTOMANAGED: "onstart"}},
             "spec": {"group": group, "version": version, "groupPriorityMinimum": 18000 if core else 1000,
                      "versionPriority": 1 if core else 15}}
 
 
-async def register_local(client: Any) -> list[str]:
-    """An APIService for every group-version this server serves itself (``v1.``, ``v1.apps``...)."""
-    names = []
-    group_versions = [("", v) for v in (await client.get("/api")).get("versions", [])]
+async def served_locally(client: Any) -> set[tuple[str, str]]:
+    """The group-versions this server serves, from its discovery (remote ones carry a service)."""
+    group_versions = {("", v) for v in (await client.get("/api")).get("versions", [])}
     for entry in (await client.get("/apis")).get("groups", []):
-        group_versions += [(entry["name"], v["version"]) for v in entry.get("versions", [])]
-    for group, version in group_versions:
-        obj = local_apiservice(group, version)
-        try:
-            await client.create(PATH, obj)
-        except StatusError as error:
-            if error.code != 409:
-                raise
-        names.append(obj["metadata"]["name"])
-    return names
+        group_versions |= {(entry["name"], v["version"]) for v in entry.get("versions", [])}
+    return group_versions
+
+
+async def register_local(client: Any, existing: list[dict[str, Any]] | None = None,
+                         remote: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """kube's autoregistration: an APIService for every group-version served here (``v1.``,
+    ``v1.apps``...), created again if deleted; an automanaged one whose group-version is no longer
+    served (a group removed at runtime) is deleted. ``remote``: the group-versions proxied now,
+    which this server's ``/apis`` lists too. Returns the names of the local ones."""
+    wanted = {f"{v}.{g}": (g, v) for g, v in await served_locally(client) - remote}
+    if existing is None:
+        existing = (await client.list(PATH)).get("items", [])
+    have = {obj["metadata"]["name"]: obj for obj in existing}
+    for name, (group, version) in wanted.items():
+        if name not in have:
+            try:
+                await client.create(PATH, local_apiservice(group, version))
+            except StatusError as error:
+                if error.code != 409:
+                    raise
+    for name, obj in have.items():
+        automanaged = (obj["metadata"].get("labels") or {}).get(AUTOMANAGED)
+        if name not in wanted and automanaged and not (obj.get("spec") or {}).get("service"):
+            try:
+                await client.delete(f"{PATH}/{name}")
+            except StatusError as error:
+                if error.code != 404:
+                    raise
+    return sorted(wanted)
 
 
 def _describe(error: BaseException) -> str:
@@ -95,6 +115,8 @@ class AvailabilityController:
 
     async def sync_all(self) -> None:
         items = (await self.client.list(PATH)).get("items", [])
+        remote = frozenset((b.group, b.version) for b in self.backends.values())
+        await register_local(self.client, items, remote)
         for obj in items:
             await self.sync(obj)
         names = {obj["metadata"]["name"] for obj in items}

@@ -37,7 +37,8 @@ def _condition(kernel: KernelProcess, name: str = NAME, deadline: float = 30.0,
     end = time.monotonic() + deadline
     with kernel.client() as client:
         while True:
-            obj = client.get(f"{APISERVICES}/{name}").json()
+            response = client.get(f"{APISERVICES}/{name}")
+            obj = response.json() if response.status_code == 200 else {}  # 404 while re-created
             found = next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Available"), None)
             if found and (until is None or (found["status"], found["reason"]) == until):
                 return found
@@ -185,3 +186,19 @@ async def test_endpointslices_are_preferred_and_endpoints_are_the_fallback(front
         with pytest.raises(ResolveError) as wrong_port:
             await resolve(client, {**reference, "port": 80})
         assert wrong_port.value.reason == "ServicePortError"
+
+
+def test_local_apiservices_are_kept_in_step_with_the_served_groups(front: KernelProcess) -> None:
+    """A deleted local APIService comes back; an automanaged one of a group not served goes."""
+    with front.client() as client:
+        _condition(front, "v1.apps", until=("True", "Local"))
+        assert client.delete(f"{APISERVICES}/v1.apps").status_code == 200
+        stale = {**_apiservice(), "metadata": {"name": "v1.gone.example.com", "labels": {
+            "kube-aggregator.kubernetes.io/automanaged": "onstart"}}}
+        stale["spec"].update(group="gone.example.com", version="v1")
+        assert client.post(APISERVICES, json=stale).status_code == 201
+        _condition(front, "v1.apps", until=("True", "Local"))
+        end = time.monotonic() + 30
+        while client.get(f"{APISERVICES}/v1.gone.example.com").status_code != 404:
+            assert time.monotonic() < end, "the stale automanaged APIService was never deleted"
+            time.sleep(0.05)
