@@ -51,13 +51,14 @@ class Aggregator:
             if backends and len(parts) >= 4:
                 await self._proxy(request, backends[0])
                 return
-            if backends and len(parts) == 3:
-                await self._group(request, parts[2], backends)
+            available = [b for b in backends if b.available]
+            if available and len(parts) == 3:
+                await self._group(request, parts[2], available)
                 return
-        elif request.path.rstrip("/") == "/apis" and request.method in ("GET", "HEAD"):
+        elif path.rstrip("/") == "/apis" and request.method in ("GET", "HEAD"):
             await self._merged(request, self._merge)
             return
-        elif request.path == "/openapi/v3" and request.method in ("GET", "HEAD"):
+        elif path == "/openapi/v3" and request.method in ("GET", "HEAD"):
             await self._merged(request, self._merge_openapi)
             return
         elif parts[:4] == ["", "openapi", "v3", "apis"] and len(parts) == 6:
