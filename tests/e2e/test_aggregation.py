@@ -103,7 +103,8 @@ def test_kubectl_gets_lists_and_watches_through_the_front(pair) -> None:
     names = [i["metadata"]["name"] for i in front.kubectl_json("get", "flunders")["items"]]
     assert names == ["one"]
     watch = subprocess.Popen([KUBECTL, "--kubeconfig", front.kubeconfig, "get", "flunders", "--watch",
-                              "-o", "name", "--request-timeout=30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              "-o", "name", "--request-timeout=30s"],  # never hangs the test
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=front.kubectl_env)
     try:
         assert watch.stdout.readline().strip() == "flunder.wardle.example.com/one"
