@@ -72,7 +72,7 @@ returns ``None`` without the mark is named in the startup log only.
 Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_requires`` and
 ``kernel_add_options`` (build options) → ``kernel_validate_options`` → ``kernel_complete_options``
 → component factories, ``kernel_health_checks``, ``kernel_post_start_hooks``,
-``kernel_pre_shutdown_hooks``, ``kernel_routes`` (create_server_chain) → post-start hooks run once the server
+``kernel_pre_shutdown_hooks``, ``kernel_routes``, ``kernel_api_aggregator`` (create_server_chain) → post-start hooks run once the server
 listens → pre-shutdown hooks run when shutdown starts, before the server stops accepting requests.
 """
 
@@ -231,4 +231,15 @@ def kernel_routes(context: ServerContext) -> Mapping[str, Any] | Sequence[tuple[
     request's path, its lower-cased method as the verb), the request log and metrics. A prefix that
     is, or is under or above, ``/api``, ``/apis``, ``/healthz``, ``/livez``, ``/readyz``,
     ``/version``, ``/metrics``, ``/openapi`` or another plugin's prefix fails startup.
+    """
+
+
+@hookspec
+def kernel_api_aggregator(context: ServerContext, delegate: Any) -> Any:
+    """The front of the server chain (kube's aggregator): ``async handler(request)``, or None.
+
+    It gets every request after the filters (authentication, impersonation, authorization), serves
+    what it owns (discovery it merges, group-versions it proxies to another API server) and
+    passes everything else to ``delegate``, the kernel's own API handler. One selected plugin at
+    most may return a handler.
     """

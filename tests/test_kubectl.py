@@ -41,7 +41,10 @@ def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
     result = kubectl(kernel.kubeconfig, "get", "--raw", "/readyz?verbose")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "[+]ping ok", "[+]log ok", "[+]poststarthook/bootstrap-namespaces ok",
+        "[+]ping ok", "[+]log ok",
+        "[+]poststarthook/kube-apiserver-autoregistration ok",  # api_apiregistration
+        "[+]poststarthook/apiservice-status-available-controller ok",
+        "[+]poststarthook/bootstrap-namespaces ok",
         "[+]poststarthook/start-namespace-controller ok",
         "[+]poststarthook/start-serviceaccount-controller ok",
         "[+]poststarthook/start-root-ca-cert-publisher ok",

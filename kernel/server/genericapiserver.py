@@ -36,7 +36,7 @@ from kernel.server.tls import ServingContext, open_tls_listeners
 from kernel.server.lifecycle import LifecycleSignals, WaitGroup
 from kernel.server.metrics import Metrics
 from kernel.server.options import Options
-from kernel.plugins import PluginManager, describe_unconfigured, unconfigured_reason
+from kernel.plugins import PluginError, PluginManager, describe_unconfigured, unconfigured_reason
 from kernel.endpoints.request import Handler, Request
 from kernel.server.routes import ASGIApp, collect_routes, forward, route_for
 from kernel.storage.cacher import Cacher
@@ -202,7 +202,7 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         server.pre_shutdown_hooks.update(hooks or {})
     server.routes = collect_routes(plugins, context)
 
-    server.handler = build_handler_chain(server.api_handler, server)
+    server.handler = build_handler_chain(_api_aggregator(plugins, server), server)
     log.info("plugins: %s", ", ".join(f"{p.name} ({p.distribution} {p.version})" for p in plugins.plugins))
     log.info("authentication chain: %s", ", ".join(server.authenticator.names))
     log.info("authorization chain: %s", ", ".join(["privileged group system:masters",
@@ -216,6 +216,16 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         log.info("storage backend: %s; API groups: %s", options.storage_backend,
                  ", ".join(g.group_version for g in server.api_groups.values()))
     return server
+
+
+def _api_aggregator(plugins: PluginManager, server: APIServer) -> Handler:
+    """kube's chain: an aggregator plugin in front of the kernel's own API handler, if selected."""
+    fronts = [(name, handler) for name, handler in plugins.call_each(
+        "kernel_api_aggregator", context=server.context, delegate=server.api_handler) if handler]
+    if len(fronts) > 1:
+        raise PluginError("kernel_api_aggregator: more than one plugin provides the aggregator: "
+                          + ", ".join(name for name, _ in fronts))
+    return fronts[0][1] if fronts else server.api_handler
 
 
 def _post_start_check(server: APIServer, name: str) -> HealthCheck:
