@@ -236,18 +236,19 @@ class ServerContext:
         serving, as in post-start hooks; until then the option's value)."""
         return getattr(self._server, "secure_port", None) or self._server.options.secure_port
 
-    async def install_api_group(self, group: APIGroup) -> None:
-        """Serve ``group`` (a :class:`kernel.endpoints.apigroup.APIGroup`) from now on, replacing
-        a served group-version of the same group and version (its stored objects and watch caches
-        are kept): discovery and OpenAPI change at once. Valid once serving (post-start hooks,
+    async def install_api_group(self, *groups: APIGroup) -> None:
+        """Serve ``groups`` (:class:`kernel.endpoints.apigroup.APIGroup` objects) from now on,
+        each replacing a served group-version of the same group and version (its stored objects
+        and watch caches are kept): discovery and OpenAPI change at once, rebuilt once per call,
+        so pass every group-version of a change together. Valid once serving (post-start hooks,
         controllers); groups known at startup come from ``kernel_api_groups``."""
-        await add_api_group(self._server, group)
+        await add_api_group(self._server, *groups)
 
-    async def remove_api_group(self, group: str, version: str) -> bool:
-        """Stop serving a group-version installed by ``install_api_group`` (or at startup): its
-        URLs answer 404, it leaves discovery and OpenAPI, and its watches end. Stored objects
-        stay. False when it was not served."""
-        return await remove_api_group(self._server, group, version)
+    async def remove_api_group(self, group: str, *versions: str) -> bool:
+        """Stop serving ``versions`` of ``group`` installed by ``install_api_group`` (or at
+        startup): their URLs answer 404, they leave discovery and OpenAPI, and their watches
+        end. Stored objects stay. False when none of them was served."""
+        return await remove_api_group(self._server, group, *versions)
 
     def informer(self, group: str, resource: str) -> Informer:
         """The shared in-process informer of ``resource`` (:mod:`kernel.server.informers`)."""

@@ -52,9 +52,10 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
   ``webhook``); the factory is called once per entry, so one mode builds several authorizers;
 - ``tls.update_client_ca(path, pem)`` — serve new handshakes with a reloaded client CA bundle;
 - ``informer(group, resource)`` — the shared in-process informer of a resource;
-- ``install_api_group(group)``, ``remove_api_group(group, version)`` — serve an
-  :class:`kernel.endpoints.apigroup.APIGroup` from now on, or stop serving one, while serving
-  (CustomResourceDefinitions): discovery and OpenAPI change at once;
+- ``install_api_group(*groups)``, ``remove_api_group(group, *versions)`` — serve
+  :class:`kernel.endpoints.apigroup.APIGroup` objects from now on, or stop serving versions of a
+  group, while serving (CustomResourceDefinitions): discovery and OpenAPI change at once, rebuilt
+  once per call;
 - ``secure_port`` — the port HTTPS is served on (the one picked for ``--secure-port=0``), once serving;
 - ``loopback_client(user_agent=None)`` — a client of this server without a socket
   (:mod:`kernel.server.loopback`): ``get``/``list``/``create``/``update``/``patch``/``delete``/``watch``

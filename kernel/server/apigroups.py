@@ -124,28 +124,32 @@ def refresh_documents(server: APIServer) -> None:
     server.document_routes = set(routes)
 
 
-async def add_api_group(server: APIServer, group: APIGroup) -> None:
-    """Serve ``group`` at once (replacing the group-version of the same prefix): start the watch
-    caches it needs, then publish it in discovery and OpenAPI."""
+async def add_api_group(server: APIServer, *groups: APIGroup) -> None:
+    """Serve ``groups`` at once (each replacing the group-version of its prefix): start the watch
+    caches they need, then publish them in discovery and OpenAPI, rebuilt once for all of them
+    (a CRD with hundreds of versions must not rebuild the documents hundreds of times)."""
     if server.storage is None:
         raise RuntimeError("no storage backend: the server serves no API groups")
     nursery = getattr(server, "background", None)
     if nursery is None:
         raise RuntimeError("API groups are added while serving; at startup use kernel_api_groups")
-    previous = server.api_groups.get(group.prefix)
-    for cacher in install_group(server, group):
-        await nursery.start(cacher.run)
-    if previous is not None:  # a replaced group-version may have dropped resources
-        await _drop_unserved(server, previous)
+    for group in groups:
+        previous = server.api_groups.get(group.prefix)
+        for cacher in install_group(server, group):
+            await nursery.start(cacher.run)
+        if previous is not None:  # a replaced group-version may have dropped resources
+            await _drop_unserved(server, previous)
     refresh_documents(server)
-    log.info("API group-version %s installed", group.group_version)
+    log.info("API group-versions installed: %s", ", ".join(g.group_version for g in groups))
 
 
-async def remove_api_group(server: APIServer, group: str, version: str) -> bool:
-    """Stop serving a group-version and drop it from discovery; False if it was not served."""
-    removed = await uninstall_group(server, group, version)
-    if removed is None:
+async def remove_api_group(server: APIServer, group: str, *versions: str) -> bool:
+    """Stop serving versions of a group and drop them from discovery (rebuilt once); False if
+    none of them was served."""
+    removed = [gv for version in versions
+               if (gv := await uninstall_group(server, group, version)) is not None]
+    if not removed:
         return False
     refresh_documents(server)
-    log.info("API group-version %s removed", removed.group_version)
+    log.info("API group-versions removed: %s", ", ".join(g.group_version for g in removed))
     return True

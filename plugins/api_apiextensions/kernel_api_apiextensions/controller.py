@@ -160,24 +160,50 @@ class CRDController:
             for version in crd["spec"]["versions"]:
                 if version.get("served"):
                     wanted.setdefault((crd["spec"]["group"], version["name"]), []).append(crd)
+        changed: list[APIGroup] = []
+        fingerprints: dict[tuple[str, str], str] = {}
+        compiled: dict[str, list[Any]] = {}  # each CRD's versions compiled once per pass
+        prints: dict[str, str] = {}  # each CRD serialised once per pass, not once per version
         for (group, version), members in wanted.items():
-            fingerprint = json.dumps([[c["spec"], c["status"]["acceptedNames"],
-                                       bool(c["metadata"].get("deletionTimestamp"))]
-                                      for c in members], sort_keys=True)
+            fingerprint = "\n".join(self._fingerprint(c, prints) for c in members)
             if self.installed.get((group, version)) == fingerprint:
                 continue
             specs = []
             for crd in members:
-                try:
-                    specs += [s for s in served_specs(crd) if s.version == version]
-                except Exception:  # e.g. a pattern Python's re cannot compile: serve the rest
-                    log.exception("CRD %s: version %s cannot be served", crd["metadata"]["name"],
-                                  version)
-            await self.context.install_api_group(APIGroup(group, version, specs))
-            self.installed[(group, version)] = fingerprint
-        for key in [k for k in self.installed if k not in wanted]:
-            await self.context.remove_api_group(*key)
-            del self.installed[key]
+                specs += [s for s in self._specs(crd, compiled) if s.version == version]
+            changed.append(APIGroup(group, version, specs))
+            fingerprints[(group, version)] = fingerprint
+        if changed:  # all at once: discovery and OpenAPI are rebuilt once, not once per version
+            await self.context.install_api_group(*changed)
+            self.installed.update(fingerprints)
+        gone: dict[str, list[str]] = {}
+        for group, version in [k for k in self.installed if k not in wanted]:
+            gone.setdefault(group, []).append(version)
+            del self.installed[(group, version)]
+        for group, versions in gone.items():
+            await self.context.remove_api_group(group, *versions)
+
+    @staticmethod
+    def _fingerprint(crd: Object, prints: dict[str, str]) -> str:
+        """What decides how ``crd`` is served: a changed one is installed again."""
+        name = crd["metadata"]["name"]
+        if name not in prints:
+            prints[name] = json.dumps([crd["spec"], crd["status"]["acceptedNames"],
+                                       bool(crd["metadata"].get("deletionTimestamp"))], sort_keys=True)
+        return prints[name]
+
+    @staticmethod
+    def _specs(crd: Object, compiled: dict[str, list[Any]]) -> list[Any]:
+        """The ResourceSpecs of every served version of ``crd``, compiled once per pass (a CRD
+        with hundreds of versions is not compiled once per version)."""
+        name = crd["metadata"]["name"]
+        if name not in compiled:
+            try:
+                compiled[name] = served_specs(crd)
+            except Exception:  # e.g. a pattern Python's re cannot compile: serve the other CRDs
+                log.exception("CRD %s cannot be served", name)
+                compiled[name] = []
+        return compiled[name]
 
     async def _finalize(self, crd: Object) -> None:
         """Delete every custom resource of a deleted CRD, then let the CRD go."""
