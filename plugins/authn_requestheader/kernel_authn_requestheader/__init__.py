@@ -14,17 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from kernel import hookimpl
-from kernel.filewatch import watch_file
 from kernel.plugins import configured_by
 from kernel.server.options import string_list
 
 from kernel_authn_x509.authenticator import load_bundle
+from kernel_authn_x509.reload import client_ca_reload_hook
 
 from kernel_authn_requestheader.authenticator import RequestHeaderAuthenticator
 
 NAME = "requestheader"
-#: Seconds between checks of --requestheader-client-ca-file.
-RELOAD_INTERVAL = 1.0
 
 
 @hookimpl
@@ -98,16 +96,10 @@ def kernel_post_start_hooks(context):
     authenticator: RequestHeaderAuthenticator | None = context.component("authenticators", NAME)
     if authenticator is None:
         return {}
-    path = context.options.requestheader_client_ca_file
-    tls = context.tls
 
-    async def apply(content: bytes) -> None:
-        roots = load_bundle(content, path)  # raises: keep the old bundle
-        tls.update_client_ca(path, content.decode("utf-8"))
+    def set_roots(roots, content: bytes) -> None:
         authenticator.roots, authenticator.content = roots, content
 
-    async def start(context) -> None:
-        context.spawn("requestheader-client-ca-reload", lambda: watch_file(
-            path, apply, current=authenticator.content, interval=RELOAD_INTERVAL))
-
-    return {"requestheader-client-ca-reload": start}
+    return client_ca_reload_hook("requestheader-client-ca-reload",
+                                 context.options.requestheader_client_ca_file,
+                                 authenticator.content, context.tls, set_roots)

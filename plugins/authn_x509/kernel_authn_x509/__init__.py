@@ -12,14 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from kernel import hookimpl
-from kernel.filewatch import watch_file
 from kernel.plugins import configured_by
 
 from kernel_authn_x509.authenticator import X509Authenticator, load_bundle
+from kernel_authn_x509.reload import client_ca_reload_hook
 
 NAME = "x509"
-#: Seconds between checks of --client-ca-file (kube: file events plus a 1-minute resync).
-RELOAD_INTERVAL = 1.0
 
 
 @hookimpl
@@ -76,16 +74,5 @@ def kernel_post_start_hooks(context):
     authenticator: X509Authenticator | None = context.component("authenticators", NAME)
     if authenticator is None:
         return {}
-    path = context.options.client_ca_file
-    tls = context.tls
-
-    async def apply(content: bytes) -> None:
-        roots = load_bundle(content, path)  # raises: keep the old bundle
-        tls.update_client_ca(path, content.decode("utf-8"))
-        authenticator.set_roots(roots, content)
-
-    async def start(context) -> None:
-        context.spawn("x509-client-ca-reload", lambda: watch_file(
-            path, apply, current=authenticator.content, interval=RELOAD_INTERVAL))
-
-    return {"x509-client-ca-reload": start}
+    return client_ca_reload_hook("x509-client-ca-reload", context.options.client_ca_file,
+                                 authenticator.content, context.tls, authenticator.set_roots)
