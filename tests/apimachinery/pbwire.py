@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from kernel.apimachinery.protobuf import MAGIC
+from kernel.apimachinery.protobuf.wire import encode_varint
 
 
-def varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # negative numbers as Go sends them: ten-byte two's complement
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+varint = encode_varint
 
 
 def tag(number: int, wire_type: int) -> bytes:

@@ -26,6 +26,8 @@ BOOTSTRAP_POLICY = tuple(f"{name}.yaml" for name in (
 #: Go files beside types.go whose structs are appended to it (one vendored types.go per package).
 EXTRA_GO_SOURCES = ("types_jsonschema.go",)
 
+GNOSTIC = "github.com/google/gnostic-models"
+
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM = ROOT / "api" / "upstream"
 BOOTSTRAP_POLICY_OUT = ROOT / "plugins" / "api_rbac" / "kernel_api_rbac" / "bootstrap"
@@ -65,6 +67,11 @@ def vendor(git_dir: str, prefix: str, rev: str) -> None:
         _write(BOOTSTRAP_POLICY_OUT / (name + ".gz"),
                _show(git_dir, rev, f"{prefix}{BOOTSTRAP_POLICY_DIR}/{name}"))
     (UPSTREAM / "LICENSE").write_bytes(_show(git_dir, rev, prefix + "LICENSE"))
+    # gnostic's OpenAPI v2 messages (the /openapi/v2 protobuf form), read by its crosscheck test
+    gnostic = f"{prefix}vendor/{GNOSTIC}"
+    _write(UPSTREAM / "proto" / GNOSTIC / "openapiv2" / "OpenAPIv2.proto.gz",
+           _show(git_dir, rev, f"{gnostic}/openapiv2/OpenAPIv2.proto"))
+    (UPSTREAM / "proto" / GNOSTIC / "LICENSE").write_bytes(_show(git_dir, rev, f"{gnostic}/LICENSE"))
 
 
 def main() -> None:

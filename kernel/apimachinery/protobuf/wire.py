@@ -143,3 +143,24 @@ def packed_varints(buf: bytes, start: int, stop: int) -> Iterator[int]:
     while pos < stop:
         value, pos = read_varint(buf, pos, stop)
         yield value
+
+
+# -- encoding (the OpenAPI v2 document in protobuf, tests' hand-built bodies) ---------------------
+
+def encode_varint(value: int) -> bytes:
+    """A varint; a negative int64 is ten bytes of two's complement, as Go writes it."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_bytes(number: int, data: bytes) -> bytes:
+    """A length-delimited field (string, bytes, message)."""
+    return encode_varint(number << 3 | 2) + encode_varint(len(data)) + data

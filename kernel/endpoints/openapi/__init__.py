@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 
 from kernel.endpoints.apigroup import APIGroup
 from kernel.apimachinery import status
-from kernel.endpoints.discovery import Encoded, Mountable, parse_accept, send_document
-from kernel.endpoints.openapi import meta, v2, v3
+from kernel.endpoints.discovery import Encoded, Mountable, etag_of, parse_accept, send_document
+from kernel.endpoints.openapi import meta, v2, v2proto, v3
 from kernel.endpoints.openapi.meta import meta_schemas
 from kernel.endpoints.request import Handler, Request
 from kernel.version import version_info
 
-__all__ = ["OpenAPIService", "install_openapi", "meta", "meta_schemas", "openapi_routes", "v2",
+__all__ = ["OpenAPIService", "install_openapi", "meta", "meta_schemas", "openapi_routes", "v2", "v2_form", "v2proto",
            "v3"]
 
 ONE_YEAR = 365 * 24 * 3600
@@ -35,6 +35,17 @@ def json_acceptable(accept: str) -> bool:
         if media.matches("application", "json"):
             return True
     return False
+
+
+def v2_form(accept: str) -> str | None:
+    """``json`` or ``protobuf``: the first of the client's media ranges (in preference order)
+    that one of them matches, as kube-openapi picks; None when neither is acceptable."""
+    for media in parse_accept(accept or "*/*"):
+        if media.matches("application", "json"):
+            return "json"
+        if media.type == "application" and media.subtype in v2proto.SUBTYPES:
+            return "protobuf"
+    return None
 
 
 def not_acceptable() -> status.StatusError:
@@ -86,11 +97,21 @@ class OpenAPIService:
             await send_document(request, doc.body, doc.etag, headers=headers)
         return handler
 
+    @cached_property
+    def swagger_protobuf(self) -> tuple[bytes, str]:
+        """The v2 document as gnostic's protobuf (kubectl's client-side validation asks for it)."""
+        body = v2proto.encode_document(v2.build_document(self.documents.values(), self.version))
+        return body, etag_of(body)
+
     async def serve_v2(self, request: Request) -> None:
-        if not json_acceptable(request.headers.get("accept", "")):
+        form = v2_form(request.headers.get("accept", ""))
+        if form == "protobuf":
+            body, etag = self.swagger_protobuf
+            await send_document(request, body, etag, content_type=v2proto.MEDIA_TYPE.encode())
+        elif form == "json":
+            await send_document(request, self.swagger.body, self.swagger.etag)
+        else:
             await request.respond_error(not_acceptable())
-            return
-        await send_document(request, self.swagger.body, self.swagger.etag)
 
     def routes(self) -> dict[str, Handler]:
         routes: dict[str, Handler] = {"/openapi/v3": self.serve_index, "/openapi/v2": self.serve_v2}
