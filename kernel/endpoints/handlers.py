@@ -278,7 +278,7 @@ class ResourceHandler:
         kind = BodyKind.of(spec, subresource)  # a Scale is patched as a Scale
         warnings: list[str] = []
         if media_type == patch.APPLY_PATCH:
-            change = self._applier(store, subresource, kind, body, options, warnings)
+            change = self._applier(store, subresource, kind, body, options, warnings, name, namespace)
         else:
             change = _patcher(kind, content_type, body, options, warnings)
         admitted = _options_object(request, "UpdateOptions", options.dry_run)  # kube admits a
@@ -296,7 +296,8 @@ class ResourceHandler:
         await self._respond(request, spec, media, result, 201 if created else 200, warnings)
 
     def _applier(self, store: Store, subresource: str, kind: BodyKind, body: bytes,
-                 options: WriteOptions, warnings: list[str]) -> Callable[[Object], Object]:
+                 options: WriteOptions, warnings: list[str], name: str,
+                 namespace: str) -> Callable[[Object], Object]:
         """A server-side apply of ``body`` (YAML or JSON) as ``mutate(current) -> new``."""
         try:
             config = codecs.decode_body(codecs.YAML, body)
@@ -304,6 +305,7 @@ class ResourceHandler:
             raise status.bad_request(f"error decoding YAML: {error.message}") from None
         if not isinstance(config, dict):
             raise status.bad_request("error decoding YAML: the apply configuration must be an object")
+        check_object_name(config, name, namespace)
         if options.field_validation != "Ignore":  # duplicate keys: yaml.UnmarshalStrict's errors
             problems = codecs.duplicate_field_errors(body, codecs.YAML)
             if problems and options.field_validation == "Strict":

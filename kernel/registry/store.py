@@ -300,8 +300,14 @@ class Store:
                 finishes.append(done)
             return new
 
+        create_missing = (spec.strategy.allow_create_on_update or force_allow_create) and not subresource
         if dry_run:
-            current = await self.get(namespace, name)
+            try:
+                current = await self.get(namespace, name)
+            except status.StatusError as error:
+                if error.code != 404 or not create_missing:
+                    raise
+                return await self._create_missing(namespace, mutate, user, True, manager), True
             if preconditions is not None:
                 async with self._translate(name):
                     preconditions.check(self.key(namespace, name), current)
@@ -316,18 +322,22 @@ class Store:
                                                               preconditions=preconditions)
             stored = True
         except status.StatusError as error:
-            allowed = spec.strategy.allow_create_on_update or force_allow_create
-            if error.code != 404 or not allowed or subresource:
+            if error.code != 404 or not create_missing:
                 raise
-            new = mutate({})
-            if isinstance(new, Awaitable):
-                new = await new
-            return await self.create(namespace, new, user, dry_run=dry_run, manager=manager), True
+            return await self._create_missing(namespace, mutate, user, False, manager), True
         finally:
             finish(stored)
         if self._finished_deleting(result):
             await self._delete_now(namespace, name, result)
         return result, created
+
+    async def _create_missing(self, namespace: str, mutate: Callable[[Object], Object | Awaitable[Object]],
+                              user: UserInfo, dry_run: bool, manager: str | None) -> Object:
+        """An update of a missing object that may create it: ``mutate({})`` is created."""
+        new = mutate({})
+        if isinstance(new, Awaitable):
+            new = await new
+        return await self.create(namespace, new, user, dry_run=dry_run, manager=manager)
 
     async def _prepare_update(self, namespace: str, name: str, new: Object, current: Object,
                               user: UserInfo, dry_run: bool, subresource: str, check_name: bool,

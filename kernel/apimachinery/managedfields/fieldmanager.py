@@ -271,11 +271,8 @@ class FieldManager:
 
     def _check_config(self, config: Object) -> None:
         api_version, kind = config.get("apiVersion"), config.get("kind")
-        if api_version != self.api_version:
-            raise status.bad_request("Incorrect version specified in apply patch. Specified patch "
-                                     f"version: {api_version or ''}, expected: {self.api_version}")
-        if kind != self.kind:
-            raise status.bad_request(f"invalid object type: {_gvk(str(api_version), str(kind or ''))}")
+        if api_version != self.api_version or kind != self.kind:  # versionCheckManager, outermost
+            raise status.bad_request(f"invalid object type: {_gvk(str(api_version or ''), str(kind or ''))}")
         if _meta(config).get("managedFields") is not None:
             raise status.bad_request("metadata.managedFields must be nil")
 
