@@ -127,7 +127,9 @@ async def atomic_struct_selector_is_one_field(api: Api) -> None:
     assert fields(same, "mgr-b")["f:spec"] == {"f:selector": {}}
     other = await apply(api.client, path, partial_deployment(
         "sel", {"selector": {"matchLabels": {"app": "sel", "tier": "x"}}}), "mgr-c")
-    body = assert_status(other, 409, "Conflict")
+    # several managers: one "conflicts with" block per manager, managers in sorted order
+    body = assert_status(other, 409, "Conflict", 'Apply failed with 2 conflicts: conflicts with "mgr-a":\n'
+                         '- .spec.selector\nconflicts with "mgr-b":\n- .spec.selector')
     assert {c["field"] for c in body["details"]["causes"]} == {".spec.selector"}
     assert {c["message"] for c in body["details"]["causes"]} == {
         'conflict with "mgr-a"', 'conflict with "mgr-b"'}
