@@ -366,6 +366,43 @@ async def malformed_and_mismatched_bodies(api: Api) -> None:
     assert (await api.client.get(path)).status_code == 404
 
 
+# --- client-side apply's last-applied annotation ------------------------------------------------
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+async def client_side_applied(api: Api, name: str, data: dict[str, str]) -> None:
+    """What ``kubectl apply`` (client-side) creates: the object, its last-applied annotation,
+    written by the kubectl-client-side-apply Update manager."""
+    last = json.dumps({**configmap(name, data), "metadata": {"name": name, "namespace": "default"}})
+    response = await api.client.post(CONFIGMAPS, params={"fieldManager": "kubectl-client-side-apply"},
+                                     json=configmap(name, data, annotations={LAST_APPLIED: last}))
+    assert response.status_code == 201, response.text
+
+
+@row
+async def client_side_apply_upgrade_for_the_kubectl_manager(api: Api) -> None:
+    # kube (lastAppliedManager, lastAppliedUpdater): for the manager "kubectl" only, conflicts on
+    # fields the last-applied annotation holds with the live value are forced, and the
+    # annotation is rewritten to the new applied configuration; a field someone changed since
+    # (live != last-applied) still conflicts; other managers get every conflict.
+    await client_side_applied(api, "csa", {"a": "1", "b": "2"})
+    other = await apply(api.client, f"{CONFIGMAPS}/csa", configmap("csa", {"a": "10", "b": "2"}), "tool")
+    assert_status(other, 409, "Conflict",
+                  'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.a')
+    upgraded = await applied(api.client, f"{CONFIGMAPS}/csa", configmap("csa", {"a": "10", "b": "2"}), "kubectl")
+    assert upgraded["data"] == {"a": "10", "b": "2"}
+    assert json.loads(upgraded["metadata"]["annotations"][LAST_APPLIED])["data"] == {"a": "10", "b": "2"}
+    assert fields(upgraded, "kubectl")["f:data"] == {"f:a": {}, "f:b": {}}
+    # b is still the client-side manager's too (same value, not a conflict): dropping it from
+    # the server-side configuration keeps it (kubectl moves that ownership itself beforehand).
+    kept = await applied(api.client, f"{CONFIGMAPS}/csa", configmap("csa", {"a": "10"}), "kubectl")
+    assert kept["data"] == {"a": "10", "b": "2"}
+    await patch(api.client, f"{CONFIGMAPS}/csa", {"data": {"a": "11"}}, MERGE, "editor")
+    changed = await apply(api.client, f"{CONFIGMAPS}/csa", configmap("csa", {"a": "12"}), "kubectl")
+    assert_status(changed, 409, "Conflict", 'Apply failed with 1 conflict: conflict with "editor" using v1: .data.a')
+
+
 # --- a custom resource --------------------------------------------------------------------------------
 
 @row
