@@ -16,12 +16,12 @@ import msgspec
 import trio
 
 from kernel.admission import options_object
-from kernel.apimachinery import codecs, fieldvalidation, patch, protobuf, status, validation
+from kernel.apimachinery import codecs, fieldvalidation, managedfields, patch, protobuf, status, validation
 from kernel.endpoints import table
 from kernel.apimachinery import meta as objmeta
 from kernel.endpoints.listoptions import ListQuery, object_predicate, parse_list_query
 from kernel.registry.store import ListOptions, Store, check_object_name
-from kernel.endpoints.requestoptions import DeleteOptions, write_options
+from kernel.endpoints.requestoptions import DeleteOptions, WriteOptions, write_options
 from kernel.registry.resource import Object, ResourceSpec, TableColumn, protobuf_kinds
 from kernel.registry.subresources import SCALE_GVK, SCALE_SCHEMA_NAME, CustomSubresource
 from kernel.apimachinery.warningheader import warning_headers
@@ -30,6 +30,8 @@ from kernel.endpoints.request import Request
 from kernel.storage.interface import Preconditions
 
 MAX_BODY = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
+#: The PATCH types of built-in kinds, in the order kube's 415 lists them.
+SERVED_PATCH_TYPES = (*patch.PATCH_CONTENT_TYPES, patch.APPLY_PATCH)
 T = TypeVar("T")
 
 
@@ -233,7 +235,8 @@ class ResourceHandler:
             codecs.decode_is_costly(request.headers.get("content-type"), body),
             self._field_check, request, kind, obj, body, options.field_validation)
         created = await store.create(namespace, obj, request.user, dry_run=options.dry_run,
-                                     options=_options_object(request, "CreateOptions", options.dry_run))
+                                     options=_options_object(request, "CreateOptions", options.dry_run),
+                                     manager=_manager(request, options))
         await self._respond(request, store.spec, media, created, 201, warnings)
 
     async def _update(self, request: Request, store: Store, namespace: str, name: str,
@@ -251,48 +254,74 @@ class ResourceHandler:
         if subresource == "scale" and store.spec.scale is not None:
             scale = await store.update_scale(namespace, name, lambda old: obj, request.user,
                                              dry_run=options.dry_run, options=admitted,
-                                             preconditions=preconditions)
+                                             preconditions=preconditions,
+                                             manager=_manager(request, options))
             await self._respond(request, store.spec, media, scale, 200, warnings, columns=table.SCALE_COLUMNS)
             return
         result, created = await store.update(namespace, name, lambda current: obj, request.user,
                                              dry_run=options.dry_run, subresource=subresource,
-                                             preconditions=preconditions, options=admitted)
+                                             preconditions=preconditions, options=admitted,
+                                             manager=_manager(request, options))
         await self._respond(request, store.spec, media, result, 201 if created else 200, warnings)
 
     async def _patch(self, request: Request, store: Store, namespace: str, name: str,
                      subresource: str, media: codecs.MediaType) -> None:
         spec = store.spec
-        options = write_options(request, "PatchOptions")
         content_type = request.headers.get("content-type") or ""
-        served = patch.PATCH_CONTENT_TYPES if spec.patch_types is None else spec.patch_types
-        if content_type.partition(";")[0].strip().lower() not in served:
+        media_type = content_type.partition(";")[0].strip().lower()
+        served = SERVED_PATCH_TYPES if spec.patch_types is None else spec.patch_types
+        if media_type not in served:
             # kube refuses an unknown patch type before it reads the object
             raise patch.unsupported_media_type(list(served)).status_error()
+        options = write_options(request, "PatchOptions", apply=media_type == patch.APPLY_PATCH)
         body = await request.body(MAX_BODY)
         kind = BodyKind.of(spec, subresource)  # a Scale is patched as a Scale
-        patch_meta = fieldvalidation.patch_meta(kind.schema_name, kind.schemas)
         warnings: list[str] = []
-
-        def apply(current: Object) -> Object:
-            try:
-                patched = patch.apply_patch(content_type, current, body, patch_meta)
-            except patch.PatchError as error:
-                raise error.status_error() from None
-            if not isinstance(patched, dict):
-                raise status.bad_request("the patched object must be a JSON object")
-            warnings[:] = _patched_field_check(kind, patched, body, content_type, options.field_validation)
-            return patched
-
+        if media_type == patch.APPLY_PATCH:
+            change = self._applier(store, subresource, kind, body, options, warnings)
+        else:
+            change = _patcher(kind, content_type, body, options, warnings)
         admitted = _options_object(request, "UpdateOptions", options.dry_run)  # kube admits a
+        manager = None if media_type == patch.APPLY_PATCH else _manager(request, options)
         if subresource == "scale" and spec.scale is not None:                  # patch as an update
-            scale = await store.update_scale(namespace, name, apply, request.user,
-                                             dry_run=options.dry_run, options=admitted)
+            scale = await store.update_scale(namespace, name, change, request.user,
+                                             dry_run=options.dry_run, options=admitted,
+                                             manager=_manager(request, options))
             await self._respond(request, spec, media, scale, 200, warnings, columns=table.SCALE_COLUMNS)
             return
-        result, _ = await store.update(namespace, name, apply, request.user,
-                                       dry_run=options.dry_run, subresource=subresource,
-                                       options=admitted)
-        await self._respond(request, spec, media, result, 200, warnings)
+        result, created = await store.update(namespace, name, change, request.user,
+                                             dry_run=options.dry_run, subresource=subresource,
+                                             options=admitted, manager=manager,
+                                             force_allow_create=media_type == patch.APPLY_PATCH)
+        await self._respond(request, spec, media, result, 201 if created else 200, warnings)
+
+    def _applier(self, store: Store, subresource: str, kind: BodyKind, body: bytes,
+                 options: WriteOptions, warnings: list[str]) -> Callable[[Object], Object]:
+        """A server-side apply of ``body`` (YAML or JSON) as ``mutate(current) -> new``."""
+        try:
+            config = codecs.decode_body(codecs.YAML, body)
+        except status.StatusError as error:
+            raise status.bad_request(f"error decoding YAML: {error.message}") from None
+        if not isinstance(config, dict):
+            raise status.bad_request("error decoding YAML: the apply configuration must be an object")
+        if options.field_validation != "Ignore":  # duplicate keys: yaml.UnmarshalStrict's errors
+            problems = codecs.duplicate_field_errors(body, codecs.YAML)
+            if problems and options.field_validation == "Strict":
+                raise status.bad_request("error strict decoding YAML: " + "; ".join(problems))
+            warnings.extend(problems)
+        if subresource == "scale" and store.spec.scale is not None:
+            fields = managedfields.FieldManager(
+                managedfields.TypeConverter(kind.schemas).named(kind.schema_name), kind.group_version, kind.kind)
+        else:
+            fields = store.field_manager(subresource)
+        manager = options.field_manager
+
+        def apply(current: Object) -> Object:
+            applied = fields.apply(current or None, config, manager, options.force)
+            warnings.extend(_patched_field_check(kind, applied, body, patch.APPLY_PATCH, options.field_validation))
+            return applied
+
+        return apply
 
     async def _create_subresource(self, request: Request, store: Store, namespace: str, name: str,
                                   subresource: str, custom: CustomSubresource) -> None:
@@ -410,6 +439,29 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
         raise validation.invalid("", "", [validation.FieldError.invalid("patch", shown, detail)])
     report.drop_unknown()
     return problems
+
+
+def _patcher(kind: BodyKind, content_type: str, body: bytes, options: WriteOptions,
+             warnings: list[str]) -> Callable[[Object], Object]:
+    """A JSON, merge or strategic-merge PATCH as ``mutate(current) -> new``."""
+    patch_meta = fieldvalidation.patch_meta(kind.schema_name, kind.schemas)
+
+    def apply(current: Object) -> Object:
+        try:
+            patched = patch.apply_patch(content_type, current, body, patch_meta)
+        except patch.PatchError as error:
+            raise error.status_error() from None
+        if not isinstance(patched, dict):
+            raise status.bad_request("the patched object must be a JSON object")
+        warnings[:] = _patched_field_check(kind, patched, body, content_type, options.field_validation)
+        return patched
+
+    return apply
+
+
+def _manager(request: Request, options: WriteOptions) -> str:
+    """The manager an Update is recorded under: fieldManager, else the User-Agent's product."""
+    return managedfields.manager_or_user_agent(options.field_manager, request.headers.get("user-agent"))
 
 
 def _include_object(request: Request) -> str:

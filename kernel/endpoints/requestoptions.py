@@ -25,10 +25,26 @@ FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
 PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
 
 
+#: FieldManagerMaxLength.
+FIELD_MANAGER_MAX_LENGTH = 128
+
+
 @dataclass(frozen=True)
 class WriteOptions:
     dry_run: bool
     field_validation: str  # Strict, Warn or Ignore; unset means Warn (kube's default since 1.23)
+    field_manager: str = ""
+    force: bool = False  # PatchOptions.force: an apply takes the fields others own
+
+
+def field_manager_errors(manager: str) -> list[FieldError]:
+    """ValidateFieldManager: at most 128 bytes, printable characters only."""
+    errors = []
+    if len(manager.encode()) > FIELD_MANAGER_MAX_LENGTH:
+        errors.append(FieldError.too_long("fieldManager", manager, FIELD_MANAGER_MAX_LENGTH))
+    if not manager.isprintable():
+        errors.append(FieldError.invalid("fieldManager", manager, "must only contain printable characters"))
+    return errors
 
 
 def dry_run_errors(values: Sequence[str]) -> list[FieldError]:
@@ -38,16 +54,38 @@ def dry_run_errors(values: Sequence[str]) -> list[FieldError]:
     return [FieldError.not_supported("dryRun", list(values), [DRY_RUN_ALL])]
 
 
-def write_options(request: Request, kind: str) -> WriteOptions:
-    """Validate{Create,Update,Patch}Options; ``kind`` is CreateOptions, UpdateOptions or PatchOptions."""
+def write_options(request: Request, kind: str, apply: bool = False) -> WriteOptions:
+    """Validate{Create,Update,Patch}Options; ``kind`` is CreateOptions, UpdateOptions or
+    PatchOptions; ``apply``: the patch is a server-side apply (fieldManager required, force
+    allowed)."""
     dry_run = request.query.get("dryRun") or []
     mode = request.query_value("fieldValidation")
-    errors = dry_run_errors(dry_run)
+    manager = request.query_value("fieldManager") or ""
+    force = _force(request) if kind == "PatchOptions" else None
+    errors: list[FieldError] = []
+    if kind == "PatchOptions" and not apply and force is not None:
+        errors.append(FieldError.forbidden("force", "may not be specified for non-apply patch"))
+    if apply and not manager:
+        errors.append(FieldError.required("fieldManager", "is required for apply patch"))
+    errors += field_manager_errors(manager)
+    errors += dry_run_errors(dry_run)
     if mode not in FIELD_VALIDATION_VALUES:
         errors.append(FieldError.not_supported("fieldValidation", mode, FIELD_VALIDATION_VALUES))
     if errors:
         raise invalid(kind, "", errors, META_GROUP)
-    return WriteOptions(bool(dry_run), mode or "Warn")
+    return WriteOptions(bool(dry_run), mode or "Warn", manager, bool(force))
+
+
+def _force(request: Request) -> bool | None:
+    """PatchOptions.force from the query (a bool as Go's strconv.ParseBool reads it)."""
+    if "force" not in request.query:
+        return None
+    value = request.query_value("force") or ""
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("", "0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise status.bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from kernel.admission import Admission, Attributes, GroupVersionKind, GroupVersionResource, Operation
 from kernel.admission import options_object
 from kernel.apimachinery import meta as objmeta
-from kernel.apimachinery import status, validation
+from kernel.apimachinery import managedfields, status, validation
 from kernel.registry.resource import Finish, Object, ResourceSpec
 from kernel.registry.subresources import SCALE_GVK, SubresourceCall, validate_scale
 from kernel.authentication.user import UserInfo
@@ -76,6 +76,18 @@ class Store:
         self.admission = admission if admission is not None else Admission()
         self._kind = GroupVersionKind(spec.group, spec.version, spec.kind)
         self._resource = GroupVersionResource(spec.group, spec.version, spec.plural)
+        self._field_managers: dict[str, managedfields.FieldManager] = {}
+        self._type_converter: managedfields.TypeConverter | None = None
+
+    def field_manager(self, subresource: str = "") -> managedfields.FieldManager:
+        """The managedFields bookkeeping of this resource (or one of its subresources)."""
+        manager = self._field_managers.get(subresource)
+        if manager is None:
+            if self._type_converter is None:
+                self._type_converter = managedfields.TypeConverter(self.spec.schemas)
+            manager = self._field_managers[subresource] = _field_manager(
+                self.spec, self._type_converter, subresource)
+        return manager
 
     # -- keys and errors ------------------------------------------------------------------------
 
@@ -190,22 +202,23 @@ class Store:
             raise self._invalid(meta.get("name") or meta.get("generateName") or "", errors)
 
     async def create(self, namespace: str, obj: Object, user: UserInfo, *, dry_run: bool = False,
-                     options: Mapping[str, Any] | None = None) -> Object:
+                     options: Mapping[str, Any] | None = None, manager: str | None = None) -> Object:
         """Create ``obj``. A name made from generateName that is already taken is generated
         again, up to 8 attempts in all (kube's RetryGenerateName, on by default since 1.31)."""
         meta = objmeta.metadata(obj)
         if meta.get("name") or not meta.get("generateName"):
-            return await self._create(namespace, obj, user, dry_run, options)
+            return await self._create(namespace, obj, user, dry_run, options, manager)
         for attempt in range(GENERATE_NAME_ATTEMPTS):
             try:  # each attempt on a fresh copy: admission may have changed the last one
-                return await self._create(namespace, copy.deepcopy(obj), user, dry_run, options)
+                return await self._create(namespace, copy.deepcopy(obj), user, dry_run, options, manager)
             except status.StatusError as error:
                 if error.reason != "AlreadyExists" or attempt == GENERATE_NAME_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
     async def _create(self, namespace: str, obj: Object, user: UserInfo, dry_run: bool,
-                      options: Mapping[str, Any] | None) -> Object:
+                      options: Mapping[str, Any] | None, manager: str | None = None) -> Object:
+        """``manager``: the Update to record in managedFields (None: keep the object's own)."""
         spec = self.spec
         obj["apiVersion"], obj["kind"] = spec.group_version, spec.kind
         spec.strategy.default(obj)
@@ -221,6 +234,8 @@ class Store:
         objmeta.prepare_create_meta(obj, track_generation=spec.strategy.track_generation)
         spec.strategy.prepare_for_create(obj)
         spec.strategy.canonicalize(obj)
+        if manager is not None:  # before admission, as kube's create handler records it
+            self.field_manager().update(None, obj, manager)
         self._validate(obj, None)
         name = meta["name"]
         await self._admit("CREATE", obj, None, user, dry_run, namespace, name, options)
@@ -252,13 +267,17 @@ class Store:
                      options: Mapping[str, Any] | None = None,
                      check_name: bool = True,
                      preconditions: Preconditions | None = None,
-                     admit: bool = True) -> tuple[Object, bool]:
+                     admit: bool = True, manager: str | None = None,
+                     force_allow_create: bool = False) -> tuple[Object, bool]:
         """Read-modify-write with ``mutate(current) -> new``; returns (object, created).
 
         ``mutate`` is re-run on a fresh copy when another writer got in first. A resourceVersion
         in the new object that differs from the stored one is a 409 Conflict, and so is a stored
         object that fails ``preconditions`` (a PUT's uid: kube's defaultUpdatedObjectInfo).
         ``admit=False``: ``mutate`` admitted the change itself (as another kind: a Scale).
+        ``manager``: the Update to record in managedFields (None: ``mutate`` kept them, as an
+        apply does). ``force_allow_create``: a missing object is created from ``mutate({})``
+        (an apply), whatever the strategy allows.
         """
         spec = self.spec
         created = False
@@ -275,7 +294,7 @@ class Store:
             if isinstance(new, Awaitable):
                 new = await new
             new = await self._prepare_update(namespace, name, new, current, user, dry_run,
-                                             subresource, check_name, options, admit)
+                                             subresource, check_name, options, admit, manager)
             done = await spec.strategy_for(subresource).begin_update(new, current, dry_run=dry_run)
             if done is not None:
                 finishes.append(done)
@@ -297,12 +316,13 @@ class Store:
                                                               preconditions=preconditions)
             stored = True
         except status.StatusError as error:
-            if error.code != 404 or not spec.strategy.allow_create_on_update or subresource:
+            allowed = spec.strategy.allow_create_on_update or force_allow_create
+            if error.code != 404 or not allowed or subresource:
                 raise
             new = mutate({})
             if isinstance(new, Awaitable):
                 new = await new
-            return await self.create(namespace, new, user, dry_run=dry_run), True
+            return await self.create(namespace, new, user, dry_run=dry_run, manager=manager), True
         finally:
             finish(stored)
         if self._finished_deleting(result):
@@ -311,7 +331,8 @@ class Store:
 
     async def _prepare_update(self, namespace: str, name: str, new: Object, current: Object,
                               user: UserInfo, dry_run: bool, subresource: str, check_name: bool,
-                              options: Mapping[str, Any] | None, admit: bool = True) -> Object:
+                              options: Mapping[str, Any] | None, admit: bool = True,
+                              manager: str | None = None) -> Object:
         spec = self.spec
         if not isinstance(new, dict):
             raise status.bad_request("the object must be a JSON object")
@@ -321,6 +342,7 @@ class Store:
         if check_name:
             check_object_name(new, name, namespace)
         self._check_namespace(new, namespace)
+        sent = meta.get("managedFields")
         given_rv = meta.get("resourceVersion") or ""
         if given_rv and given_rv != objmeta.resource_version(current):
             raise self._conflict(name)
@@ -333,12 +355,28 @@ class Store:
         strategy = spec.strategy_for(subresource)
         strategy.prepare_for_update(new, copy.deepcopy(current))
         strategy.canonicalize(new)
+        self._managed_fields(new, current, subresource, manager, sent)
         self._validate(new, current, subresource)
         if admit:
             await self._admit("UPDATE", new, current, user, dry_run, namespace, name, options,
                               subresource)
             self._validate(new, current, subresource)
         return new
+
+    def _managed_fields(self, new: Object, current: Object, subresource: str,
+                        manager: str | None, sent: Any) -> None:
+        """managedFields for ``new`` as the strategy prepared it (so only what will be stored
+        counts as changed): the Update by ``manager`` recorded, or (no manager: an apply, or an
+        in-process writer) the ones the request carried (``sent``), else the stored ones."""
+        meta = objmeta.metadata(new)
+        if sent is None:
+            sent = objmeta.metadata(current).get("managedFields")
+        if sent:
+            meta["managedFields"] = sent
+        else:
+            meta.pop("managedFields", None)
+        if manager is not None:
+            self.field_manager(subresource).update(current, new, manager)
 
     # -- subresources with a kind of their own ------------------------------------------------
 
@@ -350,7 +388,8 @@ class Store:
     async def update_scale(self, namespace: str, name: str, change: Callable[[Object], Object],
                            user: UserInfo, *, dry_run: bool = False,
                            options: Mapping[str, Any] | None = None,
-                           preconditions: Preconditions | None = None) -> Object:
+                           preconditions: Preconditions | None = None,
+                           manager: str | None = None) -> Object:
         """kube's ScaleREST.Update: ``change(old scale) -> new scale`` (a PUT's body, or the patch
         applied to the current Scale) is validated and admitted as a Scale, then its replicas are
         written into the object, which goes through the resource's own strategy (generation,
@@ -373,7 +412,7 @@ class Store:
 
         result, _ = await self.update(namespace, name, mutate, user, dry_run=dry_run,
                                       subresource="scale", options=options, check_name=False,
-                                      preconditions=preconditions, admit=False)
+                                      preconditions=preconditions, admit=False, manager=manager)
         return scale_spec.scale_of(result)
 
     def _validate_scale(self, scale: Object, name: str) -> None:
@@ -462,3 +501,20 @@ class Store:
         if self._finished_deleting(result):
             return await self._delete_now(namespace, name, result)
         return result
+
+
+def _field_manager(spec: ResourceSpec, converter: managedfields.TypeConverter,
+                   subresource: str) -> managedfields.FieldManager:
+    """The FieldManager of ``spec`` at ``subresource``, with the fields that endpoint resets
+    ignored: ``status`` on the resource itself when it has a status subresource, and everything
+    but ``status`` on ``/status`` (kube's GetResetFields of the generic strategies)."""
+    ref = converter.named(spec.schema_name)
+    ignored = None
+    if subresource == "status":
+        properties = (spec.schemas.get(spec.schema_name) or {}).get("properties") or {}
+        ignored = managedfields.Set.of(*((("f", name),) for name in properties
+                                         if name not in ("status", "apiVersion", "kind")))
+    elif not subresource and "status" in spec.subresources:
+        ignored = managedfields.Set.of((("f", "status"),))
+    return managedfields.FieldManager(ref, spec.group_version, spec.kind, subresource, ignored)
+

@@ -498,7 +498,7 @@ async def test_patch_content_type_must_be_a_patch_type(api):
     await api.configmap("default", "ct", {"a": "1"})
     accepted = ("the body of the request was in an unknown format - accepted media types include: "
                 "application/json-patch+json, application/merge-patch+json, "
-                "application/strategic-merge-patch+json")
+                "application/strategic-merge-patch+json, application/apply-patch+yaml")
     for content_type in ("application/json", "text/plain", "application/yaml"):
         response = await api.client.patch(f"{CMS}/ct", headers={"content-type": content_type},
                                           content=b'{"data": {"a": "2"}}')

@@ -30,11 +30,13 @@ from .strategic import (
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+#: Server-side apply: not a patch of this module (see kernel.apimachinery.managedfields).
+APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_CONTENT_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 
 __all__ = [
     "go_repr",
-    "JSON_PATCH", "MAX_DOCUMENT_DEPTH", "MAX_JSON_PATCH_COPY_BYTES", "MAX_JSON_PATCH_OPERATIONS",
+    "APPLY_PATCH", "JSON_PATCH", "MAX_DOCUMENT_DEPTH", "MAX_JSON_PATCH_COPY_BYTES", "MAX_JSON_PATCH_OPERATIONS",
     "MAX_PATCH_DEPTH", "MERGE_PATCH",
     "NO_PATCH_META", "PATCH_CONTENT_TYPES", "STRATEGIC_MERGE_PATCH", "PatchError", "PatchMeta",
     "StaticPatchMeta", "apply_patch", "json_patch", "merge_patch", "patch_meta_from_dict",
