@@ -5,6 +5,7 @@ kr8s (0.20) has no server-side apply of its own, so it is not here."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -102,7 +103,9 @@ def test_dynamic_client_deployment(dynamic: DynamicClient) -> None:
         dynamic.server_side_apply(deployments, body=deployment("dyn", 5), name="dyn", namespace="default",
                                   field_manager="py-b")
     assert conflict.value.status == 409
-    assert 'Apply failed with 1 conflict: conflict with "py-a": .spec.replicas' in conflict.value.body
+    status = json.loads(conflict.value.body)
+    assert status["reason"] == "Conflict"
+    assert status["message"] == 'Apply failed with 1 conflict: conflict with "py-a": .spec.replicas'
 
     forced = dynamic.server_side_apply(deployments, body=deployment("dyn", 5), name="dyn", namespace="default",
                                        field_manager="py-b", force_conflicts=True).to_dict()
@@ -122,7 +125,8 @@ def test_dynamic_client_custom_resource(dynamic: DynamicClient) -> None:
     with pytest.raises(ApiException) as conflict:
         dynamic.server_side_apply(gadgets, body=gadget("g1", size=3), name="g1", namespace="default",
                                   field_manager="py-b")
-    assert conflict.value.status == 409 and '.spec.size' in conflict.value.body
+    assert conflict.value.status == 409
+    assert [c["field"] for c in json.loads(conflict.value.body)["details"]["causes"]] == [".spec.size"]
     dropped = dynamic.server_side_apply(gadgets, body=gadget("g1", size=1), name="g1", namespace="default",
                                         field_manager="py-a").to_dict()
     assert [p["name"] for p in dropped["spec"]["parts"]] == ["b"]  # py-a's part went, py-b's stays

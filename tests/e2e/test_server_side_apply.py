@@ -219,7 +219,8 @@ async def update_entries_for_post_put_and_every_patch_type(api: Api) -> None:
     put = await api.client.put(f"{CONFIGMAPS}/upd", params={"fieldManager": "putter"}, json=current)
     assert put.status_code == 200, put.text
     check_update_entry(put.json(), "putter", "v1", {"f:data": {"f:a": {}}})
-    assert fields(put.json(), "creator-tool", "Update")["f:data"] == {".": {}}  # f:a moved to putter
+    # f:a moved to putter; creator-tool keeps .data itself, which FieldsV1 writes as a leaf
+    assert fields(put.json(), "creator-tool", "Update")["f:data"] == {}
     merged = await patch(api.client, f"{CONFIGMAPS}/upd", {"data": {"b": "1"}}, MERGE, "merger")
     check_update_entry(merged, "merger", "v1", {"f:data": {"f:b": {}}})
     jsonp = await patch(api.client, f"{CONFIGMAPS}/upd", [{"op": "add", "path": "/data/c", "value": "1"}],
@@ -332,38 +333,67 @@ async def apply_creates_with_201_then_updates_with_200(api: Api) -> None:
 
 
 @row
-async def dry_run_apply_stores_nothing(api: Api) -> None:
-    # kube: dryRun=All runs the apply (answering the merged object) but stores nothing.
+async def dry_run_apply_of_a_missing_object_creates_nothing(api: Api) -> None:
+    # kube: dryRun=All runs the create-by-apply (201 and the object) but stores nothing.
     path = f"{CONFIGMAPS}/dry"
     ghost = await apply(api.client, path, configmap("dry", {"k": "v"}), "mgr", dry_run=True)
-    assert ghost.status_code == 201 and ghost.json()["data"] == {"k": "v"}, ghost.text
+    assert ghost.status_code == 201, ghost.text
+    assert ghost.json()["data"] == {"k": "v"} and entry(ghost.json(), "mgr") is not None
     assert (await api.client.get(path)).status_code == 404
-    stored = await applied(api.client, path, configmap("dry", {"k": "v"}), "mgr", code=201)
-    preview = await apply(api.client, path, configmap("dry", {"k": "new"}), "mgr", dry_run=True)
-    assert preview.status_code == 200 and preview.json()["data"] == {"k": "new"}, preview.text
-    now = (await api.client.get(path)).json()
-    assert now["data"] == {"k": "v"}
-    assert now["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
 
 
 @row
-async def malformed_and_mismatched_bodies(api: Api) -> None:
-    # kube: undecodable YAML is 400 "error decoding YAML: ..."; an apiVersion/kind other than the
-    # endpoint's is 400 "invalid object type: <gvk>"; a name other than the URL's is 400.
-    path = f"{CONFIGMAPS}/bad"
-    broken = await apply(api.client, path, "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed", "mgr")
+async def dry_run_apply_of_a_change_stores_nothing(api: Api) -> None:
+    # kube: dryRun=All answers the merged object (what `kubectl diff --server-side` shows) and
+    # leaves the stored object, its resourceVersion and managedFields as they were.
+    path = f"{CONFIGMAPS}/dry"
+    stored = await applied(api.client, path, configmap("dry", {"k": "v"}), "mgr", code=201)
+    preview = await apply(api.client, path, configmap("dry", {"k": "new"}), "other", force=True, dry_run=True)
+    assert preview.status_code == 200 and preview.json()["data"] == {"k": "new"}, preview.text
+    assert fields(preview.json(), "other") == {"f:data": {"f:k": {}}}
+    now = (await api.client.get(path)).json()
+    assert now["data"] == {"k": "v"} and now["metadata"] == stored["metadata"]
+
+
+@row
+async def malformed_yaml_is_bad_request(api: Api) -> None:
+    # kube (applyPatcher): an undecodable body is 400 "error decoding YAML: <decoder error>".
+    broken = await apply(api.client, f"{CONFIGMAPS}/bad", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed", "mgr")
     assert assert_status(broken, 400, "BadRequest")["message"].startswith("error decoding YAML: ")
-    kind = await apply(api.client, path, {**configmap("bad"), "kind": "Secret"}, "mgr")
+    assert (await api.client.get(f"{CONFIGMAPS}/bad")).status_code == 404
+
+
+@row
+async def another_kind_is_bad_request(api: Api) -> None:
+    # kube (versionCheckManager, the outermost field manager): the body's group/version/kind must
+    # be the endpoint's, else 400 "invalid object type: <group>/<version>, Kind=<kind>".
+    kind = await apply(api.client, f"{CONFIGMAPS}/bad", {**configmap("bad"), "kind": "Secret"}, "mgr")
     assert_status(kind, 400, "BadRequest", "invalid object type: /v1, Kind=Secret")
+
+
+@row
+async def another_api_version_is_bad_request(api: Api) -> None:
+    # kube: the same check covers the version, before the structured merge's own version check
+    # ("Incorrect version specified in apply patch...") can be reached.
     version = await apply(api.client, f"{DEPLOYMENTS}/bad", {**deployment("bad"), "apiVersion": "apps/v1beta1"}, "mgr")
     assert_status(version, 400, "BadRequest", "invalid object type: apps/v1beta1, Kind=Deployment")
-    name = await apply(api.client, path, configmap("other"), "mgr")
+
+
+@row
+async def another_name_is_bad_request(api: Api) -> None:
+    # kube (patcher.applyPatch → checkName): the merged object's name must be the URL's.
+    name = await apply(api.client, f"{CONFIGMAPS}/bad", configmap("other"), "mgr")
     assert_status(name, 400, "BadRequest", "the name of the object (other) does not match the name on the URL (bad)")
-    with_managed = configmap("bad")
-    with_managed["metadata"]["managedFields"] = [{"manager": "x", "operation": "Apply"}]
-    assert_status(await apply(api.client, path, with_managed, "mgr"), 400, "BadRequest",
+    assert (await api.client.get(f"{CONFIGMAPS}/other")).status_code == 404
+
+
+@row
+async def managed_fields_in_an_apply_body_are_bad_request(api: Api) -> None:
+    # kube (structuredMergeManager.Apply): an apply configuration may not carry managedFields.
+    body = configmap("bad")
+    body["metadata"]["managedFields"] = [{"manager": "x", "operation": "Apply"}]
+    assert_status(await apply(api.client, f"{CONFIGMAPS}/bad", body, "mgr"), 400, "BadRequest",
                   "metadata.managedFields must be nil")
-    assert (await api.client.get(path)).status_code == 404
 
 
 # --- client-side apply's last-applied annotation ------------------------------------------------
