@@ -74,6 +74,8 @@ def test_diff_exit_codes_and_nothing_changes(kernel: KernelProcess, server_side:
     assert changed.returncode == 1, changed.stdout + changed.stderr  # 1: differences found
     assert "-  k: v1" in changed.stdout and "+  k: v2" in changed.stdout
     assert "managedFields" not in changed.stdout  # kubectl diff masks them
+    dry = kernel.kubectl(*apply, "--dry-run=server", "-f", "-", input=configmap(name, k="v2"))
+    assert dry.stdout.strip().endswith("(server dry run)"), dry.stdout
     after = kernel.kubectl_json("get", "cm", name)
     assert after["data"] == {"k": "v1"} and after["metadata"]["resourceVersion"] == before
 

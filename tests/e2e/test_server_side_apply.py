@@ -252,6 +252,81 @@ async def update_entry_keys_list_map_items_and_status_is_separate(api: Api) -> N
     assert entry(status.json(), "ctrl", "Update") is None  # not recorded as a main-resource manager
 
 
+@row
+async def scale_subresource_is_its_own_manager_in_the_parents_version(api: Api) -> None:
+    # kube (ScaleHandler): a write through /scale is recorded on the parent as an Update entry
+    # with subresource: scale, in the parent's apiVersion (apps/v1, not autoscaling/v1), owning
+    # .spec.replicas; an apply of another value then conflicts with it.
+    await applied(api.client, f"{DEPLOYMENTS}/s", deployment("s", replicas=1), "mgr", code=201)
+    scaled = await api.client.patch(f"{DEPLOYMENTS}/s/scale", params={"fieldManager": "scaler"},
+                                    content=b'{"spec":{"replicas":3}}', headers={"Content-Type": MERGE})
+    assert scaled.status_code == 200 and scaled.json()["kind"] == "Scale", scaled.text
+    parent = (await api.client.get(f"{DEPLOYMENTS}/s")).json()
+    check_update_entry(parent, "scaler", "apps/v1", {"f:spec": {"f:replicas": {}}}, subresource="scale")
+    assert "f:replicas" not in fields(parent, "mgr")["f:spec"]
+    conflict = await apply(api.client, f"{DEPLOYMENTS}/s", deployment("s", replicas=1), "mgr")
+    assert_status(conflict, 409, "Conflict", 'Apply failed with 1 conflict: conflict with "scaler" '
+                  'with subresource "scale" using apps/v1: .spec.replicas')
+
+
+@row
+async def apply_to_the_status_subresource(api: Api) -> None:
+    # kube: apply works on /status too; the entry is an Apply with subresource: status, holds
+    # only status fields, and a main-resource apply neither sees nor removes them.
+    await applied(api.client, f"{DEPLOYMENTS}/st", deployment("st"), "mgr", code=201)
+    status = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "st"},
+              "status": {"observedGeneration": 1, "replicas": 1}}
+    written = await applied(api.client, f"{DEPLOYMENTS}/st/status", status, "ctrl")
+    assert written["status"]["replicas"] == 1
+    found = entry(written, "ctrl", "Apply", "status")
+    assert found is not None and found["fieldsV1"] == {"f:status": {"f:observedGeneration": {}, "f:replicas": {}}}
+    again = await applied(api.client, f"{DEPLOYMENTS}/st", deployment("st", replicas=2), "mgr")
+    assert again["status"]["replicas"] == 1 and entry(again, "ctrl", "Apply", "status") is not None
+
+
+@row
+async def same_name_applying_and_updating_has_two_entries(api: Api) -> None:
+    # kube: a manager is identified by name, operation (and subresource): "tool" applying and
+    # "tool" patching are two entries; the Update takes the field it changes from the Apply.
+    await applied(api.client, f"{CONFIGMAPS}/two", configmap("two", {"a": "1", "b": "1"}), "tool", code=201)
+    both = await patch(api.client, f"{CONFIGMAPS}/two", {"data": {"b": "2"}}, MERGE, "tool")
+    assert fields(both, "tool", "Apply") == {"f:data": {"f:a": {}}}
+    assert fields(both, "tool", "Update") == {"f:data": {"f:b": {}}}
+
+
+@row
+async def no_op_apply_writes_nothing(api: Api) -> None:
+    # kube: an apply that changes no field and no ownership leaves the object as it is (same
+    # resourceVersion, same entry time).
+    first = await applied(api.client, f"{CONFIGMAPS}/same", configmap("same", {"a": "1"}), "mgr", code=201)
+    again = await applied(api.client, f"{CONFIGMAPS}/same", configmap("same", {"a": "1"}), "mgr")
+    assert again["metadata"] == first["metadata"]
+
+
+@row
+async def managed_fields_reset_with_one_empty_entry(api: Api) -> None:
+    # kube: writing managedFields: [{}] (or []) clears them: the object then has none, since
+    # the write itself changed no field.
+    await applied(api.client, f"{CONFIGMAPS}/reset", configmap("reset", {"a": "1"}), "mgr", code=201)
+    reset = await patch(api.client, f"{CONFIGMAPS}/reset", {"metadata": {"managedFields": [{}]}}, MERGE, "resetter")
+    assert "managedFields" not in reset["metadata"] and reset["data"] == {"a": "1"}
+    after = await applied(api.client, f"{CONFIGMAPS}/reset", configmap("reset", {"b": "1"}), "mgr")
+    assert after["data"] == {"a": "1", "b": "1"}  # a has no owner left, so mgr's apply keeps it
+
+
+@row
+async def update_managers_capped_at_ten(api: Api) -> None:
+    # kube (capManagersManager): more than 10 Update entries merge the oldest (by time, then
+    # name) into one "ancient-changes" Update entry per apiVersion; Apply entries never count.
+    await applied(api.client, f"{CONFIGMAPS}/cap", configmap("cap", {"own": "1"}), "applier", code=201)
+    for i in range(11):
+        obj = await patch(api.client, f"{CONFIGMAPS}/cap", {"data": {f"k{i:02d}": "1"}}, MERGE, f"m{i:02d}")
+    updaters = {e["manager"] for e in obj["metadata"]["managedFields"] if e["operation"] == "Update"}
+    assert updaters == {"ancient-changes", *(f"m{i:02d}" for i in range(2, 11))}
+    assert fields(obj, "ancient-changes", "Update") == {"f:data": {"f:k00": {}, "f:k01": {}}}
+    assert entry(obj, "applier") is not None
+
+
 # --- conflicts and force ---------------------------------------------------------------------------
 
 @row
