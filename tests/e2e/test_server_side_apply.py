@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from conftest import HANG_GUARD, Api
-from rest_helpers import assert_status
+from rest_helpers import assert_status, open_watch
 from ssa_helpers import (CONFIGMAPS, DEPLOYMENTS, JSON_PATCH, MERGE, RFC3339_SECONDS,
                          STRATEGIC, WIDGETS, applied, apply, configmap, container_fields,
                          containers_of, containers_spec, deployment, entry, fields,
@@ -325,6 +325,21 @@ async def update_managers_capped_at_ten(api: Api) -> None:
     assert updaters == {"ancient-changes", *(f"m{i:02d}" for i in range(2, 11))}
     assert fields(obj, "ancient-changes", "Update") == {"f:data": {"f:k00": {}, "f:k01": {}}}
     assert entry(obj, "applier") is not None
+
+
+@row
+async def watch_and_list_carry_managed_fields(api: Api) -> None:
+    # kube: managedFields are part of the object everywhere it is served (watch events, lists);
+    # hiding them is the client's choice (kubectl get without --show-managed-fields).
+    rv = await api.rv(CONFIGMAPS)
+    async with open_watch(api.client, CONFIGMAPS, {"resourceVersion": str(rv)}) as stream:
+        await applied(api.client, f"{CONFIGMAPS}/w", configmap("w", {"a": "1"}), "mgr", code=201)
+        await applied(api.client, f"{CONFIGMAPS}/w", configmap("w", {"a": "2"}), "mgr")
+        added, modified = await stream.take(2)
+    assert (added["type"], modified["type"]) == ("ADDED", "MODIFIED")
+    assert fields(added["object"], "mgr") == fields(modified["object"], "mgr") == {"f:data": {"f:a": {}}}
+    listed = (await api.client.get(CONFIGMAPS)).json()["items"]
+    assert [fields(item, "mgr") for item in listed if item["metadata"]["name"] == "w"] == [{"f:data": {"f:a": {}}}]
 
 
 # --- conflicts and force ---------------------------------------------------------------------------
