@@ -236,7 +236,7 @@ class ResourceHandler:
             self._field_check, request, kind, obj, body, options.field_validation)
         created = await store.create(namespace, obj, request.user, dry_run=options.dry_run,
                                      options=_options_object(request, "CreateOptions", options.dry_run),
-                                     manager=_manager(request, options))
+                                     **_tracked(store, request, options))
         await self._respond(request, store.spec, media, created, 201, warnings)
 
     async def _update(self, request: Request, store: Store, namespace: str, name: str,
@@ -457,6 +457,12 @@ def _patcher(kind: BodyKind, content_type: str, body: bytes, options: WriteOptio
         return patched
 
     return apply
+
+
+def _tracked(store: Store, request: Request, options: WriteOptions) -> dict[str, str]:
+    """The manager keyword for a generic registry; a plugin's own create-only REST object (a
+    review that stores nothing) keeps its plain signature."""
+    return {"manager": _manager(request, options)} if isinstance(store, Store) else {}
 
 
 def _manager(request: Request, options: WriteOptions) -> str:

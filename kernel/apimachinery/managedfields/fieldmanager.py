@@ -28,7 +28,7 @@ from kernel.apimachinery.meta import now_rfc3339
 from kernel.apimachinery.managedfields.fieldpath import Set, field, path_string
 from kernel.apimachinery.managedfields.merge import Conflicts, ManagedFields, Manager, Updater, VersionedSet
 from kernel.apimachinery.managedfields.schema import TypeRef
-from kernel.apimachinery.managedfields.typed import TypedError, compare, field_set
+from kernel.apimachinery.managedfields.typed import Comparison, TypedError, compare, field_set
 
 Object = dict[str, Any]
 
@@ -186,11 +186,23 @@ class FieldManager:
         UpdateNoErrors does."""
         meta = new.setdefault("metadata", {})
         try:
-            managed, times = self._live_or_new(live, meta)
-            meta.pop("managedFields", None)
-            if not managed and live is not None and _meta(live).get("uid"):
-                return  # an untracked object stays untracked until it is applied
-            managed = self._record_update(live or {}, new, managed, times, self._manager(manager, "Update"))
+            stored = _meta(live).get("managedFields")
+            if live is not None and stored and (self.subresource or meta.get("managedFields") in (None, stored)):
+                # the usual update: the stored managedFields apply; unchanged unless fields changed
+                meta.pop("managedFields", None)
+                diff = self.updater.diff(_without_managed_fields(live), new)
+                if diff.empty():
+                    meta["managedFields"] = stored
+                    return
+                managed, times = decode(stored)
+            else:
+                diff = None
+                managed, times = self._live_or_new(live, meta)
+                meta.pop("managedFields", None)
+                if not managed and live is not None and _meta(live).get("uid"):
+                    return  # an untracked object stays untracked until it is applied
+            managed = self._record_update(_without_managed_fields(live or {}), new, managed, times,
+                                          self._manager(manager, "Update"), diff)
         except (ManagedFieldsError, TypedError):
             meta.pop("managedFields", None)
             return
@@ -214,10 +226,11 @@ class FieldManager:
         return managed, times
 
     def _record_update(self, live: Object, new: Object, managed: ManagedFields,
-                       times: dict[Manager, str | None], manager: Manager) -> ManagedFields:
+                       times: dict[Manager, str | None], manager: Manager,
+                       diff: Comparison | None = None) -> ManagedFields:
         """managedFieldsUpdater + capManagers + stripMeta around Updater.update."""
         current = Manager(CURRENT_OPERATION, "Update", self.api_version, self.subresource)
-        result = self.updater.update(live, new, self.api_version, managed, current)
+        result = self.updater.update(live, new, self.api_version, managed, current, diff)
         changed = result.pop(current, None)
         if changed is not None:
             previous = result.get(manager)

@@ -66,10 +66,15 @@ class Updater:
     def _filter(self, fields: Set) -> Set:
         return fields if self.ignored is None else fields.recursive_difference(self.ignored)
 
+    def diff(self, old: Any, new: Any) -> Comparison:
+        """What ``new`` changes of ``old``, outside the ignored fields."""
+        return compare(old, new, self.ref).exclude(self.ignored)
+
     def _update(self, old: Any, new: Any, managers: ManagedFields, workflow: Manager,
-                force: bool) -> Comparison:
+                force: bool, diff: Comparison | None = None) -> Comparison:
         """Take what changed from every manager but ``workflow``; Conflicts unless ``force``."""
-        diff = compare(old, new, self.ref).exclude(self.ignored)
+        if diff is None:
+            diff = self.diff(old, new)
         changed = diff.modified.union(diff.added)
         conflicts: dict[Manager, Set] = {}
         for manager, owned in managers.items():
@@ -97,10 +102,10 @@ class Updater:
         return diff
 
     def update(self, live: Any, new: Any, api_version: str, managers: ManagedFields,
-               manager: Manager) -> ManagedFields:
+               manager: Manager, diff: Comparison | None = None) -> ManagedFields:
         """An Update by ``manager``: it owns what it changed, on top of what it owned."""
         managers = dict(managers)
-        diff = self._update(live, new, managers, manager, force=True)
+        diff = self._update(live, new, managers, manager, True, diff)
         previous = managers.get(manager)
         owned = previous.fields.difference(diff.removed) if previous else Set()
         owned = self._filter(owned.union(diff.modified).union(diff.added))

@@ -163,6 +163,9 @@ class Comparison:
     def __init__(self) -> None:
         self.added, self.modified, self.removed = Set(), Set(), Set()
 
+    def empty(self) -> bool:
+        return self.added.empty() and self.modified.empty() and self.removed.empty()
+
     def exclude(self, ignored: Set | None) -> Comparison:
         if ignored is not None and not ignored.empty():
             self.added = self.added.recursive_difference(ignored)
@@ -207,8 +210,11 @@ class _Comparer:
             lmap = lhs if isinstance(lhs, dict) else {}
             rmap = rhs if isinstance(rhs, dict) else {}
             for key in _ordered_keys(lmap, rmap):
-                self.walk(lmap.get(key, _MISSING), rmap.get(key, _MISSING),
-                          _field_type(atom.map, key, path, False, self.deduced), (*path, ("f", key)))
+                left, right = lmap.get(key, _MISSING), rmap.get(key, _MISSING)
+                if left is not _MISSING and (left is right or left == right):
+                    continue  # the common case, without a call
+                self.walk(left, right, _field_type(atom.map, key, path, False, self.deduced),
+                          (*path, ("f", key)))
         elif kind == "list" and _granular(atom.list, lhs, rhs):
             assert atom.list is not None
             self.items(atom.list, lhs if isinstance(lhs, list) else [], rhs if isinstance(rhs, list) else [], path)
