@@ -550,7 +550,23 @@ async def custom_resource_follows_its_schema_extensions(api: Api) -> None:
     assert dropped["spec"]["free"] == {"two": 2}  # mgr-a's unknown field went with its apply
 
 
-@pytest.mark.parametrize("case", ROWS, ids=[case.__name__ for case in ROWS])
+# Rows i14-core does not pass yet (reported to the integrator); strict, so a fix shows as XPASS
+# failing until its line here is removed.
+KNOWN_GAPS = {
+    "no_op_apply_writes_nothing": "a no-op apply bumps resourceVersion",
+    "dry_run_apply_of_a_missing_object_creates_nothing": "dry-run create-by-apply answers 404",
+    "another_api_version_is_bad_request": "answers the structured merge's version message",
+    "another_name_is_bad_request": "creates the object under the body's name",
+}
+
+
+def marked(case: Row) -> object:
+    gap = KNOWN_GAPS.get(case.__name__)
+    marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+    return pytest.param(case, marks=marks, id=case.__name__)
+
+
+@pytest.mark.parametrize("case", [marked(case) for case in ROWS])
 async def test_merge_case(case: Row, start_api) -> None:
     api = await start_api("--authorization-mode=AlwaysAllow")
     await case(api)
