@@ -272,8 +272,7 @@ def test_kubectl_server_side_apply_takes_over_client_side_apply(ref) -> None:
 
 @pytest.mark.parametrize("config, message", [
     ({"apiVersion": "example.com/v2", "kind": "Thing", "metadata": {"name": "t"}},
-     "Incorrect version specified in apply patch. Specified patch version: example.com/v2, "
-     "expected: example.com/v1"),
+     "invalid object type: example.com/v2, Kind=Thing"),
     ({"apiVersion": "example.com/v1", "kind": "Other", "metadata": {"name": "t"}},
      "invalid object type: example.com/v1, Kind=Other"),
     ({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t", "managedFields": []}},

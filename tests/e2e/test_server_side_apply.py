@@ -554,9 +554,6 @@ async def custom_resource_follows_its_schema_extensions(api: Api) -> None:
 # failing until its line here is removed.
 KNOWN_GAPS = {
     "no_op_apply_writes_nothing": "a no-op apply bumps resourceVersion",
-    "dry_run_apply_of_a_missing_object_creates_nothing": "dry-run create-by-apply answers 404",
-    "another_api_version_is_bad_request": "answers the structured merge's version message",
-    "another_name_is_bad_request": "creates the object under the body's name",
 }
 
 
