@@ -553,7 +553,6 @@ async def custom_resource_follows_its_schema_extensions(api: Api) -> None:
 # Rows i14-core does not pass yet (reported to the integrator); strict, so a fix shows as XPASS
 # failing until its line here is removed.
 KNOWN_GAPS = {
-    "no_op_apply_writes_nothing": "a no-op apply bumps resourceVersion",
 }
 
 

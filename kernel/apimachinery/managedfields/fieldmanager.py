@@ -264,6 +264,8 @@ class FieldManager:
         if merged != live_plain or applier not in times:  # a no-op apply keeps its time
             times[applier] = self._now()
         _strip(managed, applier)
+        if merged == live_plain and encode(managed, times) == live_meta.get("managedFields"):
+            return copy.deepcopy(live)  # nothing changed: the stored object, byte for byte
         if manager == "kubectl" and _meta(merged).get("annotations", {}).get(LAST_APPLIED):
             _set_last_applied(merged, config)
         self._store(merged, managed, times)
