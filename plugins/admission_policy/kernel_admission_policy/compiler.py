@@ -1,0 +1,141 @@
+"""Compile a ValidatingAdmissionPolicy's CEL once per generation (kube's validating
+``compilePolicy`` and admission/plugin/cel's composited compiler).
+
+Every expression is compiled against one shared environment whose variables are dyn, as kube's
+runtime environment is: field names are checked by the status controller's type checking
+(:mod:`.typechecking`), not here. An expression that does not compile is kept with kube's error
+text and reported when it is evaluated, under the policy's failure policy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernel_cel import DYN, CompileError, Environment, EvalError, Program
+
+#: The variables every admission expression sees (kube's admission/plugin/cel names).
+OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES = (
+    "object", "oldObject", "request", "params", "namespaceObject", "variables")
+AUTHORIZER = "authorizer"
+BASE_VARIABLES = (OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES)
+_VARIABLE_REFERENCE = re.compile(r"\bvariables\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_AUTHORIZER_REFERENCE = re.compile(r"\bauthorizer\b")
+
+
+def environment(authorizer: bool = False) -> Environment:
+    """The shared admission environment (cached by kernel_cel per declaration)."""
+    names = (*BASE_VARIABLES, AUTHORIZER) if authorizer else BASE_VARIABLES
+    return Environment(variables={name: DYN for name in names}, library="admission")
+
+
+@dataclass(frozen=True)
+class Expression:
+    """One compiled expression, or the reason it did not compile."""
+
+    text: str
+    program: Program | None
+    error: str = ""
+    variables: frozenset[str] = frozenset()  # the ``variables.<name>`` it reads
+    uses_authorizer: bool = False
+
+    def eval(self, activation: Any) -> Any:
+        """The value; EvalError with kube's text (``expression '...' resulted in error: ...``)."""
+        if self.program is None:
+            raise EvalError(f"compilation error: {self.error}")
+        try:
+            return self.program.eval(activation)
+        except EvalError as error:
+            raise EvalError(f"expression '{self.text}' resulted in error: {error.message}") from None
+
+
+def compile_expression(text: str, result: str | None, authorizer: bool = False) -> Expression:
+    referenced = frozenset(_VARIABLE_REFERENCE.findall(text))
+    uses_authorizer = bool(_AUTHORIZER_REFERENCE.search(text))
+    try:
+        program = environment(authorizer or uses_authorizer).compile(text, result=result)
+    except CompileError as error:
+        return Expression(text, None, error.message, referenced, uses_authorizer)
+    return Expression(text, program, "", referenced, uses_authorizer)
+
+
+@dataclass(frozen=True)
+class Validation:
+    expression: Expression
+    message: str
+    message_expression: Expression | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class AuditAnnotation:
+    key: str
+    value_expression: Expression
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """Everything a policy evaluates, compiled: what :mod:`.validator` runs per request."""
+
+    name: str
+    failure_policy: str
+    variables: tuple[tuple[str, Expression], ...]
+    match_conditions: tuple[tuple[str, Expression], ...]
+    validations: tuple[Validation, ...]
+    audit_annotations: tuple[AuditAnnotation, ...]
+    uses_authorizer: bool = False
+    #: variable name -> the variables it needs, transitively (its own name included)
+    closure: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def needed_variables(self, expressions: Sequence[Expression]) -> list[str]:
+        """The variables ``expressions`` read, with what those read, in declaration order."""
+        wanted: set[str] = set()
+        for expression in expressions:
+            for name in expression.variables:
+                wanted |= self.closure.get(name, {name})
+        return [name for name, _ in self.variables if name in wanted]
+
+
+def compile_policy(policy: Mapping[str, Any]) -> CompiledPolicy:
+    spec = policy.get("spec") or {}
+    variables = tuple((v.get("name", ""), compile_expression(v.get("expression", ""), None))
+                      for v in spec.get("variables") or ())
+    conditions = tuple((c.get("name", ""), compile_expression(c.get("expression", ""), "bool"))
+                       for c in spec.get("matchConditions") or ())
+    validations = tuple(_validation(v) for v in spec.get("validations") or ())
+    annotations = tuple(AuditAnnotation(a.get("key", ""),
+                                        compile_expression(a.get("valueExpression", ""), None))
+                        for a in spec.get("auditAnnotations") or ())
+    expressions = [e for _, e in variables] + [e for _, e in conditions] + [
+        e for v in validations for e in (v.expression, v.message_expression) if e is not None] + [
+        a.value_expression for a in annotations]
+    return CompiledPolicy(
+        name=(policy.get("metadata") or {}).get("name", ""),
+        failure_policy=spec.get("failurePolicy") or "Fail",
+        variables=variables, match_conditions=conditions, validations=validations,
+        audit_annotations=annotations,
+        uses_authorizer=any(e.uses_authorizer for e in expressions),
+        closure=_closure(variables))
+
+
+def _validation(validation: Mapping[str, Any]) -> Validation:
+    message_expression = validation.get("messageExpression")
+    return Validation(
+        compile_expression(validation.get("expression", ""), "bool"),
+        validation.get("message") or "",
+        compile_expression(message_expression, "string") if message_expression else None,
+        validation.get("reason") or "")
+
+
+def _closure(variables: Sequence[tuple[str, Expression]]) -> dict[str, frozenset[str]]:
+    """Each variable with every variable it reads, directly or through others (a variable only
+    sees those declared before it, as kube compiles them in order)."""
+    closure: dict[str, frozenset[str]] = {}
+    for name, expression in variables:
+        needed = {name}
+        for used in expression.variables:
+            needed |= closure.get(used, frozenset())
+        closure[name] = frozenset(needed)
+    return closure
