@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import EvalError, eval_message
 
-if TYPE_CHECKING:
-    from .environment import Environment
-
 
 class Program:
-    """One compiled expression of an Environment."""
+    """One compiled expression of an Environment (``env``: not imported, it imports us)."""
 
-    def __init__(self, env: "Environment", expression: str, checked: Any, result_type: str) -> None:
+    def __init__(self, env: Any, expression: str, checked: Any, result_type: str) -> None:
         self.env = env
         self.expression = expression
         self.result_type = result_type  # cel-go spelling: "bool", "string", "list(int)", "dyn"
