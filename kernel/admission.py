@@ -24,6 +24,7 @@ import msgspec
 
 from kernel.apimachinery import status
 from kernel.authentication.user import UserInfo
+from kernel.endpoints.request import recorded
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 META_V1 = "meta.k8s.io/v1"
@@ -80,6 +81,15 @@ class Attributes:
         if causes:
             error.details = {**(error.details or {}), "causes": [dict(cause) for cause in causes]}
         return error
+
+    def add_warning(self, text: str) -> None:
+        """A ``Warning`` header on the response to this request (kube's warning.AddWarning)."""
+        recorded.add_warning(text)
+
+    def add_annotation(self, key: str, value: str) -> None:
+        """An annotation on this request's audit event (kube's Attributes.AddAnnotation); the first
+        value given for a key is kept."""
+        recorded.add_audit_annotation(key, value)
 
     def copied(self) -> Attributes:
         """These attributes with their own copy of the objects (for a validating plugin)."""
