@@ -177,10 +177,19 @@ def default_enabled(factory: Callable[..., Any]) -> Callable[..., Any]:
     return factory
 
 
+#: kube-apiserver runs these last, in this order, whatever order they are enabled in
+#: (pkg/kubeapiserver/options/plugins.go: "webhook, resourcequota, and deny plugins must go at
+#: the end"): policies and webhooks see the object as every other plugin left it.
+LAST = ("MutatingAdmissionPolicy", "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
+
+
 def admission_order(provided: Mapping[str, tuple[str, Any]], enabled: Sequence[str],
                     disabled: Sequence[str]) -> list[str]:
-    """Default-enabled plugins (in plugin order), then ``--enable-admission-plugins`` in its order."""
+    """Default-enabled plugins (in plugin order), then ``--enable-admission-plugins`` in its order,
+    then those of :data:`LAST` in kube's order."""
     chain = [name for name, (_, factory) in provided.items()
              if getattr(factory, "default_enabled", False) and name not in enabled]
     chain += list(enabled)
+    chain = [name for name in chain if name not in LAST] + [name for name in LAST if name in chain]
     return [name for name in chain if name not in disabled]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import build_server
-from kernel.admission import Attributes, GroupVersionKind, GroupVersionResource
+from kernel.admission import Attributes, GroupVersionKind, GroupVersionResource, admission_order
 from kernel.authentication import APISERVER_USER
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
@@ -170,3 +170,19 @@ async def test_warnings_reach_the_response_and_annotations_are_recorded(api, cal
     assert denied.headers.get_list("warning") == ['299 - "RecordValidating: careful"']
     plain = await api.client.post(CM.format(ns="adm"), json={"metadata": {"name": "p"}})
     assert plain.status_code == 201 and "warning" not in plain.headers
+
+
+def test_webhooks_policies_and_quota_run_last_in_kubes_order():
+    def plugin(default: bool):
+        def factory(context):
+            return None
+        if default:
+            factory.default_enabled = True
+        return ("p", factory)
+
+    provided = {"ValidatingAdmissionWebhook": plugin(True), "MutatingAdmissionWebhook": plugin(True),
+                "ValidatingAdmissionPolicy": plugin(True), "NamespaceLifecycle": plugin(True),
+                "AlwaysDeny": plugin(False), "Mine": plugin(False), "ServiceAccount": plugin(True)}
+    assert admission_order(provided, ["AlwaysDeny", "Mine"], ["ServiceAccount"]) == [
+        "NamespaceLifecycle", "Mine", "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionWebhook", "AlwaysDeny"]
