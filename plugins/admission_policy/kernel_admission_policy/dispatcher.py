@@ -24,11 +24,12 @@ _CODES = {"Forbidden": 403, "Unauthorized": 401, "RequestEntityTooLarge": 413, "
 
 
 class Recorder(Protocol):
-    """Where warnings and audit annotations of one request go."""
+    """Where warnings and audit annotations of one request go (kernel.admission.Attributes:
+    ``add_warning`` and ``add_annotation``, kube's warning.AddWarning and AddAnnotation)."""
 
-    def warning(self, text: str) -> None: ...
+    def add_warning(self, text: str) -> None: ...
 
-    def annotation(self, key: str, value: str) -> None: ...
+    def add_annotation(self, key: str, value: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class Dispatch:
             for binding in hook.bindings:
                 self._binding(hook, binding, match, annotations)
             for key, values in annotations.items():
-                self.recorder.annotation(f"{hook.name}/{key}", ", ".join(values))
+                self.recorder.add_annotation(f"{hook.name}/{key}", ", ".join(values))
         if self.denials:
             raise self._refusal(self.denials[0])
 
@@ -156,11 +157,11 @@ class Dispatch:
                     self.denials.append(_Denial(hook.name, binding.name, decision.message,
                                                 decision.reason))
                 elif action == "Warn":
-                    self.recorder.warning(
+                    self.recorder.add_warning(
                         f"Validation failed for ValidatingAdmissionPolicy '{hook.name}' with "
                         f"binding '{binding.name}': {decision.message}")
                 elif action == "Audit":
-                    self.recorder.annotation(FAILURE_KEY, _failure_value(hook, binding, index,
+                    self.recorder.add_annotation(FAILURE_KEY, _failure_value(hook, binding, index,
                                                                          decision))
         for audit in result.audit_annotations:
             if audit.action == PUBLISH:

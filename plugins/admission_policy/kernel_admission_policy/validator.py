@@ -9,7 +9,7 @@ reads a variable that failed fails with kube's ``composited variable "x" fails t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,5 +173,3 @@ def cel_type_name(value: Any) -> str:
                                      (bytes, "bytes"), (list, "list"), (dict, "map")]
     return next((name for kind, name in names if isinstance(value, kind)), type(value).__name__)
 
-
-Authorize = Callable[..., Any]
