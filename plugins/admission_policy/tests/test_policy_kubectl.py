@@ -127,3 +127,122 @@ def test_replica_limit_with_a_param_denies_with_its_message(kernel: KernelProces
     # other namespaces are not selected by the binding
     namespace(kernel, "dev", "dev")
     kernel.kubectl("create", "-f", "-", input=deployment("huge", "dev", 50))
+
+
+def policy(name: str, validations: list[dict], *, failure: str = "Fail", variables: list | None = None,
+           audit: list | None = None, param_kind: dict | None = None) -> dict:
+    """A policy on deployments in namespaces labelled ``test=<name>``."""
+    spec: dict = {"failurePolicy": failure, "validations": validations,
+                  "matchConstraints": {
+                      "namespaceSelector": {"matchLabels": {"test": name}},
+                      "resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
+                                         "operations": ["CREATE", "UPDATE"],
+                                         "resources": ["deployments"]}]}}
+    if variables:
+        spec["variables"] = variables
+    if audit:
+        spec["auditAnnotations"] = audit
+    if param_kind:
+        spec["paramKind"] = param_kind
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name}, "spec": spec}
+
+
+def bind(kernel: KernelProcess, obj: dict, actions: tuple[str, ...] = ("Deny",),
+         param_ref: dict | None = None) -> None:
+    """Create the policy, its namespace and its binding."""
+    name = obj["metadata"]["name"]
+    spec: dict = {"policyName": name, "validationActions": list(actions)}
+    if param_ref:
+        spec["paramRef"] = param_ref
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1",
+               "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name}, "spec": spec}
+    kernel.kubectl("create", "namespace", name)
+    kernel.kubectl("label", "namespace", name, f"test={name}")
+    kernel.kubectl("apply", "-f", "-", input=json.dumps(obj))
+    kernel.kubectl("apply", "-f", "-", input=json.dumps(binding))
+
+
+def until_warned(kernel: KernelProcess, name: str, replicas: int) -> str:
+    deadline = time.monotonic() + WAIT
+    while True:
+        result = kernel.kubectl("create", "-f", "-", input=deployment(f"d{replicas}", name, replicas))
+        if "Warning:" in result.stderr:
+            return result.stderr
+        kernel.kubectl("delete", "deployment", f"d{replicas}", "-n", name)
+        assert time.monotonic() < deadline, f"never warned: {result.stderr}"
+        time.sleep(0.1)
+
+
+def test_warn_shows_a_warning_in_kubectl_and_admits(kernel: KernelProcess) -> None:
+    bind(kernel, policy("warn", [{"expression": "object.spec.replicas <= 5",
+                                  "message": "at most 5 replicas"}]), ("Warn",))
+    stderr = until_warned(kernel, "warn", 8)
+    assert ("Warning: Validation failed for ValidatingAdmissionPolicy 'warn' with binding 'warn': "
+            "at most 5 replicas") in stderr, stderr
+    assert kernel.kubectl("get", "deployment", "d8", "-n", "warn", "-o", "name").stdout.strip() == \
+        "deployment.apps/d8"
+
+
+def test_message_expression_reason_and_variables(kernel: KernelProcess) -> None:
+    bind(kernel, policy("message", [{
+        "expression": "variables.replicas <= 5", "reason": "Forbidden",
+        "messageExpression": "'replicas ' + string(variables.replicas) + ' is over ' + string(variables.limit)"}],
+        variables=[{"name": "limit", "expression": "5"},
+                   {"name": "replicas", "expression": "object.spec.replicas"}]))
+    error = until_refused(kernel, "create", "-f", "-", input=deployment("d", "message", 7))
+    assert ('Error from server (Forbidden): error when creating "STDIN": deployments.apps "d" is '
+            "forbidden: ValidatingAdmissionPolicy 'message' with binding 'message' denied request: "
+            "replicas 7 is over 5") in error, error
+
+
+def test_failed_expression_message_without_message(kernel: KernelProcess) -> None:
+    bind(kernel, policy("bare", [{"expression": "object.spec.replicas <= 5"}]))
+    error = until_refused(kernel, "create", "-f", "-", input=deployment("d", "bare", 6))
+    assert ("ValidatingAdmissionPolicy 'bare' with binding 'bare' denied request: failed "
+            "expression: object.spec.replicas <= 5") in error, error
+
+
+def test_erroring_expression_fails_closed_or_is_ignored(kernel: KernelProcess) -> None:
+    expression = "object.spec.template.spec.nodeName == 'x'"  # no such key: nodeName
+    bind(kernel, policy("fail", [{"expression": expression}]))
+    error = until_refused(kernel, "create", "-f", "-", input=deployment("d", "fail", 1))
+    assert (f"ValidatingAdmissionPolicy 'fail' with binding 'fail' denied request: expression "
+            f"'{expression}' resulted in error: no such key: nodeName") in error, error
+    bind(kernel, policy("ignore", [{"expression": expression}], failure="Ignore"))
+    time.sleep(0.5)  # let the informer see the binding: Ignore must still admit
+    kernel.kubectl("create", "-f", "-", input=deployment("d", "ignore", 1))
+
+
+def test_param_not_found(kernel: KernelProcess) -> None:
+    kind = {"apiVersion": "v1", "kind": "ConfigMap"}
+    checks = [{"expression": "object.spec.replicas <= int(params.data.max)"}]
+    bind(kernel, policy("noparam-deny", checks, param_kind=kind),
+         param_ref={"name": "missing", "parameterNotFoundAction": "Deny"})
+    error = until_refused(kernel, "create", "-f", "-", input=deployment("d", "noparam-deny", 1))
+    assert ("ValidatingAdmissionPolicy 'noparam-deny' with binding 'noparam-deny' denied request: "
+            "failed to configure binding: no params found for policy binding with `Deny` "
+            "parameterNotFoundAction") in error, error
+    bind(kernel, policy("noparam-allow", checks, param_kind=kind),
+         param_ref={"name": "missing", "parameterNotFoundAction": "Allow"})
+    time.sleep(0.5)
+    kernel.kubectl("create", "-f", "-", input=deployment("d", "noparam-allow", 100))
+    # the param in the request's namespace (paramRef without a namespace) is found once created
+    kernel.kubectl("create", "configmap", "missing", "-n", "noparam-deny", "--from-literal=max=3")
+    deadline = time.monotonic() + WAIT
+    while kernel.kubectl("create", "-f", "-", input=deployment("ok", "noparam-deny", 2),
+                         check=False).returncode != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    error = kernel.kubectl("create", "-f", "-", input=deployment("big", "noparam-deny", 4),
+                           check=False).stderr
+    assert "failed expression: object.spec.replicas <= int(params.data.max)" in error, error
+
+
+def test_unknown_param_kind_is_a_policy_configuration_error(kernel: KernelProcess) -> None:
+    bind(kernel, policy("nokind", [{"expression": "true"}],
+                        param_kind={"apiVersion": "example.com/v1", "kind": "Nope"}),
+         param_ref={"name": "x", "parameterNotFoundAction": "Allow"})
+    error = until_refused(kernel, "create", "-f", "-", input=deployment("d", "nokind", 1))
+    assert ("ValidatingAdmissionPolicy 'nokind' denied request: failed to configure policy: "
+            "failed to find resource referenced by paramKind: 'example.com/v1, Kind=Nope'") in error, error
