@@ -21,14 +21,19 @@ OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES = (
     "object", "oldObject", "request", "params", "namespaceObject", "variables")
 AUTHORIZER = "authorizer"
 BASE_VARIABLES = (OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES)
+BASE_VARIABLES_SET = frozenset(BASE_VARIABLES)
 _VARIABLE_REFERENCE = re.compile(r"\bvariables\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 _AUTHORIZER_REFERENCE = re.compile(r"\bauthorizer\b")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def environment(authorizer: bool = False) -> Environment:
     """The shared admission environment (cached by kernel_cel per declaration)."""
     names = (*BASE_VARIABLES, AUTHORIZER) if authorizer else BASE_VARIABLES
     return Environment(variables={name: DYN for name in names}, library="admission")
+
+
+_ENVIRONMENTS = {False: environment(False), True: environment(True)}
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Expression:
     error: str = ""
     variables: frozenset[str] = frozenset()  # the ``variables.<name>`` it reads
     uses_authorizer: bool = False
+    names: frozenset[str] = frozenset()  # every identifier in it (a superset of what it reads)
 
     def eval(self, activation: Any) -> Any:
         """The value; EvalError with kube's text (``expression '...' resulted in error: ...``)."""
@@ -54,11 +60,12 @@ class Expression:
 def compile_expression(text: str, result: str | None, authorizer: bool = False) -> Expression:
     referenced = frozenset(_VARIABLE_REFERENCE.findall(text))
     uses_authorizer = bool(_AUTHORIZER_REFERENCE.search(text))
+    names = frozenset(_NAME.findall(text))
     try:
         program = environment(authorizer or uses_authorizer).compile(text, result=result)
     except CompileError as error:
-        return Expression(text, None, error.message, referenced, uses_authorizer)
-    return Expression(text, program, "", referenced, uses_authorizer)
+        return Expression(text, None, error.message, referenced, uses_authorizer, names)
+    return Expression(text, program, "", referenced, uses_authorizer, names)
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,12 @@ class CompiledPolicy:
     uses_authorizer: bool = False
     #: variable name -> the variables it needs, transitively (its own name included)
     closure: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: the top-level variables some expression may read: the others are never converted for CEL
+    reads: frozenset[str] = BASE_VARIABLES_SET
+
+    @property
+    def env(self) -> Environment:
+        return _ENVIRONMENTS[self.uses_authorizer]
 
     def needed_variables(self, expressions: Sequence[Expression]) -> list[str]:
         """The variables ``expressions`` read, with what those read, in declaration order."""
@@ -117,7 +130,8 @@ def compile_policy(policy: Mapping[str, Any]) -> CompiledPolicy:
         variables=variables, match_conditions=conditions, validations=validations,
         audit_annotations=annotations,
         uses_authorizer=any(e.uses_authorizer for e in expressions),
-        closure=_closure(variables))
+        closure=_closure(variables),
+        reads=frozenset().union(*(e.names & BASE_VARIABLES_SET for e in expressions)))
 
 
 def _validation(validation: Mapping[str, Any]) -> Validation:

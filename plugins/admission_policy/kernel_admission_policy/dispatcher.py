@@ -128,12 +128,12 @@ class Dispatch:
         except ConfigurationError as error:
             self.config_error(hook, binding, str(error))
             return
-        values = self._values(match)
+        values = self._values(match, hook.compiled.reads)
         for param in params:
             scope = Scope(hook.compiled, {**values, PARAMS: param}, self.authorizer)
             self._act(hook, binding, validate(hook.compiled, scope), annotations)
 
-    def _values(self, match: Match) -> dict[str, Any]:
+    def _values(self, match: Match, reads: frozenset[str]) -> dict[str, Any]:
         attributes = self.attributes
         namespace = None
         # a Namespace carries its own name as its namespace: kube gives it no namespaceObject
@@ -142,9 +142,11 @@ class Dispatch:
             namespace = self.namespace(attributes.namespace)
             if namespace is None:
                 raise status.not_found("", "namespaces", attributes.namespace)
-        return {OBJECT: attributes.object, OLD_OBJECT: attributes.old_object,
-                REQUEST: admission_request(attributes, match.resource, match.kind),
-                NAMESPACE: namespace_object(namespace)}
+        values = {OBJECT: attributes.object, OLD_OBJECT: attributes.old_object,
+                  NAMESPACE: namespace_object(namespace)}
+        if REQUEST in reads:  # built only for a policy that reads it
+            values[REQUEST] = admission_request(attributes, match.resource, match.kind)
+        return values
 
     def _act(self, hook: PolicyHook, binding: Binding, result: ValidateResult,
              annotations: dict[str, list[str]]) -> None:

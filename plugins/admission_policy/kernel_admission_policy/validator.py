@@ -15,7 +15,7 @@ from typing import Any
 
 from kernel_cel import EvalError
 
-from .compiler import VARIABLES, CompiledPolicy, Expression, Validation, environment
+from .compiler import VARIABLES, CompiledPolicy, Expression, Validation
 
 ADMIT, DENY = "admit", "deny"
 PUBLISH, EXCLUDE, ERROR = "publish", "exclude", "error"
@@ -52,12 +52,14 @@ class Scope:
     def __init__(self, policy: CompiledPolicy, values: Mapping[str, Any],
                  extra: Mapping[str, Any] | None = None) -> None:
         self.policy = policy
-        self.values = dict(values)
+        # only what some expression reads is handed to CEL (each value is converted for it)
+        reads = policy.reads
+        self.values = {name: value for name, value in values.items() if name in reads}
         if extra:
             self.values.update(extra)
         self.variables: dict[str, Any] = {}
         self.failed: dict[str, str] = {}
-        self.env = environment(policy.uses_authorizer)
+        self.env = policy.env
         self._activation: Any = None
 
     def activation(self) -> Any:
