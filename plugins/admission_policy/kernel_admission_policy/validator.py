@@ -69,6 +69,8 @@ class Scope:
 
     def eval(self, expression: Expression) -> Any:
         """The expression's value, its variables first; EvalError with kube's text."""
+        if not expression.variables:  # the common case: nothing to compute first
+            return expression.eval(self.activation())
         for name in self.policy.needed_variables((expression,)):
             if name not in self.variables and name not in self.failed:
                 self._compute(name)
