@@ -13,6 +13,7 @@ from kernel.admission import Attributes, Operation, ValidatingAdmission
 from kernel.admission.predicates import Matcher
 from kernel.context import ServerContext
 
+from .authorizer import RequestAuthorizer
 from .dispatcher import Dispatch, PolicyHook
 from .source import BINDINGS, GROUP, POLICIES, ParamResource, PolicySource
 
@@ -92,7 +93,13 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         if not hooks:
             return
         matcher = Matcher(self._namespace_labels)
-        Dispatch(attributes, matcher, self._namespace, attributes).run(hooks)
+        dispatch = Dispatch(attributes, matcher, self._namespace, attributes)
+        if not any(hook.compiled.uses_authorizer for hook in hooks):
+            dispatch.run(hooks)
+            return
+        # CEL calls the authorizer synchronously: evaluate off the loop, checks go back to it
+        dispatch.authorizer = RequestAuthorizer(self.context.authorize, attributes).values
+        await trio.to_thread.run_sync(dispatch.run, hooks)
 
 
 def validating_admission_policy(context: ServerContext) -> ValidatingAdmissionPolicyPlugin:

@@ -27,13 +27,13 @@ _AUTHORIZER_REFERENCE = re.compile(r"\bauthorizer\b")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def environment(authorizer: bool = False) -> Environment:
-    """The shared admission environment (cached by kernel_cel per declaration)."""
-    names = (*BASE_VARIABLES, AUTHORIZER) if authorizer else BASE_VARIABLES
-    return Environment(variables={name: DYN for name in names}, library="admission")
+def environment() -> Environment:
+    """The shared admission environment (kernel_cel adds ``authorizer`` and
+    ``authorizer.requestResource`` to every admission environment, as kube does)."""
+    return Environment(variables={name: DYN for name in BASE_VARIABLES}, library="admission")
 
 
-_ENVIRONMENTS = {False: environment(False), True: environment(True)}
+_ENVIRONMENT = environment()
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,12 @@ class Expression:
             raise EvalError(f"expression '{self.text}' resulted in error: {error.message}") from None
 
 
-def compile_expression(text: str, result: str | None, authorizer: bool = False) -> Expression:
+def compile_expression(text: str, result: str | None) -> Expression:
     referenced = frozenset(_VARIABLE_REFERENCE.findall(text))
     uses_authorizer = bool(_AUTHORIZER_REFERENCE.search(text))
     names = frozenset(_NAME.findall(text))
     try:
-        program = environment(authorizer or uses_authorizer).compile(text, result=result)
+        program = _ENVIRONMENT.compile(text, result=result)
     except CompileError as error:
         return Expression(text, None, error.message, referenced, uses_authorizer, names)
     return Expression(text, program, "", referenced, uses_authorizer, names)
@@ -100,7 +100,7 @@ class CompiledPolicy:
 
     @property
     def env(self) -> Environment:
-        return _ENVIRONMENTS[self.uses_authorizer]
+        return _ENVIRONMENT
 
     def needed_variables(self, expressions: Sequence[Expression]) -> list[str]:
         """The variables ``expressions`` read, with what those read, in declaration order."""

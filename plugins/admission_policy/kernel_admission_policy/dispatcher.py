@@ -78,7 +78,7 @@ class Dispatch:
     matcher: Matcher
     namespace: Callable[[str], Mapping[str, Any] | None]
     recorder: Recorder
-    authorizer: Mapping[str, Any] | None = None  # extra CEL values (the authorizer) when used
+    authorizer: Mapping[str, Any] | None = None  # the authorizer's CEL values, when a policy uses it
     denials: list[_Denial] = field(default_factory=list)
 
     def config_error(self, hook: PolicyHook, binding: Binding | None, error: str) -> None:
@@ -130,7 +130,8 @@ class Dispatch:
             return
         values = self._values(match, hook.compiled.reads)
         for param in params:
-            scope = Scope(hook.compiled, {**values, PARAMS: param}, self.authorizer)
+            extra = self.authorizer if hook.compiled.uses_authorizer else None
+            scope = Scope(hook.compiled, {**values, PARAMS: param}, extra)
             self._act(hook, binding, validate(hook.compiled, scope), annotations)
 
     def _values(self, match: Match, reads: frozenset[str]) -> dict[str, Any]:

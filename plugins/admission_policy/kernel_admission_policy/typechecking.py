@@ -16,7 +16,7 @@ from typing import Any
 
 from kernel_cel import DYN, CompileError, DeclType, Environment, schema_type
 
-from .compiler import AUTHORIZER, BASE_VARIABLES, OBJECT, OLD_OBJECT, PARAMS
+from .compiler import BASE_VARIABLES, OBJECT, OLD_OBJECT, PARAMS
 
 MAX_TYPES_TO_CHECK = 10
 COMPILATION_FAILED = "compilation failed: "
@@ -101,7 +101,7 @@ def _param_type(param_kind: Mapping[str, Any] | None, schema_for: SchemaFor) -> 
 
 
 def _environment(object_type: DeclType, params: DeclType) -> Environment:
-    variables = {name: DYN for name in (*BASE_VARIABLES, AUTHORIZER)}
+    variables: dict[str, DeclType] = {name: DYN for name in BASE_VARIABLES}
     variables.update({OBJECT: object_type, OLD_OBJECT: object_type, PARAMS: params})
     return Environment(variables=variables, library="admission")
 
