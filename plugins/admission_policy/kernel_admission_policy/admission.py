@@ -15,9 +15,11 @@ from kernel.context import ServerContext
 
 from .authorizer import RequestAuthorizer
 from .dispatcher import Dispatch, PolicyHook
+from . import manifests
 from .source import BINDINGS, GROUP, POLICIES, ParamResource, PolicySource
 
 log = logging.getLogger("kernel.admission.policy")
+MANIFESTS_OPTION = "validating_admission_policy_static_manifests_dir"
 NAME = "ValidatingAdmissionPolicy"
 SYNC_TIMEOUT = 10.0  # how long a request waits for the policies to be listed at startup
 PARAM_SYNC_TIMEOUT = 1.0  # kube waits a second for a new paramKind's informer
@@ -32,6 +34,10 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         self.context = context
         self._resources: dict[tuple[str, str, str], ParamResource] = {}
         self.source = PolicySource(self._find_resource, context.informer)
+        self._namespaces: Any = None
+        directory = getattr(context.options, MANIFESTS_OPTION, "")
+        self.static = manifests.load(directory) if directory else ([], [])
+        self.static_source = PolicySource(self._find_resource, context.informer)
         try:
             self.policies = context.informer(GROUP, POLICIES)
             self.bindings = context.informer(GROUP, BINDINGS)
@@ -42,7 +48,6 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         for informer in (self.policies, self.bindings):
             informer.add_event_handler(self.source.changed, self.source.changed,
                                        self.source.changed)
-        self._namespaces: Any = None
 
     def handles(self, operation: Operation) -> bool:
         return True
@@ -69,14 +74,17 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         return None if namespace is None else (namespace["metadata"].get("labels") or {})
 
     async def _hooks(self, attributes: Attributes) -> list[PolicyHook]:
-        assert self.policies is not None and self.bindings is not None
+        """The static policies' hooks, then those of the API (kube's composite source)."""
+        hooks = self.static_source.hooks(*self.static)
+        if self.policies is None or self.bindings is None:
+            return hooks
         if not (self.policies.has_synced and self.bindings.has_synced):
             with trio.move_on_after(SYNC_TIMEOUT):
                 await self.policies.wait_synced()
                 await self.bindings.wait_synced()
             if not (self.policies.has_synced and self.bindings.has_synced):
                 raise attributes.forbidden("not yet ready to handle request")
-        hooks = self.source.hooks(self.policies.list(), self.bindings.list())
+        hooks = hooks + self.source.hooks(self.policies.list(), self.bindings.list())
         for hook in hooks:
             lister = hook.params.lister if hook.params else None
             if lister is not None and not lister.has_synced:
@@ -85,8 +93,6 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         return hooks
 
     async def validate(self, attributes: Attributes) -> None:
-        if self.policies is None:
-            return
         if attributes.resource.group == GROUP and attributes.resource.resource in EXEMPT:
             return
         hooks = await self._hooks(attributes)

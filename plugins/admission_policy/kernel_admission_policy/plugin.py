@@ -6,8 +6,32 @@ from __future__ import annotations
 from kernel import hookimpl
 from kernel.admission import default_enabled
 
+from . import manifests
 from .admission import NAME, validating_admission_policy
 from .status import run_status_controller
+
+FLAG = "validating-admission-policy-static-manifests-dir"
+
+
+@hookimpl
+def kernel_add_options(options):
+    options.add(FLAG, default="",
+                help="A directory of ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding "
+                     "manifests (.yaml, .yml, .json; names ending in .static.k8s.io, no params) in "
+                     "force from startup beside those of the API: kube's staticManifestsDir of the "
+                     "ValidatingAdmissionPolicy admission configuration.")
+
+
+@hookimpl
+def kernel_validate_options(options):
+    directory = options.validating_admission_policy_static_manifests_dir
+    if not directory:
+        return []
+    try:
+        manifests.load(directory)
+    except ValueError as error:
+        return [f"--{FLAG}: {error}"]
+    return []
 
 
 @hookimpl
