@@ -293,3 +293,23 @@ def test_type_checking_warnings_in_status(kernel: KernelProcess) -> None:
     assert not (status.get("typeChecking") or {}).get("expressionWarnings"), status
     yaml_text = kernel.kubectl("get", "validatingadmissionpolicy", "typed", "-o", "yaml").stdout
     assert "observedGeneration: 2" in yaml_text, yaml_text
+
+
+def test_type_mismatch_warning_and_observed_generation(kernel: KernelProcess) -> None:
+    """kube's typechecking_test "field type mismatch": the warning names the kind and holds
+    the checker's ``found no matching overload``; a policy with no rule naming a kind is not
+    checked (wildcards) but its generation is still observed."""
+    typed = json.loads(json.dumps(policy("mismatch", [{"expression": "object.spec.replicas <= 5"},
+                                                      {"expression": "object == 1"}])))
+    typed["spec"]["matchConstraints"].pop("namespaceSelector")
+    kernel.kubectl("apply", "-f", "-", input=json.dumps(typed))
+    status = status_of(kernel, "mismatch", 1)
+    [warning] = status["typeChecking"]["expressionWarnings"]
+    assert warning["fieldRef"] == "spec.validations[1].expression"
+    assert warning["warning"].startswith("apps/v1, Kind=Deployment: ERROR: <input>:1:8: ")
+    assert "found no matching overload for '_==_'" in warning["warning"], warning
+    wildcard = json.loads(json.dumps(typed))
+    wildcard["metadata"]["name"] = "wildcard"
+    wildcard["spec"]["matchConstraints"]["resourceRules"][0]["apiGroups"] = ["*"]
+    kernel.kubectl("apply", "-f", "-", input=json.dumps(wildcard))
+    assert not (status_of(kernel, "wildcard", 1).get("typeChecking") or {}).get("expressionWarnings")
