@@ -72,8 +72,9 @@ class Environment:
     def compile(self, expression: str, result: str | None = None,
                 cost_limit: int | None = None) -> Program:
         """The checked program; CompileError with kube's detail when it does not compile, its
-        type is not ``result`` (``"bool"``/``"string"``; dyn passes as kube lets it) or its
-        estimated cost is over ``cost_limit`` (kube's "estimated rule cost exceeds budget")."""
+        type is not exactly ``result`` (``"bool"``, ``"string"``; kube refuses dyn too: ``must
+        evaluate to bool but got dyn``; None: any type) or its estimated cost is over
+        ``cost_limit`` (kube's "estimated rule cost exceeds budget")."""
         cached = self._programs.get((expression, result))
         if cached is None:
             cached = self._compile(expression, result)
@@ -91,7 +92,7 @@ class Environment:
         except RuntimeError as error:
             raise CompileError(compile_message(error)) from None
         got = _type_name(checked.return_type())
-        if result is not None and got not in (result, "dyn"):
+        if result is not None and got != result:
             raise CompileError(f"must evaluate to {result} but got {got}")
         tree = decode_checked(checked.serialize())
         return Program(self, expression, runnable, got, tree, estimate(tree, self.static_size)[1])
