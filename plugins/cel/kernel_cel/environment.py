@@ -45,6 +45,8 @@ class Environment:
             if env is None:
                 env = super().__new__(cls)
                 env._setup(dict(variables), library)
+                if len(cls._cache) >= 1024:  # e.g. many CRD schema revisions: drop the oldest
+                    cls._cache.pop(next(iter(cls._cache)))
                 cls._cache[key] = env
         return env
 
