@@ -102,8 +102,5 @@ async def test_async_authorizer_from_trio():
 
     program = ENV.compile("authorizer.group('').resource('pods').check('create').allowed() && "
                           "!authorizer.group('').resource('secrets').check('get').allowed()", result="bool")
-    values = {"object": {}, "authorizer": Authorizer(authorize)}
-
-    def evaluate() -> object:  # cel-expr-python: build the activation in the evaluating thread
-        return program.eval(ENV.activation(values))
-    assert await trio.to_thread.run_sync(evaluate) is True
+    activation = ENV.activation({"object": {}, "authorizer": Authorizer(authorize)})
+    assert await trio.to_thread.run_sync(program.eval, activation) is True
