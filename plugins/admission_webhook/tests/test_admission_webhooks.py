@@ -307,3 +307,139 @@ def test_a_slow_webhook_is_bounded_by_timeout_seconds(http: Any, hooks: Hooks) -
             f'Post "{hooks.server.url("/slow")}?timeout=1s": context deadline exceeded')
     finally:
         remove(http, "Validating", name)
+
+
+def test_dry_run_requests_reach_only_webhooks_without_side_effects(kernel: KernelProcess, http: Any,
+                                                                     hooks: Hooks, tmp_path: Any) -> None:
+    """v1 webhooks declare None or NoneOnDryRun (Some/Unknown are refused by validation): both are
+    called for a dry run with ``dryRun: true`` and nothing is stored."""
+    hooks.routes["/dry"] = deny_bad_names
+    ns = namespace(http)
+    name = configure(http, "Validating", webhook("dry.example.com", hooks.server.client_config("/dry"),
+                                                ["configmaps"], sideEffects="NoneOnDryRun"))
+    try:
+        refused = eventually(lambda n: http.post(f"/api/v1/namespaces/{ns}/configmaps", json=configmap(f"bad-{n}"),
+                                                 params={"dryRun": "All"}).status_code == 403)
+        assert refused, "the webhook never came into force"
+        assert hooks.reviews("/dry")[-1]["request"]["dryRun"] is True
+        (tmp_path / "cm.json").write_text(json.dumps(configmap("good-dry")))
+        kernel.kubectl("create", "-n", ns, "-f", str(tmp_path / "cm.json"), "--dry-run=server")
+        review = hooks.reviews("/dry")[-1]["request"]
+        assert (review["name"], review["dryRun"], review["options"]["dryRun"]) == ("good-dry", True, ["All"])
+        assert http.get(f"/api/v1/namespaces/{ns}/configmaps/good-dry").status_code == 404
+    finally:
+        remove(http, "Validating", name)
+
+
+def test_reinvocation_if_needed_calls_a_webhook_again_after_a_later_change(http: Any, hooks: Hooks) -> None:
+    """first (IfNeeded) records whether it saw second's label; second (Never) adds it: first is
+    called again and sees it."""
+    def first(review: dict[str, Any]) -> dict[str, Any]:
+        labels = review["request"]["object"]["metadata"].get("labels") or {}
+        seen = "true" if "second" in labels else "false"
+        if labels.get("first-saw-second") == seen:
+            return allow(review)
+        return json_patch(review, [{"op": "add", "path": "/metadata/labels/first-saw-second", "value": seen}])
+
+    def second(review: dict[str, Any]) -> dict[str, Any]:
+        labels = review["request"]["object"]["metadata"].get("labels") or {}
+        if "second" in labels:
+            return allow(review)
+        return json_patch(review, [{"op": "add", "path": "/metadata/labels/second", "value": "added"}])
+
+    hooks.routes["/first"], hooks.routes["/second"] = first, second
+    ns = namespace(http)
+    selector = {"objectSelector": {"matchLabels": {"reinvoke": "yes"}}}
+    name = configure(http, "Mutating",
+                     webhook("first.example.com", hooks.server.client_config("/first"), ["configmaps"],
+                             reinvocationPolicy="IfNeeded", **selector),
+                     webhook("second.example.com", hooks.server.client_config("/second"), ["configmaps"],
+                             **selector))
+    try:
+        def attempt(n: int) -> Any:
+            made = http.post(f"/api/v1/namespaces/{ns}/configmaps", json=configmap(f"cm-{n}", {"reinvoke": "yes"}))
+            assert made.status_code == 201, made.text
+            return made.json() if "second" in made.json()["metadata"]["labels"] else None
+
+        made = eventually(attempt)
+        assert made, "the webhooks never came into force"
+        assert made["metadata"]["labels"] == {"reinvoke": "yes", "second": "added", "first-saw-second": "true"}
+        cm = made["metadata"]["name"]
+        calls = [r for r in hooks.reviews("/first") if r["request"]["name"] == cm]
+        assert len(calls) == 2
+        assert len([r for r in hooks.reviews("/second") if r["request"]["name"] == cm]) == 1
+    finally:
+        remove(http, "Mutating", name)
+
+
+def test_a_service_client_config_is_resolved_through_its_endpoints(http: Any, hooks: Hooks) -> None:
+    """The Service ``hook`` in ``webhooks`` has Endpoints at 127.0.0.1 (the test's server, whose
+    certificate names hook.webhooks.svc)."""
+    hooks.routes["/svc-deny"] = deny_bad_names
+    if http.get("/api/v1/namespaces/webhooks").status_code == 404:
+        assert http.post("/api/v1/namespaces", json={"metadata": {"name": "webhooks"}}).status_code == 201
+    service = {"metadata": {"name": "hook"}, "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 8443}]}}
+    made = http.post("/api/v1/namespaces/webhooks/services", json=service)
+    assert made.status_code == 201, made.text
+    endpoints = {"metadata": {"name": "hook"}, "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
+                                                            "ports": [{"name": "https", "port": hooks.server.port}]}]}
+    made = http.post("/api/v1/namespaces/webhooks/endpoints", json=endpoints)
+    assert made.status_code == 201, made.text
+    ns = namespace(http)
+    config = hooks.server.service_config("webhooks", "hook", "/svc-deny")
+    name = configure(http, "Validating", webhook("svc.example.com", config, ["configmaps"]))
+    try:
+        refused = eventually(lambda n: (r := http.post(f"/api/v1/namespaces/{ns}/configmaps",
+                                                       json=configmap(f"bad-{n}"))).status_code != 201 and r)
+        assert refused, "the webhook never came into force"
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["message"].startswith('admission webhook "svc.example.com" denied the request: ')
+        path, headers, _ = [r for r in list(hooks.server.requests) if r[0].startswith("/svc-deny")][-1]
+        assert headers["Host"] == "hook.webhooks.svc:443"
+        assert http.post(f"/api/v1/namespaces/{ns}/configmaps", json=configmap("good")).status_code == 201
+    finally:
+        remove(http, "Validating", name)
+    # a service that does not exist: kube's call failure
+    missing = {"service": {"namespace": "webhooks", "name": "nothing", "path": "/x"}, "caBundle": hooks.server.ca_bundle}
+    name = configure(http, "Validating", webhook("missing.example.com", missing, ["configmaps"]))
+    try:
+        refused = eventually(lambda n: (r := http.post(f"/api/v1/namespaces/{ns}/configmaps",
+                                                       json=configmap(f"m-{n}"))).status_code != 201 and r)
+        assert refused.json()["message"].startswith(
+            'Internal error occurred: failed calling webhook "missing.example.com": failed to call webhook: '
+            'Post "https://nothing.webhooks.svc:443/x?timeout=10s": ')
+    finally:
+        remove(http, "Validating", name)
+
+
+def test_match_conditions_select_requests_in_cel(http: Any, hooks: Hooks) -> None:
+    hooks.routes["/mc"] = lambda review: deny(review, "matched")
+    ns = namespace(http)
+    conditions = [{"name": "mc-prefix", "expression": "object.metadata.name.startsWith('mc-')"},
+                  {"name": "not-admin", "expression": "request.userInfo.username != 'nobody'"}]
+    name = configure(http, "Validating", webhook("mc.example.com", hooks.server.client_config("/mc"), ["configmaps"],
+                                                matchConditions=conditions))
+    try:
+        refused = eventually(lambda n: http.post(f"/api/v1/namespaces/{ns}/configmaps",
+                                                 json=configmap(f"mc-{n}")).status_code == 403)
+        assert refused, "the webhook never came into force"
+        calls = len(hooks.reviews("/mc"))
+        assert http.post(f"/api/v1/namespaces/{ns}/configmaps", json=configmap("other")).status_code == 201
+        assert len(hooks.reviews("/mc")) == calls  # a false condition: not called
+    finally:
+        remove(http, "Validating", name)
+    # an evaluation error under failurePolicy Fail refuses, kube's Forbidden
+    failing = [{"name": "bad-key", "expression": "object.data.nope == 'x'"}]
+    name = configure(http, "Validating", webhook("mcfail.example.com", hooks.server.client_config("/allow"),
+                                                ["configmaps"], matchConditions=failing))
+    try:
+        refused = eventually(lambda n: (r := http.post(f"/api/v1/namespaces/{ns}/configmaps",
+                                                       json=configmap(f"e-{n}"))).status_code != 201 and r)
+        assert refused, "the webhook never came into force"
+        status = refused.json()
+        assert (refused.status_code, status["reason"]) == (403, "Forbidden")
+        cm = status["details"]["name"]
+        assert status["message"].startswith(f'configmaps "{cm}" is forbidden: expression '
+                                            "'object.data.nope == 'x'' resulted in error: ")
+    finally:
+        remove(http, "Validating", name)
