@@ -34,8 +34,9 @@ class Configurations:
     """The webhooks of every configuration of one kind, sorted by configuration name as kube's
     configuration managers sort them; parsed once per configuration resourceVersion."""
 
-    def __init__(self, informer: Any, mutating: bool) -> None:
+    def __init__(self, informer: Any, mutating: bool, static: list[Hook] | None = None) -> None:
         self._informer = informer
+        self.static = static or []  # from files (manifests.py): first, and for every resource
         self._mutating = mutating
         self._parsed: dict[str, tuple[str, list[Hook]]] = {}
         self._key: tuple[tuple[str, str], ...] = ()
@@ -50,6 +51,7 @@ class Configurations:
         return False
 
     def hooks(self) -> list[Hook]:
+        """The API's webhooks (after the static ones, which :meth:`Dispatcher.hooks_for` adds)."""
         if self._informer is None:
             return []
         objects = sorted(self._informer.list(), key=lambda obj: obj["metadata"]["name"])
@@ -80,11 +82,13 @@ class Dispatcher:
     async def hooks_for(self, attributes: Attributes) -> list[Hook]:
         """The webhooks to consider (none for the exempt configuration resources); refuses the
         request when the configurations are not known yet, as kube does."""
+        static = self.configurations.static
         if attributes.resource.group == GROUP and attributes.resource.resource in EXEMPT:
-            return []
+            return static
         if not await self.configurations.wait_ready():
             raise attributes.forbidden("not yet ready to handle request")
-        return self.configurations.hooks()
+        api = self.configurations.hooks()
+        return static + api if static else api
 
     async def matcher(self, attributes: Attributes) -> Matcher:
         """A Matcher with the request's namespace labels looked up (the informer, else storage:

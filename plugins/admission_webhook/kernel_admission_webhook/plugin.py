@@ -12,6 +12,7 @@ from kernel import hookimpl
 from kernel.admission import Attributes, default_enabled
 from kernel_webhook import service_resolver
 
+from kernel_admission_webhook import manifests
 from kernel_admission_webhook.dispatcher import GROUP, Configurations, Dispatcher
 from kernel_admission_webhook.mutating import Defaulter, MutatingWebhooks
 from kernel_admission_webhook.validating import ValidatingWebhooks
@@ -26,12 +27,30 @@ def _lookup(lookup: Any, *args: str) -> Any:
         return None
 
 
+@hookimpl
+def kernel_add_options(options):
+    options.add("admission-webhook-static-manifests-dir", default="",
+                help="A directory of MutatingWebhookConfiguration and ValidatingWebhookConfiguration "
+                     "manifests (YAML or JSON), read at startup: their webhooks run before those of the "
+                     "API (kube's staticManifestsDir of the WebhookAdmission configuration).")
+
+
+@hookimpl
+def kernel_validate_options(options):
+    directory = options.admission_webhook_static_manifests_dir
+    if not directory:
+        return []
+    _, errors = manifests.load(directory)
+    return [f"--admission-webhook-static-manifests-dir: {error}" for error in errors]
+
+
 def _dispatcher(context: Any, resource: str, mutating: bool) -> Dispatcher:
     informer = _lookup(context.informer, GROUP, resource)
     if informer is None:
         log.warning("%s: %s.%s is not served (plugin api_admissionregistration): no webhooks will be called",
                     "MutatingAdmissionWebhook" if mutating else "ValidatingAdmissionWebhook", resource, GROUP)
-    return Dispatcher(Configurations(informer, mutating), _lookup(context.informer, "", "namespaces"),
+    static = manifests.static_hooks(context.options.admission_webhook_static_manifests_dir, mutating)
+    return Dispatcher(Configurations(informer, mutating, static), _lookup(context.informer, "", "namespaces"),
                       _lookup(context.store, "", "namespaces"),
                       service_resolver(context.loopback_client("kube-apiserver-admission")))
 
