@@ -72,11 +72,12 @@ def _labels(obj: Mapping[str, Any] | None) -> Mapping[str, str] | None:
 
 class Dispatcher:
     def __init__(self, configurations: Configurations, namespaces: Any, namespace_store: Any,
-                 resolver: Resolver | None) -> None:
+                 resolver: Resolver | None, authorize: matchconditions.Authorize | None = None) -> None:
         self.configurations = configurations
         self._namespaces = namespaces  # the namespaces informer (None: no core group)
         self._namespace_store = namespace_store
         self._resolver = resolver
+        self._authorize = authorize  # for matchConditions' ``authorizer``
         self.pool = ClientPool()
 
     async def hooks_for(self, attributes: Attributes) -> list[Hook]:
@@ -104,7 +105,7 @@ class Dispatcher:
         labels = _labels(found)
         return Matcher(lambda namespace: labels if namespace == name else None)
 
-    def should_call(self, matcher: Matcher, hook: Hook, attributes: Attributes) -> Match | None:
+    async def should_call(self, matcher: Matcher, hook: Hook, attributes: Attributes) -> Match | None:
         """kube's ShouldCallHook: rules and selectors, then matchConditions."""
         match = matcher.webhook(hook.criteria, attributes)
         if match is None or not hook.conditions:
@@ -112,9 +113,16 @@ class Dispatcher:
         matched = with_match(attributes, match)
         request = request_of("", matched, match)
         del request["object"], request["oldObject"]
-        values = {"object": attributes.object, "oldObject": attributes.old_object, "request": request,
-                  "authorizer": None}
-        result = matchconditions.match(hook.conditions, values, hook.fail_closed)
+        values = {"object": attributes.object, "oldObject": attributes.old_object, "request": request}
+        if self._authorize is not None and matchconditions.uses_authorizer(hook.conditions):
+            authorizer = matchconditions.cel_authorizer(attributes.user, self._authorize)
+            resource = match.resource
+            values["authorizer"] = authorizer
+            values["authorizer.requestResource"] = authorizer.resource_check(
+                resource.group, resource.resource, match.subresource, attributes.namespace, attributes.name)
+            result = await matchconditions.match_in_thread(hook.conditions, values, hook.fail_closed)
+        else:
+            result = matchconditions.match(hook.conditions, values, hook.fail_closed)
         if result.error:  # kube's NewForbidden(resource, attr.GetName(), err)
             resource, name = attributes.resource, attributes.name
             subject = f'{resource.qualified} "{name}"' if name else resource.qualified

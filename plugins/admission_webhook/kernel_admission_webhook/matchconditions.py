@@ -4,13 +4,21 @@ admission/plugin/webhook/matchconditions). Compiled once per webhook with the sh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kernel_cel import DYN, CompileError, Environment, EvalError
+import trio
 
-_VARIABLES = {"object": DYN, "oldObject": DYN, "request": DYN, "authorizer": DYN}
+from kernel.authentication.user import UserInfo
+from kernel.authorization import Attributes as AuthorizationAttributes
+from kernel.authorization import Decision
+from kernel_cel import DYN, Authorizer, CompileError, Environment, EvalError
+
+# the admission library adds ``authorizer`` and ``authorizer.requestResource``, as kube's does
+_VARIABLES = {"object": DYN, "oldObject": DYN, "request": DYN}
+#: ``authorize(attributes)``: the server's authorizer chain (context.authorize), async
+Authorize = Callable[[AuthorizationAttributes], Awaitable[tuple[Decision, str]]]
 
 
 @dataclass(frozen=True)
@@ -67,3 +75,37 @@ def match(conditions: Sequence[Condition], values: Mapping[str, Any], fail: bool
             return MatchResult(False)
         return MatchResult(False, errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]")
     return MatchResult(True)
+
+
+def uses_authorizer(conditions: Sequence[Condition]) -> bool:
+    return any("authorizer" in condition.expression for condition in conditions)
+
+
+def _user(user: UserInfo, service_account: str | None) -> UserInfo:
+    """The request's user, or the service account ``authorizer.serviceAccount(ns, name)`` named."""
+    if not service_account:
+        return user
+    namespace = service_account.split(":")[2]
+    return UserInfo(service_account, groups=("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
+                                             "system:authenticated"))
+
+
+def cel_authorizer(user: UserInfo, authorize: Authorize) -> Authorizer:
+    """The ``authorizer`` value for one request. CEL calls it synchronously, so conditions that
+    use it are evaluated in a worker thread (:func:`match_in_thread`), which runs the async
+    authorizer chain back in trio."""
+    def check(attributes: Mapping[str, Any]) -> tuple[str, str]:
+        asked = AuthorizationAttributes(
+            _user(user, attributes.get("user")), attributes["verb"], bool(attributes.get("resourceRequest")),
+            path=attributes.get("path") or "", namespace=attributes.get("namespace") or "",
+            api_group=attributes.get("apiGroup") or "", api_version=attributes.get("apiVersion") or "",
+            resource=attributes.get("resource") or "", subresource=attributes.get("subresource") or "",
+            name=attributes.get("name") or "", field_selector=attributes.get("fieldSelector") or "",
+            label_selector=attributes.get("labelSelector") or "")
+        decision, reason = trio.from_thread.run(authorize, asked)
+        return {Decision.ALLOW: "allow", Decision.DENY: "deny"}.get(decision, "no-opinion"), reason
+    return Authorizer(check)
+
+
+async def match_in_thread(conditions: Sequence[Condition], values: Mapping[str, Any], fail: bool) -> MatchResult:
+    return await trio.to_thread.run_sync(match, conditions, values, fail)

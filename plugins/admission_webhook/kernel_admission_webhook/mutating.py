@@ -88,7 +88,7 @@ class MutatingWebhooks(MutatingAdmission):
     async def _round(self, hooks: list[Hook], attributes: Attributes, state: Reinvocation, round_: int) -> None:
         matcher = await self.dispatcher.matcher(attributes)
         for index, hook in enumerate(hooks):
-            match = self.dispatcher.should_call(matcher, hook, attributes)
+            match = await self.dispatcher.should_call(matcher, hook, attributes)
             # a webhook skipped in the first round is not called for the first time in the second
             if match is None or (round_ and hook.uid not in state.reinvoke):
                 continue

@@ -52,7 +52,7 @@ def _dispatcher(context: Any, resource: str, mutating: bool) -> Dispatcher:
     static = manifests.static_hooks(context.options.admission_webhook_static_manifests_dir, mutating)
     return Dispatcher(Configurations(informer, mutating, static), _lookup(context.informer, "", "namespaces"),
                       _lookup(context.store, "", "namespaces"),
-                      service_resolver(context.loopback_client("kube-apiserver-admission")))
+                      service_resolver(context.loopback_client("kube-apiserver-admission")), context.authorize)
 
 
 def _defaulter(context: Any) -> Defaulter:

@@ -34,7 +34,7 @@ class ValidatingWebhooks(ValidatingAdmission):
             return
         matcher = await self.dispatcher.matcher(attributes)
         relevant = [(hook, match) for hook in hooks
-                    if (match := self.dispatcher.should_call(matcher, hook, attributes)) is not None]
+                    if (match := await self.dispatcher.should_call(matcher, hook, attributes)) is not None]
         if not relevant:
             return
         errors: list[StatusError] = []

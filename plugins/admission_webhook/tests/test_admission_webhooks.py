@@ -416,7 +416,11 @@ def test_match_conditions_select_requests_in_cel(http: Any, hooks: Hooks) -> Non
     hooks.routes["/mc"] = lambda review: deny(review, "matched")
     ns = namespace(http)
     conditions = [{"name": "mc-prefix", "expression": "object.metadata.name.startsWith('mc-')"},
-                  {"name": "not-admin", "expression": "request.userInfo.username != 'nobody'"}]
+                  {"name": "not-admin", "expression": "request.userInfo.username != 'nobody'"},
+                  # the server's authorizer (AlwaysAllow here), through kube's CEL authorizer library
+                  {"name": "may-get", "expression":
+                   "authorizer.group('').resource('secrets').namespace('x').check('get').allowed() && "
+                   "authorizer.requestResource.check('create').allowed()"}]
     name = configure(http, "Validating", webhook("mc.example.com", hooks.server.client_config("/mc"), ["configmaps"],
                                                 matchConditions=conditions))
     try:
