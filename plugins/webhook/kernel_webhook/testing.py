@@ -120,6 +120,8 @@ class WebhookServer:
         server = self
 
         class Handler(TLSRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: a webhook client reuses its connections
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 code, content, content_type = server._answer(self.path, dict(self.headers),
