@@ -43,7 +43,7 @@ class Configurations:
         self._hooks: list[Hook] = []
 
     async def wait_ready(self) -> bool:
-        if self._informer is None:
+        if self._informer is None or self._informer.has_synced:
             return True
         with trio.move_on_after(READY_TIMEOUT):
             await self._informer.wait_synced()
