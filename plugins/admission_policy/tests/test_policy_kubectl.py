@@ -277,8 +277,6 @@ def status_of(kernel: KernelProcess, name: str, generation: int) -> dict:
         time.sleep(0.1)
 
 
-@pytest.mark.xfail(strict=True, reason="kernel_cel.schema_type types objects as map(string, dyn) "
-                                        "until the cel helper's milestone 3: no undefined-field errors")
 def test_type_checking_warnings_in_status(kernel: KernelProcess) -> None:
     kernel.kubectl("apply", "-f", "-", input=TYPED_POLICY)
     status = status_of(kernel, "typed", 1)
