@@ -13,9 +13,9 @@ from kernel.admission import Attributes, Operation, ValidatingAdmission
 from kernel.admission.predicates import Matcher
 from kernel.context import ServerContext
 
+from . import manifests
 from .authorizer import RequestAuthorizer
 from .dispatcher import Dispatch, PolicyHook
-from . import manifests
 from .source import BINDINGS, GROUP, POLICIES, ParamResource, PolicySource
 
 log = logging.getLogger("kernel.admission.policy")
@@ -34,7 +34,10 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         self.context = context
         self._resources: dict[tuple[str, str, str], ParamResource] = {}
         self.source = PolicySource(self._find_resource, context.informer)
-        self._namespaces: Any = None
+        try:  # created now, so it is listed by the time requests come
+            self._namespaces: Any = context.informer("", "namespaces")
+        except KeyError:  # no core group: every request is cluster-scoped
+            self._namespaces = None
         directory = getattr(context.options, MANIFESTS_OPTION, "")
         self.static = manifests.load(directory) if directory else ([], [])
         self.static_source = PolicySource(self._find_resource, context.informer)
@@ -65,9 +68,7 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         return self._resources.get(key)
 
     def _namespace(self, name: str) -> Mapping[str, Any] | None:
-        if self._namespaces is None:
-            self._namespaces = self.context.informer("", "namespaces")
-        return self._namespaces.get(name)
+        return None if self._namespaces is None else self._namespaces.get(name)
 
     def _namespace_labels(self, name: str) -> Mapping[str, str] | None:
         namespace = self._namespace(name)
@@ -98,6 +99,9 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         hooks = await self._hooks(attributes)
         if not hooks:
             return
+        if self._namespaces is not None and not self._namespaces.has_synced:
+            with trio.move_on_after(SYNC_TIMEOUT):
+                await self._namespaces.wait_synced()
         matcher = Matcher(self._namespace_labels)
         dispatch = Dispatch(attributes, matcher, self._namespace, attributes)
         if not any(hook.compiled.uses_authorizer for hook in hooks):
