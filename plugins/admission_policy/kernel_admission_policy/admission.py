@@ -99,7 +99,9 @@ class ValidatingAdmissionPolicyPlugin(ValidatingAdmission):
         hooks = await self._hooks(attributes)
         if not hooks:
             return
-        if self._namespaces is not None and not self._namespaces.has_synced:
+        # only a namespaced request looks its namespace up (a Namespace is its own)
+        if (attributes.namespace and attributes.resource.resource != "namespaces"
+                and self._namespaces is not None and not self._namespaces.has_synced):
             with trio.move_on_after(SYNC_TIMEOUT):
                 await self._namespaces.wait_synced()
         matcher = Matcher(self._namespace_labels)
