@@ -14,6 +14,8 @@ from typing import Any
 
 from kernel.apimachinery import status as apistatus
 from kernel.apimachinery.patch import JSON_PATCH, MERGE_PATCH
+from kernel.apimachinery.validation import (NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY,
+                                            FieldError)
 from kernel.apimachinery.schemas import (API_VERSION_DESCRIPTION, KIND_DESCRIPTION, OBJECT_META,
                                          OBJECT_METADATA_DESCRIPTION, meta_schemas, ref_field)
 from kernel.endpoints.table import NAME_COLUMN, age
@@ -21,7 +23,8 @@ from kernel.registry.resource import (Object, ResourceSpec, StatusStrategy, Stor
                                       Strategy, TableColumn)
 from kernel.registry.subresources import ScaleSpec
 
-from kernel_api_apiextensions import jsonpath
+from kernel_api_apiextensions import celvalidation, jsonpath
+from kernel_api_apiextensions.celcompilation import RuleNode, compile_rules
 from kernel_api_apiextensions.schema import (Node, apply_defaults, compile_schema, has_defaults,
                                              prune)
 from kernel_api_apiextensions.validator import validate_object
@@ -46,8 +49,9 @@ class CustomResourceStrategy(Strategy):
 
     def __init__(self, node: Node, status: bool, selectable: Mapping[str, list[Any]],
                  group_resource: tuple[str, str] = ("", ""), terminating: bool = False,
-                 prune: bool = True) -> None:
+                 prune: bool = True, rules: RuleNode | None = None) -> None:
         self.node = node
+        self.rules = rules  # x-kubernetes-validations, compiled once per CRD change
         self.prune = prune  # False: spec.preserveUnknownFields (legacy), nothing is pruned
         self.status = status
         self.selectable = selectable  # field name → parsed JSONPath
@@ -79,7 +83,10 @@ class CustomResourceStrategy(Strategy):
                 obj.pop("status", None)
 
     def validate(self, obj: Object) -> list[Any]:
-        return validate_object(obj, self.node)
+        return validate_with_rules(obj, self.node, self.rules)
+
+    def validate_update(self, obj: Object, old: Object) -> list[Any]:
+        return validate_with_rules(obj, self.node, self.rules, old)
 
     def field_selectors(self, obj: Object) -> Mapping[str, str]:
         fields: dict[str, str] = {}
@@ -93,11 +100,32 @@ class CustomResourceStrategy(Strategy):
 class CustomResourceStatusStrategy(StatusStrategy):
     """The status subresource: only status changes, and the result still fits the schema."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, rules: RuleNode | None = None) -> None:
         self.node = node
+        self.rules = rules
 
     def validate_update(self, obj: Object, old: Object) -> list[Any]:
-        return validate_object(obj, self.node)
+        return validate_with_rules(obj, self.node, self.rules, old)
+
+
+def _blocking(errors: list[Any]) -> bool:
+    """hasBlockingErr: a wrong type, a missing required field, an unsupported value or a too
+    long/large value stops kube from running the rules (they could not be typed)."""
+    blocking = (NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY)
+    return any(e.type in blocking or " in body must be of type " in e.detail for e in errors)
+
+
+def validate_with_rules(obj: Object, node: Node, rules: RuleNode | None,
+                        old: Object | None = None) -> list[Any]:
+    """The schema's errors, then the x-kubernetes-validations rules' (customResourceStrategy)."""
+    errors = validate_object(obj, node)
+    if rules is None:
+        return errors
+    if _blocking(errors):
+        return [*errors, FieldError.invalid("<nil>", None, (
+            "some validation rules were not checked because the object was invalid; correct "
+            "the existing errors to complete validation"))]
+    return errors + celvalidation.validate(rules, obj, celvalidation.MISSING if old is None else old)
 
 
 def _cell(steps: list[Any], column_type: str) -> Any:
@@ -195,6 +223,7 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
     group, name, kind = spec["group"], version["name"], names["kind"]
     openapi = (version.get("schema") or {}).get("openAPIV3Schema")
     node = compile_schema(openapi)
+    rules = compile_rules(openapi)[0] if celvalidation.has_rules(openapi) else None
     subresources = version.get("subresources") or {}
     storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
     component = schema_component(group, name, kind)
@@ -215,8 +244,9 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         subresources=("status",) if "status" in subresources else (),
         strategy=CustomResourceStrategy(
             node, "status" in subresources, selectable, (group, names["plural"]),
-            terminating=bool(crd["metadata"].get("deletionTimestamp")), prune=not keep_unknown),
-        subresource_strategies={"status": CustomResourceStatusStrategy(node)},
+            terminating=bool(crd["metadata"].get("deletionTimestamp")), prune=not keep_unknown,
+            rules=rules),
+        subresource_strategies={"status": CustomResourceStatusStrategy(node, rules)},
         table_columns=table_columns(version.get("additionalPrinterColumns") or DEFAULT_COLUMNS),
         selectable_fields=tuple(selectable),
         scale=ScaleSpec(scale["specReplicasPath"], scale["statusReplicasPath"],
