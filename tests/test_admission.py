@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import build_server
-from kernel.admission import Attributes, GroupVersionKind, GroupVersionResource
+from kernel.admission import Attributes, GroupVersionKind, GroupVersionResource, admission_order
 from kernel.authentication import APISERVER_USER
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
@@ -156,3 +156,33 @@ async def test_namespace_lifecycle_refuses_before_later_plugins_run(api, calls):
 def test_a_plugin_with_neither_interface_is_refused(tmp_path, calls):
     with pytest.raises(TypeError, match="'Neither' implements neither MutatingAdmission"):
         build_server(tmp_path, [PLUGINS, "--enable-admission-plugins=Neither"])
+
+
+async def test_warnings_reach_the_response_and_annotations_are_recorded(api, calls):
+    await api.namespace("adm")
+    response = await api.client.post(CM.format(ns="adm"), json={"metadata": {"name": "w", "labels": {"warn": "mind"}}})
+    assert response.status_code == 201, response.text
+    assert response.headers.get_list("warning") == ['299 - "RecordValidating: mind"']
+    denied = await api.client.post(CM.format(ns="adm"), json={
+        "metadata": {"name": "d", "labels": {"warn": "careful", "deny": "yes"}}})
+    assert denied.status_code == 403
+    # kube writes what was recorded before the refusal on the error response too
+    assert denied.headers.get_list("warning") == ['299 - "RecordValidating: careful"']
+    plain = await api.client.post(CM.format(ns="adm"), json={"metadata": {"name": "p"}})
+    assert plain.status_code == 201 and "warning" not in plain.headers
+
+
+def test_webhooks_policies_and_quota_run_last_in_kubes_order():
+    def plugin(default: bool):
+        def factory(context):
+            return None
+        if default:
+            factory.default_enabled = True
+        return ("p", factory)
+
+    provided = {"ValidatingAdmissionWebhook": plugin(True), "MutatingAdmissionWebhook": plugin(True),
+                "ValidatingAdmissionPolicy": plugin(True), "NamespaceLifecycle": plugin(True),
+                "AlwaysDeny": plugin(False), "Mine": plugin(False), "ServiceAccount": plugin(True)}
+    assert admission_order(provided, ["AlwaysDeny", "Mine"], ["ServiceAccount"]) == [
+        "NamespaceLifecycle", "Mine", "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionWebhook", "AlwaysDeny"]

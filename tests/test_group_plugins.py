@@ -18,6 +18,7 @@ GROUPS = {  # plugin -> (group/version, a resource of it)
     "api_rbac": ("rbac.authorization.k8s.io/v1", "roles"),
     "api_authorization": ("authorization.k8s.io/v1", "selfsubjectaccessreviews"),
     "api_apiextensions": ("apiextensions.k8s.io/v1", "customresourcedefinitions"),
+    "api_admissionregistration": ("admissionregistration.k8s.io/v1", "validatingadmissionpolicies"),
 }
 
 

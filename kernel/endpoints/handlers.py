@@ -24,7 +24,6 @@ from kernel.registry.store import ListOptions, Store, check_object_name
 from kernel.endpoints.requestoptions import DeleteOptions, WriteOptions, write_options
 from kernel.registry.resource import Object, ResourceSpec, TableColumn, protobuf_kinds
 from kernel.registry.subresources import SCALE_GVK, SCALE_SCHEMA_NAME, CustomSubresource
-from kernel.apimachinery.warningheader import warning_headers
 from kernel.endpoints.watch import Event, serve_watch
 from kernel.endpoints.request import Request
 from kernel.storage.interface import Preconditions
@@ -161,8 +160,8 @@ class ResourceHandler:
             body = table.partial_object_metadata(obj)
         else:
             body = obj
-        await request.respond(code, codecs.encode(body, media), media.content_type.encode(),
-                              warning_headers(warnings))
+        request.warnings.extend(warnings or ())
+        await request.respond(code, codecs.encode(body, media), media.content_type.encode())
 
     async def _list(self, request: Request, store: Store, namespace: str, query: ListQuery,
                     media: codecs.MediaType) -> None:
@@ -342,8 +341,8 @@ class ResourceHandler:
         code = 201
         if result.get("kind") == "Status":
             code = result.setdefault("code", 201)
-        await request.respond(code, codecs.encode(result, media), media.content_type.encode(),
-                              warning_headers(warnings))
+        request.warnings.extend(warnings)
+        await request.respond(code, codecs.encode(result, media), media.content_type.encode())
 
     async def _delete(self, request: Request, store: Store, namespace: str, name: str,
                       media: codecs.MediaType) -> None:

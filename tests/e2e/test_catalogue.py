@@ -57,6 +57,11 @@ def _every_kind() -> list[dict]:
     template = {"metadata": {"labels": labels}, "spec": pod_spec}
     workload = {"selector": {"matchLabels": labels}, "template": template}
     job_template = {"spec": {"template": {"spec": {**pod_spec, "restartPolicy": "Never"}}}}
+    # admission configuration that matches no request of this test
+    nothing = {"operations": ["CREATE"], "apiGroups": ["example.com"], "apiVersions": ["v1"],
+               "resources": ["widgets"]}
+    webhook = {"clientConfig": {"url": "https://127.0.0.1:1/"}, "rules": [nothing], "sideEffects": "None",
+               "admissionReviewVersions": ["v1"]}
 
     def obj(api_version: str, kind: str, name: str = "every", **body) -> dict:
         return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **body}
@@ -104,6 +109,12 @@ def _every_kind() -> list[dict]:
         obj("storage.k8s.io/v1", "VolumeAttachment", spec={"attacher": "disk.example.com", "nodeName": "every",
                                                            "source": {"persistentVolumeName": "every"}}),
         obj("scheduling.k8s.io/v1", "PriorityClass", value=1000),
+        *(obj("admissionregistration.k8s.io/v1", kind, webhooks=[{**webhook, "name": "every.example.com"}])
+          for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")),
+        obj("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy",
+            spec={"matchConstraints": {"resourceRules": [nothing]}, "validations": [{"expression": "true"}]}),
+        obj("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding",
+            spec={"policyName": "every", "validationActions": ["Deny"]}),
     ]
 
 

@@ -64,6 +64,8 @@ GROUPS = (
     GroupVersion("authentication.k8s.io", "v1", "authentication/v1", "kernel_api_authentication"),
     GroupVersion("authorization.k8s.io", "v1", "authorization/v1", "kernel_api_authorization"),
     GroupVersion("rbac.authorization.k8s.io", "v1", "rbac/v1", "kernel_api_rbac"),
+    GroupVersion("admissionregistration.k8s.io", "v1", "admissionregistration/v1",
+                 "kernel_api_admissionregistration"),
     GroupVersion("apiextensions.k8s.io", "v1",
                  "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1", "kernel_api_apiextensions",
                  protobuf=False),

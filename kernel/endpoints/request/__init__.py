@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 import msgspec
 
 from kernel.apimachinery.status import StatusError
+from kernel.apimachinery.warningheader import warning_headers
+from kernel.endpoints.request import recorded
 
 if TYPE_CHECKING:
     from kernel.authentication.user import UserInfo
@@ -55,7 +57,8 @@ class Headers(dict[str, str]):
 
 class Request:
     __slots__ = ("scope", "receive", "_send", "info", "user", "original_user", "response_started",
-                 "_headers", "_query", "extra_headers", "status", "audit_id", "unrouted", "received")
+                 "_headers", "_query", "extra_headers", "status", "audit_id", "unrouted", "received",
+                 "warnings", "audit_annotations")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -75,6 +78,9 @@ class Request:
         self.audit_id = ""  # set by WithAuditInit
         self.unrouted = False  # answered "no such path": kept out of the request metrics
         self.received = time.perf_counter()  # kube's request-received timestamp, for latencies
+        # Warning texts for the response and annotations for the audit event, which code serving
+        # the request adds through kernel.endpoints.request.recorded (admission among it).
+        self.warnings, self.audit_annotations = recorded.start()
 
     @property
     def method(self) -> str:
@@ -145,8 +151,9 @@ class Request:
         if message["type"] == "http.response.start":
             self.response_started = True
             self.status = message["status"]
-            if self.extra_headers:
-                message = {**message, "headers": [*message.get("headers", ()), *self.extra_headers]}
+            extra = self.extra_headers + warning_headers(self.warnings) if self.warnings else self.extra_headers
+            if extra:
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
         await self._send(message)
 
     async def respond(self, status: int, body: bytes, content_type: bytes = JSON,

@@ -14,7 +14,7 @@ import trio
 from kernel.apimachinery.status import StatusError
 
 from kernel_api_apiregistration.backend import Backend, proxy_headers
-from kernel_api_apiregistration.resolve import ResolveError, resolve
+from kernel_webhook.resolve import ResolveError, resolve
 
 log = logging.getLogger("kernel_api_apiregistration")
 

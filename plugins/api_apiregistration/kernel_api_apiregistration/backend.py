@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from kernel_api_apiregistration.resolve import Target
+from kernel_webhook.resolve import Target
 
 #: The front-proxy headers kube sends (and the request-header authenticator reads by default).
 USER_HEADER, GROUP_HEADER, EXTRA_PREFIX = "X-Remote-User", "X-Remote-Group", "X-Remote-Extra-"

@@ -160,7 +160,7 @@ class _HTTPClient:
 
 async def test_endpointslices_are_preferred_and_endpoints_are_the_fallback(front: KernelProcess) -> None:
     """Resolution only reads objects (no traffic to the documentation addresses used here)."""
-    from kernel_api_apiregistration.resolve import ResolveError, resolve
+    from kernel_webhook.resolve import ResolveError, resolve
 
     client = _HTTPClient(front)
     reference = {"namespace": "default", "name": "api", "port": 443}

@@ -24,6 +24,7 @@ import msgspec
 
 from kernel.apimachinery import status
 from kernel.authentication.user import UserInfo
+from kernel.endpoints.request import recorded
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 META_V1 = "meta.k8s.io/v1"
@@ -80,6 +81,15 @@ class Attributes:
         if causes:
             error.details = {**(error.details or {}), "causes": [dict(cause) for cause in causes]}
         return error
+
+    def add_warning(self, text: str) -> None:
+        """A ``Warning`` header on the response to this request (kube's warning.AddWarning)."""
+        recorded.add_warning(text)
+
+    def add_annotation(self, key: str, value: str) -> None:
+        """An annotation on this request's audit event (kube's Attributes.AddAnnotation); the first
+        value given for a key is kept."""
+        recorded.add_audit_annotation(key, value)
 
     def copied(self) -> Attributes:
         """These attributes with their own copy of the objects (for a validating plugin)."""
@@ -167,10 +177,19 @@ def default_enabled(factory: Callable[..., Any]) -> Callable[..., Any]:
     return factory
 
 
+#: kube-apiserver runs these last, in this order, whatever order they are enabled in
+#: (pkg/kubeapiserver/options/plugins.go: "webhook, resourcequota, and deny plugins must go at
+#: the end"): policies and webhooks see the object as every other plugin left it.
+LAST = ("MutatingAdmissionPolicy", "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionWebhook", "ResourceQuota", "AlwaysDeny")
+
+
 def admission_order(provided: Mapping[str, tuple[str, Any]], enabled: Sequence[str],
                     disabled: Sequence[str]) -> list[str]:
-    """Default-enabled plugins (in plugin order), then ``--enable-admission-plugins`` in its order."""
+    """Default-enabled plugins (in plugin order), then ``--enable-admission-plugins`` in its order,
+    then those of :data:`LAST` in kube's order."""
     chain = [name for name, (_, factory) in provided.items()
              if getattr(factory, "default_enabled", False) and name not in enabled]
     chain += list(enabled)
+    chain = [name for name in chain if name not in LAST] + [name for name in LAST if name in chain]
     return [name for name in chain if name not in disabled]
