@@ -28,6 +28,8 @@ from kernel_api_apiextensions.celcompilation import RuleNode, compile_rules
 from kernel_api_apiextensions.schema import (Node, apply_defaults, compile_schema, has_defaults,
                                              prune)
 from kernel_api_apiextensions.validator import validate_object
+from kernel_api_apiextensions.webhookconverter import WebhookConverter
+from kernel_webhook import Resolver
 
 #: Patch types a custom resource takes: no strategic merge (kube answers 415 and lists these).
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/apply-patch+yaml")
@@ -198,10 +200,12 @@ def _published_schema(schema: Mapping[str, Any] | None, description: str) -> dic
     return published
 
 
-def _conversion(group: str, plural: str, kind: str, served: str, storage: str,
-                node: Node) -> StorageConversion:
-    """Conversion strategy None: only apiVersion changes. Objects read get the served version's
-    defaults too (kube defaults on read, so a default added later shows on old objects)."""
+def _conversion(group: str, plural: str, kind: str, served: str, storage: str, node: Node,
+                webhook: WebhookConverter | None = None, prune_unknown: bool = True) -> StorageConversion:
+    """Strategy None: only apiVersion changes. Strategy Webhook: the CRD's webhook converts
+    (one ConversionReview per object, list page or watch event), then the result is pruned for
+    the version it is in. Objects read get the served version's defaults too (kube defaults on
+    read, so a default added later shows on old objects)."""
     defaults = has_defaults(node)
 
     def to_storage(obj: Object) -> Object:
@@ -213,12 +217,29 @@ def _conversion(group: str, plural: str, kind: str, served: str, storage: str,
             converted = copy.deepcopy(converted)
             apply_defaults(converted, node)
         return converted
+    if webhook is None:
+        return StorageConversion(group, plural, to_storage=to_storage, from_storage=from_storage,
+                                 version=storage, kind=kind)
+
+    async def from_storage_many(objs: list[Object]) -> list[Object]:
+        converted = await webhook.convert(objs, f"{group}/{served}")
+        for obj in converted:
+            if prune_unknown:
+                prune(obj, node)
+            apply_defaults(obj, node)
+        return converted
+
+    async def to_storage_many(objs: list[Object]) -> list[Object]:
+        return await webhook.convert(objs, f"{group}/{storage}")
     return StorageConversion(group, plural, to_storage=to_storage, from_storage=from_storage,
-                             version=storage, kind=kind)
+                             version=storage, kind=kind, to_storage_many=to_storage_many,
+                             from_storage_many=from_storage_many)
 
 
-def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
-    """The ResourceSpec serving one version of an accepted CRD."""
+def version_spec(crd: Object, version: Mapping[str, Any],
+                 webhook: WebhookConverter | None = None) -> ResourceSpec:
+    """The ResourceSpec serving one version of an accepted CRD (``webhook``: its conversion
+    webhook, when its conversion strategy is Webhook)."""
     spec, names = crd["spec"], crd["status"]["acceptedNames"]
     group, name, kind = spec["group"], version["name"], names["kind"]
     openapi = (version.get("schema") or {}).get("openAPIV3Schema")
@@ -251,12 +272,18 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         selectable_fields=tuple(selectable),
         scale=ScaleSpec(scale["specReplicasPath"], scale["statusReplicasPath"],
                         scale.get("labelSelectorPath") or "") if scale else None,
-        conversion=_conversion(group, names["plural"], kind, name, storage, node),
+        conversion=_conversion(group, names["plural"], kind, name, storage, node, webhook,
+                               prune_unknown=not keep_unknown),
         unstructured=True,
         patch_types=PATCH_TYPES,
     )
 
 
-def served_specs(crd: Object) -> list[ResourceSpec]:
-    """A ResourceSpec per served version of ``crd``."""
-    return [version_spec(crd, v) for v in crd["spec"]["versions"] if v.get("served")]
+def served_specs(crd: Object, resolver: Resolver | None = None) -> list[ResourceSpec]:
+    """A ResourceSpec per served version of ``crd``; ``resolver`` finds a conversion webhook's
+    service."""
+    conversion = crd["spec"].get("conversion") or {}
+    webhook = None
+    if conversion.get("strategy") == "Webhook":
+        webhook = WebhookConverter(crd["metadata"]["name"], conversion.get("webhook") or {}, resolver)
+    return [version_spec(crd, v, webhook) for v in crd["spec"]["versions"] if v.get("served")]

@@ -12,7 +12,8 @@ from kernel.apimachinery.commonvalidation import is_dns1035_label
 from kernel.apimachinery.validation import FieldError, GoLiteral, is_dns1123_subdomain
 
 from kernel_api_apiextensions import jsonpath
-from kernel_api_apiextensions.celcompilation import compile_rules
+from kernel_api_apiextensions.celcompilation import compile_rules, go_json
+from kernel_webhook import validate_client_config
 
 Object = dict[str, Any]
 SCOPES = ("Cluster", "Namespaced")
@@ -271,9 +272,57 @@ def validate_spec(spec: Mapping[str, Any], path: str = "spec") -> list[FieldErro
             _has_default((v.get("schema") or {}).get("openAPIV3Schema")) for v in versions):
         errs.append(FieldError.invalid(f"{path}.preserveUnknownFields", True,
                                        "must be false in order to use defaults in the schema"))
-    strategy = (spec.get("conversion") or {}).get("strategy") or "None"
-    if strategy not in ("None", "Webhook"):
-        errs.append(FieldError.not_supported(f"{path}.conversion.strategy", strategy, ["None", "Webhook"]))
+    errs += validate_conversion(spec.get("conversion"), f"{path}.conversion")
+    if spec.get("preserveUnknownFields") and (spec.get("conversion") or {}).get("strategy") == "Webhook":
+        errs.append(FieldError.invalid(f"{path}.conversion.strategy", "Webhook",
+                                       "must be None if spec.preserveUnknownFields is true"))
+    return errs
+
+
+def validate_conversion(conversion: Any, path: str) -> list[FieldError]:
+    """validateCustomResourceConversion. Paths name the internal type's fields, as kube reports
+    them: ``webhookClientConfig`` and ``conversionReviewVersions`` under ``spec.conversion``."""
+    if not isinstance(conversion, Mapping):
+        return []
+    errs: list[FieldError] = []
+    strategy = conversion.get("strategy") or ""
+    if not strategy:
+        errs.append(FieldError.required(f"{path}.strategy", ""))
+    elif strategy not in ("None", "Webhook"):
+        errs.append(FieldError.not_supported(f"{path}.strategy", strategy, ["None", "Webhook"]))
+    webhook = conversion.get("webhook")
+    config = (webhook or {}).get("clientConfig") if isinstance(webhook, Mapping) else None
+    versions = (webhook or {}).get("conversionReviewVersions") if isinstance(webhook, Mapping) else None
+    if strategy != "Webhook":
+        if config is not None:
+            errs.append(FieldError.forbidden(f"{path}.webhookClientConfig",
+                                             "should not be set when strategy is not set to Webhook"))
+        if versions:
+            errs.append(FieldError.forbidden(f"{path}.conversionReviewVersions",
+                                             "should not be set when strategy is not set to Webhook"))
+        return errs
+    if config is None:
+        errs.append(FieldError.required(f"{path}.webhookClientConfig",
+                                        "required when strategy is set to Webhook"))
+    else:
+        errs += validate_client_config(config, f"{path}.webhookClientConfig")
+    return errs + _review_versions(versions or [], f"{path}.conversionReviewVersions")
+
+
+def _review_versions(versions: list[Any], path: str) -> list[FieldError]:
+    if not versions:
+        return [FieldError.required(path, "")]
+    errs: list[FieldError] = []
+    seen: set[str] = set()
+    for i, version in enumerate(versions):
+        if version in seen:
+            errs.append(FieldError.invalid(f"{path}[{i}]", version, "duplicate version"))
+            continue
+        seen.add(version)
+        errs += [FieldError.invalid(f"{path}[{i}]", version, problem)
+                 for problem in is_dns1035_label(version)]
+    if not seen & {"v1", "v1beta1"}:
+        errs.append(FieldError.invalid(path, go_json(versions), "must include at least one of v1, v1beta1"))
     return errs
 
 
