@@ -4,8 +4,9 @@ ValidatingAdmissionPolicy, CRD x-kubernetes-validations and the authorization we
 
 from .environment import Activation, Environment, cost_message
 from .errors import CompileError, EvalError
+from .library.authz import Authorizer
 from .program import Program
 from .types import DYN, DeclType, schema_type
 
-__all__ = ["Activation", "CompileError", "DYN", "DeclType", "Environment", "EvalError", "Program",
+__all__ = ["Activation", "Authorizer", "CompileError", "DYN", "DeclType", "Environment", "EvalError", "Program",
            "cost_message", "schema_type"]

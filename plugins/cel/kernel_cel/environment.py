@@ -13,9 +13,12 @@ from typing import Any
 from cel_expr_python import cel
 
 from .errors import CompileError, compile_message
-from .library import LIBRARIES, extensions, functions
+from . import opaque
+from .library import LIBRARIES, config, extensions
 from .program import Program
-from .types import DeclType
+from .rewrite import wrap_optionals
+from .library import authz
+from .types import DeclType, message_type
 
 _RESULT_NAMES = {"bool": "bool", "string": "string"}
 
@@ -39,11 +42,16 @@ class Environment:
         return env
 
     def _setup(self, variables: dict[str, DeclType], library: str) -> None:
+        if library == "admission":  # kube's admission environments always have the authorizer
+            variables.setdefault("authorizer", message_type(authz.AUTHZ))
+            variables.setdefault("authorizer.requestResource", message_type(authz.RESOURCE))
         self.variables = variables
         self.library = library
+        declared, impls = config(library)
         self._env = cel.NewEnv(
+            descriptor_pool=opaque.POOL, config=declared, function_impls=impls,
             variables={name: decl.cel_type for name, decl in variables.items()},
-            extensions=extensions(library), functions=functions(library))
+            extensions=extensions(library))
         self._programs: dict[tuple[str, str | None], Program] = {}
 
     def compile(self, expression: str, result: str | None = None,
@@ -54,7 +62,7 @@ class Environment:
         cached = self._programs.get((expression, result))
         if cached is None:
             try:
-                checked = self._env.compile(expression)
+                checked = self._env.compile(wrap_optionals(expression))
             except RuntimeError as error:
                 raise CompileError(compile_message(error)) from None
             got = _type_name(checked.return_type())
@@ -75,7 +83,11 @@ class Environment:
         data = {}
         for name, value in values.items():
             decl = self.variables.get(name)
-            data[name] = decl.convert(value) if decl is not None and decl.convert else value
+            if isinstance(value, authz.Authorizer):
+                value = value.value()
+            elif decl is not None and decl.convert is not None:
+                value = decl.convert(value)
+            data[name] = value
         if functions:
             return self._env.Activation(data=data, functions=functions)
         return self._env.Activation(data=data)

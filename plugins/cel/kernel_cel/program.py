@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import EvalError, eval_message
 
-if TYPE_CHECKING:
-    from .environment import Environment
-
 
 class Program:
-    """One compiled expression of an Environment."""
+    """One compiled expression of an Environment (``env``: not imported, it imports us)."""
 
-    def __init__(self, env: "Environment", expression: str, checked: Any, result_type: str) -> None:
+    def __init__(self, env: Any, expression: str, checked: Any, result_type: str) -> None:
         self.env = env
         self.expression = expression
         self.result_type = result_type  # cel-go spelling: "bool", "string", "list(int)", "dyn"
@@ -29,11 +26,18 @@ class Program:
             result = self._checked.eval(activation)
         except Exception as error:  # cel-cpp raises for some bad data instead of returning an error
             raise EvalError(eval_message(error)) from None
-        if result.type().name() == "ERROR":
-            raise EvalError(eval_message(result.value()))
         return to_python(result)
 
 
 def to_python(result: Any) -> Any:
     """A cel Value as a plain value (lists, dicts, str, int, float, bool, None, bytes, ...)."""
-    return result.plain_value()
+    if result.type().name() != "ERROR":
+        return result.plain_value()
+    try:
+        message = result.value()
+    except TypeError:  # a kind cel-expr-python does not convert: an optional
+        text = repr(result)
+        if text == "optional.none()":
+            return None
+        raise EvalError(f"unsupported result value {text[:200]}") from None
+    raise EvalError(eval_message(message))

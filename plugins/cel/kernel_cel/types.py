@@ -39,6 +39,11 @@ class DeclType:
 DYN = DeclType(cel.Type.DYN, "dyn")
 
 
+def message_type(name: str) -> DeclType:
+    """One of kube's opaque types (see opaque.py), e.g. the ``authorizer`` variable's."""
+    return DeclType(cel.Type(name), "message:" + name)
+
+
 def schema_type(schema: Schema, resolve: Resolver | None = None) -> DeclType:
     """The declared type of a value with this schema; ``$ref``s are looked up with ``resolve``."""
     key = json.dumps(schema, sort_keys=True, separators=(",", ":"), default=str)
