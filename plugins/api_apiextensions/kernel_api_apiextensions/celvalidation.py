@@ -6,7 +6,7 @@ Old values correlate through object properties, map values and the items of
 ``x-kubernetes-list-type: map`` lists (by their keys); transition rules (those using
 ``oldSelf``) run only where an old value correlates, unless ``optionalOldSelf``. Ratcheting
 (kube 1.30+): on update, a failing rule without ``oldSelf`` on a value that did not change is
-not an error.
+not an error but a warning on the response.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.apimachinery.validation import OMIT_VALUE, FieldError, go_quote
+from kernel.endpoints.request import recorded
 from kernel_cel import EvalError
 
 from kernel_api_apiextensions.celcompilation import (_OLD_PRESENT, _OLD_VALUE,
@@ -113,7 +114,11 @@ def _expressions(node: RuleNode, obj: Any, old: Any, path: str, state: _State) -
             if error is not None:
                 state.errors.append(error)
             return
-        if error is not None and not (unchanged and not compiled.uses_old_self):
+        if error is None:
+            continue
+        if unchanged and not compiled.uses_old_self:
+            recorded.add_warning(str(error))  # ratcheted: kube warns instead
+        else:
             state.errors.append(error)
 
 

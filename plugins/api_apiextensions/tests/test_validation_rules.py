@@ -294,8 +294,10 @@ def test_ratcheting_keeps_unchanged_invalid_values(kernel: KernelProcess) -> Non
             probe = client.post(notes, json={**obj("probe", min=1, max=2, note="y"), "kind": "Note"})
             return probe.status_code == 422
         wait_for(refused, "the new rule served")
-        stored["spec"]["min"] = 2  # note unchanged: its rule is ratcheted
-        assert client.put(f"{notes}/n1", json=stored).status_code == 200
+        stored["spec"]["min"] = 2  # note unchanged: its rule is ratcheted, with a warning
+        response = client.put(f"{notes}/n1", json=stored)
+        assert response.status_code == 200, response.text
+        assert response.headers.get("warning") == '299 - "spec.note: Invalid value: \\"x\\": too short"'
         stored = client.get(f"{notes}/n1").json()
         stored["spec"]["note"] = "z"
         response = client.put(f"{notes}/n1", json=stored)
