@@ -42,7 +42,8 @@ def compile_message(error: BaseException) -> str:
 def _translate_checker(text: str) -> str:
     # cel-cpp says "(in container '')" after an undeclared reference; cel-go does not
     text = text.replace(" (in container '')", "")
-    return text
+    # cel-cpp names the message the schema became; cel-go says just "undefined field 'x'"
+    return re.sub(r"(undefined field '[^']*') not found in struct '[^']*'", r"\1", text)
 
 
 # cel-cpp runtime wordings → cel-go's (which kube shows to users)

@@ -42,6 +42,7 @@ _MESSAGES: dict[str, dict[str, list[tuple[str, int, int]]]] = {
 }
 
 POOL = descriptor_pool.DescriptorPool()
+FILES: list[Any] = []  # the file protos, for typed environments' own pools
 _CLASSES: dict[str, Any] = {}
 
 
@@ -54,6 +55,7 @@ def _build() -> None:
             for number, (field, kind, label) in enumerate(fields, start=1):
                 added.field.add(name=field, number=number, type=kind, label=label)
         POOL.Add(proto)
+        FILES.append(proto)
         for message in messages:
             full = f"{package}.{message}"
             _CLASSES[full] = message_factory.GetMessageClass(POOL.FindMessageTypeByName(full))

@@ -59,10 +59,19 @@ def test_result_type_is_checked():
     assert env.compile("self + '!'", result="string").result_type == "string"
 
 
+def test_undefined_field_is_a_compile_error():
+    """kube checks field names against the schema (its typed environment)."""
+    with pytest.raises(CompileError) as error:
+        crd_env().compile("self.missing == 1")
+    assert str(error.value) == ("compilation failed: ERROR: <input>:1:5: undefined field 'missing'\n"
+                                " | self.missing == 1\n | ....^")
+
+
 def test_evaluation_errors_in_cel_go_words():
     env = crd_env()
+    dyn = Environment(variables={"self": DYN}, library="crd")
     with pytest.raises(EvalError, match="^no such key: missing$"):
-        env.compile("self.missing == 1").eval({"self": OBJ, "oldSelf": OBJ})
+        dyn.compile("self.missing == 1").eval({"self": OBJ})
     with pytest.raises(EvalError, match="^division by zero$"):
         env.compile("self.replicas / 0 == 1").eval({"self": OBJ, "oldSelf": OBJ})
 

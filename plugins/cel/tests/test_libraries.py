@@ -96,6 +96,21 @@ CASES = [
     ('"tacocat".substring(4)', "cat"), ('"tacocat".substring(0, 4)', "taco"), ('"  \\ttrim\\n ".trim()', "trim"),
     ('["a", "b"].join()', "ab"), ('["a", "b"].join("-")', "a-b"), ('strings.quote("a\\nb")', '"a\\nb"'),
     ('"%s, %d, %.2f, %x".format(["x", 3, 1.5, 255])', "x, 3, 1.50, ff"),
+    # semver_test.go (kube's semver library, version 1)
+    ('semver("1.2.3").major()', 1), ('semver("1.2.3").minor()', 2), ('semver("1.2.3").patch()', 3),
+    ('isSemver("1.2.3-beta.1+build.1")', True), ('isSemver("")', False), ('isSemver("v1.0.0")', False),
+    ('isSemver(" 1.0.0")', False), ('isSemver("1. 0.0")', False), ('isSemver("1.0.0 ")', False),
+    ('isSemver("01.01.01")', False), ('isSemver("1")', False), ('isSemver("1.1")', False),
+    ('isSemver("", true)', False), ('isSemver(" 1.0.0", true)', False), ('isSemver("v1.0.0", true)', True),
+    ('isSemver("01.01.01", true)', True), ('isSemver("1", true)', True), ('isSemver("1.1", true)', True),
+    ('semver("v01.01", true) == semver("1.1.0")', True), ('semver("1.2.3") == semver("1.2.3")', True),
+    ('semver("1.2.3") == semver("1.0.0")', False), ('semver("1.0.0").isLessThan(semver("1.2.3"))', True),
+    ('semver("1.0.0").isLessThan(semver("1.0.0"))', False), ('semver("1.2.3").isGreaterThan(semver("1.0.0"))', True),
+    ('semver("1.0.0").compareTo(semver("1.2.3"))', -1), ('semver("1.0.0-alpha").compareTo(semver("1.0.0"))', -1),
+    # cel-go's lists extension, version 3
+    ("lists.range(3)", [0, 1, 2]), ("[1, 2, 1].distinct()", [1, 2]), ("[[1], [2, [3]]].flatten()", [1, 2, [3]]),
+    ("[[1], [2, [3]]].flatten(2)", [1, 2, 3]), ("[1, 2, 3].reverse()", [3, 2, 1]),
+    ("[1, 2, 3, 4].slice(1, 3)", [2, 3]), ("[3, 1, 2].sort()", [1, 2, 3]), ('["b", "a"].sort()', ["a", "b"]),
     # optional types and cel.bind, as kube's environment enables them
     ("self.?a.orValue(5)", 1), ("self.?z.orValue(5)", 5), ("self.?b.c.orValue(7)", 3),
     ('{"a": 1}.?b.hasValue()', False), ("cel.bind(x, 2, x * x)", 4),
@@ -121,6 +136,8 @@ ERRORS = [
     ('cidr("::ffff:1.2.3.4/120")', 'IPv4-mapped IPv6 address "::ffff:1.2.3.4/120" is not allowed'),
     ('"hello".charAt(6)', "index out of range: 6"),
     ('"tacocat".substring(4, 2)', "invalid substring range. start: 4, end: 2"),
+    ('semver("v1.0")', "No Major.Minor.Patch elements found"),
+    ("[1, 2].slice(2, 1)", "cannot slice(2, 1), start index must be less than or equal to end index"),
 ]
 
 

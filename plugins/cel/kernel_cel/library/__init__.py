@@ -13,11 +13,11 @@ from typing import Any
 from cel_expr_python.ext import ext_bindings, ext_optional
 
 from .. import decls
-from . import authz, format, ip, lists, quantity, regex, sets, strings, urls
+from . import authz, format, ip, lists, lists_ext, quantity, regex, semver, sets, strings, urls
 
 LIBRARIES = ("crd", "admission", "authz")
 _ALL = (*strings.FUNCTIONS, *lists.FUNCTIONS, *regex.FUNCTIONS, *urls.FUNCTIONS, *quantity.FUNCTIONS, *ip.FUNCTIONS,
-        *format.FUNCTIONS, *sets.FUNCTIONS, *authz.FUNCTIONS)
+        *format.FUNCTIONS, *sets.FUNCTIONS, *authz.FUNCTIONS, *semver.FUNCTIONS, *lists_ext.FUNCTIONS)
 
 
 def extensions(library: str) -> list[Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import opaque
 from ..decls import fn, glob, member
+from . import semver
 
 Q = "kubernetes.Quantity"
 _FORMAT = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
@@ -67,6 +68,9 @@ def _is_quantity(text: str) -> bool:
 
 
 def _compare(a: Any, b: Any) -> int:
+    """Quantities, and Semvers: cel-cpp dispatches on kinds, both are messages (see decls)."""
+    if opaque.type_name(a) == semver.S:
+        return semver.compare(a, b)
     x, y = value(a), value(b)
     return (x > y) - (x < y)
 
