@@ -194,7 +194,7 @@ def _compile_one(env: Environment, opt_env: Environment, schema: Schema, rule: M
     if cost > STATIC_COST_LIMIT:
         walk.errors.append(FieldError.forbidden(f"{path}.rule", cost_message(cost, STATIC_COST_LIMIT)))
     walk.costs.append((f"{path}.rule", cost))
-    if program.result_type not in ("bool", "dyn"):
+    if program.result_type != "bool":
         walk.errors.append(FieldError.invalid(f"{path}.rule", _rule_value(rule),
                                               "cel expression must evaluate to a bool"))
         return None
@@ -220,7 +220,7 @@ def _compile_message(env: Environment, rule: Mapping[str, Any], path: str, walk:
         walk.errors.append(FieldError.invalid(f"{path}.messageExpression", _rule_value(rule),
                                               "messageExpression " + error.message))
         return None
-    if program.result_type not in ("string", "dyn"):
+    if program.result_type != "string":
         walk.errors.append(FieldError.invalid(f"{path}.messageExpression", _rule_value(rule),
                                               "messageExpression must evaluate to a string"))
         return None

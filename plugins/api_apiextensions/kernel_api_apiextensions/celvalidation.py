@@ -25,6 +25,7 @@ from kernel_api_apiextensions.celcompilation import (_OLD_PRESENT, _OLD_VALUE,
 MISSING: Any = object()
 MAX_MESSAGE_BYTES = 5 * 1024  # celconfig.MaxEvaluatedMessageExpressionSizeBytes
 _COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"
+_CHEAP = 1000  # estimated costs charged as they are (see _cost)
 
 
 @dataclass
@@ -91,14 +92,16 @@ def _expressions(node: RuleNode, obj: Any, old: Any, path: str, state: _State) -
     activation = node.env.activation(values) if node.env is not None else values
     optional_activation = None
     unchanged = has_old and old == obj  # ratcheting: nothing to correct here
+    if state.budget <= 0:
+        return _out_of_budget(node, path, state)
     for compiled in node.rules:
         if compiled.uses_old_self and not has_old and not compiled.optional_old_self:
             continue  # transition rules need a correlated old value
         use = activation
         if compiled.optional_old_self and compiled.uses_old_self:
             if optional_activation is None:
-                optional_activation = {"self": obj, _OLD_VALUE: old if has_old else None,
-                                       _OLD_PRESENT: has_old}
+                optional_activation = compiled.program.env.activation(
+                    {"self": obj, _OLD_VALUE: old if has_old else None, _OLD_PRESENT: has_old})
             use = optional_activation
         try:
             result = compiled.program.eval(use)
@@ -107,6 +110,10 @@ def _expressions(node: RuleNode, obj: Any, old: Any, path: str, state: _State) -
             if state.stopped:
                 return
             continue
+        finally:
+            state.budget -= _cost(compiled.program, use)
+        if state.budget < 0:
+            return _out_of_budget(node, path, state)
         if result is True:
             continue
         error = _failure(node, compiled, obj, activation, path, state)
@@ -120,6 +127,24 @@ def _expressions(node: RuleNode, obj: Any, old: Any, path: str, state: _State) -
             recorded.add_warning(str(error))  # ratcheted: kube warns instead
         else:
             state.errors.append(error)
+
+
+def _cost(program: Any, activation: Any) -> int:
+    """What an evaluation takes from the object's budget. cel-cpp reports no actual cost: a
+    small static estimate is used as it is (an upper bound); a large one is recomputed from the
+    sizes of the values at hand (kernel_cel's runtime bound), so a rule over an unbounded list
+    is charged for the list the object has."""
+    estimated = program.estimated_cost
+    if estimated <= _CHEAP or not hasattr(activation, "values"):
+        return estimated
+    return min(estimated, program.runtime_cost(activation))
+
+
+def _out_of_budget(node: RuleNode, path: str, state: _State) -> None:
+    state.errors.append(FieldError.invalid(_shown(path), node.type, (
+        "validation failed due to running out of cost budget, no further validation rules will "
+        "be run")))
+    state.stopped = True
 
 
 def _eval_failed(node: RuleNode, compiled: CompiledRule, message: str, path: str,

@@ -29,7 +29,7 @@ SPEC: dict[str, Any] = {
     "x-kubernetes-validations": [
         {"rule": "self.min <= self.max", "message": "min must be less than or equal to max"},
         {"rule": "self.max >= oldSelf.max", "messageExpression":
-            "'max may not shrink below ' + string(oldSelf.max)",
+            "'max may not shrink from a ' + (oldSelf.max > 5 ? 'large' : 'small') + ' value'",
          "reason": "FieldValueForbidden", "fieldPath": ".max"},
     ],
     "properties": {
@@ -147,7 +147,7 @@ def test_evaluation_reasons_field_paths_and_message_expression() -> None:
                      "spec.ports[http]: Required value: port out of range"]
     old = {"spec": {"min": 1, "max": 9, "mode": "fast"}}
     found = [str(e) for e in validate(root, {"spec": {"min": 1, "max": 4, "mode": "slow"}}, old)]
-    assert found == ["spec.max: Forbidden: max may not shrink below 9", "spec.mode: Invalid value: "
+    assert found == ["spec.max: Forbidden: max may not shrink from a large value", "spec.mode: Invalid value: "
                      '"slow": mode is immutable']
 
 
@@ -242,7 +242,7 @@ def test_create_and_update_checked_by_rules(kernel: KernelProcess) -> None:
         response = client.put(f"{RANGES}/good", json=changed)
         assert response.status_code == 422, response.text
         assert _causes(response) == [
-            ("FieldValueForbidden", "spec.max", "Forbidden: max may not shrink below 5"),
+            ("FieldValueForbidden", "spec.max", "Forbidden: max may not shrink from a small value"),
             ("FieldValueInvalid", "spec.mode", 'Invalid value: "slow": mode is immutable')]
         patch = client.patch(f"{RANGES}/good", json={"spec": {"max": 8}},
                              headers={"Content-Type": "application/merge-patch+json"})
@@ -303,3 +303,27 @@ def test_ratcheting_keeps_unchanged_invalid_values(kernel: KernelProcess) -> Non
         response = client.put(f"{notes}/n1", json=stored)
         assert response.status_code == 422
         assert _causes(response) == [("FieldValueInvalid", "spec.note", 'Invalid value: "z": too short')]
+
+
+def test_per_call_limit_and_per_object_budget() -> None:
+    """kube's PerCallLimit (1,000,000) stops one heavy evaluation; RuntimeCELCostBudget
+    (10,000,000) stops an object whose rules together cost more. The CRD itself is within the
+    static limits (maxItems bound every list)."""
+    inner = {"type": "array", "maxItems": 6000, "items": {"type": "integer"},
+             "x-kubernetes-validations": [{"rule": f"self.all(x, x >= {i})"} for i in range(-4, 0)]}
+    schema = {"type": "object", "properties": {"spec": {
+        "type": "object", "x-kubernetes-validations": [{"rule": "self.l.all(x, self.l.all(y, true))"}],
+        "properties": {"ll": {"type": "array", "maxItems": 300, "items": inner},
+                       "l": {"type": "array", "maxItems": 1500, "items": {"type": "integer"}}}}}}
+    root, errors = compile_rules(schema)
+    assert errors == []
+    assert validate(root, {"spec": {"ll": [[1] * 10] * 3, "l": [1] * 10}}) == []
+    assert [str(e) for e in validate(root, {"spec": {"l": list(range(1500))}})] == [
+        "spec: Invalid value: \"object\": 'operation cancelled: actual cost limit exceeded': no "
+        "further validation rules will be run due to call cost exceeds limit for rule: "
+        "self.l.all(x, self.l.all(y, true))"]
+    found = validate(root, {"spec": {"ll": [list(range(6000))] * 300, "l": []}})
+    assert len(found) == 1
+    assert str(found[0]).endswith(': Invalid value: "array": validation failed due to running out '
+                                  "of cost budget, no further validation rules will be run")
+    assert found[0].field.startswith("spec.ll[") and found[0].field != "spec.ll[299]"
