@@ -45,6 +45,8 @@ class Environment:
             if env is None:
                 env = super().__new__(cls)
                 env._setup(dict(variables), library)
+                if len(cls._cache) >= 1024:  # e.g. many CRD schema revisions: drop the oldest
+                    cls._cache.pop(next(iter(cls._cache)))
                 cls._cache[key] = env
         return env
 
@@ -124,12 +126,18 @@ class Environment:
 
 
 class Activation:
-    """Values for one evaluation (e.g. one admission request), converted once."""
+    """Values for one evaluation (e.g. one admission request), converted once. cel-expr-python
+    ties the Python functions an evaluation calls (kube's libraries) to the thread that built the
+    activation, so one used from another thread is rebuilt there (``in_this_thread``)."""
 
     def __init__(self, env: Environment, values: Mapping[str, Any]) -> None:
         self.env = env
         self.values = values
+        self.thread = threading.get_ident()
         self.cel = env._cel_activation(values)
+
+    def in_this_thread(self) -> "Activation":
+        return self if self.thread == threading.get_ident() else Activation(self.env, self.values)
 
 
 def cost_message(cost: int, limit: int, name: str = "estimated rule cost") -> str:

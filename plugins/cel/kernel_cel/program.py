@@ -38,7 +38,7 @@ class Program:
         Activation from ``env.activation`` (converted once, reused across programs).
         EvalError ``operation cancelled: actual cost limit exceeded`` when the cost bound for
         these values is over ``cost_limit`` (None: no limit)."""
-        activation = values if hasattr(values, "cel") else self.env.activation(values)
+        activation = values.in_this_thread() if hasattr(values, "cel") else self.env.activation(values)
         if cost_limit is not None and self.estimated_cost > cost_limit \
                 and self.runtime_cost(activation) > cost_limit:
             raise EvalError(limits.COST_EXCEEDED)

@@ -74,9 +74,15 @@ def _string_decl(schema: Schema) -> Decl:
     return Decl("string", _string_max(schema), MIN_STRING)
 
 
-def _with_object_meta(schema: Schema) -> Schema:
-    """kube's WithTypeAndObjectMeta: a resource root always has kind, apiVersion, metadata."""
+def _with_object_meta(schema: Schema, resolve: Resolver | None) -> Schema:
+    """kube's WithTypeAndObjectMeta: a resource root always has kind, apiVersion, metadata (a
+    schema that has them, with metadata's name and generateName, is kept as it is)."""
     props = dict(schema.get("properties") or {})
+    meta = resolved(props.get("metadata") or {}, resolve)
+    meta_props = meta.get("properties") or {}
+    if all(resolved(props.get(k) or {}, resolve).get("type") == "string" for k in ("kind", "apiVersion")) \
+            and meta.get("type") == "object" and "name" in meta_props and "generateName" in meta_props:
+        return schema
     props["kind"] = {"type": "string"}
     props["apiVersion"] = {"type": "string"}
     props["metadata"] = {"type": "object", "properties": {"name": {"type": "string"},
@@ -110,7 +116,7 @@ class Builder:
             return Decl("dyn", max(int(limit), 0) * 4 if limit is not None else MAX_REQUEST_SIZE - 2, 1)
         kind = schema.get("type")
         if resource_root or (schema.get("x-kubernetes-embedded-resource") and schema.get("properties")):
-            return self._object(_with_object_meta(schema))
+            return self._object(_with_object_meta(schema, self.resolve))
         if kind == "array":
             items = schema.get("items")
             elem = self.build(items, bool(items.get("x-kubernetes-embedded-resource"))) if isinstance(items, Mapping) else Decl("dyn")

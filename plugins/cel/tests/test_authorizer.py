@@ -86,3 +86,21 @@ def test_authorizer_is_per_evaluation():
     gc.collect()
     from kernel_cel.library import authz
     assert len(authz._handles) == 0
+
+
+async def test_async_authorizer_from_trio():
+    """The kernel's authorizers are async: evaluate in a worker thread and let the callable call
+    back into the event loop (what an admission plugin does per request)."""
+    import trio
+
+    async def authorize_async(attributes):
+        await trio.sleep(0)
+        return ("allow" if attributes["resource"] == "pods" else "deny"), "async"
+
+    def authorize(attributes):
+        return trio.from_thread.run(authorize_async, attributes)
+
+    program = ENV.compile("authorizer.group('').resource('pods').check('create').allowed() && "
+                          "!authorizer.group('').resource('secrets').check('get').allowed()", result="bool")
+    activation = ENV.activation({"object": {}, "authorizer": Authorizer(authorize)})
+    assert await trio.to_thread.run_sync(program.eval, activation) is True
