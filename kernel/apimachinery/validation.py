@@ -91,6 +91,8 @@ _TYPE_TEXT = {NOT_FOUND: "Not found", REQUIRED: "Required value", DUPLICATE: "Du
 # These types never print their bad value (field.Error.ErrorBody).
 _VALUELESS = {REQUIRED, FORBIDDEN, TOO_LONG, INTERNAL}
 _OMIT = object()
+#: A bad value field.Error does not print (kube's field.OmitValueType{}).
+OMIT_VALUE = _OMIT
 
 
 @dataclass(frozen=True)

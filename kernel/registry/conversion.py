@@ -22,39 +22,51 @@ class ConvertingStorage:
         self.inner = inner
         self.conversion = conversion
 
-    def _out(self, obj: Object) -> Object:
+    def _out_sync(self, obj: Object) -> Object:
         return self.conversion.from_storage(obj) if obj else obj
 
-    def _in(self, obj: Object) -> Object:
-        return self.conversion.to_storage(obj) if obj else obj
+    async def _out_many(self, objs: list[Object]) -> list[Object]:
+        many = self.conversion.from_storage_many
+        if many is not None:
+            return await many(objs) if objs else []
+        return [self._out_sync(obj) for obj in objs]
+
+    async def _out(self, obj: Object) -> Object:
+        return (await self._out_many([obj]))[0] if obj else obj
+
+    async def _in(self, obj: Object) -> Object:
+        if not obj:
+            return obj
+        many = self.conversion.to_storage_many
+        return (await many([obj]))[0] if many is not None else self.conversion.to_storage(obj)
 
     def _predicate(self, predicate: Any) -> Any:
-        return None if predicate is None else (lambda obj: predicate(self._out(obj)))
+        return None if predicate is None else (lambda obj: predicate(self._out_sync(obj)))
 
     async def create(self, key: str, obj: Object) -> Object:
-        return self._out(await self.inner.create(key, self._in(obj)))
+        return await self._out(await self.inner.create(key, await self._in(obj)))
 
     async def get(self, key: str) -> Object:
-        return self._out(await self.inner.get(key))
+        return await self._out(await self.inner.get(key))
 
     async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
                        continue_from: str | None = None, predicate: Any = None) -> ListResult:
         result = await self.inner.get_list(prefix, revision=revision, limit=limit,
                                            continue_from=continue_from,
                                            predicate=self._predicate(predicate))
-        result.items = [self._out(item) for item in result.items]
+        result.items = await self._out_many(list(result.items))
         return result
 
     async def guaranteed_update(self, key: str, try_update: Any, *,
                                 preconditions: Preconditions | None = None,
                                 ignore_not_found: bool = False) -> Object:
         async def converted(current: Object) -> Object:
-            new = try_update(self._out(current))
+            new = try_update(await self._out(current))
             if isinstance(new, Awaitable):
                 new = await new
-            return self._in(new)
+            return await self._in(new)
 
-        return self._out(await self.inner.guaranteed_update(
+        return await self._out(await self.inner.guaranteed_update(
             key, converted, preconditions=preconditions, ignore_not_found=ignore_not_found))
 
     async def delete(self, key: str, *, preconditions: Preconditions | None = None,
@@ -62,9 +74,9 @@ class ConvertingStorage:
         check = None
         if validate_deletion is not None:
             def check(current: Object) -> Any:
-                return validate_deletion(self._out(current))
-        return self._out(await self.inner.delete(key, preconditions=preconditions,
-                                                 validate_deletion=check))
+                return validate_deletion(self._out_sync(current))
+        return await self._out(await self.inner.delete(key, preconditions=preconditions,
+                                                       validate_deletion=check))
 
     @asynccontextmanager
     async def watch(self, prefix: str, *, revision: int, predicate: Any = None,
@@ -80,8 +92,10 @@ class ConvertingStorage:
             if event.type == "BOOKMARK":
                 yield event
                 continue
-            prev = self._out(event.prev_object) if event.prev_object is not None else None
-            yield WatchEvent(event.type, self._out(event.object), prev, event.revision, event.key)
+            objs = [event.object] if event.prev_object is None else [event.object, event.prev_object]
+            converted = await self._out_many(objs)
+            prev = converted[1] if len(converted) > 1 else None
+            yield WatchEvent(event.type, converted[0], prev, event.revision, event.key)
 
     async def current_revision(self) -> int:
         return await self.inner.current_revision()

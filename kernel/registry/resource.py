@@ -7,7 +7,7 @@ discovery, OpenAPI documents, field validation and strategic-merge metadata from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +138,14 @@ class StorageConversion:
     from_storage: Callable[[Object], Object]
     version: str = ""
     kind: str = ""
+    #: Conversions that need I/O (a CRD's conversion webhook): ``*_many(objects)`` converts a
+    #: batch in one call (a whole list page, an event's object and previous object). When set,
+    #: every object handed out or written goes through them, and ``to_storage``/``from_storage``
+    #: only serve what must stay synchronous: selector predicates and delete preconditions (they
+    #: then see the stored fields, with the served apiVersion), as kube's cacher evaluates
+    #: selectors on the stored object. A failure raises the ``StatusError`` to answer with.
+    to_storage_many: Callable[[list[Object]], Awaitable[list[Object]]] | None = None
+    from_storage_many: Callable[[list[Object]], Awaitable[list[Object]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,8 @@ async def test_admission_configuration_resources_are_exempt_from_api_webhooks(se
               "metadata": {"name": "x"}, "webhooks": []}
 
     class Listed:  # the configurations an informer would list: one that denies everything
+        has_synced = True
+
         def list(self) -> list[dict[str, Any]]:
             return [{"metadata": {"name": "all", "resourceVersion": "1"},
                      "webhooks": [hook(webhook, "all.example.com", "/deny-all").spec]}]

@@ -1,14 +1,12 @@
 """Validation shared by the webhook configurations and the policies: rules, match resources,
-match conditions, selectors and client configs (pkg/apis/admissionregistration/validation,
-k8s.io/apiserver/pkg/util/webhook/validation.go)."""
+match conditions and selectors (pkg/apis/admissionregistration/validation)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from kernel.apimachinery.commonvalidation import is_dns1035_label, is_valid_port_num, validate_label_selector
+from kernel.apimachinery.commonvalidation import is_dns1035_label, validate_label_selector
 from kernel.apimachinery.validation import (
     FieldError,
     is_dns1123_subdomain,
@@ -21,7 +19,6 @@ MATCH_POLICIES = ("Equivalent", "Exact")
 SCOPES = ("*", "Cluster", "Namespaced")
 OPERATIONS = ("*", "CONNECT", "CREATE", "DELETE", "UPDATE")
 MAX_MATCH_CONDITIONS = 64
-_URL_FORM = "; desired format: https://host[/path]"
 
 #: compiles one CEL expression for the field at ``path``: the errors kube reports (none if fine)
 ExpressionCheck = Callable[[str, str], list[FieldError]]
@@ -164,60 +161,6 @@ def validate_fully_qualified_name(name: str, path: str) -> list[FieldError]:
     if len(name.split(".")) < 3:
         return [FieldError.invalid(path, name, "should be a domain with at least three segments separated by dots")]
     return []
-
-
-def validate_webhook_url(url: str, path: str) -> list[FieldError]:
-    """ValidateWebhookURL with https forced."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a malformed port, as url.Parse does
-    except ValueError as error:
-        return [FieldError.required(path, f"url must be a valid URL: {error}{_URL_FORM}")]
-    errs: list[FieldError] = []
-    if parts.scheme != "https":
-        errs.append(FieldError.invalid(path, parts.scheme, "'https' is the only allowed URL scheme" + _URL_FORM))
-    if not parts.netloc:
-        errs.append(FieldError.invalid(path, parts.netloc, "host must be specified" + _URL_FORM))
-    if "@" in parts.netloc:
-        errs.append(FieldError.invalid(path, parts.netloc.rsplit("@", 1)[0],
-                                       "user information is not permitted in the URL"))
-    if parts.fragment:
-        errs.append(FieldError.invalid(path, parts.fragment, "fragments are not permitted in the URL"))
-    if parts.query:
-        errs.append(FieldError.invalid(path, parts.query, "query parameters are not permitted in the URL"))
-    return errs
-
-
-def validate_webhook_service(service: Mapping[str, Any], path: str) -> list[FieldError]:
-    """ValidateWebhookService: name, namespace, port and a path of DNS-subdomain segments."""
-    errs = [FieldError.required(f"{path}.{key}") for key in ("name", "namespace") if not service.get(key)]
-    port = service.get("port", 443)
-    problems = is_valid_port_num(port)
-    if problems:
-        errs.append(FieldError.invalid(f"{path}.port", port, "port is not valid: " + ", ".join(problems)))
-    url_path = service.get("path")
-    if url_path in (None, "", "/"):
-        return errs
-    if url_path == "//":
-        return errs + [FieldError.invalid(f"{path}.path", url_path, "segment[0] may not be empty")]
-    if not url_path.startswith("/"):
-        errs.append(FieldError.invalid(f"{path}.path", url_path, "must start with a '/'"))
-    steps = url_path[1:].removesuffix("/").split("/")
-    for i, step in enumerate(steps):
-        if not step:
-            errs.append(FieldError.invalid(f"{path}.path", url_path, f"segment[{i}] may not be empty"))
-            continue
-        errs += [FieldError.invalid(f"{path}.path", url_path, f"segment[{i}]: {m}") for m in is_dns1123_subdomain(step)]
-    return errs
-
-
-def validate_client_config(config: Mapping[str, Any], path: str) -> list[FieldError]:
-    url, service = config.get("url"), config.get("service")
-    if (url is None) == (service is None):
-        return [FieldError.required(path, "exactly one of url or service is required")]
-    if url is not None:
-        return validate_webhook_url(url, f"{path}.url")
-    return validate_webhook_service(_dict(service), f"{path}.service")
 
 
 def validate_review_versions(versions: list[Any], path: str, require_known: bool) -> list[FieldError]:

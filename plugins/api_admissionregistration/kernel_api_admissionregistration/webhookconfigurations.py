@@ -10,11 +10,12 @@ from kernel.apimachinery.validation import FieldError
 from kernel.endpoints.table import AGE_COLUMN, NAME_COLUMN
 from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
 
+from kernel_webhook import validate_client_config
+
 from kernel_api_admissionregistration import expressions
 from kernel_api_admissionregistration.rules import (
     FAILURE_POLICIES,
     MATCH_POLICIES,
-    validate_client_config,
     validate_fully_qualified_name,
     validate_match_conditions,
     validate_review_versions,

@@ -21,6 +21,7 @@ from kernel.apimachinery.status import StatusError
 from kernel.endpoints.apigroup import APIGroup
 
 from kernel_api_apiextensions.customresource import served_specs
+from kernel_webhook import service_resolver
 from kernel_api_apiextensions.customresourcedefinitions import (CLEANUP_FINALIZER, GROUP, VERSION,
                                                                 condition, set_condition)
 
@@ -92,6 +93,7 @@ class CRDController:
     def __init__(self, context: Any) -> None:
         self.context = context
         self.client = context.loopback_client("apiextensions-controller")
+        self.resolver = service_resolver(self.client)  # conversion webhooks' services
         self.informer = context.informer(GROUP, "customresourcedefinitions")
         self.installed: dict[tuple[str, str], str] = {}  # (group, version) → fingerprint
         self.synced = trio.Event()  # the first pass is done: the CRDs stored at start are served
@@ -170,7 +172,8 @@ class CRDController:
                 continue
             specs = []
             for crd in members:
-                specs += [s for s in self._specs(crd, compiled) if s.version == version]
+                specs += [s for s in self._specs(crd, compiled, self.resolver)
+                          if s.version == version]
             changed.append(APIGroup(group, version, specs))
             fingerprints[(group, version)] = fingerprint
         if changed:  # all at once: discovery and OpenAPI are rebuilt once, not once per version
@@ -193,13 +196,13 @@ class CRDController:
         return prints[name]
 
     @staticmethod
-    def _specs(crd: Object, compiled: dict[str, list[Any]]) -> list[Any]:
+    def _specs(crd: Object, compiled: dict[str, list[Any]], resolver: Any = None) -> list[Any]:
         """The ResourceSpecs of every served version of ``crd``, compiled once per pass (a CRD
         with hundreds of versions is not compiled once per version)."""
         name = crd["metadata"]["name"]
         if name not in compiled:
             try:
-                compiled[name] = served_specs(crd)
+                compiled[name] = served_specs(crd, resolver)
             except Exception:  # e.g. a pattern Python's re cannot compile: serve the other CRDs
                 log.exception("CRD %s cannot be served", name)
                 compiled[name] = []

@@ -14,6 +14,8 @@ from typing import Any
 
 from kernel.apimachinery import status as apistatus
 from kernel.apimachinery.patch import JSON_PATCH, MERGE_PATCH
+from kernel.apimachinery.validation import (NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY,
+                                            FieldError)
 from kernel.apimachinery.schemas import (API_VERSION_DESCRIPTION, KIND_DESCRIPTION, OBJECT_META,
                                          OBJECT_METADATA_DESCRIPTION, meta_schemas, ref_field)
 from kernel.endpoints.table import NAME_COLUMN, age
@@ -21,10 +23,13 @@ from kernel.registry.resource import (Object, ResourceSpec, StatusStrategy, Stor
                                       Strategy, TableColumn)
 from kernel.registry.subresources import ScaleSpec
 
-from kernel_api_apiextensions import jsonpath
+from kernel_api_apiextensions import celvalidation, jsonpath
+from kernel_api_apiextensions.celcompilation import RuleNode, compile_rules
 from kernel_api_apiextensions.schema import (Node, apply_defaults, compile_schema, has_defaults,
                                              prune)
 from kernel_api_apiextensions.validator import validate_object
+from kernel_api_apiextensions.webhookconverter import WebhookConverter
+from kernel_webhook import Resolver
 
 #: Patch types a custom resource takes: no strategic merge (kube answers 415 and lists these).
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, "application/apply-patch+yaml")
@@ -46,8 +51,9 @@ class CustomResourceStrategy(Strategy):
 
     def __init__(self, node: Node, status: bool, selectable: Mapping[str, list[Any]],
                  group_resource: tuple[str, str] = ("", ""), terminating: bool = False,
-                 prune: bool = True) -> None:
+                 prune: bool = True, rules: RuleNode | None = None) -> None:
         self.node = node
+        self.rules = rules  # x-kubernetes-validations, compiled once per CRD change
         self.prune = prune  # False: spec.preserveUnknownFields (legacy), nothing is pruned
         self.status = status
         self.selectable = selectable  # field name → parsed JSONPath
@@ -79,7 +85,10 @@ class CustomResourceStrategy(Strategy):
                 obj.pop("status", None)
 
     def validate(self, obj: Object) -> list[Any]:
-        return validate_object(obj, self.node)
+        return validate_with_rules(obj, self.node, self.rules)
+
+    def validate_update(self, obj: Object, old: Object) -> list[Any]:
+        return validate_with_rules(obj, self.node, self.rules, old)
 
     def field_selectors(self, obj: Object) -> Mapping[str, str]:
         fields: dict[str, str] = {}
@@ -93,11 +102,32 @@ class CustomResourceStrategy(Strategy):
 class CustomResourceStatusStrategy(StatusStrategy):
     """The status subresource: only status changes, and the result still fits the schema."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, rules: RuleNode | None = None) -> None:
         self.node = node
+        self.rules = rules
 
     def validate_update(self, obj: Object, old: Object) -> list[Any]:
-        return validate_object(obj, self.node)
+        return validate_with_rules(obj, self.node, self.rules, old)
+
+
+def _blocking(errors: list[Any]) -> bool:
+    """hasBlockingErr: a wrong type, a missing required field, an unsupported value or a too
+    long/large value stops kube from running the rules (they could not be typed)."""
+    blocking = (NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY)
+    return any(e.type in blocking or " in body must be of type " in e.detail for e in errors)
+
+
+def validate_with_rules(obj: Object, node: Node, rules: RuleNode | None,
+                        old: Object | None = None) -> list[Any]:
+    """The schema's errors, then the x-kubernetes-validations rules' (customResourceStrategy)."""
+    errors = validate_object(obj, node)
+    if rules is None:
+        return errors
+    if _blocking(errors):
+        return [*errors, FieldError.invalid("<nil>", None, (
+            "some validation rules were not checked because the object was invalid; correct "
+            "the existing errors to complete validation"))]
+    return errors + celvalidation.validate(rules, obj, celvalidation.MISSING if old is None else old)
 
 
 def _cell(steps: list[Any], column_type: str) -> Any:
@@ -170,10 +200,12 @@ def _published_schema(schema: Mapping[str, Any] | None, description: str) -> dic
     return published
 
 
-def _conversion(group: str, plural: str, kind: str, served: str, storage: str,
-                node: Node) -> StorageConversion:
-    """Conversion strategy None: only apiVersion changes. Objects read get the served version's
-    defaults too (kube defaults on read, so a default added later shows on old objects)."""
+def _conversion(group: str, plural: str, kind: str, served: str, storage: str, node: Node,
+                webhook: WebhookConverter | None = None, prune_unknown: bool = True) -> StorageConversion:
+    """Strategy None: only apiVersion changes. Strategy Webhook: the CRD's webhook converts
+    (one ConversionReview per object, list page or watch event), then the result is pruned for
+    the version it is in. Objects read get the served version's defaults too (kube defaults on
+    read, so a default added later shows on old objects)."""
     defaults = has_defaults(node)
 
     def to_storage(obj: Object) -> Object:
@@ -185,16 +217,34 @@ def _conversion(group: str, plural: str, kind: str, served: str, storage: str,
             converted = copy.deepcopy(converted)
             apply_defaults(converted, node)
         return converted
+    if webhook is None:
+        return StorageConversion(group, plural, to_storage=to_storage, from_storage=from_storage,
+                                 version=storage, kind=kind)
+
+    async def from_storage_many(objs: list[Object]) -> list[Object]:
+        converted = await webhook.convert(objs, f"{group}/{served}")
+        for obj in converted:
+            if prune_unknown:
+                prune(obj, node)
+            apply_defaults(obj, node)
+        return converted
+
+    async def to_storage_many(objs: list[Object]) -> list[Object]:
+        return await webhook.convert(objs, f"{group}/{storage}")
     return StorageConversion(group, plural, to_storage=to_storage, from_storage=from_storage,
-                             version=storage, kind=kind)
+                             version=storage, kind=kind, to_storage_many=to_storage_many,
+                             from_storage_many=from_storage_many)
 
 
-def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
-    """The ResourceSpec serving one version of an accepted CRD."""
+def version_spec(crd: Object, version: Mapping[str, Any],
+                 webhook: WebhookConverter | None = None) -> ResourceSpec:
+    """The ResourceSpec serving one version of an accepted CRD (``webhook``: its conversion
+    webhook, when its conversion strategy is Webhook)."""
     spec, names = crd["spec"], crd["status"]["acceptedNames"]
     group, name, kind = spec["group"], version["name"], names["kind"]
     openapi = (version.get("schema") or {}).get("openAPIV3Schema")
     node = compile_schema(openapi)
+    rules = compile_rules(openapi)[0] if celvalidation.has_rules(openapi) else None
     subresources = version.get("subresources") or {}
     storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
     component = schema_component(group, name, kind)
@@ -215,18 +265,25 @@ def version_spec(crd: Object, version: Mapping[str, Any]) -> ResourceSpec:
         subresources=("status",) if "status" in subresources else (),
         strategy=CustomResourceStrategy(
             node, "status" in subresources, selectable, (group, names["plural"]),
-            terminating=bool(crd["metadata"].get("deletionTimestamp")), prune=not keep_unknown),
-        subresource_strategies={"status": CustomResourceStatusStrategy(node)},
+            terminating=bool(crd["metadata"].get("deletionTimestamp")), prune=not keep_unknown,
+            rules=rules),
+        subresource_strategies={"status": CustomResourceStatusStrategy(node, rules)},
         table_columns=table_columns(version.get("additionalPrinterColumns") or DEFAULT_COLUMNS),
         selectable_fields=tuple(selectable),
         scale=ScaleSpec(scale["specReplicasPath"], scale["statusReplicasPath"],
                         scale.get("labelSelectorPath") or "") if scale else None,
-        conversion=_conversion(group, names["plural"], kind, name, storage, node),
+        conversion=_conversion(group, names["plural"], kind, name, storage, node, webhook,
+                               prune_unknown=not keep_unknown),
         unstructured=True,
         patch_types=PATCH_TYPES,
     )
 
 
-def served_specs(crd: Object) -> list[ResourceSpec]:
-    """A ResourceSpec per served version of ``crd``."""
-    return [version_spec(crd, v) for v in crd["spec"]["versions"] if v.get("served")]
+def served_specs(crd: Object, resolver: Resolver | None = None) -> list[ResourceSpec]:
+    """A ResourceSpec per served version of ``crd``; ``resolver`` finds a conversion webhook's
+    service."""
+    conversion = crd["spec"].get("conversion") or {}
+    webhook = None
+    if conversion.get("strategy") == "Webhook":
+        webhook = WebhookConverter(crd["metadata"]["name"], conversion.get("webhook") or {}, resolver)
+    return [version_spec(crd, v, webhook) for v in crd["spec"]["versions"] if v.get("served")]

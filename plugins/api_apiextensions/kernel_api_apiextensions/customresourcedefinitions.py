@@ -69,7 +69,11 @@ class CRDStrategy(Strategy):
         if isinstance(names, dict) and names.get("kind"):
             names.setdefault("singular", names["kind"].lower())
             names.setdefault("listKind", names["kind"] + "List")
-        spec.setdefault("conversion", {"strategy": "None"})
+        conversion = spec.setdefault("conversion", {"strategy": "None"})
+        service = (((conversion.get("webhook") or {}).get("clientConfig") or {}).get("service")
+                   if isinstance(conversion, dict) else None)
+        if isinstance(service, dict):
+            service.setdefault("port", 443)  # SetDefaults_ServiceReference
         for version in spec.get("versions") or ():
             if isinstance(version, dict):
                 version.setdefault("served", False)

@@ -12,6 +12,8 @@ from kernel.apimachinery.commonvalidation import is_dns1035_label
 from kernel.apimachinery.validation import FieldError, GoLiteral, is_dns1123_subdomain
 
 from kernel_api_apiextensions import jsonpath
+from kernel_api_apiextensions.celcompilation import compile_rules, go_json
+from kernel_webhook import validate_client_config
 
 Object = dict[str, Any]
 SCOPES = ("Cluster", "Namespaced")
@@ -193,24 +195,52 @@ def _selectable(fields: Any, path: str) -> list[FieldError]:
     return errs
 
 
-def validate_version(version: Mapping[str, Any], path: str) -> list[FieldError]:
+def _schema_errors(schema: Any, status: bool, path: str) -> list[FieldError]:
+    """A version's ``schema`` (``path``: ``spec.validation`` when every version has the same
+    schema, as kube's internal CRD holds it then, else ``spec.versions[i].schema``)."""
+    if not isinstance(schema, Mapping):
+        return [FieldError.required(f"{path}.openAPIV3Schema")]
+    errs: list[FieldError] = []
+    if status:
+        errs += _status_root(schema, f"{path}.openAPIV3Schema")
+    structural = _structural(schema, f"{path}.openAPIV3Schema", "root")
+    errs += structural
+    if schema.get("nullable"):
+        errs.append(FieldError.forbidden(f"{path}.openAPIV3Schema.nullable",
+                                         "nullable cannot be true at the root"))
+    if not structural:  # kube compiles rules only against a valid structural schema
+        errs += compile_rules(schema, f"{path}.openAPIV3Schema")[1]
+    return errs
+
+
+def validate_version(version: Mapping[str, Any], path: str, schema_path: str | None) -> list[FieldError]:
+    """One version; its schema too unless ``schema_path`` is None (validated at spec.validation)."""
     errs: list[FieldError] = []
     name = version.get("name") or ""
     if problems := is_dns1035_label(name):
         errs.append(FieldError.invalid(f"{path}.name", name, ",".join(problems)))
-    schema = (version.get("schema") or {}).get("openAPIV3Schema")
-    if not isinstance(schema, Mapping):
-        errs.append(FieldError.required(f"{path}.schema.openAPIV3Schema"))
-    else:
-        if (version.get("subresources") or {}).get("status") is not None:
-            errs += _status_root(schema, f"{path}.schema.openAPIV3Schema")
-        errs += _structural(schema, f"{path}.schema.openAPIV3Schema", "root")
-        if schema.get("nullable"):
-            errs.append(FieldError.forbidden(f"{path}.schema.openAPIV3Schema.nullable",
-                                             "nullable cannot be true at the root"))
+    if schema_path is not None:
+        status = (version.get("subresources") or {}).get("status") is not None
+        errs += _schema_errors((version.get("schema") or {}).get("openAPIV3Schema"), status,
+                               schema_path)
     errs += validate_columns(version.get("additionalPrinterColumns"),
                              f"{path}.additionalPrinterColumns")
     errs += _selectable(version.get("selectableFields"), f"{path}.selectableFields")
+    return errs
+
+
+def _versions_errors(versions: list[Any], path: str) -> list[FieldError]:
+    """Per-version checks; a schema every version shares is checked once, at spec.validation."""
+    schemas = [(v.get("schema") or {}) for v in versions]
+    shared = (bool(versions) and isinstance(schemas[0].get("openAPIV3Schema"), Mapping)
+              and all(s == schemas[0] for s in schemas))
+    errs: list[FieldError] = []
+    if shared:
+        status = any((v.get("subresources") or {}).get("status") is not None for v in versions)
+        errs += _schema_errors(schemas[0].get("openAPIV3Schema"), status, f"{path}.validation")
+    for i, version in enumerate(versions):
+        where = f"{path}.versions[{i}]"
+        errs += validate_version(version, where, None if shared else f"{where}.schema")
     return errs
 
 
@@ -229,8 +259,7 @@ def validate_spec(spec: Mapping[str, Any], path: str = "spec") -> list[FieldErro
     elif scope not in SCOPES:
         errs.append(FieldError.not_supported(f"{path}.scope", scope, SCOPES))
     versions = spec.get("versions") or []
-    for i, version in enumerate(versions):
-        errs += validate_version(version, f"{path}.versions[{i}]")
+    errs += _versions_errors(versions, path)
     names = [v.get("name") for v in versions]
     if len(set(names)) != len(names):
         errs.append(FieldError.invalid(f"{path}.versions", _versions_value(versions),
@@ -243,9 +272,57 @@ def validate_spec(spec: Mapping[str, Any], path: str = "spec") -> list[FieldErro
             _has_default((v.get("schema") or {}).get("openAPIV3Schema")) for v in versions):
         errs.append(FieldError.invalid(f"{path}.preserveUnknownFields", True,
                                        "must be false in order to use defaults in the schema"))
-    strategy = (spec.get("conversion") or {}).get("strategy") or "None"
-    if strategy not in ("None", "Webhook"):
-        errs.append(FieldError.not_supported(f"{path}.conversion.strategy", strategy, ["None", "Webhook"]))
+    errs += validate_conversion(spec.get("conversion"), f"{path}.conversion")
+    if spec.get("preserveUnknownFields") and (spec.get("conversion") or {}).get("strategy") == "Webhook":
+        errs.append(FieldError.invalid(f"{path}.conversion.strategy", "Webhook",
+                                       "must be None if spec.preserveUnknownFields is true"))
+    return errs
+
+
+def validate_conversion(conversion: Any, path: str) -> list[FieldError]:
+    """validateCustomResourceConversion. Paths name the internal type's fields, as kube reports
+    them: ``webhookClientConfig`` and ``conversionReviewVersions`` under ``spec.conversion``."""
+    if not isinstance(conversion, Mapping):
+        return []
+    errs: list[FieldError] = []
+    strategy = conversion.get("strategy") or ""
+    if not strategy:
+        errs.append(FieldError.required(f"{path}.strategy", ""))
+    elif strategy not in ("None", "Webhook"):
+        errs.append(FieldError.not_supported(f"{path}.strategy", strategy, ["None", "Webhook"]))
+    webhook = conversion.get("webhook")
+    config = (webhook or {}).get("clientConfig") if isinstance(webhook, Mapping) else None
+    versions = (webhook or {}).get("conversionReviewVersions") if isinstance(webhook, Mapping) else None
+    if strategy != "Webhook":
+        if config is not None:
+            errs.append(FieldError.forbidden(f"{path}.webhookClientConfig",
+                                             "should not be set when strategy is not set to Webhook"))
+        if versions:
+            errs.append(FieldError.forbidden(f"{path}.conversionReviewVersions",
+                                             "should not be set when strategy is not set to Webhook"))
+        return errs
+    if config is None:
+        errs.append(FieldError.required(f"{path}.webhookClientConfig",
+                                        "required when strategy is set to Webhook"))
+    else:
+        errs += validate_client_config(config, f"{path}.webhookClientConfig")
+    return errs + _review_versions(versions or [], f"{path}.conversionReviewVersions")
+
+
+def _review_versions(versions: list[Any], path: str) -> list[FieldError]:
+    if not versions:
+        return [FieldError.required(path, "")]
+    errs: list[FieldError] = []
+    seen: set[str] = set()
+    for i, version in enumerate(versions):
+        if version in seen:
+            errs.append(FieldError.invalid(f"{path}[{i}]", version, "duplicate version"))
+            continue
+        seen.add(version)
+        errs += [FieldError.invalid(f"{path}[{i}]", version, problem)
+                 for problem in is_dns1035_label(version)]
+    if not seen & {"v1", "v1beta1"}:
+        errs.append(FieldError.invalid(path, go_json(versions), "must include at least one of v1, v1beta1"))
     return errs
 
 

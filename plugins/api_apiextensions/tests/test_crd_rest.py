@@ -109,8 +109,8 @@ def test_crd_validation_messages(kernel: KernelProcess) -> None:
         assert ("spec.scope", 'Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"') in causes
         fields = {c["field"] for c in status["details"]["causes"]}
         assert "spec.versions" in fields  # exactly one storage version
-        assert "spec.versions[0].schema.openAPIV3Schema.properties[spec].type" in fields
-        assert "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[a].items" in fields
+        assert "spec.validation.openAPIV3Schema.properties[spec].type" in fields
+        assert "spec.validation.openAPIV3Schema.properties[spec].properties[a].items" in fields
         assert status["message"].startswith(
             'CustomResourceDefinition.apiextensions.k8s.io "wrong.example.com" is invalid: ')
         assert client.get(f"{CRDS}/wrong.example.com").status_code == 404

@@ -93,7 +93,7 @@ def test_structural_schema_errors() -> None:
             "type": "string", "additionalProperties": {"type": "string"},
             "properties": {"metadata": {"type": "object", "properties": {"labels": {}}}}}}}]}}
     found = {str(e) for e in validate_crd(crd)}
-    base = "spec.versions[0].schema.openAPIV3Schema"
+    base = "spec.validation.openAPIV3Schema"
     assert f'{base}.type: Invalid value: "string": must be object at the root' in found
     assert f"{base}.additionalProperties: Forbidden: must not be used at the root" in found
     assert f"{base}.properties[metadata]: Forbidden: must not specify anything other than name " \
@@ -111,7 +111,7 @@ def test_status_subresource_limits_the_root_schema() -> None:
                                                      "properties": {"a": {"type": "string"}}}}}]}}
     found = [str(e) for e in validate_crd(crd)]
     assert len(found) == 1 and found[0].startswith(
-        "spec.versions[0].schema.openAPIV3Schema: Invalid value: apiextensions.JSONSchemaProps{...}: "
+        "spec.validation.openAPIV3Schema: Invalid value: apiextensions.JSONSchemaProps{...}: "
         "only [Description Type Format Title")
     assert found[0].endswith("fields are allowed at the root of the schema if the status "
                              "subresource is enabled")

@@ -96,9 +96,9 @@ def validate_service(service: Mapping[str, Any], path: str) -> list[FieldError]:
     """kube's ValidateWebhookService (``port`` defaults to 443, as the API defaults it)."""
     errors = []
     if not service.get("name"):
-        errors.append(FieldError.required(f"{path}.name", "service name is required"))
+        errors.append(FieldError.required(f"{path}.name"))
     if not service.get("namespace"):
-        errors.append(FieldError.required(f"{path}.namespace", "service namespace is required"))
+        errors.append(FieldError.required(f"{path}.namespace"))
     port = service.get("port", 443)
     if problems := is_valid_port_num(port):
         errors.append(FieldError.invalid(f"{path}.port", port, "port is not valid: " + ", ".join(problems)))

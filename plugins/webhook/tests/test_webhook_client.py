@@ -146,8 +146,8 @@ async def test_concurrent_calls_share_the_pool(server: WebhookServer) -> None:
      ['webhooks[0].clientConfig.url: Invalid value: "": host must be specified; desired format: https://host[/path]']),
     # kube drops the first character as the leading '/' even when it is not one: "oo", "", "Bar"
     ({"service": {"port": 0, "path": "foo//Bar"}},
-     ["webhooks[0].clientConfig.service.name: Required value: service name is required",
-      "webhooks[0].clientConfig.service.namespace: Required value: service namespace is required",
+     ["webhooks[0].clientConfig.service.name: Required value",
+      "webhooks[0].clientConfig.service.namespace: Required value",
       "webhooks[0].clientConfig.service.port: Invalid value: 0: port is not valid: must be between 1 and 65535, inclusive",
       'webhooks[0].clientConfig.service.path: Invalid value: "foo//Bar": must start with a \'/\'',
       'webhooks[0].clientConfig.service.path: Invalid value: "foo//Bar": segment[1] may not be empty',
