@@ -22,3 +22,18 @@ class UserInfo:
     uid: str = ""
     groups: Sequence[str] = ()
     extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def user_info_json(user: UserInfo) -> dict[str, object]:
+    """authentication/v1 UserInfo as it goes on the wire (TokenReview, SelfSubjectReview,
+    AdmissionReview, CEL's ``request.userInfo``): every field omitempty, as Go encodes it."""
+    info: dict[str, object] = {}
+    if user.name:
+        info["username"] = user.name
+    if user.uid:
+        info["uid"] = user.uid
+    if user.groups:
+        info["groups"] = list(user.groups)
+    if user.extra:
+        info["extra"] = {key: list(values) for key, values in user.extra.items()}
+    return info

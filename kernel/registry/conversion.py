@@ -71,10 +71,8 @@ class ConvertingStorage:
 
     async def delete(self, key: str, *, preconditions: Preconditions | None = None,
                      validate_deletion: Any = None) -> Object:
-        check = None
-        if validate_deletion is not None:
-            def check(current: Object) -> Any:
-                return validate_deletion(self._out_sync(current))
+        check = None if validate_deletion is None else (
+            lambda current: validate_deletion(self._out_sync(current)))
         return await self._out(await self.inner.delete(key, preconditions=preconditions,
                                                        validate_deletion=check))
 

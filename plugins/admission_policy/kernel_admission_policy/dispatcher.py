@@ -11,11 +11,12 @@ from typing import Any, Protocol
 
 from kernel.admission import Attributes
 from kernel.admission.predicates import Match, MatchCriteria, Matcher
+from kernel.admission.request import admission_request
 from kernel.apimachinery import status
 
 from .compiler import NAMESPACE, OBJECT, OLD_OBJECT, PARAMS, REQUEST, CompiledPolicy
 from .params import ConfigurationError, ParamSource, collect_params
-from .request import admission_request, namespace_object
+from .namespaceobject import namespace_object
 from .validator import (DENY, ERROR, MAX_AUDIT_VALUE_BYTES, PUBLISH, Decision, Scope,
                         ValidateResult, validate)
 
@@ -146,7 +147,7 @@ class Dispatch:
         values = {OBJECT: attributes.object, OLD_OBJECT: attributes.old_object,
                   NAMESPACE: namespace_object(namespace)}
         if REQUEST in reads:  # built only for a policy that reads it
-            values[REQUEST] = admission_request(attributes, match.resource, match.kind)
+            values[REQUEST] = admission_request(attributes, match)
         return values
 
     def _act(self, hook: PolicyHook, binding: Binding, result: ValidateResult,

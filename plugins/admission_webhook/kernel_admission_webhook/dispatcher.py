@@ -12,6 +12,7 @@ import trio
 
 from kernel.admission import Attributes
 from kernel.admission.predicates import Match, Matcher, with_match
+from kernel.admission.request import admission_request
 from kernel.apimachinery import status
 from kernel.apimachinery.status import StatusError
 from kernel_webhook import CallError, ClientConfig, ClientPool, Resolver, post
@@ -19,7 +20,7 @@ from kernel_webhook import CallError, ClientConfig, ClientPool, Resolver, post
 from kernel_admission_webhook import matchconditions
 from kernel_admission_webhook.accessor import Hook, hooks_of
 from kernel_admission_webhook.errors import CallFailure, dry_run_unsupported
-from kernel_admission_webhook.review import AdmissionResponse, InvalidResponse, create_review, request_of, verify_response
+from kernel_admission_webhook.review import AdmissionResponse, InvalidResponse, create_review, verify_response
 
 GROUP = "admissionregistration.k8s.io"
 #: kube never sends the admission configuration objects themselves to webhooks (a webhook that
@@ -111,8 +112,7 @@ class Dispatcher:
         if match is None or not hook.conditions:
             return match
         matched = with_match(attributes, match)
-        request = request_of("", matched, match)
-        del request["object"], request["oldObject"]
+        request = admission_request(matched, match)
         values = {"object": attributes.object, "oldObject": attributes.old_object, "request": request}
         if self._authorize is not None and matchconditions.uses_authorizer(hook.conditions):
             authorizer = matchconditions.cel_authorizer(attributes.user, self._authorize)

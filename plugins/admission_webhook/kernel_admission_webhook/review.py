@@ -12,7 +12,7 @@ from typing import Any
 
 from kernel.admission import Attributes
 from kernel.admission.predicates import Match
-from kernel.authentication.user import UserInfo
+from kernel.admission.request import admission_request
 
 V1 = "admission.k8s.io/v1"
 V1BETA1 = "admission.k8s.io/v1beta1"
@@ -32,53 +32,6 @@ class AdmissionResponse:
     audit_annotations: dict[str, str] = field(default_factory=dict)
 
 
-def user_info(user: UserInfo) -> dict[str, Any]:
-    """authentication/v1 UserInfo, empty fields left out as Go's omitempty does."""
-    info: dict[str, Any] = {}
-    if user.name:
-        info["username"] = user.name
-    if user.uid:
-        info["uid"] = user.uid
-    if user.groups:
-        info["groups"] = list(user.groups)
-    if user.extra:
-        info["extra"] = {key: list(values) for key, values in user.extra.items()}
-    return info
-
-
-def _gvk(group: str, version: str, kind: str) -> dict[str, str]:
-    return {"group": group, "version": version, "kind": kind}
-
-
-def _gvr(group: str, version: str, resource: str) -> dict[str, str]:
-    return {"group": group, "version": version, "resource": resource}
-
-
-def request_of(uid: str, attributes: Attributes, match: Match) -> dict[str, Any]:
-    """The AdmissionRequest: ``kind``/``resource`` as the webhook matched the request,
-    ``requestKind``/``requestResource`` as it was made."""
-    request: dict[str, Any] = {
-        "uid": uid,
-        "kind": _gvk(match.kind.group, match.kind.version, match.kind.kind),
-        "resource": _gvr(match.resource.group, match.resource.version, match.resource.resource),
-    }
-    if match.subresource:
-        request["subResource"] = match.subresource
-    kind, resource = attributes.kind, attributes.resource
-    request["requestKind"] = _gvk(kind.group, kind.version, kind.kind)
-    request["requestResource"] = _gvr(resource.group, resource.version, resource.resource)
-    if attributes.subresource:
-        request["requestSubResource"] = attributes.subresource
-    if attributes.name:
-        request["name"] = attributes.name
-    if attributes.namespace:
-        request["namespace"] = attributes.namespace
-    request.update(operation=attributes.operation, userInfo=user_info(attributes.user),
-                   object=attributes.object, oldObject=attributes.old_object, dryRun=attributes.dry_run,
-                   options=dict(attributes.options) if attributes.options else None)
-    return request
-
-
 def create_review(attributes: Attributes, match: Match, versions: list[str]) -> tuple[str, dict[str, Any]] | None:
     """(uid, AdmissionReview) in the first version the webhook accepts (v1, v1beta1); None when it
     accepts neither."""
@@ -86,7 +39,8 @@ def create_review(attributes: Attributes, match: Match, versions: list[str]) -> 
         if version in ("v1", "v1beta1"):
             uid = str(uuid.uuid4())
             return uid, {"kind": "AdmissionReview", "apiVersion": V1 if version == "v1" else V1BETA1,
-                         "request": request_of(uid, attributes, match)}
+                         "request": {**admission_request(attributes, match, uid),
+                                     "object": attributes.object, "oldObject": attributes.old_object}}
     return None
 
 

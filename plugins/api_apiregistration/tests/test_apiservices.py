@@ -4,7 +4,6 @@ the Available condition's reasons, 503 for an unavailable group-version, TLS wit
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import sys

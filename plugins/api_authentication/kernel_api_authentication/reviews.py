@@ -16,6 +16,7 @@ from typing import Any
 from kernel.apimachinery import status
 from kernel.registry.resource import ResourceSpec
 from kernel.authentication import ANONYMOUS, AuthenticationError, UserInfo
+from kernel.authentication.user import user_info_json
 from kernel.endpoints.request import Request
 
 from kernel.apimachinery.apitypes import GeneratedTypes
@@ -42,18 +43,6 @@ tokenreview_spec = ResourceSpec(
 RESOURCES = [selfsubjectreview_spec, tokenreview_spec]
 
 
-def user_info(user: UserInfo) -> dict[str, Any]:
-    """authentication/v1 UserInfo, with Go's omitempty."""
-    info: dict[str, Any] = {"username": user.name}
-    if user.uid:
-        info["uid"] = user.uid
-    if user.groups:
-        info["groups"] = list(user.groups)
-    if user.extra:
-        info["extra"] = {key: list(values) for key, values in user.extra.items()}
-    return info
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -69,7 +58,7 @@ class SelfSubjectReviewREST:
             raise status.bad_request("no user present on request")
         return {"kind": "SelfSubjectReview", "apiVersion": API_VERSION,
                 "metadata": {"creationTimestamp": _now()},
-                "status": {"userInfo": user_info(user)}}
+                "status": {"userInfo": user_info_json(user)}}
 
 
 async def _no_body() -> dict[str, Any]:
@@ -123,7 +112,7 @@ class TokenReviewREST:
         review: dict[str, Any] = {}
         if reviewed is not None and reviewed.name != ANONYMOUS:
             review["authenticated"] = True
-            review["user"] = user_info(reviewed)
+            review["user"] = user_info_json(reviewed)
             if matched:
                 review["audiences"] = matched
         else:

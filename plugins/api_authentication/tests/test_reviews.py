@@ -9,9 +9,10 @@ from kernel.endpoints.discovery import aggregated_discovery, api_resource_list
 from kernel.apimachinery.fieldvalidation import check
 from kernel.endpoints.openapi import v3
 from kernel.authentication import AuthenticationError, AuthenticatorChain, UserInfo, bearer_token
+from kernel.authentication.user import user_info_json
 from kernel.testing import assemble
 from kernel_api_authentication.reviews import (RESOURCES, SelfSubjectReviewREST, TokenReviewREST,
-                                               tokenreview_spec, user_info)
+                                               tokenreview_spec)
 
 
 class Tokens:
@@ -62,9 +63,9 @@ def test_schemas_accept_the_objects_kubectl_sends() -> None:
 
 
 def test_user_info_leaves_empty_fields_out() -> None:
-    assert user_info(UserInfo("system:anonymous", "", ("system:unauthenticated",))) == {
+    assert user_info_json(UserInfo("system:anonymous", "", ("system:unauthenticated",))) == {
         "username": "system:anonymous", "groups": ["system:unauthenticated"]}
-    assert user_info(UserInfo("j", "u", (), {"k": ("v",)})) == {"username": "j", "uid": "u",
+    assert user_info_json(UserInfo("j", "u", (), {"k": ("v",)})) == {"username": "j", "uid": "u",
                                                                 "extra": {"k": ["v"]}}
 
 

@@ -9,7 +9,6 @@ static estimate is over the limit; the estimate is cached per rounded sizes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from . import limits
