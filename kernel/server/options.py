@@ -325,6 +325,11 @@ def add_server_run_options(options: OptionSet) -> None:
         help="The maximum number of non-mutating requests in flight at a given time (0: no limit).")
     add("max-mutating-requests-inflight", default=200, type=non_negative_int,
         help="The maximum number of mutating requests in flight at a given time (0: no limit).")
+    add("api-audiences", default=[], type=string_list,
+        help="Identifiers of the API. The service account token authenticator validates that "
+             "tokens used against the API are bound to at least one of these audiences; a "
+             "TokenReview without spec.audiences is checked for these. Default: the service "
+             "account issuers, when a plugin issues service account tokens.")
     add("anonymous-auth", default=True, type=boolean,
         help="Enables anonymous requests: requests not rejected by another authentication method "
              "get username system:anonymous and group system:unauthenticated.")

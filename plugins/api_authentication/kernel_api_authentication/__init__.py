@@ -8,17 +8,9 @@ from __future__ import annotations
 
 from kernel import hookimpl
 from kernel.endpoints.apigroup import APIGroup
-from kernel.server.options import string_list
 
 from kernel_api_authentication.reviews import (GROUP, RESOURCES, VERSION, SelfSubjectReviewREST,
                                                TokenReviewREST)
-
-
-@hookimpl
-def kernel_add_options(options):
-    options.add("api-audiences", default=[], type=string_list,
-                help="Identifiers of the API. A TokenReview without spec.audiences is checked for "
-                     "these, and one with spec.audiences is authenticated only for those among them.")
 
 
 def _group(context) -> APIGroup:
