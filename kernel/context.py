@@ -34,7 +34,7 @@ log = logging.getLogger("kernel")
 
 # The component hooks, without their ``kernel_`` prefix: ``component("authenticators", "x509")``.
 ComponentKind = Literal["storage_backends", "api_groups", "authenticators", "authorizers",
-                        "admission_plugins"]
+                        "admission_plugins", "audit_backends"]
 COMPONENT_KINDS: tuple[str, ...] = ComponentKind.__args__  # type: ignore[attr-defined]
 
 

@@ -16,6 +16,7 @@ authenticators              ``--plugins`` order (loopback first, anonymous last)
 authorizers                 ``--authorization-mode`` or ``--authorization-config``
 admission plugins           ``--enable-admission-plugins``
 storage backend             ``--storage-backend`` (exactly one)
+audit backends              every configured one gets every event (no order)
 ==========================  ========================================================
 
 Component hooks return ``{name: factory}``; a factory is called once with the server's
@@ -195,6 +196,26 @@ def kernel_admission_plugins() -> Mapping[str, Factory]:
     refuses by raising a ``StatusError``: ``attributes.forbidden(reason)`` is kube's 403
     ``<resource> "<name>" is forbidden: <reason>``. Plugins marked with
     ``kernel.admission.default_enabled`` are on unless ``--disable-admission-plugins`` names them.
+    """
+
+
+@hookspec
+def kernel_audit_backends() -> Mapping[str, Factory]:
+    """Audit backends by name (``log``, ``webhook``); the factory returns a
+    :class:`kernel.audit.Backend` or ``None`` when not configured (no ``--audit-log-path``).
+
+    Every configured backend receives every event. Its ``run()`` starts in the server's nursery
+    before serving; its ``shutdown()`` is awaited after the in-flight requests drained, bounded
+    by ``kernel.audit.SHUTDOWN_TIMEOUT``. See :mod:`kernel.audit`.
+    """
+
+
+@hookspec
+def kernel_audit_policy(context: ServerContext) -> Any:
+    """The audit policy: a :class:`kernel.audit.PolicyRuleEvaluator`, or None (no policy).
+
+    One selected plugin at most may return one. Without a policy, or without a configured audit
+    backend, requests are not audited and the audit filter is left out of the chain.
     """
 
 

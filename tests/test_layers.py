@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("authentication/user", ("kernel.authentication.user",)),
     ("endpoints/request", ("kernel.endpoints.request",)),
     ("authentication, authorization", ("kernel.authentication", "kernel.authorization")),
-    ("admission", ("kernel.admission",)),
+    ("admission, audit", ("kernel.admission", "kernel.audit")),
     ("registry", ("kernel.registry",)),
     ("endpoints", ("kernel.endpoints",)),
     ("server", ("kernel.server", "kernel.context", "kernel.hookspecs", "kernel.plugins")),

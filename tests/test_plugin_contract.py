@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_PLUGINS = ROOT / "tests" / "fixtures" / "kernel-test-plugins"
 CONTEXT_PARAMETERS = frozenset({"context", "server"})
 COMPONENT_HOOKS = ("kernel_storage_backends", "kernel_api_groups", "kernel_authenticators",
-                   "kernel_authorizers", "kernel_admission_plugins")
+                   "kernel_authorizers", "kernel_admission_plugins", "kernel_audit_backends")
 ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
 
