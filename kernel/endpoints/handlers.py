@@ -16,6 +16,7 @@ import msgspec
 import trio
 
 from kernel.admission import options_object
+from kernel.audit import context as audit
 from kernel.apimachinery import codecs, fieldvalidation, managedfields, patch, protobuf, status, validation
 from kernel.endpoints import table
 from kernel.apimachinery import meta as objmeta
@@ -161,7 +162,9 @@ class ResourceHandler:
         else:
             body = obj
         request.warnings.extend(warnings or ())
-        await request.respond(code, codecs.encode(body, media), media.content_type.encode())
+        data = codecs.encode(body, media)
+        audit.log_response_object(request, body, data if media.type == codecs.JSON else None)
+        await request.respond(code, data, media.content_type.encode())
 
     async def _list(self, request: Request, store: Store, namespace: str, query: ListQuery,
                     media: codecs.MediaType) -> None:
@@ -185,6 +188,7 @@ class ResourceHandler:
             body = {"kind": spec.list_kind, "apiVersion": spec.group_version, "metadata": list_meta,
                     "items": result.items}
         data = codecs.encode(body, media)
+        audit.log_response_object(request, body, data if media.type == codecs.JSON else None)
         # Free the decoded items before sending: alive across the send's awaits, every in-flight
         # list's objects pile up in the young GC generation and make each collection costly.
         del result, body
@@ -230,6 +234,7 @@ class ResourceHandler:
         options = write_options(request, "CreateOptions")
         kind = BodyKind.of(store.spec)
         obj, body = await self._decode(request, kind)
+        audit.log_request_object(request, obj)
         warnings = await _off_loop_if(
             codecs.decode_is_costly(request.headers.get("content-type"), body),
             self._field_check, request, kind, obj, body, options.field_validation)
@@ -243,6 +248,7 @@ class ResourceHandler:
         options = write_options(request, "UpdateOptions")
         kind = BodyKind.of(store.spec, subresource)
         obj, body = await self._decode(request, kind)
+        audit.log_request_object(request, obj)
         warnings = await _off_loop_if(
             codecs.decode_is_costly(request.headers.get("content-type"), body),
             self._field_check, request, kind, obj, body, options.field_validation)
@@ -274,6 +280,7 @@ class ResourceHandler:
             raise patch.unsupported_media_type(list(served)).status_error()
         options = write_options(request, "PatchOptions", apply=media_type == patch.APPLY_PATCH)
         body = await request.body(MAX_BODY)
+        audit.log_request_patch(request, body)
         kind = BodyKind.of(spec, subresource)  # a Scale is patched as a Scale
         warnings: list[str] = []
         if media_type == patch.APPLY_PATCH:
@@ -332,6 +339,7 @@ class ResourceHandler:
         options = write_options(request, "CreateOptions")
         kind = BodyKind.of(store.spec, subresource)
         obj, body = await self._decode(request, kind)
+        audit.log_request_object(request, obj)
         warnings = await _off_loop_if(
             codecs.decode_is_costly(request.headers.get("content-type"), body),
             self._field_check, request, kind, obj, body, options.field_validation)
@@ -342,7 +350,9 @@ class ResourceHandler:
         if result.get("kind") == "Status":
             code = result.setdefault("code", 201)
         request.warnings.extend(warnings)
-        await request.respond(code, codecs.encode(result, media), media.content_type.encode())
+        data = codecs.encode(result, media)
+        audit.log_response_object(request, result, data if media.type == codecs.JSON else None)
+        await request.respond(code, data, media.content_type.encode())
 
     async def _delete(self, request: Request, store: Store, namespace: str, name: str,
                       media: codecs.MediaType) -> None:
@@ -360,7 +370,10 @@ class ResourceHandler:
         details["uid"] = objmeta.metadata(obj).get("uid", "")
         body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": details}
-        await request.respond(200, msgspec.json.encode(body))
+        data = msgspec.json.encode(body)
+        audit.log_status(request, {**body, "code": 200})
+        audit.log_response_object(request, body, data)
+        await request.respond(200, data)
 
     async def _delete_collection(self, request: Request, store: Store, namespace: str,
                                  media: codecs.MediaType) -> None:
@@ -381,7 +394,9 @@ class ResourceHandler:
         spec = store.spec
         body = {"kind": spec.list_kind, "apiVersion": spec.group_version,
                 "metadata": {"resourceVersion": str(result.revision)}, "items": deleted}
-        await request.respond(200, codecs.encode(body, media), media.content_type.encode())
+        data = codecs.encode(body, media)
+        audit.log_response_object(request, body, data if media.type == codecs.JSON else None)
+        await request.respond(200, data, media.content_type.encode())
 
     async def _delete_options(self, request: Request) -> DeleteOptions:
         body = await request.body(MAX_BODY)
@@ -390,6 +405,7 @@ class ResourceHandler:
             raw = await _decode_body(request.headers.get("content-type"), body)
             if not isinstance(raw, dict):
                 raise status.bad_request("DeleteOptions must be a JSON object")
+            audit.log_request_object(request, raw)
         return DeleteOptions.parse(raw, request)
 
 
@@ -419,6 +435,7 @@ async def _respond_error(request: Request, error: status.StatusError) -> None:
     if media.type == codecs.JSON:
         await request.respond_error(error)
     else:
+        audit.log_status(request, error.status())
         await request.respond(error.code, codecs.encode(error.status(), media),
                               media.content_type.encode(), error.headers)
 

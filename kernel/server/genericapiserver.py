@@ -18,6 +18,8 @@ import trio
 
 from kernel.server import kubeconfig
 from kernel.admission import Admission, admission_order
+from kernel.audit import SHUTDOWN_TIMEOUT as AUDIT_SHUTDOWN_TIMEOUT
+from kernel.audit import Backend as AuditBackend, PolicyRuleEvaluator, Union as AuditUnion
 from kernel.endpoints.apigroup import APIGroup
 from kernel.apimachinery import status
 from kernel.registry.store import Store
@@ -85,6 +87,10 @@ class APIServer:
         self.background: trio.Nursery  # for controllers started by post-start hooks
         # Built components by kind ("authenticators") and name, for ServerContext.component.
         self.components: dict[str, dict[str, Any]] = {}
+        # Auditing (kernel.audit): every configured backend, and the policy; both or neither.
+        self.audit_backends: list[AuditBackend] = []
+        self.audit_sink: AuditUnion | None = None
+        self.audit_policy: PolicyRuleEvaluator | None = None
         self.context = ServerContext(self)  # all that factories and hooks get of the server
 
     # -- the ASGI application ------------------------------------------------------------------
@@ -201,6 +207,7 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
     for _, hooks in plugins.call_each("kernel_pre_shutdown_hooks", context=context):
         server.pre_shutdown_hooks.update(hooks or {})
     server.routes = collect_routes(plugins, context)
+    _build_audit(plugins, server)
 
     server.handler = build_handler_chain(_api_aggregator(plugins, server), server)
     log.info("plugins: %s", ", ".join(f"{p.name} ({p.distribution} {p.version})" for p in plugins.plugins))
@@ -216,6 +223,32 @@ def create_server_chain(options: Options, plugins: PluginManager) -> APIServer:
         log.info("storage backend: %s; API groups: %s", options.storage_backend,
                  ", ".join(g.group_version for g in server.api_groups.values()))
     return server
+
+
+def _build_audit(plugins: PluginManager, server: APIServer) -> None:
+    """The audit policy (one plugin at most) and backends; auditing is on only with both."""
+    policies = [(name, policy) for name, policy in plugins.call_each(
+        "kernel_audit_policy", context=server.context) if policy is not None]
+    if len(policies) > 1:
+        raise PluginError("kernel_audit_policy: more than one plugin provides the audit policy: "
+                          + ", ".join(name for name, _ in policies))
+    backends = _build(plugins, "kernel_audit_backends",
+                      list(plugins.components("kernel_audit_backends")), server)
+    if policies and backends:
+        server.audit_policy = policies[0][1]
+        server.audit_backends = [backend for _, backend in backends]
+        server.audit_sink = AuditUnion(server.audit_backends)
+        log.info("audit backends: %s", ", ".join(name for name, _ in backends))
+
+
+async def _shutdown_audit(backends: Sequence[AuditBackend]) -> None:
+    """Flush every audit backend, together, within SHUTDOWN_TIMEOUT (kube: after the drain)."""
+    with trio.move_on_after(AUDIT_SHUTDOWN_TIMEOUT) as scope:
+        async with trio.open_nursery() as nursery:
+            for backend in backends:
+                nursery.start_soon(backend.shutdown)
+    if scope.cancelled_caught:
+        log.warning("audit backends did not flush within %ss", AUDIT_SHUTDOWN_TIMEOUT)
 
 
 def _api_aggregator(plugins: PluginManager, server: APIServer) -> Handler:
@@ -325,6 +358,8 @@ async def run(server: APIServer, *, handle_signals: bool = True,
         if handle_signals:
             background.start_soon(_watch_signals, server)
         background.start_soon(server.log_check.flush_periodically)
+        for backend in server.audit_backends:  # before the first request can reach them
+            background.start_soon(backend.run)
         # The caches load before serving; with the backend down that waits, so a signal in the
         # meantime must end the startup instead of being left for after it.
         with trio.CancelScope() as startup:
@@ -338,6 +373,7 @@ async def run(server: APIServer, *, handle_signals: bool = True,
                 await listener.aclose()
         else:
             await _serve_until_shutdown(server, listeners, port, task_status)
+        await _shutdown_audit(server.audit_backends)
         background.cancel_scope.cancel()
     if server.storage is not None and hasattr(server.storage, "close"):
         await server.storage.close()

@@ -58,7 +58,7 @@ class Headers(dict[str, str]):
 class Request:
     __slots__ = ("scope", "receive", "_send", "info", "user", "original_user", "response_started",
                  "_headers", "_query", "extra_headers", "status", "audit_id", "unrouted", "received",
-                 "warnings", "audit_annotations")
+                 "warnings", "audit_annotations", "audit")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -81,6 +81,9 @@ class Request:
         # Warning texts for the response and annotations for the audit event, which code serving
         # the request adds through kernel.endpoints.request.recorded (admission among it).
         self.warnings, self.audit_annotations = recorded.start()
+        # The audit event being built (kernel.audit.context.AuditContext) when the request is
+        # audited; None otherwise, so the checks below cost one attribute test.
+        self.audit: Any = None
 
     @property
     def method(self) -> str:
@@ -151,6 +154,8 @@ class Request:
         if message["type"] == "http.response.start":
             self.response_started = True
             self.status = message["status"]
+            if self.audit is not None:
+                self.audit.response_started(self.status)
             extra = self.extra_headers + warning_headers(self.warnings) if self.warnings else self.extra_headers
             if extra:
                 message = {**message, "headers": [*message.get("headers", ()), *extra]}
@@ -177,4 +182,6 @@ class Request:
         # kube's NotFound handler is not instrumented: a path no handler serves must not add
         # a label set per made-up path (an object's 404 carries details and is counted).
         self.unrouted = error.code == 404 and not error.details
+        if self.audit is not None:
+            self.audit.log_status(error.status())
         await self.respond(error.code, error.body(), JSON, error.headers)

@@ -2,7 +2,7 @@
 
 Each filter wraps the next handler; the chain runs in kube-apiserver's order:
 audit init (Audit-Id) → HTTP log → panic recovery → request info → wait group (graceful drain)
-→ authentication → impersonation → max in flight → authorization → request metrics → timeout → the API handler.
+→ authentication → audit (when a policy and a backend are configured) → impersonation → max in flight → authorization → request metrics → timeout → the API handler.
 The HTTP log sits outside panic recovery (kube has it inside) so a 500 is logged with its status.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from kernel.server.filters.authentication import with_authentication
+from kernel.server.filters.authentication import unauthorized, with_authentication
+from kernel.server.filters.audit import with_audit, with_failed_authentication_audit
 from kernel.server.filters.auditid import with_audit_init
 from kernel.server.filters.authorization import with_authorization
 from kernel.server.filters.httplog import with_http_logging
@@ -23,6 +24,7 @@ from kernel.server.filters.timeout import with_timeout_for_non_long_running_requ
 from kernel.server.filters.waitgroup import with_wait_group
 
 if TYPE_CHECKING:
+    from kernel.audit import PolicyRuleEvaluator, Union
     from kernel.authentication import AuthenticatorChain
     from kernel.authorization import AuthorizerChain
     from kernel.endpoints.request import Handler
@@ -40,6 +42,8 @@ class ChainConfig(Protocol):
     authorizer: AuthorizerChain
     in_flight: WaitGroup
     signals: LifecycleSignals
+    audit_sink: Union | None  # every configured audit backend; None when auditing is off
+    audit_policy: PolicyRuleEvaluator | None
 
 
 def build_handler_chain(api_handler: Handler, server: ChainConfig) -> Handler:
@@ -51,7 +55,11 @@ def build_handler_chain(api_handler: Handler, server: ChainConfig) -> Handler:
     handler = with_max_in_flight_limit(handler, options.max_requests_inflight,
                                        options.max_mutating_requests_inflight, server.metrics)
     handler = with_impersonation(handler, server.authorizer)
-    handler = with_authentication(handler, server.authenticator)
+    failed = unauthorized
+    if server.audit_sink is not None and server.audit_policy is not None:
+        handler = with_audit(handler, server.audit_sink, server.audit_policy)
+        failed = with_failed_authentication_audit(failed, server.audit_sink, server.audit_policy)
+    handler = with_authentication(handler, server.authenticator, failed)
     handler = with_wait_group(handler, server.in_flight, server.signals,
                               options.shutdown_send_retry_after)
     handler = with_request_info(handler)

@@ -11,7 +11,14 @@ from kernel.endpoints.request import Handler, Request
 log = logging.getLogger("kernel.authentication")
 
 
-def with_authentication(handler: Handler, authenticator: Authenticator) -> Handler:
+async def unauthorized(request: Request) -> None:
+    await request.respond_error(status.unauthorized())
+
+
+def with_authentication(handler: Handler, authenticator: Authenticator,
+                        failed: Handler = unauthorized) -> Handler:
+    """``failed`` answers a request no authenticator accepted (kube's failed handler, audited
+    when auditing is on)."""
     async def authentication(request: Request) -> None:
         try:
             user = await authenticator.authenticate(request)
@@ -19,7 +26,7 @@ def with_authentication(handler: Handler, authenticator: Authenticator) -> Handl
             log.info("unable to authenticate the request: %s", error)
             user = None
         if user is None:
-            await request.respond_error(status.unauthorized())
+            await failed(request)
             return
         request.user = user
         # The credential has done its job: it must not travel further (to logs, proxies, ...).

@@ -10,6 +10,8 @@ from kernel.authorization import Attributes, AuthorizationError, Authorizer, Dec
 from kernel.endpoints.request import Handler, Request
 
 log = logging.getLogger("kernel.authorization")
+DECISION = "authorization.k8s.io/decision"
+REASON = "authorization.k8s.io/reason"
 
 
 def attributes_of(request: Request) -> Attributes:
@@ -28,9 +30,15 @@ def with_authorization(handler: Handler, authorizer: Authorizer) -> Handler:
         try:
             decision, reason = await authorizer.authorize(attributes)
         except AuthorizationError as error:  # a mode failed and none allowed: kube's 500
+            if request.audit is not None:
+                request.audit_annotations.setdefault(REASON, "internal error")
             log.info("authorization of %s %s failed: %s", attributes.verb, attributes.path, error)
             await request.respond_error(status.internal_error(str(error)))
             return
+        if request.audit is not None:  # kube's annotations, for the audit event only
+            annotations = request.audit_annotations
+            annotations.setdefault(DECISION, "allow" if decision is Decision.ALLOW else "forbid")
+            annotations.setdefault(REASON, reason)
         if decision is Decision.ALLOW:
             await handler(request)
             return

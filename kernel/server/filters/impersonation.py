@@ -181,6 +181,8 @@ def with_impersonation(handler: Handler, authorizer: Authorizer) -> Handler:
         groups_given = any(name == GROUP_HEADER for name, _ in _raw_headers(request))
         user = impersonated_user(wanted, groups_given)
         request.original_user, request.user = requestor, user
+        if request.audit is not None:
+            request.audit.log_impersonated_user(user)
         log.log(logs.level(3), "%s is impersonating %s", _user_string(requestor), _user_string(user))
         _remove_impersonation_headers(request)
         await handler(request)
