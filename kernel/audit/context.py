@@ -255,4 +255,5 @@ def log_response_object(request: Request, obj: Any, encoded_json: bytes | None =
     """``encoded_json``: the response body when it is already JSON, reused as it is."""
     audit: AuditContext | None = request.audit
     if audit is not None and not Level.less(audit.level, Level.REQUEST_RESPONSE):
-        audit.log_response_object(msgspec.Raw(encoded_json) if encoded_json is not None else obj)
+        # The response body may end in a newline (kube's JSON does); an event is one line.
+        audit.log_response_object(msgspec.Raw(encoded_json.rstrip()) if encoded_json is not None else obj)
