@@ -27,10 +27,18 @@ MAX_USER_AGENT_LENGTH = 1024
 USER_AGENT_TRUNCATED = "...TRUNCATED"
 
 
+_last_second: tuple[int, str] = (-1, "")  # the last whole second formatted (swapped whole)
+
+
 def micro_time(seconds: float) -> str:
     """metav1.MicroTime's JSON form: RFC 3339 in UTC with microseconds."""
+    global _last_second
     whole = int(seconds)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + ".%06dZ" % int((seconds - whole) * 1e6)
+    second, text = _last_second
+    if second != whole:  # formatting the date is most of the cost: once a second
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _last_second = (whole, text)
+    return f"{text}.{int((seconds - whole) * 1e6):06d}Z"
 
 
 def received_wall_time(request: Request) -> float:
