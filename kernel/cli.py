@@ -140,6 +140,9 @@ def plugins(argv: Sequence[str]) -> int:
     print(f"  authorization: privileged group system:masters, {', '.join(modes)}{default}")
     print(f"  admission: {', '.join(admission) or 'none'}")
     print(f"  storage backend: {options.storage_backend}")
+    audit = configured("kernel_audit_backends", list(manager.components("kernel_audit_backends")))
+    if audit:  # the policy is a file the plugin reads: kernel serve reports a bad one
+        print(f"  audit backends: {', '.join(audit)} (events only with an audit policy)")
     if unconfigured:
         print(f"  not configured: {describe_unconfigured(unconfigured)}")
     for warning in app.warnings(run_options, options):
