@@ -32,6 +32,9 @@ rules:
   resources: [{group: "", resources: ["configmaps"]}]
 - level: RequestResponse
   resources: [{group: "", resources: ["serviceaccounts"]}]
+  omitManagedFields: true
+- level: RequestResponse
+  resources: [{group: "", resources: ["podtemplates"]}]
 - level: Metadata
   resources: [{group: "", resources: ["limitranges"]}]
   omitStages: ["RequestReceived"]
@@ -63,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, panic_plugin_path: str) -> 
         panic_plugin_path, os.environ.get("PYTHONPATH")]))}
     kernel = start_kernel(
         work, "--plugins=api_core,api_rbac,authz_rbac,storage_memory,authn_token,audit,"
-              "test_audit_panic",
+              "api_admissionregistration,admission_policy,test_audit_panic",
         "--authorization-mode=RBAC", f"--token-auth-file={work / 'tokens.csv'}",
         f"--audit-policy-file={work / 'policy.yaml'}", f"--audit-log-path={work / 'audit.log'}",
         "-v=2", env=env)
@@ -132,6 +135,16 @@ def test_request_response_level_logs_the_response_object(server: KernelProcess) 
     assert complete[0]["requestObject"]["metadata"]["name"] == "robot"
     response = complete[0]["responseObject"]
     assert response["kind"] == "ServiceAccount" and response["metadata"]["uid"]
+    assert "managedFields" not in response["metadata"]  # the rule's omitManagedFields
+    # Without omitManagedFields they are logged as returned.
+    with server.client() as client:
+        created = client.post("/api/v1/namespaces/default/podtemplates",
+                              params={"fieldManager": "audit-test"}, json={
+                                  "metadata": {"name": "pt"}, "template": {"spec": {
+                                      "containers": [{"name": "c", "image": "busybox"}]}}})
+    assert created.status_code == 201 and created.json()["metadata"]["managedFields"]
+    [template] = events(server, 1, auditID=created.headers["audit-id"], stage="ResponseComplete")
+    assert template["responseObject"] == created.json()
 
 
 def test_none_level_and_omitted_stages(server: KernelProcess) -> None:
@@ -249,3 +262,29 @@ def test_health_checks_are_not_audited_by_the_none_rule(server: KernelProcess) -
     with server.client() as client:
         response = client.get("/readyz")
     assert events(server, auditID=response.headers["audit-id"]) == []
+
+
+def test_admission_annotations_reach_the_event(server: KernelProcess) -> None:
+    group = "/apis/admissionregistration.k8s.io/v1"
+    with server.client() as client:
+        assert client.post(f"{group}/validatingadmissionpolicies", json={
+            "metadata": {"name": "annotate"},
+            "spec": {"matchConstraints": {"resourceRules": [{
+                "operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                "resources": ["configmaps"]}]},
+                "auditAnnotations": [{"key": "name", "valueExpression": "object.metadata.name"}]},
+        }).status_code == 201
+        assert client.post(f"{group}/validatingadmissionpolicybindings", json={
+            "metadata": {"name": "annotate"},
+            "spec": {"policyName": "annotate", "validationActions": ["Audit"]}}).status_code == 201
+        deadline = time.monotonic() + 10
+        for n in range(1000):  # until the policy is in force
+            response = client.post("/api/v1/namespaces/default/configmaps",
+                                   json={"metadata": {"name": f"annotated-{n}"}})
+            [complete] = events(server, 1, auditID=response.headers["audit-id"],
+                                stage="ResponseComplete")
+            if "annotate/name" in complete.get("annotations", {}) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert complete["annotations"]["annotate/name"] == f"annotated-{n}"
+    assert complete["annotations"]["authorization.k8s.io/decision"] == "allow"
