@@ -247,9 +247,12 @@ def test_panic_is_a_500_and_a_panic_event(server: KernelProcess) -> None:
 
 def test_audit_id_header_and_request_log_agree(server: KernelProcess) -> None:
     with server.client() as client:
-        response = client.get("/api/v1/namespaces", headers={"Audit-ID": "my-own-audit-id"})
+        response = client.get("/api/v1/namespaces", headers={
+            "Audit-ID": "my-own-audit-id", "X-Forwarded-For": "10.1.2.3, bogus, 10.0.0.9"})
     assert response.headers["audit-id"] == "my-own-audit-id"
-    assert stages(events(server, 2, auditID="my-own-audit-id")) == ["RequestReceived", "ResponseComplete"]
+    found = events(server, 2, auditID="my-own-audit-id")
+    assert stages(found) == ["RequestReceived", "ResponseComplete"]
+    assert found[0]["sourceIPs"] == ["10.1.2.3", "10.0.0.9", "127.0.0.1"]  # proxies, then the peer
     deadline = time.monotonic() + 5
     while 'audit-ID="my-own-audit-id"' not in server.log() and time.monotonic() < deadline:
         time.sleep(0.05)
