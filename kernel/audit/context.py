@@ -9,6 +9,7 @@ backend may keep it while the request goes on.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,6 @@ def source_ips(request: Request) -> list[str]:
 
 
 def _is_ip(text: str) -> bool:
-    import ipaddress
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -12,7 +12,6 @@ The filter is only in the chain when a policy and at least one backend are confi
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from kernel.apimachinery import status
@@ -24,8 +23,6 @@ from kernel.server.filters.authorization import attributes_of
 
 if TYPE_CHECKING:
     from kernel.audit import Backend, Union
-
-log = logging.getLogger("kernel.audit")
 
 
 def _begin(request: Request, attributes: Attributes, policy: PolicyRuleEvaluator,
