@@ -127,3 +127,15 @@ def test_without_the_flag_bootstrap_tokens_are_not_accepted(tmp_path: Path) -> N
         assert "bootstrap-token (needs --enable-bootstrap-token-auth)" in kernel.log()
     finally:
         kernel.stop()
+
+
+def test_the_readme_example(kernel: KernelProcess) -> None:
+    kernel.kubectl("-n", "kube-system", "create", "secret", "generic", "bootstrap-token-07401b",
+                   "--type=bootstrap.kubernetes.io/token", "--from-literal=token-id=07401b",
+                   "--from-literal=token-secret=f395accd246ae52d",
+                   "--from-literal=usage-bootstrap-authentication=true",
+                   "--from-literal=expiration=2030-01-01T00:00:00Z",
+                   "--from-literal=auth-extra-groups=system:bootstrappers:nodes")
+    wait_authenticated(kernel, "07401b.f395accd246ae52d")
+    out = kernel.kubectl("--token=07401b.f395accd246ae52d", "auth", "whoami").stdout
+    assert "system:bootstrap:07401b" in out and "system:bootstrappers:nodes" in out
