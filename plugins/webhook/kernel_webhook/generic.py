@@ -7,10 +7,11 @@ webhook backend.
     await webhook.aclose()
 
 ``post`` POSTs the object as JSON to the kubeconfig's ``server`` (its CA, client certificate or
-bearer token, TLS server name) and returns the decoded JSON answer; a transient failure is retried
-with the backoff (kube's DefaultShouldRetry: a reset connection, HTTP 429, 500, 504, or an answer
-with Retry-After). Failures raise :class:`WebhookError`. ``post_once`` is one attempt, for
-callers that time or count each one (and retry with :func:`kernel_webhook.backoff.with_backoff`).
+bearer token, TLS server name) and returns the decoded JSON answer (None when the body is
+empty); a transient failure is retried with the backoff (kube's DefaultShouldRetry: a reset
+connection, HTTP 429, 500, 504, or an answer with Retry-After). Failures raise
+:class:`WebhookError`. ``post_once`` is one attempt, for callers that time or count each one
+(and retry with :func:`kernel_webhook.backoff.with_backoff`).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class GenericWebhook:
 
     async def post(self, obj: Any) -> Any:
         """POST ``obj`` (JSON-encodable, or bytes sent as they are), retried with the backoff; the
-        decoded JSON answer. WebhookError when every attempt failed."""
+        decoded JSON answer (None for an empty body). WebhookError when every attempt failed."""
         return await with_backoff(lambda: self.post_once(obj), self.backoff, should_retry,
                                   f"webhook {self.server}")
 
@@ -126,6 +127,8 @@ class GenericWebhook:
             retry = code in RETRY_STATUS or "retry-after" in response.headers
             raise WebhookError(f"the webhook answered HTTP {code}: {response.text[:200]}", retry=retry,
                                result="timeout" if code == 504 else "error", code=code)
+        if not response.content.strip():
+            return None  # an answer without a body (the audit webhook's): only success counts
         try:
             return msgspec.json.decode(response.content)
         except msgspec.DecodeError as error:

@@ -68,6 +68,11 @@ async def test_an_answer_that_is_not_json_is_an_error(webhook: GenericWebhook, s
         await webhook.post({})
 
 
+async def test_an_empty_answer_is_none(webhook: GenericWebhook, server: WebhookServer) -> None:
+    server.handle = lambda path, body: b""
+    assert await webhook.post({"kind": "EventList", "items": []}) is None
+
+
 async def test_a_slow_webhook_times_out(server: WebhookServer, tmp_path: Path) -> None:
     hook = GenericWebhook.from_file(server.write_kubeconfig(tmp_path / "hook"), timeout=0.3, backoff=FAST)
     server.delay = 1
