@@ -39,6 +39,7 @@ from kernel.server.options import Options
 from kernel.plugins import PluginError, PluginManager, describe_unconfigured, unconfigured_reason
 from kernel.endpoints.request import Handler, Request
 from kernel.server.routes import ASGIApp, collect_routes, forward, route_for
+from kernel.server.subresources import build_subresources, unattached
 from kernel.storage.cacher import Cacher
 from kernel.version import version_info
 
@@ -79,6 +80,7 @@ class APIServer:
         self.non_resource: dict[str, Handler] = {}
         self.document_routes: set[str] = set()  # discovery and OpenAPI paths, rebuilt with the groups
         self.routes: list[tuple[str, ASGIApp]] = []  # plugins' (prefix, app), from kernel_routes
+        self.subresources: dict[tuple[str, str], dict[str, Any]] = {}  # from kernel_subresources
         self.handler: Handler
         self.url = ""  # https://host:port once listening
         self.secure_port = 0  # the bound port once listening (--secure-port may be 0)
@@ -165,10 +167,15 @@ def _install_api_groups(server: APIServer) -> None:
     server.storage = plugins.components("kernel_storage_backends")[options.storage_backend][1](
         server.context)
     server.components["storage_backends"][options.storage_backend] = server.storage
+    server.subresources = build_subresources(plugins, options, server.context)
     for name, (_, factory) in factories.items():
         group: APIGroup = factory(server.context)
         server.components["api_groups"][name] = group
         install_group(server, group)  # its caches start in run(), with every other one
+    missing = unattached(server.subresources, server.api_groups)
+    if missing:
+        raise PluginError("kernel_subresources: no selected plugin serves the resource of "
+                          + ", ".join(missing))
     server.metrics.add_callback_gauge(
         "apiserver_storage_objects", "Number of stored objects at the time of last check split "
         "by kind (read from the watch cache at scrape time).", "resource",
