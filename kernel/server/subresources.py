@@ -14,16 +14,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kernel.endpoints.apigroup import APIGroup
-from kernel.plugins import PluginError, unconfigured_reason
-from kernel.registry.subresources import CustomSubresource
 
 if TYPE_CHECKING:
-    from kernel.context import ServerContext
-    from kernel.plugins import PluginManager
-    from kernel.server.options import Options
+    from kernel.registry.subresources import CustomSubresource
 
 #: ``{(group, resource): {subresource: CustomSubresource}}``
-Subresources = dict[tuple[str, str], dict[str, CustomSubresource]]
+Subresources = dict[tuple[str, str], dict[str, "CustomSubresource"]]
+
+
+class SubresourceError(ValueError):
+    """A contributed subresource that cannot be attached (the server chain reports it as a
+    PluginError: this module may not import kernel.plugins, which imports the context)."""
 
 
 def parse_key(key: str) -> tuple[str, str, str]:
@@ -31,26 +32,9 @@ def parse_key(key: str) -> tuple[str, str, str]:
     ``deployments.apps/x`` → ("apps", "deployments", "x")."""
     resource, sep, subresource = key.partition("/")
     if not sep or not resource or not subresource or "/" in subresource:
-        raise PluginError(f"kernel_subresources: {key!r} is not <resource>[.<group>]/<subresource>")
+        raise SubresourceError(f"kernel_subresources: {key!r} is not <resource>[.<group>]/<subresource>")
     plural, _, group = resource.partition(".")
     return group, plural, subresource
-
-
-def build_subresources(plugins: PluginManager, options: Options, context: ServerContext) -> Subresources:
-    """Call every selected plugin's subresource factories (skipping unconfigured ones)."""
-    built: Subresources = {}
-    for key, (plugin, factory) in plugins.components("kernel_subresources").items():
-        group, plural, name = parse_key(key)
-        if unconfigured_reason(factory, options):
-            continue
-        custom = factory(context)
-        if custom is None:
-            continue
-        if not isinstance(custom, CustomSubresource):
-            raise PluginError(f"kernel_subresources: plugin {plugin}: {key} must be a "
-                              f"CustomSubresource, not {type(custom).__name__}")
-        built.setdefault((group, plural), {})[name] = custom
-    return built
 
 
 def attach(group: APIGroup, subresources: Mapping[tuple[str, str], Mapping[str, Any]]) -> APIGroup:
@@ -63,7 +47,7 @@ def attach(group: APIGroup, subresources: Mapping[tuple[str, str], Mapping[str, 
         if extra:
             clash = sorted(set(extra) & (set(spec.subresources) | set(spec.custom_subresources)))
             if clash:
-                raise PluginError(f"kernel_subresources: {spec.group_resource} already has the "
+                raise SubresourceError(f"kernel_subresources: {spec.group_resource} already has the "
                                   f"subresource {', '.join(clash)}")
             spec = dataclasses.replace(spec, custom_subresources={**spec.custom_subresources, **extra})
             changed = True
