@@ -4,7 +4,8 @@ Hooks: the flags and their validation; completion (the default issuer, --api-aud
 defaulting to the issuers as kube does, the signing key: --service-account-signing-key-file or
 one generated into --cert-dir); the ``serviceaccounts/token`` subresource (TokenRequest); the
 ``serviceaccount`` authenticator (bound and legacy Secret tokens, objects read from informers);
-and the issuer's OIDC discovery documents as routes.
+the issuer's OIDC discovery documents as routes; and kube's tokens controller, which fills
+``kubernetes.io/service-account-token`` Secrets.
 """
 
 from __future__ import annotations
@@ -192,3 +193,18 @@ def kernel_routes(context):
                                                                     context.secure_port)
 
     return create_routes(issuer, jwks_uri, options.service_account_keys)
+
+
+async def _start_tokens_controller(context) -> None:
+    from kernel.server.certs import trust_anchor_pem
+    from kernel_authn_serviceaccount.tokens_controller import TokensController, legacy_generator
+
+    controller = TokensController(context, legacy_generator(context.options.service_account_keys),
+                                  trust_anchor_pem(context.options.serving).decode())
+    controller.start()
+    context.spawn("tokens-controller", controller.run)
+
+
+@hookimpl
+def kernel_post_start_hooks(context):
+    return {"start-tokens-controller": _start_tokens_controller}

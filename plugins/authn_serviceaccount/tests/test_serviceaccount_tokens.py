@@ -328,3 +328,53 @@ def test_another_kernel_trusts_the_issuer_through_oidc_discovery(kernel, tmp_pat
         assert response.json()["status"]["userInfo"]["username"] == f"{kernel.issuer}#{SA_USER}"
     finally:
         relying.stop()
+
+
+def _eventually_secret(kernel, name: str, check, timeout: float = 10) -> dict | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with kernel.client() as client:
+            response = client.get(f"/api/v1/namespaces/default/secrets/{name}")
+        obj = response.json() if response.status_code == 200 else None
+        if check(obj):
+            return obj
+        assert time.monotonic() < deadline, obj
+        time.sleep(0.05)
+
+
+def test_tokens_controller_fills_service_account_token_secrets(kernel) -> None:
+    kernel.kubectl("create", "serviceaccount", "builder")
+    with kernel.client() as client:
+        response = client.post("/api/v1/namespaces/default/secrets", json={
+            "metadata": {"name": "builder-token", "annotations": {
+                "kubernetes.io/service-account.name": "builder"}},
+            "type": "kubernetes.io/service-account-token"})
+        assert response.status_code == 201, response.text
+    secret = _eventually_secret(kernel, "builder-token", lambda s: s and "token" in s.get("data", {}))
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["namespace"] == "default"
+    assert data["ca.crt"] == Path(kernel.ca_file).read_text()
+    uid = _sa_uid(kernel, "builder")
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == uid
+    claims = jwt.decode(data["token"], options={"verify_signature": False})
+    assert claims == {"iss": "kubernetes/serviceaccount",
+                      "sub": "system:serviceaccount:default:builder",
+                      "kubernetes.io/serviceaccount/namespace": "default",
+                      "kubernetes.io/serviceaccount/secret.name": "builder-token",
+                      "kubernetes.io/serviceaccount/service-account.name": "builder",
+                      "kubernetes.io/serviceaccount/service-account.uid": uid}
+    _eventually_status(kernel, data["token"], 200)
+    assert _whoami(kernel, data["token"])["username"] == "system:serviceaccount:default:builder"
+    # the account goes: its token Secret goes with it, and the token stops working
+    kernel.kubectl("delete", "serviceaccount", "builder")
+    _eventually_secret(kernel, "builder-token", lambda s: s is None)
+    _eventually_status(kernel, data["token"], 401)
+
+
+def test_tokens_controller_deletes_a_secret_of_a_missing_account(kernel) -> None:
+    with kernel.client() as client:
+        assert client.post("/api/v1/namespaces/default/secrets", json={
+            "metadata": {"name": "orphan-token", "annotations": {
+                "kubernetes.io/service-account.name": "nobody-here"}},
+            "type": "kubernetes.io/service-account-token"}).status_code == 201
+    _eventually_secret(kernel, "orphan-token", lambda s: s is None)
