@@ -378,3 +378,29 @@ def test_tokens_controller_deletes_a_secret_of_a_missing_account(kernel) -> None
                 "kubernetes.io/service-account.name": "nobody-here"}},
             "type": "kubernetes.io/service-account-token"}).status_code == 201
     _eventually_secret(kernel, "orphan-token", lambda s: s is None)
+
+
+def test_node_bound_token_stops_working_once_the_node_is_deleted(kernel) -> None:
+    with kernel.client() as client:
+        node = client.post("/api/v1/nodes", json={"metadata": {"name": "n-bound"}}).json()
+    response = _token_request(kernel, {"audiences": [AUDIENCE], "boundObjectRef": {
+        "kind": "Node", "apiVersion": "v1", "name": "n-bound"}})
+    assert response.status_code == 201, response.text
+    token = response.json()["status"]["token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["kubernetes.io"]["node"] == {"name": "n-bound", "uid": node["metadata"]["uid"]}
+    extra = _whoami(kernel, token)["extra"]
+    assert extra["authentication.kubernetes.io/node-name"] == ["n-bound"]
+    assert extra["authentication.kubernetes.io/node-uid"] == [node["metadata"]["uid"]]
+    kernel.kubectl("delete", "node", "n-bound")
+    _eventually_status(kernel, token, 401)
+
+
+def test_token_review_of_a_service_account_token(kernel) -> None:
+    token = _token(kernel, f"--audience={AUDIENCE}")
+    with kernel.client() as client:
+        review = client.post("/apis/authentication.k8s.io/v1/tokenreviews", json={
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "spec": {"token": token}}).json()
+    assert review["status"]["authenticated"] is True
+    assert review["status"]["user"]["username"] == SA_USER
