@@ -3,9 +3,7 @@ a generated key reused across restarts), and ECDSA plus extra verifying keys end
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jwt

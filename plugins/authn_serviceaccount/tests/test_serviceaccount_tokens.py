@@ -172,9 +172,9 @@ def test_secret_bound_token_stops_working_once_the_secret_is_deleted(kernel) -> 
     _eventually_status(kernel, token, 401)
 
 
-def _token_request(kernel, spec: dict, name: str = "default", **metadata) -> httpx.Response:
+def _token_request(kernel, spec: dict, account: str = "default", **metadata) -> httpx.Response:
     with kernel.client() as client:
-        return client.post(f"/api/v1/namespaces/default/serviceaccounts/{name}/token", json={
+        return client.post(f"/api/v1/namespaces/default/serviceaccounts/{account}/token", json={
             "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
             "metadata": metadata, "spec": spec})
 
@@ -185,7 +185,7 @@ def test_token_request_answers_kube_errors(kernel) -> None:
     assert response.json()["message"] == (
         'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid value: '
         "599: may not specify a duration less than 10 minutes")
-    response = _token_request(kernel, {}, name="nobody")
+    response = _token_request(kernel, {}, account="nobody")
     assert (response.status_code, response.json()["message"]) == (
         404, 'serviceaccounts "nobody" not found')
     pod = _create_pod(kernel, "uid-check")
@@ -205,13 +205,23 @@ def test_token_request_answers_kube_errors(kernel) -> None:
         400, "cannot bind token to object of type apps/v1, Kind=Deployment")
     kernel.kubectl("create", "serviceaccount", "robot")
     response = _token_request(kernel, {"boundObjectRef": {
-        "kind": "Pod", "apiVersion": "v1", "name": "uid-check"}}, name="robot")
+        "kind": "Pod", "apiVersion": "v1", "name": "uid-check"}}, account="robot")
     assert (response.status_code, response.json()["message"]) == (400, (
         'cannot bind token for serviceaccount "robot" to pod running with different '
         "serviceaccount name."))
-    response = _token_request(kernel, {}, name="default", namespace="other")
-    assert response.status_code in (400, 422)
-    assert pod["metadata"]["uid"]
+    response = _token_request(kernel, {}, namespace="other")
+    assert (response.status_code, response.json()["message"]) == (
+        400, "the namespace of the provided object does not match the namespace sent on the request")
+    response = _token_request(kernel, {}, name="someone")
+    assert (response.status_code, response.json()["message"]) == (422, (
+        'TokenRequest.authentication.k8s.io "default" is invalid: metadata.name: Invalid value: '
+        '"someone": must match the service account name if specified'))
+    response = _token_request(kernel, {}, uid="not-the-uid")
+    assert (response.status_code, response.json()["message"]) == (409, (
+        'Operation cannot be fulfilled on TokenRequest.authentication.k8s.io "default": the UID in '
+        f"the token request (not-the-uid) does not match the UID of the service account "
+        f"({_sa_uid(kernel)})"))
+    assert pod["metadata"]["uid"] != "not-the-uid"
 
 
 def test_token_request_answer_and_extended_admission_token(kernel) -> None:
