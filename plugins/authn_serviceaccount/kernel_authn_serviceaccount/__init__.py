@@ -85,6 +85,12 @@ def _issuer_errors(issuers: list[str]) -> list[str]:
     return errors
 
 
+def _file_error(path: str, error: Exception) -> str:
+    if isinstance(error, OSError):  # "<path>: No such file or directory", as Go's os errors read
+        return f"{path}: {error.strerror or error}"
+    return str(error)
+
+
 @hookimpl
 def kernel_validate_options(options):
     from kernel_authn_serviceaccount.keys import (KeyFileError, private_key_from_file,
@@ -104,15 +110,14 @@ def kernel_validate_options(options):
             public_keys_from_file(path)
         except (OSError, KeyFileError) as error:
             errors.append(f"--service-account-key-file: failed to set up public service account "
-                          f"keys: {getattr(error, 'strerror', None) and f'{path}: {error.strerror}' or error}")
+                          f"keys: {_file_error(path, error)}")
     if options.service_account_signing_key_file:
         path = options.service_account_signing_key_file
         try:
             private_key_from_file(path)
         except (OSError, KeyFileError) as error:
             errors.append(f"--service-account-signing-key-file: failed to parse "
-                          f"service-account-issuer-key-file: "
-                          f"{getattr(error, 'strerror', None) and f'{path}: {error.strerror}' or error}")
+                          f"service-account-issuer-key-file: {_file_error(path, error)}")
     return errors
 
 
@@ -182,10 +187,10 @@ def kernel_routes(context):
 
     options = context.options
     issuer = options.service_account_issuer[0]
-    if discovery_error(issuer, options.service_account_jwks_uri):
+    why = discovery_error(issuer, options.service_account_jwks_uri)
+    if why:  # kube serves no discovery for an issuer that is not an https URL
         context.logger("kernel_authn_serviceaccount").warning(
-            "service account issuer discovery is disabled: %s",
-            discovery_error(issuer, options.service_account_jwks_uri))
+            "service account issuer discovery is disabled: %s", why)
         return {}
 
     def jwks_uri() -> str:  # the port is known once serving (--secure-port=0 picks one)

@@ -91,3 +91,18 @@ def test_ecdsa_signing_key_and_extra_verifying_keys(tmp_path) -> None:
             assert client.get("/api", headers={"Authorization": f"Bearer {old}"}).status_code == 200
     finally:
         kernel.stop()
+
+
+def test_an_issuer_that_is_not_an_https_url_signs_but_serves_no_discovery(tmp_path) -> None:
+    kernel = start_kernel(tmp_path / "k", PLUGINS, "--service-account-issuer=my-cluster")
+    try:
+        token = kernel.kubectl("create", "token", "default").stdout.strip()
+        assert jwt.decode(token, options={"verify_signature": False})["aud"] == ["my-cluster"]
+        with kernel.client() as client:
+            assert client.get("/api", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert client.get("/openid/v1/jwks").status_code == 404
+            assert client.get("/.well-known/openid-configuration").status_code == 404
+        assert "service account issuer discovery is disabled: issuer URL must use https scheme, " \
+               "got: my-cluster" in kernel.log()
+    finally:
+        kernel.stop()
