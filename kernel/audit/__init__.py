@@ -109,13 +109,18 @@ class Backend(Protocol):
 
 
 class Union:
-    """Several backends as one (kube's union backend): every event goes to each."""
+    """Several backends as one (kube's union backend): every event goes to each.
 
-    def __init__(self, backends: Sequence[Backend]) -> None:
+    ``observe`` is called with the number of events handed on (apiserver_audit_event_total)."""
+
+    def __init__(self, backends: Sequence[Backend], observe: Any = None) -> None:
         self.backends = tuple(backends)
         self.name = "union[" + ",".join(b.name for b in self.backends) + "]"
+        self._observe = observe
 
     def process_events(self, events: Sequence[Mapping[str, Any]]) -> bool:
+        if self._observe is not None:
+            self._observe(len(events))
         accepted = True
         for backend in self.backends:
             accepted = backend.process_events(events) and accepted

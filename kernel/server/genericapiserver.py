@@ -20,6 +20,7 @@ from kernel.server import kubeconfig
 from kernel.admission import Admission, admission_order
 from kernel.audit import SHUTDOWN_TIMEOUT as AUDIT_SHUTDOWN_TIMEOUT
 from kernel.audit import Backend as AuditBackend, PolicyRuleEvaluator, Union as AuditUnion
+from kernel.audit.metrics import AuditMetrics
 from kernel.endpoints.apigroup import APIGroup
 from kernel.apimachinery import status
 from kernel.registry.store import Store
@@ -94,6 +95,7 @@ class APIServer:
         self.audit_backends: list[AuditBackend] = []
         self.audit_sink: AuditUnion | None = None
         self.audit_policy: PolicyRuleEvaluator | None = None
+        self.audit_metrics: AuditMetrics | None = None
         self.context = ServerContext(self)  # all that factories and hooks get of the server
 
     # -- the ASGI application ------------------------------------------------------------------
@@ -268,7 +270,9 @@ def _build_audit(plugins: PluginManager, server: APIServer) -> None:
     if policies and backends:
         server.audit_policy = policies[0][1]
         server.audit_backends = [backend for _, backend in backends]
-        server.audit_sink = AuditUnion(server.audit_backends)
+        metrics = AuditMetrics.of(server.metrics.registry)
+        server.audit_metrics = metrics
+        server.audit_sink = AuditUnion(server.audit_backends, metrics.events.inc)
         log.info("audit backends: %s", ", ".join(name for name, _ in backends))
 
 

@@ -25,6 +25,7 @@ from kernel.server.filters.waitgroup import with_wait_group
 
 if TYPE_CHECKING:
     from kernel.audit import PolicyRuleEvaluator, Union
+    from kernel.audit.metrics import AuditMetrics
     from kernel.authentication import AuthenticatorChain
     from kernel.authorization import AuthorizerChain
     from kernel.endpoints.request import Handler
@@ -44,6 +45,7 @@ class ChainConfig(Protocol):
     signals: LifecycleSignals
     audit_sink: Union | None  # every configured audit backend; None when auditing is off
     audit_policy: PolicyRuleEvaluator | None
+    audit_metrics: AuditMetrics | None
 
 
 def build_handler_chain(api_handler: Handler, server: ChainConfig) -> Handler:
@@ -57,8 +59,9 @@ def build_handler_chain(api_handler: Handler, server: ChainConfig) -> Handler:
     handler = with_impersonation(handler, server.authorizer)
     failed = unauthorized
     if server.audit_sink is not None and server.audit_policy is not None:
-        handler = with_audit(handler, server.audit_sink, server.audit_policy)
-        failed = with_failed_authentication_audit(failed, server.audit_sink, server.audit_policy)
+        handler = with_audit(handler, server.audit_sink, server.audit_policy, server.audit_metrics)
+        failed = with_failed_authentication_audit(failed, server.audit_sink, server.audit_policy,
+                                                  server.audit_metrics)
     handler = with_authentication(handler, server.authenticator, failed)
     handler = with_wait_group(handler, server.in_flight, server.signals,
                               options.shutdown_send_retry_after)

@@ -23,12 +23,16 @@ from kernel.server.filters.authorization import attributes_of
 
 if TYPE_CHECKING:
     from kernel.audit import Backend, Union
+    from kernel.audit.metrics import AuditMetrics
 
 
 def _begin(request: Request, attributes: Attributes, policy: PolicyRuleEvaluator,
-           sink: Backend | Union, long_running: bool) -> AuditContext | None:
+           sink: Backend | Union, long_running: bool,
+           metrics: AuditMetrics | None) -> AuditContext | None:
     """evaluatePolicyAndCreateAuditEvent: the request's audit context, None at level None."""
     config = policy.level_and_stages(attributes)
+    if metrics is not None:
+        metrics.level_counters[config.level].inc()
     if config.level == Level.NONE:
         return None
     context = AuditContext(config, sink, request, attributes, long_running)
@@ -36,15 +40,19 @@ def _begin(request: Request, attributes: Attributes, policy: PolicyRuleEvaluator
     return context
 
 
-def with_audit(handler: Handler, sink: Backend | Union, policy: PolicyRuleEvaluator) -> Handler:
+def with_audit(handler: Handler, sink: Backend | Union, policy: PolicyRuleEvaluator,
+               metrics: AuditMetrics | None = None) -> Handler:
     async def audit(request: Request) -> None:
         info = request.info
         assert info is not None
-        context = _begin(request, attributes_of(request), policy, sink, info.is_long_running)
+        context = _begin(request, attributes_of(request), policy, sink, info.is_long_running,
+                         metrics)
         if context is None:
             await handler(request)
             return
         if not context.process_stage(Stage.REQUEST_RECEIVED):
+            if metrics is not None:
+                metrics.rejected.inc()
             await request.respond_error(status.internal_error("failed to store audit event"))
             return
         try:
@@ -72,13 +80,14 @@ def _complete(context: AuditContext) -> None:
 
 
 def with_failed_authentication_audit(failed: Handler, sink: Backend | Union,
-                                     policy: PolicyRuleEvaluator) -> Handler:
+                                     policy: PolicyRuleEvaluator,
+                                     metrics: AuditMetrics | None = None) -> Handler:
     """The 401 handler, audited: one ResponseStarted event, its user empty."""
     async def failed_authentication_audit(request: Request) -> None:
         info = request.info
         assert info is not None
         attributes = attributes_of_unauthenticated(request)
-        context = _begin(request, attributes, policy, sink, long_running=True)
+        context = _begin(request, attributes, policy, sink, True, metrics)
         if context is not None:
             context.response_status = {"metadata": {}, "message": _auth_methods(request)}
         await failed(request)

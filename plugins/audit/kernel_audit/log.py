@@ -31,6 +31,7 @@ import trio
 
 log = logging.getLogger("kernel.audit.log")
 
+PLUGIN_NAME = "log"
 MODE_BATCH, MODE_BLOCKING, MODE_BLOCKING_STRICT = "batch", "blocking", "blocking-strict"
 MODES = (MODE_BATCH, MODE_BLOCKING, MODE_BLOCKING_STRICT)
 FORMAT_LEGACY, FORMAT_JSON = "legacy", "json"
@@ -56,12 +57,16 @@ class Stdout:
 
 
 class LogBackend:
-    name = "log"
+    name = PLUGIN_NAME
 
     def __init__(self, open_writer: Callable[[], Writer], *, format: str = FORMAT_JSON,
                  mode: str = MODE_BLOCKING, buffer_size: int = BLOCKING_QUEUE,
-                 max_batch_size: int = 1, max_batch_wait: float = 0.0) -> None:
+                 max_batch_size: int = 1, max_batch_wait: float = 0.0,
+                 lost: Callable[[str, int], None] = lambda plugin, count: None) -> None:
+        """``lost(plugin, count)`` counts events not delivered (apiserver_audit_error_total):
+        ``buffered`` for those dropped on a full buffer, ``log`` for failed writes, as kube's."""
         self._open_writer = open_writer
+        self._lost = lost
         self._encode: Callable[[Mapping[str, Any]], bytes] = (
             _json_line if format == FORMAT_JSON else _legacy_line)
         self.mode = mode
@@ -90,6 +95,7 @@ class LogBackend:
         for event in events:
             if len(lines) >= self._limit:
                 self.dropped += 1
+                self._lost("buffered", 1)
                 if self.dropped == 1 or self.dropped % 1000 == 0:
                     log.error("audit log backend: buffer full, %d event(s) dropped so far", self.dropped)
                 if strict:
@@ -158,6 +164,7 @@ class LogBackend:
             self._failed = False
         except OSError as error:
             self.errors += 1
+            self._lost(PLUGIN_NAME, len(lines))
             self._failed = True
             log.error("audit log backend: error writing %d event(s): %s", len(lines), error)
 

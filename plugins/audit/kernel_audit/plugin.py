@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kernel import hookimpl
+from kernel.audit.metrics import AuditMetrics
 from kernel.plugins import configured_by
 from kernel.server.options import duration
 
@@ -142,7 +143,8 @@ def _log_backend(context) -> LogBackend:
                       mode=options.audit_log_mode,
                       buffer_size=options.audit_log_batch_buffer_size,
                       max_batch_size=options.audit_log_batch_max_size,
-                      max_batch_wait=options.audit_log_batch_max_wait)
+                      max_batch_wait=options.audit_log_batch_max_wait,
+                      lost=AuditMetrics.of(context.metrics.registry).plugin_error)
 
 
 def _writer_factory(options: Any):

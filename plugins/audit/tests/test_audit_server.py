@@ -291,3 +291,20 @@ def test_admission_annotations_reach_the_event(server: KernelProcess) -> None:
             time.sleep(0.1)
     assert complete["annotations"]["annotate/name"] == f"annotated-{n}"
     assert complete["annotations"]["authorization.k8s.io/decision"] == "allow"
+
+
+def test_audit_metrics(server: KernelProcess) -> None:
+    def sample(text: str, name: str) -> float:
+        line = next(l for l in text.splitlines() if l.startswith(name + " "))
+        return float(line.split()[-1])
+
+    with server.client() as client:
+        before = client.get("/metrics").text
+        client.get("/api/v1/namespaces/default/secrets")  # Metadata: two events
+        client.get("/readyz")  # None
+        after = client.get("/metrics").text
+    assert sample(after, "apiserver_audit_event_total") >= sample(before, "apiserver_audit_event_total") + 2
+    for level in ("Metadata", "None"):
+        name = f'apiserver_audit_level_total{{level="{level}"}}'
+        assert sample(after, name) >= sample(before, name) + 1
+    assert "apiserver_audit_requests_rejected_total 0.0" in after

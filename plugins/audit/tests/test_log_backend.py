@@ -118,8 +118,9 @@ async def test_events_are_written_in_order_and_flushed_at_shutdown(tmp_path: Pat
 
 async def test_blocking_strict_refuses_events_once_writing_failed(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")  # a file where the log's directory should be
+    lost: list[tuple[str, int]] = []
     backend = LogBackend(lambda: RotatingFile(str(tmp_path / "file" / "audit.log"), 0),
-                         mode=MODE_BLOCKING_STRICT)
+                         mode=MODE_BLOCKING_STRICT, lost=lambda *args: lost.append(args))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(backend.run)
         assert backend.process_events([event(1)]) is True  # not known to fail yet
@@ -128,15 +129,17 @@ async def test_blocking_strict_refuses_events_once_writing_failed(tmp_path: Path
                 await trio.sleep(0.01)
         assert backend.errors >= 1
         await backend.shutdown()
+    assert lost and {plugin for plugin, _ in lost} == {"log"}  # apiserver_audit_error_total
 
 
 async def test_batch_mode_drops_events_on_a_full_buffer_and_still_accepts(tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
+    lost: list[tuple[str, int]] = []
     backend = LogBackend(lambda: RotatingFile(str(path), 0), mode=MODE_BATCH, buffer_size=3,
-                         max_batch_size=10, max_batch_wait=0.05)
+                         max_batch_size=10, max_batch_wait=0.05, lost=lambda *args: lost.append(args))
     for n in range(5):  # the writer is not running yet: the buffer fills
         assert backend.process_events([event(n)]) is True  # kube's batch backend returns true too
-    assert backend.dropped == 2
+    assert backend.dropped == 2 and lost == [("buffered", 1), ("buffered", 1)]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(backend.run)
         await trio.sleep(0.1)
