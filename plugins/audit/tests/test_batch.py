@@ -16,8 +16,6 @@ from kernel_audit.batch import (
     BATCH, BLOCKING, BLOCKING_STRICT, BatchConfig, BufferedBackend, Event, UnbatchedBackend, wrap,
 )
 
-pytestmark = pytest.mark.trio
-
 NO_THROTTLE = BatchConfig(buffer_size=100, max_batch_size=3, max_batch_wait=30.0, throttle_enable=False)
 
 
