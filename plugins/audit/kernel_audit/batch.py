@@ -38,7 +38,7 @@ log = logging.getLogger("kernel.audit")
 PLUGIN_NAME = "buffered"  # kube's label for the buffer's own errors
 BATCH, BLOCKING, BLOCKING_STRICT = "batch", "blocking", "blocking-strict"
 MODES = (BATCH, BLOCKING, BLOCKING_STRICT)
-SHUTDOWN_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 50.0  # within the kernel's 60 s for all backends, so this one ends cleanly
 
 Event = Mapping[str, Any]
 
@@ -179,12 +179,14 @@ class _Background:
         """Stop taking events; send the buffered ones and wait for the sends, at most
         ``shutdown_timeout`` seconds (then cancel them: what is unsent is counted as errors)."""
         self._send.close()
-        with trio.move_on_after(self.shutdown_timeout):
-            if self._started:
-                await self._finished.wait()
-            else:  # never started (the server did not get to serve): flush here
-                await self.run()
-        self._scope.cancel()
+        try:
+            with trio.move_on_after(self.shutdown_timeout):
+                if self._started:
+                    await self._finished.wait()
+                else:  # never started (the server did not get to serve): flush here
+                    await self.run()
+        finally:  # also when the kernel's own bound cancels us: run() counts what is left
+            self._scope.cancel()
         await self._finished.wait()
         await self.delegate.aclose()
 
@@ -214,11 +216,11 @@ class BufferedBackend(_Background):
         return f"{PLUGIN_NAME}<{self.delegate.name}>"
 
     def process_events(self, events: Sequence[Event]) -> bool:
-        """Buffer ``events`` (a shallow copy of each: the caller may reuse its dicts); never waits.
-        True even when the buffer is full and they are dropped, as kube."""
+        """Buffer ``events`` (the stage's own snapshots: kept as they are); never waits. True
+        even when the buffer is full and they are dropped, as kube."""
         for i, event in enumerate(events):
             try:
-                self._send.send_nowait(dict(event))
+                self._send.send_nowait(event)
             except (trio.WouldBlock, trio.ClosedResourceError) as error:
                 reason = "audit buffer queue blocked" if isinstance(error, trio.WouldBlock) \
                     else "audit backend shut down"
@@ -283,13 +285,13 @@ class UnbatchedBackend(_Background):
 
     def process_events(self, events: Sequence[Event]) -> bool:
         if events:
-            self._put([dict(event) for event in events], events)
+            self._put(list(events), events)
         return True
 
     async def deliver(self, events: Sequence[Event]) -> bool:
         """Send ``events`` now and wait: kube's blocking answer (always True: errors are counted
         and logged) or blocking-strict's (False when the delegate failed)."""
-        delivered = await self._deliver([dict(event) for event in events])
+        delivered = await self._deliver(list(events))
         return delivered or self.mode != BLOCKING_STRICT
 
     async def _drain(self, senders: trio.Nursery) -> None:
