@@ -101,8 +101,11 @@ class WebhookDelegate:
             headers = {"Accept": "application/json", "Content-Type": "application/json"}
             if self.client.token:
                 headers["Authorization"] = f"Bearer {self.client.token}"
+            # no cap on connections, as Go's transport: batches held by a slow webhook must not
+            # queue behind each other in the pool (the throttle bounds how many start)
             self._http = httpx.AsyncClient(verify=self._ssl, headers=headers, timeout=self.timeout,
-                                           follow_redirects=False)
+                                           follow_redirects=False,
+                                           limits=httpx.Limits(max_connections=None, max_keepalive_connections=20))
         return self._http
 
     async def _post(self, body: bytes) -> None:

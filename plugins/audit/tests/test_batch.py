@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import trio
-import trio.testing
 from prometheus_client import CollectorRegistry
 
 from kernel_audit.batch import (
