@@ -113,7 +113,8 @@ async def test_the_throttle_lets_a_burst_through_then_qps_batches_a_second(autoj
         await backend.shutdown()
 
 
-async def test_a_full_buffer_drops_and_counts_and_still_answers_true(autojump_clock: Any) -> None:
+async def test_a_full_buffer_drops_and_counts_and_still_answers_true(autojump_clock: Any,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     registry = CollectorRegistry()
     delegate = Recorder()
     backend = BufferedBackend(delegate, BatchConfig(buffer_size=5, max_batch_size=2), registry)
@@ -121,6 +122,9 @@ async def test_a_full_buffer_drops_and_counts_and_still_answers_true(autojump_cl
     assert backend.process_events(events(*range(4))) is True
     assert backend.process_events(events(4, 5, 6)) is True
     assert errors(registry, "buffered") == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "Error in audit plugin 'buffered' affecting 2 audit events: audit buffer queue blocked "
+        "(audit IDs: 5, 6)"]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(backend.run)
         await backend.shutdown()
