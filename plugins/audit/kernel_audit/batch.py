@@ -171,7 +171,8 @@ class _Background:
             with self._scope:
                 async with trio.open_nursery() as senders:
                     await self._drain(senders)
-        finally:
+        finally:  # ended by shutdown() or cancelled: nothing is taken or sent from now on
+            self._send.close()
             self._drop_buffered("audit backend shut down")
             self._finished.set()
 
