@@ -30,6 +30,7 @@ COMPONENT_HOOKS = [
     ("admission plugins", "kernel_admission_plugins"),
     ("storage backends", "kernel_storage_backends"),
     ("API groups", "kernel_api_groups"),
+    ("subresources", "kernel_subresources"),
 ]
 
 

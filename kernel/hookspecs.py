@@ -72,7 +72,7 @@ returns ``None`` without the mark is named in the startup log only.
 
 Hooks are called in the order of kube-apiserver's startup sequence: ``kernel_requires`` and
 ``kernel_add_options`` (build options) → ``kernel_validate_options`` → ``kernel_complete_options``
-→ component factories, ``kernel_health_checks``, ``kernel_post_start_hooks``,
+→ component factories (``kernel_subresources`` with the API groups), ``kernel_health_checks``, ``kernel_post_start_hooks``,
 ``kernel_pre_shutdown_hooks``, ``kernel_routes``, ``kernel_api_aggregator`` (create_server_chain) → post-start hooks run once the server
 listens → pre-shutdown hooks run when shutdown starts, before the server stops accepting requests.
 """
@@ -145,6 +145,23 @@ def kernel_api_groups() -> Mapping[str, Factory]:
 
     The factory returns an :class:`kernel.endpoints.apigroup.APIGroup`: resources the kernel serves with
     its generic REST machinery, or a handler of its own.
+    """
+
+
+@hookspec
+def kernel_subresources() -> Mapping[str, Factory]:
+    """POST subresources this plugin adds to a resource another plugin serves, by
+    ``<resource>/<subresource>`` (core group: ``serviceaccounts/token``) or
+    ``<resource>.<group>/<subresource>`` (``deployments.apps/rollback``).
+
+    The factory returns a :class:`kernel.registry.subresources.CustomSubresource` (kube's
+    NamedCreater REST: its request kind, schemas and handler) or ``None`` when unconfigured; the
+    kernel attaches it to every served version of the resource, so discovery, OpenAPI,
+    authorization (verb ``create`` on ``<resource>/<subresource>``) and admission see it as one
+    of the resource's own. Factories run while the API groups are built: ``context.options`` is
+    complete, registries of other resources may not exist yet (the handler gets them through
+    ``call.stores``). A subresource the resource already has, or of a resource no selected plugin
+    serves, fails startup.
     """
 
 

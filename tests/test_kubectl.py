@@ -54,6 +54,7 @@ def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
         "[+]poststarthook/rbac/bootstrap-roles ok",  # api_rbac
         "[+]poststarthook/rbac/start-clusterrole-aggregation-controller ok",
         "[+]poststarthook/scheduling/bootstrap-system-priority-classes ok",  # api_scheduling
+        "[+]poststarthook/start-tokens-controller ok",  # authn_serviceaccount
         "[+]poststarthook/node-authorizer-graph ok",  # authz_node
         "[+]shutdown ok", "readyz check passed"]
 

@@ -20,6 +20,7 @@ from kernel.endpoints.handlers import ResourceHandler
 from kernel.endpoints.openapi import OpenAPIService
 from kernel.registry.conversion import ConvertingStorage
 from kernel.registry.store import Store
+from kernel.server.subresources import attach
 from kernel.storage.cacher import Cacher
 from kernel.storage.instrumented import InstrumentedStorage
 from kernel.version import version_info
@@ -50,6 +51,7 @@ def install_group(server: APIServer, group: APIGroup) -> list[Cacher]:
     """Serve ``group`` (replacing a group-version of the same prefix); returns the watch caches
     made for it, which the caller starts (before serving: ``run`` starts every cache)."""
     new: list[Cacher] = []
+    group = attach(group, server.subresources)  # plugins' subresources (serviceaccounts/token)
     handler = group.handler
     if group.resources:
         stores: dict[str, Any] = {}

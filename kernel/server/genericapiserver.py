@@ -39,6 +39,8 @@ from kernel.server.options import Options
 from kernel.plugins import PluginError, PluginManager, describe_unconfigured, unconfigured_reason
 from kernel.endpoints.request import Handler, Request
 from kernel.server.routes import ASGIApp, collect_routes, forward, route_for
+from kernel.registry.subresources import CustomSubresource
+from kernel.server.subresources import Subresources, SubresourceError, parse_key, unattached
 from kernel.storage.cacher import Cacher
 from kernel.version import version_info
 
@@ -79,6 +81,7 @@ class APIServer:
         self.non_resource: dict[str, Handler] = {}
         self.document_routes: set[str] = set()  # discovery and OpenAPI paths, rebuilt with the groups
         self.routes: list[tuple[str, ASGIApp]] = []  # plugins' (prefix, app), from kernel_routes
+        self.subresources: dict[tuple[str, str], dict[str, Any]] = {}  # from kernel_subresources
         self.handler: Handler
         self.url = ""  # https://host:port once listening
         self.secure_port = 0  # the bound port once listening (--secure-port may be 0)
@@ -155,6 +158,26 @@ def authenticator_order(plugins: PluginManager) -> list[str]:
     return [name for name in plugins.components("kernel_authenticators") if name != "anonymous"]
 
 
+def _build_subresources(plugins: PluginManager, server: APIServer) -> Subresources:
+    """Call every selected plugin's subresource factories (skipping unconfigured ones)."""
+    built: Subresources = {}
+    for key, (plugin, factory) in plugins.components("kernel_subresources").items():
+        try:
+            group, plural, name = parse_key(key)
+        except SubresourceError as error:
+            raise PluginError(str(error)) from None
+        if unconfigured_reason(factory, server.options):
+            continue
+        custom = factory(server.context)
+        if custom is None:
+            continue
+        if not isinstance(custom, CustomSubresource):
+            raise PluginError(f"kernel_subresources: plugin {plugin}: {key} must be a "
+                              f"CustomSubresource, not {type(custom).__name__}")
+        built.setdefault((group, plural), {})[name] = custom
+    return built
+
+
 def _install_api_groups(server: APIServer) -> None:
     """Storage, then each group's resources behind a generic REST handler (or its own handler)."""
     plugins, options = server.plugins, server.options
@@ -165,10 +188,18 @@ def _install_api_groups(server: APIServer) -> None:
     server.storage = plugins.components("kernel_storage_backends")[options.storage_backend][1](
         server.context)
     server.components["storage_backends"][options.storage_backend] = server.storage
+    server.subresources = _build_subresources(plugins, server)
     for name, (_, factory) in factories.items():
         group: APIGroup = factory(server.context)
         server.components["api_groups"][name] = group
-        install_group(server, group)  # its caches start in run(), with every other one
+        try:
+            install_group(server, group)  # its caches start in run(), with every other one
+        except SubresourceError as error:
+            raise PluginError(str(error)) from None
+    missing = unattached(server.subresources, server.api_groups)
+    if missing:
+        raise PluginError("kernel_subresources: no selected plugin serves the resource of "
+                          + ", ".join(missing))
     server.metrics.add_callback_gauge(
         "apiserver_storage_objects", "Number of stored objects at the time of last check split "
         "by kind (read from the watch cache at scrape time).", "resource",

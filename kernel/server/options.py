@@ -74,6 +74,13 @@ def string_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def string_array(text: str) -> str:
+    """pflag's stringArray: the flag may be given several times and every value is kept, in
+    order (``--x=a --x=b`` is ``["a", "b"]``); a value is taken whole, commas included. The
+    option's value is the list; this converter checks one occurrence."""
+    return text
+
+
 def _integer(text: str, expected: str, low: int | None = None, high: int | None = None) -> int:
     try:
         value = int(text)
@@ -130,7 +137,7 @@ class Flag:
 
 
 _METAVARS = {boolean: "", duration: "duration", non_negative_duration: "duration",
-             string_list: "strings", port: "int", non_negative_int: "int", int: "int",
+             string_list: "strings", string_array: "stringArray", port: "int", non_negative_int: "int", int: "int",
              ip_address: "ip", float: "float"}
 
 
@@ -203,6 +210,11 @@ def build_parser(option_set: OptionSet, prog: str = "kernel serve") -> argparse.
             if flag.is_bool:
                 group.add_argument(f"--{flag.name}", dest=flag.dest, nargs="?", const="true",
                                    default=None, metavar="", help=help_text)
+            elif flag.convert is string_array:  # every occurrence is kept
+                names = [f"-{flag.short}"] if flag.short else []
+                group.add_argument(*names, f"--{flag.name}", dest=flag.dest, default=None,
+                                   action="append", nargs="?", const=_MISSING,
+                                   metavar=flag.metavar, help=help_text)
             else:
                 # nargs="?": a flag without its value is reported with the other errors
                 # instead of argparse exiting ("flag needs an argument", as pflag says).
@@ -224,7 +236,7 @@ def _show_default(flag: Flag) -> str:
     if flag.convert in (duration, non_negative_duration):
         return format_duration(value)
     if isinstance(value, list):
-        return "[" + ",".join(value) + "]"
+        return "[" + ",".join(value) + "]"  # pflag prints a stringArray's default the same way
     if isinstance(value, dict):
         return "[" + ",".join(f"{k}={v}" for k, v in value.items()) + "]"
     return f'"{value}"' if flag.convert is str else str(value)  # pflag quotes string flags only
@@ -265,6 +277,11 @@ def parse(option_set: OptionSet, argv: Sequence[str]) -> ParseResult:
             values[flag.dest] = flag.default
             continue
         explicit.add(flag.name)
+        if flag.convert is string_array:
+            values[flag.dest] = [item for item in raw if item is not _MISSING]
+            if len(values[flag.dest]) != len(raw):
+                errors.append(f"flag needs an argument: --{flag.name}")
+            continue
         if raw is _MISSING:
             values[flag.dest] = flag.default
             errors.append(f"flag needs an argument: --{flag.name}")  # pflag's words

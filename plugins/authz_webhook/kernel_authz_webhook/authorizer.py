@@ -13,34 +13,23 @@ from __future__ import annotations
 
 import collections
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import trio
-
 from kernel.authentication.user import UserInfo
 from kernel.authorization import Attributes, AuthorizationError, Decision, Rules
 from kernel_authz_webhook import sar
-from kernel_authz_webhook.kubeconfig import ClientConfig
 from kernel_authz_webhook.matchconditions import MatchConditions, MatchError
 from kernel_authz_webhook.metrics import WebhookMetrics, unregistered
+from kernel_webhook.backoff import Backoff, with_backoff
+from kernel_webhook.generic import GenericWebhook, WebhookError, should_retry
+from kernel_webhook.kubeconfig import ClientConfig
+
+__all__ = ["Backoff", "Settings", "WebhookAuthorizer"]
 
 log = logging.getLogger("kernel.authz_webhook")
 CACHE_SIZE = 8192
-RETRY_STATUS = frozenset({429, 500, 504})
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """wait.Backoff: the first delay, its growth, its random spread, and the attempts."""
-
-    duration: float = 0.5
-    factor: float = 1.5
-    jitter: float = 0.2
-    steps: int = 5
 
 
 @dataclass(frozen=True)
@@ -52,33 +41,6 @@ class Settings:
     unauthorized_ttl: float = 30.0
     decision_on_error: Decision = Decision.NO_OPINION
     backoff: Backoff = Backoff()
-
-
-def _describe(error: BaseException) -> str:
-    """``ConnectError: <the first message found down its causes>`` (httpx's own is often empty)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if str(seen):
-            return f"{type(error).__name__}: {seen}"
-        seen = seen.__cause__ or seen.__context__
-    return f"{type(error).__name__}: connection closed"
-
-
-def _connection_reset(error: BaseException) -> bool:
-    """Whether ECONNRESET is behind ``error`` (kube retries that, not a TLS failure or an EOF)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ConnectionResetError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-class WebhookError(Exception):
-    def __init__(self, message: str, retry: bool = False, result: str = "error") -> None:
-        super().__init__(message)
-        self.retry = retry
-        self.result = result  # the metrics' label: error or timeout
 
 
 class ResponseCache:
@@ -116,8 +78,7 @@ class WebhookAuthorizer:
         self.match_conditions = match_conditions
         self.metrics = metrics or unregistered()
         self.cache = ResponseCache()
-        self._ssl = client.ssl_context()
-        self._http: httpx.AsyncClient | None = None  # made in the event loop that uses it
+        self.webhook = GenericWebhook(client, settings.timeout)
 
     def __repr__(self) -> str:
         return f"WebhookAuthorizer({self.settings.name!r}, {self.client_config.server!r})"
@@ -157,62 +118,22 @@ class WebhookAuthorizer:
         return Rules(incomplete=True, error="webhook authorizer does not support user rule resolution")
 
     async def _review_with_retries(self, review: dict[str, Any]) -> dict[str, Any]:
-        backoff = self.settings.backoff
-        delay = backoff.duration
-        for attempt in range(1, backoff.steps + 1):
-            try:
-                return await self._review(review)
-            except WebhookError as error:
-                if not error.retry or attempt == backoff.steps:
-                    raise
-                log.info("webhook authorizer %s: attempt %d failed, retrying: %s",
-                         self.settings.name, attempt, error)
-            await trio.sleep(delay * (1 + random.random() * backoff.jitter))
-            delay *= backoff.factor
-        raise AssertionError("unreachable")
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            headers = {"Accept": "application/json", "Content-Type": "application/json"}
-            if self.client_config.token:
-                headers["Authorization"] = f"Bearer {self.client_config.token}"
-            self._http = httpx.AsyncClient(verify=self._ssl, headers=headers,
-                                           timeout=self.settings.timeout, follow_redirects=False)
-        return self._http
+        return await with_backoff(lambda: self._review(review), self.settings.backoff, should_retry,
+                                  f"webhook authorizer {self.settings.name}")
 
     async def _review(self, review: dict[str, Any]) -> dict[str, Any]:
         start = time.monotonic()
         try:
-            status = await self._round_trip(review)
+            answer = await self.webhook.post_once(sar.body(review, self.settings.version))
+            try:
+                status = sar.status_of(answer)
+            except (ValueError, sar.ReviewError) as error:
+                raise WebhookError(f"invalid response: {error}") from None
         except WebhookError as error:
             self.metrics.round_trip(self.settings.name, error.result, time.monotonic() - start)
             raise
         self.metrics.round_trip(self.settings.name, "success", time.monotonic() - start)
         return status
 
-    async def _round_trip(self, review: dict[str, Any]) -> dict[str, Any]:
-        extensions = {"sni_hostname": self.client_config.server_name} if self.client_config.server_name else None
-        try:
-            response = await self._client().post(self.client_config.server, extensions=extensions,
-                                                 content=sar.body(review, self.settings.version))
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as error:
-            retry = isinstance(error, httpx.RemoteProtocolError) or _connection_reset(error)
-            raise WebhookError(_describe(error), retry=retry) from None
-        except httpx.TimeoutException as error:
-            raise WebhookError(_describe(error), result="timeout") from None
-        except httpx.HTTPError as error:  # refused, TLS: not transient for kube
-            raise WebhookError(_describe(error)) from None
-        if not 200 <= response.status_code < 300:
-            retry = response.status_code in RETRY_STATUS or "retry-after" in response.headers
-            raise WebhookError(f"the webhook answered HTTP {response.status_code}: "
-                               f"{response.text[:200]}", retry=retry,
-                               result="timeout" if response.status_code == 504 else "error")
-        try:
-            return sar.status_of(response.json())
-        except (ValueError, sar.ReviewError) as error:
-            raise WebhookError(f"invalid response: {error}") from None
-
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self.webhook.aclose()

@@ -60,7 +60,7 @@ def _flags_errors(options: Any) -> list[str]:
 
 
 def _kubeconfig_errors(path: str, where: str) -> list[str]:
-    from kernel_authz_webhook.kubeconfig import KubeconfigError, load
+    from kernel_webhook.kubeconfig import KubeconfigError, load
 
     try:
         load(path)
@@ -120,7 +120,7 @@ def _from_flags(options: Any) -> WebhookConfiguration:
 
 def build(name: str, hook: WebhookConfiguration, metrics: Any = None) -> WebhookAuthorizer:
     """A webhook authorizer from one entry's settings (``metrics``: a WebhookMetrics)."""
-    from kernel_authz_webhook import kubeconfig
+    from kernel_webhook import kubeconfig
     from kernel_authz_webhook.authorizer import Settings, WebhookAuthorizer
     from kernel_authz_webhook.matchconditions import MatchConditions
 

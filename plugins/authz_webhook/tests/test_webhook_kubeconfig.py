@@ -14,7 +14,7 @@ import pytest
 from kernel.authorization import AuthorizationError, Decision
 from kernel.server.authorizationconfig import WebhookConfiguration
 from kernel.testing.authorizer import resource
-from kernel_authz_webhook.kubeconfig import KubeconfigError, load
+from kernel_webhook.kubeconfig import KubeconfigError, load
 from kernel_authz_webhook.plugin import build
 from kernel_authz_webhook.testing import LocalWebhook, by_user
 

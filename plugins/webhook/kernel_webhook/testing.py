@@ -8,6 +8,8 @@
         server.requests                                    # every (path, headers, body) received
         server.delay = 5                                   # answer after 5 s (timeouts)
         server.fail_next(500, b"boom")                     # the next answer is an HTTP error
+        server.write_kubeconfig(tmp_path / "hook.kubeconfig", "/authenticate", token="t")
+                                                           # for --*-webhook-config-file flags
 
 It serves from threads (``http.server``), so in-process trio tests and ``kernel serve``
 subprocesses can both call it. The serving certificate holds 127.0.0.1, localhost and
@@ -101,6 +103,18 @@ class WebhookServer:
     def service_config(self, namespace: str, name: str, path: str = "/", port: int = 443) -> dict[str, Any]:
         return {"service": {"namespace": namespace, "name": name, "path": path, "port": port},
                 "caBundle": self.ca_bundle}
+
+    def write_kubeconfig(self, file: Path, path: str = "/", token: str = "") -> str:
+        """A kubeconfig (kube's format, as the ``--*-webhook-config-file`` flags take) for a
+        webhook at ``path`` of this server, trusting its CA; returns the file's path."""
+        user = {"token": token} if token else {}
+        file.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "webhook",
+            "clusters": [{"name": "webhook", "cluster": {
+                "server": self.url(path), "certificate-authority-data": self.ca_bundle}}],
+            "users": [{"name": "apiserver", "user": user}],
+            "contexts": [{"name": "webhook", "context": {"cluster": "webhook", "user": "apiserver"}}]}))
+        return str(file)
 
     def fail_next(self, status: int, body: bytes = b"", content_type: str = "text/plain", times: int = 1) -> None:
         with self._lock:

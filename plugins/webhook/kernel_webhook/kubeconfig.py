@@ -1,4 +1,5 @@
-"""The webhook's kubeconfig file: where the webhook is and how to reach it.
+"""A webhook's kubeconfig file (kube's ``--*-webhook-config-file`` flags): where the webhook is
+and how to reach it. Shared by the authorization, token authentication and audit webhooks.
 
 As kube's (client-go clientcmd) for a webhook: the current context's cluster (``server``,
 ``certificate-authority`` / ``-data``, ``insecure-skip-tls-verify``, ``tls-server-name``) and
@@ -42,7 +43,7 @@ class ClientConfig:
             context.verify_mode = ssl.CERT_NONE
         if self.cert_pem:
             # load_cert_chain reads files only: hand it private temporary copies.
-            with tempfile.TemporaryDirectory(prefix="authz-webhook-") as folder:
+            with tempfile.TemporaryDirectory(prefix="webhook-client-") as folder:
                 cert, key = Path(folder, "client.crt"), Path(folder, "client.key")
                 cert.write_bytes(self.cert_pem)
                 key.write_bytes(self.key_pem)
