@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from kernel_audit.batch import BatchConfig, BufferedBackend
 from kernel_audit.webhook import WebhookDelegate, _load_client
+from kernel_webhook import GenericWebhook
 from kernel_webhook.testing import WebhookServer
 
 EVENT = {
@@ -112,7 +113,7 @@ async def main(rounds: int, calls: int, rate: float) -> None:
         delegates: dict[str, Any] = {
             "fast delegate": Immediate(),
             "5 s delegate (trio.sleep)": Immediate(pause=5),
-            "webhook answering in 5 s": Counting(_load_client(kubeconfig(server, Path(folder)))),
+            "webhook answering in 5 s": Counting(GenericWebhook(_load_client(kubeconfig(server, Path(folder))))),
         }
         backends = {name: BufferedBackend(delegate, BatchConfig(), registry, shutdown_timeout=30)
                     for name, delegate in delegates.items()}

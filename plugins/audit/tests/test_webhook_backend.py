@@ -125,6 +125,16 @@ async def test_every_failure_is_retried_with_backoff(tmp_path: Path, server: Web
     assert errors(registry, "webhook") == 0
 
 
+async def test_any_2xx_answer_is_delivered_whatever_its_body(tmp_path: Path, server: WebhookServer) -> None:
+    registry = CollectorRegistry()
+    server.handle = lambda path, body: b"<html>ok</html>"  # kube reads no answer from an audit sink
+    backend = webhook.build(options(f"--audit-webhook-config-file={write_kubeconfig(tmp_path / 'k', server)}",
+                                    "--audit-webhook-initial-backoff=10ms"), registry)
+    backend.process_events(events(1))
+    await backend.shutdown()
+    assert len(server.requests) == 1 and errors(registry, "webhook") == 0
+
+
 async def test_a_batch_failing_five_times_is_counted(tmp_path: Path, server: WebhookServer) -> None:
     registry = CollectorRegistry()
     server.fail_next(503, b"down", times=5)
@@ -203,10 +213,10 @@ def test_the_flags_defaults_are_kubes() -> None:
 def test_the_deprecated_initial_backoff_flag_still_works(tmp_path: Path, server: WebhookServer) -> None:
     path = write_kubeconfig(tmp_path / "k", server)
     backend = webhook.build(options(f"--audit-webhook-config-file={path}", "--audit-webhook-batch-initial-backoff=3s"))
-    assert backend.delegate.backoff.duration == 3.0
+    assert backend.delegate.webhook.backoff.duration == 3.0
     backend = webhook.build(options(f"--audit-webhook-config-file={path}", "--audit-webhook-initial-backoff=2s",
                                     "--audit-webhook-batch-initial-backoff=3s"))
-    assert backend.delegate.backoff.duration == 2.0
+    assert backend.delegate.webhook.backoff.duration == 2.0
 
 
 @pytest.mark.parametrize(("argv", "message"), [
