@@ -1,5 +1,5 @@
-"""audit's hooks: the --audit-policy-file and --audit-log-* flags (kube's names, defaults and
-messages), the policy, and the ``log`` backend's factory.
+"""audit's hooks: the --audit-policy-file, --audit-log-* and --audit-webhook-* flags (kube's
+names, defaults and messages), the policy, and the ``log`` and ``webhook`` backends' factories.
 
 Auditing is on when a policy file is given and at least one backend is configured
 (``--audit-log-path``, or a webhook); a backend without a policy records nothing, as in kube.
@@ -17,6 +17,7 @@ from kernel.server.options import duration
 from kernel_audit.log import FORMATS, FORMAT_JSON, MODE_BATCH, MODE_BLOCKING, MODES, LogBackend, Stdout
 from kernel_audit.policy import PolicyError, PolicyRuleEvaluator, load_policy_file
 from kernel_audit.rotate import RotatingFile
+from kernel_audit.webhook import add_webhook_options, webhook_backend, webhook_option_errors
 
 GROUP_VERSIONS = ("audit.k8s.io/v1",)
 MEGABYTE = 1024 * 1024
@@ -66,7 +67,7 @@ def kernel_add_options(options):
     add("audit-log-batch-throttle-burst", default=0, type=int,
         help="Maximum number of requests sent at the same moment if ThrottleQPS was not utilized "
              "before. Only used in batch mode.")
-    # The webhook backend's flags: kernel_audit.webhook.add_webhook_options(options) goes here.
+    add_webhook_options(options)
 
 
 def _boolean(text: str) -> bool:
@@ -84,7 +85,7 @@ def kernel_validate_options(options):
             errors.append(f"--audit-policy-file: loading audit policy file: {error}")
     if options.audit_log_path:
         errors += _log_errors(options)
-    # The webhook backend's checks: errors += webhook_option_errors(options) goes here.
+    errors += webhook_option_errors(options)
     return errors
 
 
@@ -169,5 +170,5 @@ def ensure_log_file(path: str) -> None:
 
 @hookimpl
 def kernel_audit_backends():
-    # The webhook backend registers here too: {"log": ..., "webhook": webhook_backend}.
-    return {"log": _log_backend}
+    return {"log": _log_backend,
+            "webhook": configured_by("audit-webhook-config-file")(webhook_backend)}
