@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 import trio
 from prometheus_client import CollectorRegistry, Counter
 
+from kernel.audit.metrics import AuditMetrics
 from kernel.server.options import boolean, non_negative_duration
 
 log = logging.getLogger("kernel.audit")
@@ -68,17 +68,11 @@ class BatchConfig:
 
 # --- errors: kube's audit.HandlePluginError ------------------------------------------------------
 
-_ERRORS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
-
-
 def error_counter(registry: CollectorRegistry | None) -> Counter:
-    """``apiserver_audit_error_total{plugin}`` on ``registry`` (registered once; None: unregistered)."""
+    """``apiserver_audit_error_total{plugin}``: the kernel's on ``registry``; None: unregistered."""
     if registry is None:
         return _new_error_counter(None)
-    counter = _ERRORS.get(registry)
-    if counter is None:
-        counter = _ERRORS[registry] = _new_error_counter(registry)
-    return counter
+    return AuditMetrics.of(registry).errors
 
 
 def _new_error_counter(registry: CollectorRegistry | None) -> Counter:

@@ -1,5 +1,4 @@
-"""The audit webhook backend in a real ``kernel serve`` (the audit stage and plugin wiring come
-from the audit branch: skipped until both are there): events of real requests arrive as
+"""The audit webhook backend in a real ``kernel serve``: events of real requests arrive as
 EventLists, a webhook holding its POSTs 5 s does not hold requests, and SIGTERM flushes."""
 
 from __future__ import annotations
@@ -12,16 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 
-pytest.importorskip("kernel.audit", reason="the kernel's audit stage is on the audit branch until the merge")
-
-from kernel.testing import KernelProcess, start_kernel  # noqa: E402
-from kernel_audit import plugin as audit_plugin  # noqa: E402
-from kernel_webhook.testing import WebhookServer  # noqa: E402
-
-if "webhook" not in getattr(audit_plugin, "kernel_audit_backends", dict)():
-    pytest.skip("the audit plugin does not register the webhook backend yet", allow_module_level=True)
+from kernel.testing import KernelProcess, start_kernel
+from kernel_webhook.testing import WebhookServer
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1
