@@ -8,7 +8,10 @@ backend there):
 - **GET (no audit)**: no policy, no backend: the audit filter is not in the chain;
 - **GET, Metadata → file**: a policy auditing every request at ``Metadata`` and the log backend
   (JSON lines, blocking mode, rotation at 100 MB) writing to a file in the temporary directory;
-  a probe request proves its events reach the file before the row is measured.
+  a probe request proves its events reach the file before the row is measured;
+- **GET, Metadata → slow webhook**: the same policy and the webhook backend (kube's batch mode,
+  its defaults but a 1 s max-wait) posting to a local HTTPS webhook that holds every batch 5 s
+  before answering: requests must not wait for it (compare p99 with the first row's).
 
 ``wrk`` drives (bench/api.py's runner: one thread, keep-alive, TLS), rounds interleaved; servers
 pinned to one core (the log's writer thread included), wrk to the other when two are available.
@@ -33,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from api import WRK_REPORT, Load, Server, _pinning, combine, run_wrk  # noqa: E402
 
 from kernel.testing import KernelProcess, start_kernel  # noqa: E402
+from kernel_webhook.testing import WebhookServer  # noqa: E402
 
 PLUGINS = "--plugins=api_core,storage_memory,audit"
 TARGET = "/api/v1/namespaces/default/configmaps/target"
@@ -63,9 +67,32 @@ def events_reach_the_file(kernel: KernelProcess, work: Path) -> None:
         time.sleep(0.05)
 
 
+SLOW_WEBHOOK = WebhookServer(lambda path, body: {})
+SLOW_WEBHOOK.delay = 5.0  # seconds per batch
+
+
+def metadata_to_slow_webhook(work: Path) -> list[str]:
+    (work / "policy.yaml").write_text(METADATA_POLICY)
+    config = SLOW_WEBHOOK.write_kubeconfig(work / "sink.kubeconfig", "/audit")
+    return [f"--audit-policy-file={work / 'policy.yaml'}", f"--audit-webhook-config-file={config}",
+            "--audit-webhook-batch-max-wait=1s"]
+
+
+def events_reach_the_webhook(kernel: KernelProcess, work: Path) -> None:
+    with kernel.client() as client:
+        audit_id = client.get(TARGET).headers["audit-id"]
+    deadline = time.monotonic() + 20
+    while not any(event["auditID"] == audit_id for _, _, body in list(SLOW_WEBHOOK.requests)
+                  for event in body["items"]):
+        if time.monotonic() > deadline:
+            raise SystemExit("the audit webhook got no event for the probe request")
+        time.sleep(0.05)
+
+
 ROWS = [
     Row("GET (no audit)", lambda work: [], baseline=True),
     Row("GET, Metadata → file", metadata_to_file, events_reach_the_file),
+    Row("GET, Metadata → slow webhook", metadata_to_slow_webhook, events_reach_the_webhook),
 ]
 
 
@@ -91,7 +118,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("bench/audit.py needs wrk (Debian: apt-get install -y wrk)")
     server_pin, load_pin, pinning = _pinning()
-    with tempfile.TemporaryDirectory(prefix="kernel-bench-audit-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="kernel-bench-audit-") as tmp, SLOW_WEBHOOK:
         work = Path(tmp)
         script = work / "report.lua"
         script.write_text(WRK_REPORT)
@@ -108,10 +135,10 @@ def main() -> None:
                 kernel.stop()
     print(f"GET of one configmap, {args.rounds} interleaved rounds of {args.duration} s, "
           f"{args.connections} connections; {pinning}")
-    print(f"  {'':26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu µs':>9}  errors")
+    print(f"  {'':30}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu µs':>9}  errors")
     combined = {row.label: combine(row.loads) for row in ROWS}
     for label, load in combined.items():
-        print(f"  {label:26}{load.req_s:9.0f}{load.p50_ms:9.2f}{load.p99_ms:9.2f}"
+        print(f"  {label:30}{load.req_s:9.0f}{load.p50_ms:9.2f}{load.p99_ms:9.2f}"
               f"{load.cpu_us:9.0f}  {load.errors or '-'}")
     base = next(row for row in ROWS if row.baseline)
     for row in ROWS:
@@ -123,7 +150,8 @@ def main() -> None:
               f"{combined[row.label].req_s / combined[base.label].req_s:.3f}{target}, cpu/request "
               f"{combined[row.label].cpu_us / combined[base.label].cpu_us:.3f}; per round "
               + ", ".join(f"{r:.2f}" for r in per_round)
-              + f" (median {statistics.median(per_round):.2f})")
+              + f" (median {statistics.median(per_round):.2f}); p99 "
+              f"{combined[row.label].p99_ms / combined[base.label].p99_ms:.2f}×")
 
 
 if __name__ == "__main__":

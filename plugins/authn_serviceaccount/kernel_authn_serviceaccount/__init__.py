@@ -129,8 +129,25 @@ def kernel_complete_options(options):
         options.service_account_issuer = [DEFAULT_ISSUER]
     if not options.api_audiences:  # kube: the API's audiences default to the issuers
         options.api_audiences = list(options.service_account_issuer)
-    signing = options.service_account_signing_key_file or ensure_generated_key(options.cert_dir)
+    signing = (options.service_account_signing_key_file or _serving_key(options)
+               or ensure_generated_key(options.cert_dir))
     options.service_account_keys = load_key_set(signing, list(options.service_account_key_file))
+
+
+def _serving_key(options: Any) -> str:
+    """--tls-private-key-file when it is an RSA or ECDSA key: kube verifies with it when no
+    --service-account-key-file is given; signing with it too keeps a given-certificates install
+    from writing a key into --cert-dir, which it otherwise leaves alone."""
+    from kernel_authn_serviceaccount.keys import KeyFileError, private_key_from_file
+
+    path = options.tls_private_key_file
+    if not path or options.service_account_key_file:
+        return ""
+    try:
+        private_key_from_file(path)
+    except (OSError, KeyFileError):
+        return ""
+    return path
 
 
 def _generator(options: Any):

@@ -69,6 +69,18 @@ def test_completion_defaults_and_the_generated_key_is_reused(tmp_path) -> None:
     assert again.context.options.api_audiences == ["mine"]  # an explicit value is kept
 
 
+def test_the_serving_key_signs_when_certificates_are_given(tmp_path) -> None:
+    from kernel.server.certs import ensure_self_signed
+    from kernel_authn_serviceaccount.keys import key_id, private_key_from_file
+
+    serving = ensure_self_signed(str(tmp_path / "given"), "127.0.0.1")
+    server = assemble(tmp_path, PLUGINS, f"--tls-cert-file={serving.cert_file}",
+                      f"--tls-private-key-file={serving.key_file}")
+    keys = server.context.options.service_account_keys
+    assert keys.signing_kid == key_id(private_key_from_file(serving.key_file).public_key())
+    assert not (tmp_path / "certs").exists()  # nothing written into --cert-dir
+
+
 def test_ecdsa_signing_key_and_extra_verifying_keys(tmp_path) -> None:
     signing = ec.generate_private_key(ec.SECP256R1())
     retired = rsa.generate_private_key(public_exponent=65537, key_size=2048)
