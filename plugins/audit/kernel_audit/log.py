@@ -29,11 +29,11 @@ from typing import Any, Protocol
 import msgspec
 import trio
 
+from kernel_audit.batch import BATCH, BLOCKING, BLOCKING_STRICT
+
 log = logging.getLogger("kernel.audit.log")
 
 PLUGIN_NAME = "log"
-MODE_BATCH, MODE_BLOCKING, MODE_BLOCKING_STRICT = "batch", "blocking", "blocking-strict"
-MODES = (MODE_BATCH, MODE_BLOCKING, MODE_BLOCKING_STRICT)
 FORMAT_LEGACY, FORMAT_JSON = "legacy", "json"
 FORMATS = (FORMAT_LEGACY, FORMAT_JSON)
 BLOCKING_QUEUE = 10000  # lines the writer may fall behind in blocking modes
@@ -60,7 +60,7 @@ class LogBackend:
     name = PLUGIN_NAME
 
     def __init__(self, open_writer: Callable[[], Writer], *, format: str = FORMAT_JSON,
-                 mode: str = MODE_BLOCKING, buffer_size: int = BLOCKING_QUEUE,
+                 mode: str = BLOCKING, buffer_size: int = BLOCKING_QUEUE,
                  max_batch_size: int = 1, max_batch_wait: float = 0.0,
                  lost: Callable[[str, int], None] = lambda plugin, count: None) -> None:
         """``lost(plugin, count)`` counts events not delivered (apiserver_audit_error_total):
@@ -70,7 +70,7 @@ class LogBackend:
         self._encode: Callable[[Mapping[str, Any]], bytes] = (
             _json_line if format == FORMAT_JSON else _legacy_line)
         self.mode = mode
-        self._batch = mode == MODE_BATCH
+        self._batch = mode == BATCH
         # A deque (appends and pops are atomic) and an event set only when the writer may be
         # asleep: most events cost the loop one append and one flag read, no lock.
         self._lines: deque[bytes] = deque()
@@ -88,7 +88,7 @@ class LogBackend:
     # -- the Backend protocol -------------------------------------------------------------------
 
     def process_events(self, events: Sequence[Mapping[str, Any]]) -> bool:
-        strict = self.mode == MODE_BLOCKING_STRICT
+        strict = self.mode == BLOCKING_STRICT
         if strict and self._failed:
             return False
         lines = self._lines

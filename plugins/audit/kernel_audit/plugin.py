@@ -12,15 +12,19 @@ from typing import Any
 from kernel import hookimpl
 from kernel.audit.metrics import AuditMetrics
 from kernel.plugins import configured_by
-from kernel.server.options import duration
+from kernel.server.options import boolean
 
-from kernel_audit.log import FORMATS, FORMAT_JSON, MODE_BATCH, MODE_BLOCKING, MODES, LogBackend, Stdout
+from kernel_audit.batch import BLOCKING, BatchConfig, add_batch_options, batch_option_errors
+from kernel_audit.log import FORMATS, FORMAT_JSON, PLUGIN_NAME, LogBackend, Stdout
 from kernel_audit.policy import PolicyError, PolicyRuleEvaluator, load_policy_file
 from kernel_audit.rotate import RotatingFile
 from kernel_audit.webhook import add_webhook_options, webhook_backend, webhook_option_errors
 
 GROUP_VERSIONS = ("audit.k8s.io/v1",)
 MEGABYTE = 1024 * 1024
+# kube's defaults for the log's batch flags (a batch of one, no wait, no throttle)
+LOG_BATCH_DEFAULTS = BatchConfig(buffer_size=10000, max_batch_size=1, max_batch_wait=0.0,
+                                 throttle_enable=False, throttle_qps=0.0, throttle_burst=0)
 
 
 @hookimpl
@@ -46,33 +50,10 @@ def kernel_add_options(options):
              "indicates structured json format. Known formats are legacy,json.")
     add("audit-log-version", default=GROUP_VERSIONS[0],
         help="API group and version used for serializing audit events written to log.")
-    add("audit-log-compress", default=False, type=_boolean,
+    add("audit-log-compress", default=False, type=boolean,
         help="If set, the rotated log files will be compressed using gzip.")
-    add("audit-log-mode", default=MODE_BLOCKING,
-        help="Strategy for sending audit events. Blocking indicates sending events should block "
-             "server responses. Batch causes the backend to buffer and write events "
-             "asynchronously. Known modes are batch,blocking,blocking-strict.")
-    add("audit-log-batch-buffer-size", default=10000, type=int,
-        help="The size of the buffer to store events before batching and writing. Only used in "
-             "batch mode.")
-    add("audit-log-batch-max-size", default=1, type=int,
-        help="The maximum size of a batch. Only used in batch mode.")
-    add("audit-log-batch-max-wait", default=0.0, type=duration,
-        help="The amount of time to wait before force writing the batch that hadn't reached the "
-             "max size. Only used in batch mode.")
-    add("audit-log-batch-throttle-enable", default=False, type=_boolean,
-        help="Whether batching throttling is enabled. Only used in batch mode.")
-    add("audit-log-batch-throttle-qps", default=0.0, type=float,
-        help="Maximum average number of batches per second. Only used in batch mode.")
-    add("audit-log-batch-throttle-burst", default=0, type=int,
-        help="Maximum number of requests sent at the same moment if ThrottleQPS was not utilized "
-             "before. Only used in batch mode.")
+    add_batch_options(options, PLUGIN_NAME, LOG_BATCH_DEFAULTS, mode=BLOCKING)
     add_webhook_options(options)
-
-
-def _boolean(text: str) -> bool:
-    from kernel.server.options import boolean
-    return boolean(text)
 
 
 @hookimpl
@@ -90,26 +71,9 @@ def kernel_validate_options(options):
 
 
 def _log_errors(options: Any) -> list[str]:
-    """AuditLogOptions.Validate, each message after its flag."""
-    errors = []
-    mode = options.audit_log_mode
-    if mode not in MODES:
-        errors.append(f"--audit-log-mode: invalid audit log mode {mode}, allowed modes are "
-                      f'"{",".join(MODES)}"')
-    elif mode == MODE_BATCH:
-        for flag, value, what in (
-                ("audit-log-batch-buffer-size", options.audit_log_batch_buffer_size, "buffer size"),
-                ("audit-log-batch-max-size", options.audit_log_batch_max_size, "max batch size")):
-            if value <= 0:
-                errors.append(f"--{flag}: invalid audit batch log {what} {value}, must be a "
-                              "positive number")
-        if options.audit_log_batch_throttle_enable:
-            if options.audit_log_batch_throttle_qps <= 0:
-                errors.append(f"--audit-log-batch-throttle-qps: invalid audit batch log throttle "
-                              f"QPS {options.audit_log_batch_throttle_qps:g}, must be a positive number")
-            if options.audit_log_batch_throttle_burst <= 0:
-                errors.append(f"--audit-log-batch-throttle-burst: invalid audit batch log throttle "
-                              f"burst {options.audit_log_batch_throttle_burst}, must be a positive number")
+    """AuditLogOptions.Validate: the mode and batch flags in kube's words (as the webhook's), the
+    others each after its flag."""
+    errors = batch_option_errors(options, PLUGIN_NAME)
     if options.audit_log_version not in GROUP_VERSIONS:
         errors.append('--audit-log-version: invalid group version, allowed versions are '
                       '["audit.k8s.io/v1"]')

@@ -12,7 +12,8 @@ import pytest
 import trio
 
 from kernel.audit import Backend
-from kernel_audit.log import MODE_BATCH, MODE_BLOCKING_STRICT, LogBackend, _legacy_line
+from kernel_audit.batch import BATCH, BLOCKING_STRICT
+from kernel_audit.log import LogBackend, _legacy_line
 from kernel_audit.rotate import RotatingFile
 
 BACKUP = re.compile(r"^audit-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}\.log$")
@@ -120,7 +121,7 @@ async def test_blocking_strict_refuses_events_once_writing_failed(tmp_path: Path
     (tmp_path / "file").write_text("")  # a file where the log's directory should be
     lost: list[tuple[str, int]] = []
     backend = LogBackend(lambda: RotatingFile(str(tmp_path / "file" / "audit.log"), 0),
-                         mode=MODE_BLOCKING_STRICT, lost=lambda *args: lost.append(args))
+                         mode=BLOCKING_STRICT, lost=lambda *args: lost.append(args))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(backend.run)
         assert backend.process_events([event(1)]) is True  # not known to fail yet
@@ -135,7 +136,7 @@ async def test_blocking_strict_refuses_events_once_writing_failed(tmp_path: Path
 async def test_batch_mode_drops_events_on_a_full_buffer_and_still_accepts(tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     lost: list[tuple[str, int]] = []
-    backend = LogBackend(lambda: RotatingFile(str(path), 0), mode=MODE_BATCH, buffer_size=3,
+    backend = LogBackend(lambda: RotatingFile(str(path), 0), mode=BATCH, buffer_size=3,
                          max_batch_size=10, max_batch_wait=0.05, lost=lambda *args: lost.append(args))
     for n in range(5):  # the writer is not running yet: the buffer fills
         assert backend.process_events([event(n)]) is True  # kube's batch backend returns true too
