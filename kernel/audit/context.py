@@ -85,14 +85,6 @@ def _user_agent(request: Request) -> str:
     return ""
 
 
-def _request_uri(request: Request) -> str:
-    scope = request.scope
-    raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else scope["path"]
-    query = scope["query_string"]
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
 class AuditContext:
     """The event being built for one request, and where its stages go."""
 
@@ -111,7 +103,7 @@ class AuditContext:
         self.long_running = long_running
         self.annotations = request.audit_annotations  # admission and authorization add to it
         self.audit_id = request.audit_id
-        self.request_uri = _request_uri(request)
+        self.request_uri = request.request_uri
         self.verb = attributes.verb
         self.user = user_info_json(attributes.user) if attributes.user is not None else {}
         self.impersonated_user: dict[str, Any] | None = None

@@ -94,6 +94,16 @@ class Request:
         return self.scope["path"]
 
     @property
+    def request_uri(self) -> str:
+        """The path and query as the client sent them (Go's ``req.RequestURI``), for logs and
+        audit events."""
+        scope = self.scope
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else scope["path"]
+        query = scope["query_string"]
+        return f"{path}?{query.decode('latin-1')}" if query else path
+
+    @property
     def headers(self) -> Headers:
         """Header names lower-cased, looked up in any case; repeated headers joined with ``,``
         as HTTP allows."""

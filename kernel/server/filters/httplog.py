@@ -21,14 +21,6 @@ V2 = level(2)
 MAX_AUDIT_ID_LENGTH = 64
 
 
-def _uri(request: Request) -> str:
-    scope = request.scope
-    raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else scope["path"]
-    query = scope["query_string"]
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
 def _source(request: Request) -> str:
     client = request.scope.get("client")
     if not client:
@@ -59,7 +51,7 @@ def with_http_logging(handler: Handler) -> Handler:
             user = request.user
             log.log(V2, "HTTP", extra={"kv": (
                 ("verb", reported_verb(request, clean_scope(request))),
-                ("URI", _uri(request)),
+                ("URI", request.request_uri),
                 ("latency", format_latency(latency)),
                 ("user", user.name if user is not None else ""),
                 ("userAgent", user_agent),

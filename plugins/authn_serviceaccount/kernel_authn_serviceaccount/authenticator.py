@@ -18,14 +18,14 @@ from typing import Any
 
 import jwt
 
-from kernel.authentication import AuthenticationError, UserInfo, bearer_token
+from kernel.authentication import AuthenticationError, UserInfo, bearer_token, unverified_jwt_claims
 from kernel.endpoints.request import Request
 
 from kernel_authn_serviceaccount.getter import ObjectGetter
 from kernel_authn_serviceaccount.keys import KeySet, PublicKey, algorithm
 from kernel_authn_serviceaccount.legacy import LegacyValidator
 from kernel_authn_serviceaccount.tokens import (ALL_SERVICE_ACCOUNTS_GROUP, LEGACY_ISSUER,
-                                                make_username, untrusted_claims)
+                                                make_username)
 
 #: go-jose's jwt.DefaultLeeway, which kube's claim validation uses.
 LEEWAY = 60.0
@@ -72,7 +72,7 @@ class ServiceAccountAuthenticator:
         token = bearer_token(request)
         if token is None:
             return None
-        payload = untrusted_claims(token)
+        payload = unverified_jwt_claims(token)
         issuer = payload.get("iss") if payload else None
         if issuer in self.issuers:
             return await self.authenticate_bound(token)

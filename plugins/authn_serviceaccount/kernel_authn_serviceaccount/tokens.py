@@ -9,8 +9,6 @@ the ``kubernetes.io/serviceaccount/*`` claims instead.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -89,17 +87,3 @@ class TokenGenerator:
     def generate(self, token_claims: Mapping[str, Any]) -> str:
         return jwt.encode({**token_claims, "iss": self.issuer}, self.keys.signing_key,
                           algorithm=self.algorithm, headers={"kid": self.keys.signing_kid})
-
-
-def untrusted_claims(token: str) -> dict[str, Any] | None:
-    """The payload of a compact JWT, unverified (to route it by ``iss``); None if not a JWT."""
-    if token.lstrip().startswith("{"):
-        return None
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, TypeError):
-        return None
-    return payload if isinstance(payload, dict) else None
