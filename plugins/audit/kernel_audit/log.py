@@ -41,12 +41,16 @@ LINGER = 0.002  # seconds the writer waits for more lines after a wake-up (block
 
 
 class Writer(Protocol):
+    max_size: int  # the largest write it takes (0: any)
+
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
 
 
 class Stdout:
     """``-``: standard output, flushed per batch."""
+
+    max_size = 0
 
     def write(self, data: bytes) -> None:
         sys.stdout.buffer.write(data)
@@ -159,14 +163,32 @@ class LogBackend:
                 lines.append(pop())
             except IndexError:
                 break
-        try:
-            writer.write(b"".join(lines))
-            self._failed = False
-        except OSError as error:
-            self.errors += 1
-            self._lost(PLUGIN_NAME, len(lines))
-            self._failed = True
-            log.error("audit log backend: error writing %d event(s): %s", len(lines), error)
+        for chunk in _chunks(lines, writer.max_size):
+            try:
+                writer.write(b"".join(chunk))
+                self._failed = False
+            except OSError as error:
+                self.errors += 1
+                self._lost(PLUGIN_NAME, len(chunk))
+                self._failed = True
+                log.error("audit log backend: error writing %d event(s): %s", len(chunk), error)
+
+
+def _chunks(lines: list[bytes], limit: int) -> list[list[bytes]]:
+    """Lines grouped into writes of at most ``limit`` bytes (0: one write), so a rotated file
+    takes every event that fits: lumberjack refuses a write larger than the whole file, and a
+    batch of lines can be, where each of its events alone is not."""
+    if not limit:
+        return [lines]
+    chunks: list[list[bytes]] = [[]]
+    size = 0
+    for line in lines:
+        if chunks[-1] and size + len(line) > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(line)
+        size += len(line)
+    return chunks
 
 
 _encoder = msgspec.json.Encoder()

@@ -76,10 +76,20 @@ class RotatingFile:
         mode = FILE_MODE
         if self.path.exists():  # keep the old file's mode, move it aside
             mode = self.path.stat().st_mode & 0o777
-            os.rename(self.path, self.backup_name(time.time()))
+            os.rename(self.path, self._free_backup_name())
         self._file = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, mode)
         os.chmod(self.path, mode)
         self._size = 0
+
+    def _free_backup_name(self) -> Path:
+        """A backup name no file has: two rotations within a millisecond would share one (and
+        lumberjack's rename would replace the older backup), so the later moves on a millisecond."""
+        now = time.time()
+        while True:
+            name = self.backup_name(now)
+            if not name.exists() and not name.with_name(name.name + ".gz").exists():
+                return name
+            now += 0.001
 
     def backup_name(self, now: float) -> Path:
         stamp = datetime.fromtimestamp(now, timezone.utc)

@@ -117,6 +117,25 @@ async def test_events_are_written_in_order_and_flushed_at_shutdown(tmp_path: Pat
     assert [json.loads(line)["auditID"] for line in lines] == [f"id-{n}" for n in range(500)]
 
 
+async def test_a_batch_larger_than_the_file_is_written_across_rotations(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    line_size = len(json.dumps(event(0))) + 1
+    lost: list[tuple[str, int]] = []
+    backend = LogBackend(lambda: RotatingFile(str(path), 3 * line_size + 10, max_backups=100),
+                         lost=lambda *args: lost.append(args))
+    for n in range(10):  # queued before the writer starts: one batch of 10 lines, > the file
+        assert backend.process_events([event(n)]) is True
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(backend.run)
+        with trio.fail_after(10):
+            await backend.shutdown()
+    assert lost == []
+    written = [json.loads(line)["auditID"] for file in sorted(tmp_path.iterdir())
+               for line in file.read_text().splitlines()]
+    assert sorted(written) == sorted(f"id-{n}" for n in range(10))
+    assert [json.loads(line)["auditID"] for line in path.read_text().splitlines()][-1] == "id-9"
+
+
 async def test_blocking_strict_refuses_events_once_writing_failed(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")  # a file where the log's directory should be
     lost: list[tuple[str, int]] = []
