@@ -368,7 +368,8 @@ def add_server_run_options(options: OptionSet) -> None:
              "provides it (storage_sqlite), else memory.")
     add("data-dir", default="/var/lib/kernel",
         help="The directory where an embedded storage backend keeps its files (storage_sqlite: "
-             "kernel.db).")
+             "kernel.db). Default: /var/lib/kernel, or a data directory next to --cert-dir "
+             "when that is given (--cert-dir=.kernel/certs: .kernel/data).")
     add("write-kubeconfig", default="",
         help="Write an admin kubeconfig (server URL, CA, loopback token) to this path once serving.")
     add("v", short="v", default=0, type=non_negative_int,
