@@ -15,6 +15,7 @@ from kernel.context import ServerContext
 from kernel.plugins import PluginError
 from kernel.server.options import Options, OptionSet, non_negative_duration
 from kernel.storage.errors import StorageError
+from kernel_storage_memory import event_ttls, start_expiry
 
 log = logging.getLogger("kernel.storage.sqlite")
 
@@ -61,7 +62,7 @@ def _factory(context: ServerContext) -> Any:
     options = context.options
     try:
         return SqliteStorage(database_path(options), synchronous=options.sqlite_synchronous.upper(),
-                             history=options.sqlite_history)
+                             history=options.sqlite_history, ttls=event_ttls(options))
     except InUseError as error:  # a startup error, printed without a traceback
         raise PluginError(str(error)) from None
 
@@ -90,11 +91,14 @@ def kernel_post_start_hooks(context: ServerContext) -> dict[str, Callable[[Serve
     from kernel_storage_sqlite.store import SqliteStorage
 
     storage = context.component("storage_backends", "sqlite")
-    if not isinstance(storage, SqliteStorage) or not context.options.sqlite_compaction_interval:
+    if not isinstance(storage, SqliteStorage):
         return {}
-
-    async def start(context: ServerContext) -> None:
-        context.spawn("sqlite-compactor", compact_periodically, storage,
-                      context.options.sqlite_compaction_interval)
-
-    return {"storage-sqlite-compactor": start}
+    hooks: dict[str, Callable[[ServerContext], Awaitable[None]]] = {}
+    if storage.ttls:
+        hooks["storage-sqlite-expiry"] = start_expiry(storage)
+    if context.options.sqlite_compaction_interval:
+        async def start(context: ServerContext) -> None:
+            context.spawn("sqlite-compactor", compact_periodically, storage,
+                          context.options.sqlite_compaction_interval)
+        hooks["storage-sqlite-compactor"] = start
+    return hooks

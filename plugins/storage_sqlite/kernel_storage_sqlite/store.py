@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,9 @@ log = logging.getLogger("kernel.storage.sqlite")
 class SqliteStorage(MemoryStorage):
     """The ``sqlite`` storage backend: one process owns ``path`` (an exclusive lock)."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "FULL", history: int = 10000) -> None:
-        super().__init__(history=history)
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL", history: int = 10000,
+                 ttls: Mapping[str, float] = {}) -> None:
+        super().__init__(history=history, ttls=ttls)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = db.lock(self.path)
@@ -75,6 +76,8 @@ class SqliteStorage(MemoryStorage):
         self._live = sorted(key for key, kept in versions.items() if kept[-1].data is not None)
         self._compacted = max(compacted, 1)
         self._revision = max(last, self._compacted)
+        for key in self._live:  # TTLs restart with the server (a deadline at most one TTL late)
+            self._set_expiry(key, False)
         if len(changes) > self.history:
             self._compact_to(self._revision - self.history)
         log.info("storage_sqlite: %s at revision %d (%d objects, compacted at %d)",
