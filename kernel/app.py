@@ -6,10 +6,12 @@ together by the CLI, which exits 1 without a traceback.
 
 from __future__ import annotations
 
+
 import ipaddress
 import logging
 import secrets
 import uuid
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,9 +81,20 @@ def default_authorization_mode(manager: plugins.PluginManager) -> list[str]:
     return [mode for mode in SECURE_MODES if mode in provided]
 
 
+#: The backend --storage-backend defaults to when a selected plugin provides it (storage_sqlite).
+DURABLE_STORAGE_BACKEND = "sqlite"
+
+
 def apply_secure_defaults(manager: plugins.PluginManager, options: Options) -> None:
     """Defaults that depend on the selected plugins, for ``kernel serve`` and ``kernel plugins``
-    alike: the authorization modes and, when those allow everything, a loopback bind address."""
+    alike: durable storage when a plugin provides it, the authorization modes and, when those
+    allow everything, a loopback bind address."""
+    if ("storage-backend" not in options.explicit
+            and DURABLE_STORAGE_BACKEND in manager.components("kernel_storage_backends")):
+        options.storage_backend = DURABLE_STORAGE_BACKEND
+    if "data-dir" not in options.explicit and "cert-dir" in options.explicit:
+        # The server's files stay together: <dir>/certs given, <dir>/data it is.
+        options.data_dir = str(Path(options.cert_dir).parent / "data")
     # --authorization-config names the chain itself: nothing to default then.
     options.authorization_mode_defaulted = ("authorization-mode" not in options.explicit
                                             and not options.authorization_config)

@@ -71,7 +71,11 @@ def kernel_process(tmp_path: Path) -> Iterator:
 
 def build_server(tmp_path: Path, args: Sequence[str] = ()) -> APIServer:
     """Parse, validate, complete and assemble a server in this process (built-ins only)."""
-    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={tmp_path / 'certs'}", *args]
+    # In-process servers are ephemeral (a test may start several in one tmp_path): memory storage
+    # unless the test names a backend, rather than the installed default (storage_sqlite).
+    backend = [] if any(a.startswith("--storage-backend") for a in args) else ["--storage-backend=memory"]
+    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={tmp_path / 'certs'}",
+            f"--data-dir={tmp_path / 'data'}", *backend, *args]
     run_options = app.build_options(argv)
     options, errors = app.parse(run_options, argv)
     errors += app.validate(run_options, options)

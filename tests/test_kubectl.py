@@ -56,6 +56,8 @@ def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
         "[+]poststarthook/scheduling/bootstrap-system-priority-classes ok",  # api_scheduling
         "[+]poststarthook/start-tokens-controller ok",  # authn_serviceaccount
         "[+]poststarthook/node-authorizer-graph ok",  # authz_node
+        "[+]poststarthook/storage-sqlite-expiry ok",  # storage_sqlite (--event-ttl)
+        "[+]poststarthook/storage-sqlite-compactor ok",
         "[+]shutdown ok", "readyz check passed"]
 
 

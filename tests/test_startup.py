@@ -235,7 +235,7 @@ def serve_script(tmp_path, *args: str, while_serving=None) -> tuple[str, str]:
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             ["bash", str(ROOT / "scripts" / "serve"), "--secure-port=0", f"--cert-dir={tmp_path}/certs",
-             f"--write-kubeconfig={kubeconfig}", *args], stdout=log, stderr=subprocess.STDOUT)
+             f"--data-dir={tmp_path}/data", f"--write-kubeconfig={kubeconfig}", *args], stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while not kubeconfig.exists():

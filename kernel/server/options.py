@@ -363,7 +363,16 @@ def add_server_run_options(options: OptionSet) -> None:
         help="Admission plugins to enable in addition to the default-enabled ones, in this order.")
     add("disable-admission-plugins", default=[], type=string_list,
         help="Admission plugins to disable, even if enabled by default.")
-    add("storage-backend", default="memory", help="The storage backend for persistence.")
+    add("storage-backend", default="memory",
+        help="The storage backend for persistence. Default: sqlite when a selected plugin "
+             "provides it (storage_sqlite), else memory.")
+    add("event-ttl", default=3600.0, type=non_negative_duration,
+        help="Amount of time to retain events (core events and events.k8s.io), by storage "
+             "backends that support it (memory, sqlite).")
+    add("data-dir", default="/var/lib/kernel",
+        help="The directory where an embedded storage backend keeps its files (storage_sqlite: "
+             "kernel.db). Default: /var/lib/kernel, or a data directory next to --cert-dir "
+             "when that is given (--cert-dir=.kernel/certs: .kernel/data).")
     add("write-kubeconfig", default="",
         help="Write an admin kubeconfig (server URL, CA, loopback token) to this path once serving.")
     add("v", short="v", default=0, type=non_negative_int,

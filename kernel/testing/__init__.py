@@ -104,7 +104,8 @@ def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
     with open(log_path, "a" if append_log else "w") as log:
         process = subprocess.Popen(
             [*command_prefix, KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
-             f"--cert-dir={cert_dir}", f"--write-kubeconfig={kubeconfig}", *args],
+             f"--cert-dir={cert_dir}", f"--data-dir={workdir / 'data'}",
+             f"--write-kubeconfig={kubeconfig}", *args],
             stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + START_TIMEOUT
     while not kubeconfig.exists():
@@ -129,7 +130,8 @@ def assemble(workdir: Path, *args: str) -> Any:
     from kernel import app
     from kernel.server.genericapiserver import create_server_chain
 
-    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}", *args]
+    argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}",
+            f"--data-dir={workdir / 'data'}", *args]
     run_options = app.build_options(argv)
     options, errors = app.parse(run_options, argv)
     errors += app.validate(run_options, options)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from kernel import hookimpl
 from kernel.server.options import Options, OptionSet
+from kernel.storage.keys import resource_prefix
 
 from kernel_storage_memory.store import DEFAULT_HISTORY, MemoryStorage
 
-__all__ = ["MemoryStorage", "DEFAULT_HISTORY"]
+__all__ = ["MemoryStorage", "DEFAULT_HISTORY", "event_ttls", "start_expiry"]
 
 
 @hookimpl
@@ -25,7 +26,30 @@ def kernel_validate_options(options: Options) -> list[str]:
 
 
 def _factory(context) -> MemoryStorage:
-    return MemoryStorage(history=context.options.storage_memory_history)
+    return MemoryStorage(history=context.options.storage_memory_history,
+                         ttls=event_ttls(context.options))
+
+
+def event_ttls(options: Options) -> dict[str, float]:
+    """``--event-ttl`` as a storage TTL: events.k8s.io Events are stored as core ones."""
+    return {resource_prefix("", "events"): options.event_ttl}
+
+
+@hookimpl
+def kernel_post_start_hooks(context) -> dict:
+    storage = context.component("storage_backends", "memory")
+    if storage is None or not storage.ttls:
+        return {}
+    return {"storage-memory-expiry": start_expiry(storage)}
+
+
+def start_expiry(storage: MemoryStorage):
+    """A post-start hook running the store's expiry of TTL'd keys (events) in the background."""
+    period = min(1.0, min(storage.ttls.values()) / 4)
+
+    async def start(context) -> None:
+        context.spawn("storage-expiry", storage.expire_periodically, period)
+    return start
 
 
 @hookimpl

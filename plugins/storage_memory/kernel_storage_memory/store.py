@@ -20,6 +20,8 @@ write does more than O(log n) index work plus the list insert/remove of a new or
 from __future__ import annotations
 
 import inspect
+import time
+from collections.abc import Mapping
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -46,7 +48,7 @@ DEFAULT_HISTORY = 10000
 class MemoryStorage:
     """The ``memory`` storage backend. Data lives in this process only: nothing survives a restart."""
 
-    def __init__(self, *, history: int = DEFAULT_HISTORY) -> None:
+    def __init__(self, *, history: int = DEFAULT_HISTORY, ttls: Mapping[str, float] = {}) -> None:
         if history < 1:
             raise ValueError("history must be at least 1 revision")
         self.history = history
@@ -60,6 +62,10 @@ class MemoryStorage:
         self._live: list[str] = []  # sorted keys that exist at the current revision
         self._changed = trio.Event()  # set (and replaced) on every write and on close
         self._closed = False
+        # Keys under a prefix of ``ttls`` expire that many seconds after their last write (kube's
+        # --event-ttl, which etcd does with leases): key -> time.monotonic() deadline.
+        self.ttls = {prefix: ttl for prefix, ttl in ttls.items() if ttl > 0}
+        self._expiry: dict[str, float] = {}
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -181,6 +187,8 @@ class MemoryStorage:
         elif data is None:
             del self._live[bisect_left(self._live, key)]
         self._log.append(Change(revision, key, data, prev))
+        if self.ttls:
+            self._set_expiry(key, data is None)
         if len(self._log) > self.history:
             self._compact_to(revision - self.history)
         self._notify()
@@ -243,6 +251,34 @@ class MemoryStorage:
                     if self._current(key) is not current:
                         continue
             return load(current.data, self._commit(key, None, current))
+
+    # -- expiry (TTL) ---------------------------------------------------------------------------
+
+    def _set_expiry(self, key: str, deleted: bool) -> None:
+        if deleted:
+            self._expiry.pop(key, None)
+            return
+        for prefix, ttl in self.ttls.items():
+            if key.startswith(prefix):
+                self._expiry[key] = time.monotonic() + ttl
+                return
+
+    async def expire(self) -> int:
+        """Delete the keys whose TTL ran out (their watchers see DELETED); how many."""
+        now = time.monotonic()
+        deleted = 0
+        for key in [key for key, deadline in self._expiry.items() if deadline <= now]:
+            try:
+                await self.delete(key)
+                deleted += 1
+            except KeyNotFoundError:
+                self._expiry.pop(key, None)
+        return deleted
+
+    async def expire_periodically(self, period: float) -> None:
+        while not self._closed:
+            await trio.sleep(period)
+            await self.expire()
 
     # -- history -----------------------------------------------------------------------------
 
