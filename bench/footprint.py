@@ -71,14 +71,6 @@ def builds() -> dict[str, list[str]]:
     }
 
 
-def entry_point_names(directory: Path) -> list[str]:
-    """The kernel.plugins names a plugin directory's pyproject registers."""
-    import tomllib
-
-    project = tomllib.loads((directory / "pyproject.toml").read_text())["project"]
-    return list(project.get("entry-points", {}).get("kernel.plugins", {}))
-
-
 def build_wheels(wheelhouse: Path, directories: list[Path]) -> dict[Path, Path]:
     """Each local distribution's wheel, built once with this environment's setuptools."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
@@ -86,20 +78,26 @@ def build_wheels(wheelhouse: Path, directories: list[Path]) -> dict[Path, Path]:
     for directory in directories:
         out = wheelhouse / directory.name
         if not out.exists():
+            fresh = not (directory / "build").exists()
             subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                             "--no-build-isolation", "--disable-pip-version-check", "-w", str(out),
                             str(directory)], check=True)
+            if fresh:  # pip builds in the source tree: leave it as it was
+                shutil.rmtree(directory / "build", ignore_errors=True)
         wheels[directory] = next(out.glob("*.whl"))
     return wheels
 
 
-def make_venv(venv: Path, wheels: list[Path]) -> None:
+def make_venv(venv: Path, wheels: list[Path], wheelhouse: Path) -> None:
+    """A fresh venv with these wheels; a plugin's plugin dependencies (authz_rbac's api_rbac)
+    come from the wheelhouse, the rest from the package index."""
     if (venv / "bin" / "kernel").exists():
         return
     base_python = Path(sys.base_prefix) / "bin" / "python3"  # not this venv's
     subprocess.run([str(base_python), "-m", "venv", str(venv)], check=True)
+    links = [f"--find-links={d}" for d in sorted(wheelhouse.iterdir())]
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", *map(str, wheels)], check=True)
+                    "--disable-pip-version-check", *links, *map(str, wheels)], check=True)
 
 
 def installed_size(venv: Path) -> int:
@@ -117,16 +115,15 @@ IMPORT_TIMER = """
 import importlib.metadata, sys, time
 start = time.perf_counter()
 import kernel.cli
-names = set(sys.argv[1].split(","))
 for ep in importlib.metadata.entry_points(group="kernel.plugins"):
-    if ep.name in names:
-        ep.load()
+    ep.load()
 print(time.perf_counter() - start)
 """
 
 
-def import_time(venv: Path, plugins: list[str], runs: int) -> float:
-    times = [float(subprocess.run([str(venv / "bin" / "python"), "-c", IMPORT_TIMER, ",".join(plugins)],
+def import_time(venv: Path, runs: int) -> float:
+    """``import kernel.cli`` and every installed plugin's module, as ``kernel serve`` does."""
+    times = [float(subprocess.run([str(venv / "bin" / "python"), "-c", IMPORT_TIMER],
                                   check=True, capture_output=True, text=True).stdout)
              for _ in range(runs)]
     return statistics.median(times)
@@ -139,20 +136,20 @@ def rss(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def serve_args(plugins: list[str], backend: str) -> list[str]:
-    return [f"--plugins={','.join(plugins)}", f"--storage-backend={backend}"]
+def serve_args(backend: str) -> list[str]:
+    """No --plugins: the build is what the venv holds, and kernel serve loads all of it."""
+    return [f"--storage-backend={backend}"]
 
 
-def startup_and_rss(venv: Path, workdir: Path, plugins: list[str], backend: str,
-                    runs: int) -> tuple[float, int]:
+def startup_and_rss(venv: Path, workdir: Path, backend: str, runs: int) -> tuple[float, int]:
     command = (str(venv / "bin" / "kernel"),)
     certs = workdir / "certs"
-    start_kernel(workdir / "warmup", *serve_args(plugins, backend), cert_dir=certs,
+    start_kernel(workdir / "warmup", *serve_args(backend), cert_dir=certs,
                  command=command).stop()  # generates the certificates and the bytecode caches
     times, idle = [], []
     for run in range(runs):
         began = time.monotonic()
-        kernel = start_kernel(workdir / f"run{run}", *serve_args(plugins, backend), cert_dir=certs,
+        kernel = start_kernel(workdir / f"run{run}", *serve_args(backend), cert_dir=certs,
                               command=command)
         times.append(time.monotonic() - began)
         time.sleep(IDLE_SECONDS)
@@ -193,8 +190,8 @@ async def create_many(url: str, token: str, ca_file: str, count: int, concurrenc
     return size
 
 
-def per_object(venv: Path, workdir: Path, plugins: list[str], backend: str, count: int) -> dict:
-    kernel = start_kernel(workdir / f"objects{count}", *serve_args(plugins, backend),
+def per_object(venv: Path, workdir: Path, backend: str, count: int) -> dict:
+    kernel = start_kernel(workdir / f"objects{count}", *serve_args(backend),
                           cert_dir=workdir / "certs", command=(str(venv / "bin" / "kernel"),))
     try:
         time.sleep(IDLE_SECONDS)
@@ -226,17 +223,16 @@ def main() -> None:
     backend = args.storage_backend or ("sqlite" if "storage_sqlite" in selected["trimmed"] else "memory")
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="footprint-"))
     names = [name for name in args.builds.split(",") if name]
-    wheels = build_wheels(workdir / "wheelhouse",
-                          [ROOT, *plugin_dirs(sorted({p for n in names for p in selected[n]}))])
+    wheelhouse = workdir / "wheelhouse"
+    wheels = build_wheels(wheelhouse, [ROOT, *plugin_dirs(selected["all"])])
     results: dict = {"storage_backend": backend, "builds": {}, "objects": []}
     print(f"{'build':<9} {'plugins':>7} {'idle RSS':>10} {'installed':>10} {'import':>8} {'startup':>8}")
     for name in names:
         plugins = selected[name]
         venv = workdir / f"venv-{name}"
-        make_venv(venv, [wheels[ROOT], *(wheels[d] for d in plugin_dirs(plugins))])
-        loaded = [ep for d in plugin_dirs(plugins) for ep in entry_point_names(d)]
-        imported = import_time(venv, loaded, args.runs)
-        startup, idle = startup_and_rss(venv, workdir / name, loaded, backend, args.runs)
+        make_venv(venv, [wheels[ROOT], *(wheels[d] for d in plugin_dirs(plugins))], wheelhouse)
+        imported = import_time(venv, args.runs)
+        startup, idle = startup_and_rss(venv, workdir / name, backend, args.runs)
         size = installed_size(venv)
         results["builds"][name] = {"plugins": plugins, "idle_rss": idle, "installed_size": size,
                                    "import_seconds": imported, "startup_seconds": startup}
@@ -246,11 +242,10 @@ def main() -> None:
     if counts:
         trimmed = selected["trimmed"]
         venv = workdir / "venv-trimmed"
-        make_venv(venv, [wheels[ROOT], *(wheels[d] for d in plugin_dirs(trimmed))])
-        loaded = [ep for d in plugin_dirs(trimmed) for ep in entry_point_names(d)]
+        make_venv(venv, [wheels[ROOT], *(wheels[d] for d in plugin_dirs(trimmed))], wheelhouse)
         print(f"\nper stored configmap (trimmed build, --storage-backend={backend}):")
         for count in counts:
-            row = per_object(venv, workdir / "trimmed", loaded, backend, count)
+            row = per_object(venv, workdir / "trimmed", backend, count)
             results["objects"].append(row)
             print(f"  {count:>7} objects: RSS {row['rss_before'] / MB:.1f} → {row['rss_after'] / MB:.1f} MB, "
                   f"{row['per_object'] / 1024:.2f} KiB each, object JSON {row['json_size'] / 1024:.2f} KiB, "

@@ -19,6 +19,7 @@ import importlib.metadata as metadata
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -98,14 +99,21 @@ def build(output: Path, plugins: Sequence[str] | None, python: str = "/usr/bin/e
           quiet: bool = True) -> None:
     if importlib.util.find_spec("shiv") is None:
         raise BundleError("kernel bundle needs shiv: pip install 'kernel[bundle]' (or shiv)")
+    wanted = requirements(plugins)
     pip_args = ["--disable-pip-version-check"] + (["--quiet"] if quiet else [])
     if importlib.util.find_spec("setuptools") is not None:
         # the local trees build with this environment's setuptools: no build environments to make
         pip_args.append("--no-build-isolation")
     command = [sys.executable, "-m", "shiv", "--output-file", str(output),
                "--entry-point", "kernel.cli:main", "--python", python, "--compressed",
-               "--reproducible", *pip_args, *requirements(plugins)]
-    result = subprocess.run(command, capture_output=quiet, text=True)
+               "--reproducible", *pip_args, *wanted]
+    trees = [Path(r) for r in wanted if Path(r).is_dir()]
+    fresh = [tree / "build" for tree in trees if not (tree / "build").exists()]
+    try:
+        result = subprocess.run(command, capture_output=quiet, text=True)
+    finally:
+        for directory in fresh:  # pip builds local trees in place: leave them as they were
+            shutil.rmtree(directory, ignore_errors=True)
     if result.returncode != 0:
         raise BundleError(f"building the bundle failed:\n{result.stdout or ''}{result.stderr or ''}")
 
