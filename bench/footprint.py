@@ -100,15 +100,18 @@ def make_venv(venv: Path, wheels: list[Path], wheelhouse: Path) -> None:
                     "--disable-pip-version-check", *links, *map(str, wheels)], check=True)
 
 
-def installed_size(venv: Path) -> int:
+def installed_size(venv: Path) -> tuple[int, int]:
+    """site-packages less pip and setuptools: with the bytecode pip compiled, and without it
+    (``pip install --no-compile``, for a read-only edge image)."""
     (site,) = venv.glob("lib/python3*/site-packages")
-    total = 0
+    total = bytecode = 0
     for entry in site.iterdir():
         if entry.name.split("-")[0] in EXCLUDED_FROM_SIZE or entry.name in EXCLUDED_FROM_SIZE:
             continue
         files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file()]
         total += sum(p.stat().st_size for p in files)
-    return total
+        bytecode += sum(p.stat().st_size for p in files if p.suffix == ".pyc")
+    return total, total - bytecode
 
 
 IMPORT_TIMER = """
@@ -226,17 +229,19 @@ def main() -> None:
     wheelhouse = workdir / "wheelhouse"
     wheels = build_wheels(wheelhouse, [ROOT, *plugin_dirs(selected["all"])])
     results: dict = {"storage_backend": backend, "builds": {}, "objects": []}
-    print(f"{'build':<9} {'plugins':>7} {'idle RSS':>10} {'installed':>10} {'import':>8} {'startup':>8}")
+    print(f"{'build':<9} {'plugins':>7} {'idle RSS':>10} {'installed':>10} {'no .pyc':>10} "
+          f"{'import':>8} {'startup':>8}")
     for name in names:
         plugins = selected[name]
         venv = workdir / f"venv-{name}"
         make_venv(venv, [wheels[ROOT], *(wheels[d] for d in plugin_dirs(plugins))], wheelhouse)
         imported = import_time(venv, args.runs)
         startup, idle = startup_and_rss(venv, workdir / name, backend, args.runs)
-        size = installed_size(venv)
+        size, source_only = installed_size(venv)
         results["builds"][name] = {"plugins": plugins, "idle_rss": idle, "installed_size": size,
+                                   "installed_size_no_bytecode": source_only,
                                    "import_seconds": imported, "startup_seconds": startup}
-        print(f"{name:<9} {len(plugins):>7} {idle / MB:>8.1f}MB {size / MB:>8.1f}MB "
+        print(f"{name:<9} {len(plugins):>7} {idle / MB:>8.1f}MB {size / MB:>8.1f}MB {source_only / MB:>8.1f}MB "
               f"{imported * 1000:>6.0f}ms {startup * 1000:>6.0f}ms", flush=True)
     counts = [int(c) for c in args.objects.split(",") if c]
     if counts:
