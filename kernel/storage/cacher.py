@@ -30,6 +30,7 @@ import msgspec
 import trio
 
 from kernel.storage.cache_watcher import CacheWatcher
+from kernel.storage.codec import exact
 from kernel.storage.continuation import LATEST, decode_continue, encode_continue
 from kernel.storage.errors import (
     ResourceExpiredError, StorageError, StorageUnavailableError, WatchTooSlowError,
@@ -110,7 +111,7 @@ class Cacher:
             await trio.sleep(0)  # the backend ended the watch: resume from our revision
 
     def _reset(self, listed: ListResult) -> None:
-        objects = {self._key_of(obj): _encode(obj) for obj in listed.items}
+        objects = {self._key_of(obj): exact(_encode(obj)) for obj in listed.items}
         self._keys = sorted(objects)
         self._objects = objects
         self._window.clear()
@@ -141,7 +142,7 @@ class Cacher:
         else:
             if key not in self._objects:
                 insort(self._keys, key)
-            self._objects[key] = _encode(event.object)
+            self._objects[key] = exact(_encode(event.object))
         self._last_change = event.revision
         if len(self._window) >= self.window_size:
             self.floor = self._window.popleft().revision
