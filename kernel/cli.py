@@ -1,4 +1,4 @@
-"""``kernel serve | plugins | version``."""
+"""``kernel serve | plugins | bundle | version``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ USAGE = """usage: kernel <command> [flags]
 commands:
   serve     run the API server (kernel serve --help lists the flags, grouped by plugin)
   plugins   list installed plugins, what each provides, and the chains the flags give
+  bundle    build a single-file edge artifact (kernel.pyz) of the kernel and plugins
   version   print the version
 """
 
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(rest)
     if command == "plugins":
         return plugins(rest)
+    if command == "bundle":
+        from kernel import bundle  # shiv and pip are needed only here
+
+        return bundle.main(rest)
     if command == "version":
         info = version_info()
         print(f"kernel {__version__} (serves Kubernetes API {info['gitVersion']})")

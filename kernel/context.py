@@ -250,9 +250,10 @@ class ServerContext:
         end. Stored objects stay. False when none of them was served."""
         return await remove_api_group(self._server, group, *versions)
 
-    def informer(self, group: str, resource: str) -> Informer:
-        """The shared in-process informer of ``resource`` (:mod:`kernel.server.informers`)."""
-        return self._server.informers.informer(group, resource)
+    def informer(self, group: str, resource: str, object_name: str | None = None) -> Informer:
+        """The shared in-process informer of ``resource`` (:mod:`kernel.server.informers`); with
+        ``object_name``, one that holds only the objects of that name."""
+        return self._server.informers.informer(group, resource, object_name)
 
     def loopback_client(self, user_agent: str | None = None) -> LoopbackClient:
         """A client of this server without a socket (:mod:`kernel.server.loopback`): its requests go

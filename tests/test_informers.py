@@ -146,6 +146,24 @@ async def test_informer_created_after_writes_sees_them_as_adds(
     assert late.events[-1] == early.events[-1] == ("ADDED", "d", rv(created))
 
 
+async def test_informer_of_one_name_holds_only_that_name(
+        cacher: Cacher, factory: InformerFactory) -> None:
+    await cacher.create(key("a"), widget("a"))
+    await cacher.create(key("b"), widget("b"))
+    informer = factory.informer(GROUP, RESOURCE, "b")
+    assert factory.informer(GROUP, RESOURCE, "b") is informer  # shared
+    assert factory.informer(GROUP, RESOURCE) is not informer
+    recorder = Recorder()
+    await recorder.register(informer).wait_synced()
+    assert names(informer.list()) == ["b"]
+    await cacher.guaranteed_update(key("a"), relabel("blue"))
+    updated = await cacher.guaranteed_update(key("b"), relabel("blue"))
+    await cacher.delete(key("a"))
+    await until(lambda: len(recorder.events) == 2)
+    assert recorder.events == [("ADDED", "b", recorder.events[0][2]), ("MODIFIED", "b", rv(updated))]
+    assert informer.revision >= rv(updated) and names(informer.list()) == ["b"]
+
+
 async def test_resync_after_the_watch_cache_restarts(backend: MemoryStorage) -> None:
     """The cache closes; writes (deletes among them) happen while none runs; a new cache takes
     its place: the informer relists from it and tells handlers the difference."""

@@ -115,15 +115,19 @@ class Informer:
     """A resource's objects in memory, with handlers and indexers; see the module docstring.
 
     ``source`` is the resource's Cacher, or a callable returning the current one (looked up again
-    on every relist, so an informer follows a cache that was closed and replaced).
+    on every relist, so an informer follows a cache that was closed and replaced). With
+    ``object_name`` it holds only the objects of that name (a ``metadata.name`` field selector):
+    a controller of one well-known object does not keep every object of the resource.
     """
 
     def __init__(self, source: Cacher | Callable[[], Cacher], *, buffer: int = 1000,
-                 retry_interval: float = 1.0, name: str = "") -> None:
+                 retry_interval: float = 1.0, name: str = "",
+                 object_name: str | None = None) -> None:
         self._resolve: Callable[[], Cacher] = source if callable(source) else (lambda: source)
         self.buffer = max(1, buffer)
         self.retry_interval = retry_interval
         self.name = name or self._resolve().prefix
+        self.object_name = object_name
         self.revision = 0  # the store reflects every change up to here
         self.relists = 0  # lists after the first (410s, restarts of the cache): for tests, metrics
         self.resyncs = 0  # times the handlers were resynced from the store
@@ -237,6 +241,8 @@ class Informer:
             self.relists += 1
         fresh: dict[str, Object] = {}
         for obj in listed.items:
+            if not self._wanted(obj):
+                continue
             key = object_key(obj)
             known = self._objects.get(key)
             # Unchanged objects keep their dict: one per object, and no update for them.
@@ -253,7 +259,7 @@ class Informer:
 
     def _apply(self, event: WatchEvent) -> None:
         """One watch event into the store and the handlers' queue (synchronous: no await)."""
-        if event.type != "BOOKMARK":
+        if event.type != "BOOKMARK" and self._wanted(event.object):
             obj = event.object
             key = object_key(obj)
             deleted = event.type == "DELETED"
@@ -269,6 +275,9 @@ class Informer:
                 self._events.append((key, obj, deleted))
                 self._wake.set()
         self.revision = max(self.revision, event.revision)
+
+    def _wanted(self, obj: Object) -> bool:
+        return self.object_name is None or obj["metadata"].get("name") == self.object_name
 
     def _put(self, key: str, obj: Object) -> None:
         self._objects[key] = obj
@@ -371,7 +380,7 @@ class InformerFactory:
         self._cachers = cachers
         self.buffer = buffer
         self.retry_interval = retry_interval
-        self._informers: dict[tuple[str, str], Informer] = {}
+        self._informers: dict[tuple[str, str, str | None], Informer] = {}
         self._nursery: trio.Nursery | None = None
 
     def _lookup(self, group: str, resource: str) -> Cacher:
@@ -379,14 +388,17 @@ class InformerFactory:
             return self._cachers(group, resource)
         return self._cachers[(group, resource)]
 
-    def informer(self, group: str, resource: str) -> Informer:
-        informer = self._informers.get((group, resource))
+    def informer(self, group: str, resource: str, object_name: str | None = None) -> Informer:
+        """The shared informer of a resource; with ``object_name``, of its objects of that name."""
+        informer = self._informers.get((group, resource, object_name))
         if informer is None:
             self._lookup(group, resource)  # an unknown resource fails here, not in a task
+            name = f"{resource}.{group}" if group else resource
             informer = Informer(lambda: self._lookup(group, resource), buffer=self.buffer,
                                 retry_interval=self.retry_interval,
-                                name=f"{resource}.{group}" if group else resource)
-            self._informers[(group, resource)] = informer
+                                name=name if object_name is None else f"{name} named {object_name}",
+                                object_name=object_name)
+            self._informers[(group, resource, object_name)] = informer
             if self._nursery is not None:
                 self._nursery.start_soon(informer.run)
         return informer

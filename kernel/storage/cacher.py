@@ -5,7 +5,7 @@ One Cacher per resource prefix (``keys.resource_prefix``; object keys are
 watch (with progress notifications) and applies each event, synchronously, to:
 
 - the current state: a sorted key list and each object's JSON bytes (lists decode private copies);
-- a bounded window of recent events, so watches can start at a recent past revision;
+- a bounded window of recent events (kept as JSON), so watches can start at a recent past revision;
 - every registered watcher: each event is pushed to each interested watcher without waiting
   (see :mod:`kernel.storage.cache_watcher`); watchers that see an event the same way get the
   same WatchEvent instance, so its ``encoded`` slot lets the HTTP layer serialize it once.
@@ -24,18 +24,19 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import trio
 
 from kernel.storage.cache_watcher import CacheWatcher
+from kernel.storage.codec import exact
 from kernel.storage.continuation import LATEST, decode_continue, encode_continue
 from kernel.storage.errors import (
     ResourceExpiredError, StorageError, StorageUnavailableError, WatchTooSlowError,
 )
 from kernel.storage.interface import (
-    ListResult, Object, Predicate, Preconditions, Storage, TryUpdate, ValidateDeletion,
+    EventType, ListResult, Object, Predicate, Preconditions, Storage, TryUpdate, ValidateDeletion,
     WatchEvent, filter_event,
 )
 from kernel.storage.keys import prefix_end
@@ -44,6 +45,22 @@ log = logging.getLogger("kernel.storage")
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+
+
+class _Past(NamedTuple):
+    """A window entry: an event kept as JSON (the new state's bytes are the ones in
+    ``_objects``, shared), decoded again only for a watch that starts before it. A decoded 1 KiB
+    ConfigMap takes ~6x its JSON, and the window holds ``window`` of them per resource."""
+
+    type: EventType
+    revision: int
+    key: str
+    data: bytes
+    prev: bytes | None
+
+    def event(self) -> WatchEvent:
+        prev = None if self.prev is None else _decode(self.prev)
+        return WatchEvent(self.type, _decode(self.data), prev, self.revision, self.key)
 
 
 class Cacher:
@@ -66,7 +83,7 @@ class Cacher:
         #                        every r in [_last_change, revision]
         self._keys: list[str] = []
         self._objects: dict[str, bytes] = {}
-        self._window: deque[WatchEvent] = deque()
+        self._window: deque[_Past] = deque()
         self._watchers: set[CacheWatcher] = set()
         self._moved = trio.Event()  # set (and replaced) whenever revision moves, and on close
         self._ready = trio.Event()
@@ -110,7 +127,7 @@ class Cacher:
             await trio.sleep(0)  # the backend ended the watch: resume from our revision
 
     def _reset(self, listed: ListResult) -> None:
-        objects = {self._key_of(obj): _encode(obj) for obj in listed.items}
+        objects = {self._key_of(obj): exact(_encode(obj)) for obj in listed.items}
         self._keys = sorted(objects)
         self._objects = objects
         self._window.clear()
@@ -135,17 +152,19 @@ class Cacher:
         if not event.key:
             event.key = self._key_of(event.object)
         key = event.key
+        data = exact(_encode(event.object))
         if event.type == "DELETED":
             if self._objects.pop(key, None) is not None:
                 del self._keys[bisect_left(self._keys, key)]
         else:
             if key not in self._objects:
                 insort(self._keys, key)
-            self._objects[key] = _encode(event.object)
+            self._objects[key] = data
         self._last_change = event.revision
         if len(self._window) >= self.window_size:
             self.floor = self._window.popleft().revision
-        self._window.append(event)
+        prev = None if event.prev_object is None else exact(_encode(event.prev_object))
+        self._window.append(_Past(event.type, event.revision, key, data, prev))
         self._dispatch(event)
         self._advance(event.revision)
 
@@ -206,10 +225,10 @@ class Cacher:
 
     def events_after(self, revision: int) -> deque[WatchEvent]:
         replay: deque[WatchEvent] = deque()
-        for event in reversed(self._window):
-            if event.revision <= revision:
+        for past in reversed(self._window):
+            if past.revision <= revision:
                 break
-            replay.appendleft(event)
+            replay.appendleft(past.event())
         return replay
 
     def register(self, watcher: CacheWatcher) -> None:

@@ -15,6 +15,13 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
+def exact(data: bytes) -> bytes:
+    """``data`` in a bytes object of its own size. msgspec returns its growing output buffer
+    with the length set but not shrunk (up to 1.5x the length): bytes kept per stored object
+    are copied once so the slack is not kept with them."""
+    return bytes(memoryview(data))
+
+
 def encode(obj: Object) -> bytes:
     """The stored form of ``obj``."""
     if not isinstance(obj, dict):
@@ -26,7 +33,7 @@ def encode(obj: Object) -> bytes:
         raise TypeError("metadata must be a dict")
     elif "resourceVersion" in metadata:
         obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
-    return _encode(obj)
+    return exact(_encode(obj))
 
 
 def decode(data: bytes, revision: int) -> Object:

@@ -89,12 +89,14 @@ class KernelProcess:
 
 def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
                  cert_dir: Path | None = None, wait_ready: bool = True,
-                 command_prefix: Sequence[str] = (), append_log: bool = False) -> KernelProcess:
+                 command_prefix: Sequence[str] = (), append_log: bool = False,
+                 command: Sequence[str] = (KERNEL,)) -> KernelProcess:
     """Start ``kernel serve`` on a free loopback port with its files in ``workdir``.
 
     Returns once the kubeconfig is written and, with ``wait_ready``, /readyz answers 200.
     ``command_prefix`` runs it under another command (``taskset -c 0``); ``append_log`` keeps
-    the log of an earlier server in the same ``workdir`` (restarts).
+    the log of an earlier server in the same ``workdir`` (restarts); ``command`` is what runs
+    ``serve`` (another venv's ``kernel``, ``python3 kernel.pyz``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     kubeconfig, log_path = workdir / "kubeconfig", workdir / "kernel.log"
@@ -103,7 +105,7 @@ def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
         kubeconfig.unlink()
     with open(log_path, "a" if append_log else "w") as log:
         process = subprocess.Popen(
-            [*command_prefix, KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
+            [*command_prefix, *command, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
              f"--cert-dir={cert_dir}", f"--data-dir={workdir / 'data'}",
              f"--write-kubeconfig={kubeconfig}", *args],
             stdout=log, stderr=subprocess.STDOUT, text=True, env=env)

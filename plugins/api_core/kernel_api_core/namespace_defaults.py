@@ -83,7 +83,9 @@ async def run_controller(context: ServerContext, want: PerNamespace) -> None:
             send.send_nowait(meta["namespace"])
 
     namespaces.add_event_handler(on_add=on_namespace, on_update=lambda old, new: on_namespace(new))
-    context.informer("", want.resource).add_event_handler(
+    # only the objects of that name: an informer of the whole resource would keep every
+    # configmap of the cluster decoded in memory
+    context.informer("", want.resource, want.name).add_event_handler(
         on_update=lambda old, new: on_object(new), on_delete=on_object)
 
     async def worker() -> None:

@@ -163,6 +163,24 @@ async def test_window_bounds_watches_from_the_past(cacher: Cacher) -> None:
     assert [e.object["metadata"]["name"] for e in got] == [f"w{i:02}" for i in range(5, 15)]
 
 
+async def test_replayed_events_are_private_and_whole(cacher: Cacher) -> None:
+    """The window keeps JSON: each watch from the past gets its own objects, with the previous
+    state of a MODIFIED and the last state of a DELETED."""
+    created = await cacher.create(key("a"), widget("a"))
+    await cacher.guaranteed_update(key("a"), relabel("blue"))
+    await cacher.delete(key("a"))
+    await cacher.get_list(PREFIX)  # caught up
+    async with cacher.watch(PREFIX, revision=rv(created) - 1) as events:
+        first = await take(events, 3)
+    first[0].object["metadata"]["name"] = "changed by one watcher"
+    async with cacher.watch(PREFIX, revision=rv(created) - 1) as events:
+        second = await take(events, 3)
+    assert [e.type for e in second] == ["ADDED", "MODIFIED", "DELETED"]
+    assert second[0].object["metadata"]["name"] == "a"
+    assert is_blue(second[1].object) and not is_blue(second[1].prev_object)
+    assert is_blue(second[2].object) and rv(second[2].object) == second[2].revision
+
+
 async def test_reinitialized_cache_ends_watches_with_410(backend: CountingMemoryStorage,
                                                          cacher: Cacher) -> None:
     async with cacher.watch(PREFIX, revision=0) as events:
