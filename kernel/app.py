@@ -6,14 +6,13 @@ together by the CLI, which exits 1 without a traceback.
 
 from __future__ import annotations
 
-
 import ipaddress
 import logging
 import secrets
 import uuid
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from kernel import plugins
 from kernel.server import authorizationconfig, certs
