@@ -13,6 +13,7 @@ import trio
 from kernel import hookimpl
 from kernel.context import ServerContext
 from kernel.plugins import PluginError
+from kernel.server.healthz import CheckFailed, HealthCheck
 from kernel.server.options import Options, OptionSet, non_negative_duration
 from kernel.storage.errors import StorageError
 from kernel_storage_memory import event_ttls, start_expiry
@@ -21,6 +22,7 @@ log = logging.getLogger("kernel.storage.sqlite")
 
 DB_FILE = "kernel.db"
 DEFAULT_COMPACTION_INTERVAL = 300.0  # kube's --etcd-compaction-interval
+HEALTHCHECK_TIMEOUT = 2.0  # as kube's --etcd-healthcheck-timeout
 
 
 @hookimpl
@@ -84,6 +86,24 @@ async def compact_periodically(storage: Any, interval: float) -> None:
             previous = await storage.current_revision()
         except StorageError as error:
             log.warning("storage_sqlite: compaction skipped: %s", error)
+
+
+@hookimpl
+def kernel_health_checks(context: ServerContext) -> list[HealthCheck]:
+    from kernel_storage_sqlite.store import SqliteStorage
+
+    storage = context.component("storage_backends", "sqlite")
+    if not isinstance(storage, SqliteStorage):
+        return []
+
+    async def check() -> None:
+        try:
+            await storage.check(HEALTHCHECK_TIMEOUT)
+        except StorageError as error:
+            raise CheckFailed(error.message) from None
+
+    # In /livez too: a failed write fails every later one, and only a restart recovers.
+    return [HealthCheck("sqlite", check)]
 
 
 @hookimpl

@@ -9,6 +9,7 @@ watch) only see committed revisions. On start the retained log is read back into
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -40,6 +41,7 @@ class SqliteStorage(MemoryStorage):
         self._lock = db.lock(self.path)
         try:
             self._conn = db.connect(self.path, synchronous)
+            self._file = _identity(self.path)
             self._load()
         except BaseException:
             self._lock.close()
@@ -130,6 +132,25 @@ class SqliteStorage(MemoryStorage):
         return await self._wait_committed(await super().delete(
             key, preconditions=preconditions, validate_deletion=validate_deletion))
 
+    async def check(self, timeout: float) -> None:
+        """The health check: the file is still the one opened, no write has failed, and every
+        write made so far commits within ``timeout`` (a stalled disk fails it)."""
+        self._check_open()
+        try:
+            same = _identity(self.path) == self._file
+        except OSError:
+            same = False
+        if not same:
+            raise StorageUnavailableError("", f"storage_sqlite: {self.path} was removed or replaced")
+        target = self._revision
+        with trio.move_on_after(timeout):
+            while self._durable < target:
+                await self._committed.wait()
+                self._check_open()
+            return
+        raise StorageUnavailableError("", f"storage_sqlite: revision {target} not committed to "
+                                          f"{self.path} within {timeout:g}s")
+
     async def current_revision(self) -> int:
         await self._enter()
         return self._durable
@@ -189,6 +210,11 @@ class SqliteStorage(MemoryStorage):
     def __repr__(self) -> str:
         return (f"SqliteStorage({str(self.path)!r}, revision={self._revision}, "
                 f"committed={self._durable}, compacted={self._compacted})")
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
 
 
 class _Committed:
