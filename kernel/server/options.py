@@ -314,6 +314,10 @@ def add_server_run_options(options: OptionSet) -> None:
              "non-loopback address when that is unspecified or loopback.")
     add("secure-port", default=6443, type=port,
         help="The port on which to serve HTTPS with authentication and authorization (0 picks a free port).")
+    add("workers", default=1, type=non_negative_int,
+        help="The number of server processes sharing --secure-port (SO_REUSEPORT) and the "
+             "storage backend, each with its own watch caches; more than 1 needs a shared "
+             "storage backend (--storage-backend=etcd3). A worker that dies is restarted.")
     add("cert-dir", default="/var/run/kubernetes",
         help="The directory where the TLS certs are located; ignored if --tls-cert-file and "
              "--tls-private-key-file are provided.")
@@ -390,6 +394,7 @@ def validate_server_run_options(options: Options) -> list[str]:
     if options.logging_format not in ("json", "text"):
         errors.append(f'--logging-format: Unsupported value: "{options.logging_format}": '
                       'supported values: "json", "text"')
+    errors += validate_workers(options)
     if not 0 <= options.goaway_chance <= 0.02:  # kube's bound and message
         errors.append("--goaway-chance can not be less than 0 or greater than 0.02")
     if options.authorization_config:
@@ -400,6 +405,21 @@ def validate_server_run_options(options: Options) -> list[str]:
     if len(set(modes)) != len(modes):
         errors.append(f"--authorization-mode: has mode specified more than once: {','.join(modes)}")
     return errors
+
+
+#: Backends that several processes can share: each worker's watch caches follow the others'
+#: writes through the backend's own watch.
+SHARED_STORAGE_BACKENDS = ("etcd3",)
+
+
+def validate_workers(options: Options) -> list[str]:
+    if options.workers < 1:
+        return ["--workers: must be at least 1"]
+    if options.workers > 1 and options.storage_backend not in SHARED_STORAGE_BACKENDS:
+        return [f"--workers > 1 needs a shared storage backend (--storage-backend=etcd3): "
+                f"--storage-backend={options.storage_backend} cannot be shared by several processes "
+                f"(each worker's watch caches must see the writes of every other)"]
+    return []
 
 
 def authorization_config_conflicts(options: Options) -> list[str]:
