@@ -314,10 +314,6 @@ def add_server_run_options(options: OptionSet) -> None:
              "non-loopback address when that is unspecified or loopback.")
     add("secure-port", default=6443, type=port,
         help="The port on which to serve HTTPS with authentication and authorization (0 picks a free port).")
-    add("workers", default=1, type=non_negative_int,
-        help="The number of server processes sharing --secure-port (SO_REUSEPORT) and the "
-             "storage backend, each with its own watch caches; more than 1 needs a shared "
-             "storage backend (--storage-backend=etcd3). A worker that dies is restarted.")
     add("cert-dir", default="/var/run/kubernetes",
         help="The directory where the TLS certs are located; ignored if --tls-cert-file and "
              "--tls-private-key-file are provided.")
@@ -379,6 +375,16 @@ def add_server_run_options(options: OptionSet) -> None:
              "when that is given (--cert-dir=.kernel/certs: .kernel/data).")
     add("write-kubeconfig", default="",
         help="Write an admin kubeconfig (server URL, CA, loopback token) to this path once serving.")
+    _add_process_options(add)
+
+
+def _add_process_options(add: Callable[..., Any]) -> None:
+    """The flags about the server's processes and their logs."""
+    add("workers", default=1, type=non_negative_int,
+        help="The number of server processes sharing --secure-port (SO_REUSEPORT) and the "
+             "storage backend, each with its own watch caches; more than 1 needs a shared "
+             "storage backend (--storage-backend=etcd3). A worker that dies once serving is "
+             "restarted; one that fails to start stops them all.")
     add("v", short="v", default=0, type=non_negative_int,
         help="number for the log level verbosity (klog's: 2 logs one line per request)")
     add("logging-format", default="text",
