@@ -11,8 +11,10 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,3 +227,73 @@ def _check_two_workers(kernel: KernelProcess, tmp_path: Path) -> None:
             assert "failed" not in "\n".join(l for l in log.splitlines() if bad in l)
         else:
             assert bad not in log, log
+
+
+# -- the supervisor's policy, with real child processes standing in for kernel workers ------------
+
+def script_supervisor(script: str, tmp_path: Path) -> tuple[Any, socket.socket]:
+    """A Supervisor whose workers run ``script`` (a Python program, given ``tmp_path``) instead
+    of ``kernel serve``; and the port socket it holds."""
+    from kernel.server import options as opts
+    from kernel.server.workers import Supervisor
+
+    option_set = opts.OptionSet()
+    opts.add_server_run_options(option_set)
+    options = opts.parse(option_set, []).options
+    options.loopback_token, options.loopback_uid = "token", "uid"
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    supervisor = Supervisor([], options, sock)
+    supervisor.command = lambda: [sys.executable, "-c", script, str(tmp_path)]  # type: ignore[method-assign]
+    return supervisor, sock
+
+
+# A stand-in worker: reads its spec like kernel serve does, says ready, notes its start in a file.
+WORKER_THAT_SERVES_THEN_DIES = """
+import os, socket, sys, time
+from pathlib import Path
+from kernel.server import workers
+channel = workers.worker_channel()
+spec = workers.read_spec(channel)
+starts = Path(sys.argv[1]) / f"starts-{spec.index}"
+with open(starts, "a") as f:
+    f.write("x")
+channel.sendall(workers.READY)
+time.sleep(0.2 if len(starts.read_text()) < 3 else 60)
+sys.exit(5)
+"""
+
+
+def test_a_worker_failing_before_it_served_stops_all(tmp_path: Path) -> None:
+    import trio
+
+    from kernel.server.workers import _supervise
+
+    supervisor, sock = script_supervisor("import sys, time; time.sleep(0.5); sys.exit(3)", tmp_path)
+    with sock:
+        trio.run(_supervise, supervisor, 2)
+    assert supervisor.failed
+    assert all(p.returncode is not None for p in supervisor.processes.values())
+
+
+def test_a_worker_dying_after_it_served_is_restarted(tmp_path: Path, monkeypatch: Any) -> None:
+    import trio
+
+    from kernel.server import workers
+
+    monkeypatch.setattr(workers, "RESTART_BACKOFF", 0.05)
+    supervisor, sock = script_supervisor(WORKER_THAT_SERVES_THEN_DIES, tmp_path)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(workers._supervise, supervisor, 1)
+            while not (tmp_path / "starts-0").exists() or len((tmp_path / "starts-0").read_text()) < 3:
+                await trio.sleep(0.05)
+            await trio.sleep(0.3)
+            supervisor.stop()  # the third one is still running: SIGTERM ends it
+
+    with sock:
+        trio.run(main)
+    assert not supervisor.failed
+    assert (tmp_path / "starts-0").read_text() == "xxx"  # started, died twice, restarted twice
+    assert supervisor.exit_codes == {0: -signal.SIGTERM}

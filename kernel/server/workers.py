@@ -182,15 +182,20 @@ class Supervisor:
             self.processes[index] = process
             spec = WorkerSpec(index, self.port, self.options.loopback_token,
                               self.options.loopback_uid)
-            parent.sendall(json.dumps(spec.__dict__).encode() + b"\n")
+            try:
+                parent.sendall(json.dumps(spec.__dict__).encode() + b"\n")
+            except OSError:  # it died at once: its exit status tells why
+                pass
             if self.stopping:  # a signal came while it was starting
                 process.send_signal(signal.SIGTERM)
             channel = trio.socket.from_stdlib_socket(parent)
             async with trio.open_nursery() as nursery:
                 async def wait_ready() -> None:
                     nonlocal served
-                    if await channel.recv(len(READY)) == READY:
-                        served = True
+                    try:
+                        served = await channel.recv(len(READY)) == READY
+                    except OSError:  # it exited without reading its spec: reset
+                        pass
                 nursery.start_soon(wait_ready)
                 await process.wait()
                 nursery.cancel_scope.cancel()
