@@ -242,7 +242,9 @@ def serve(argv: Sequence[str], options: Options) -> int:
         trio.run(_supervise, supervisor, options.workers)
     if supervisor.failed:
         return 1
-    bad = {index: code for index, code in supervisor.exit_codes.items() if code != 0}
+    # Killed by the forwarded SIGTERM before its handler was installed (still starting): asked to.
+    bad = {index: code for index, code in supervisor.exit_codes.items()
+           if code not in (0, -signal.SIGTERM)}
     if bad:
         log.error("workers exited with errors: %s",
                   ", ".join(f"{index}: {_describe(code)}" for index, code in sorted(bad.items())))
