@@ -199,6 +199,11 @@ class Supervisor:
                 nursery.start_soon(wait_ready)
                 await process.wait()
                 nursery.cancel_scope.cancel()
+            if not served:  # it may have said so just before exiting
+                try:
+                    served = parent.recv(len(READY)) == READY
+                except OSError:  # nothing there (non-blocking), or reset
+                    pass
             return served, process.returncode
         finally:
             child.close()
