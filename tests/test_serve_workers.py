@@ -109,11 +109,12 @@ def wait_for(condition: Any, timeout: float = 30, what: str = "") -> Any:
 
 
 def alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet has exited)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def serve_fails(tmp_path: Path, *args: str) -> str:
@@ -297,3 +298,21 @@ def test_a_worker_dying_after_it_served_is_restarted(tmp_path: Path, monkeypatch
     assert not supervisor.failed
     assert (tmp_path / "starts-0").read_text() == "xxx"  # started, died twice, restarted twice
     assert supervisor.exit_codes == {0: -signal.SIGTERM}
+
+
+def test_workers_stop_when_the_supervisor_dies(tmp_path: Path, etcd: Any) -> None:
+    kernel = start_kernel(tmp_path, "--workers=2", "--plugins=api_core,storage_etcd3",
+                          "--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
+                          "--etcd-prefix=/orphans")
+    try:
+        pids = set(connections_on_every_worker(kernel, 2))
+        kernel.process.kill()  # no chance to forward anything
+        kernel.process.wait()
+        wait_for(lambda: not any(alive(pid) for pid in pids), what="workers to exit")
+        log = kernel.log()
+        assert log.count("the --workers supervisor is gone: shutting down") == 2
+        assert log.count("server stopped") == 2
+    finally:
+        if kernel.process.poll() is None:
+            kernel.process.kill()
+            kernel.process.wait()
