@@ -76,6 +76,7 @@ def serve(argv: Sequence[str]) -> int:
     if channel is not None:  # a --workers process: the supervisor completed the options
         spec = workers.read_spec(channel)
         workers.apply_spec(options, spec)
+        workers.label_logs(spec.index)
     else:
         for warning in app.warnings(run_options, options):
             log.warning("%s", warning)

@@ -93,6 +93,26 @@ def apply_spec(options: Options, spec: WorkerSpec) -> None:
         options.write_kubeconfig = ""
 
 
+class _WorkerLogPrefix(logging.Filter):
+    """``[worker N]`` before each message, so that the workers' interleaved logs tell apart."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.prefix = f"[worker {index}] "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_worker_prefixed", False):
+            record.msg = self.prefix + str(record.msg)
+            record._worker_prefixed = True
+        return True
+
+
+def label_logs(index: int) -> None:
+    """Prefix every log line of this worker (the handlers logs.setup installed)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_WorkerLogPrefix(index))
+
+
 async def run_worker(server: APIServer, spec: WorkerSpec, channel: socket.socket) -> None:
     """Serve as :func:`run` does; tell the supervisor once serving, and shut down gracefully
     if the supervisor goes away (its end of the channel closes) so no worker outlives it."""
@@ -105,7 +125,7 @@ async def run_worker(server: APIServer, spec: WorkerSpec, channel: socket.socket
         watcher.start_soon(_shutdown_when_orphaned, server, sock)
         async with trio.open_nursery() as serving:
             await serving.start(run, server)
-            log.info("worker %d (pid %d) serving", spec.index, pid)
+            log.info("serving as worker %d (pid %d)", spec.index, pid)
             await sock.send(READY)
         watcher.cancel_scope.cancel()
 
