@@ -316,3 +316,18 @@ def test_workers_stop_when_the_supervisor_dies(tmp_path: Path, etcd: Any) -> Non
         if kernel.process.poll() is None:
             kernel.process.kill()
             kernel.process.wait()
+
+
+def test_workers_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:  # a listener without SO_REUSEPORT: the workers cannot share it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([KERNEL, "serve", f"--secure-port={port}", "--bind-address=127.0.0.1",
+                                 f"--cert-dir={tmp_path / 'certs'}", "--workers=2",
+                                 "--plugins=api_core,storage_etcd3", "--storage-backend=etcd3",
+                                 "--etcd-servers=http://127.0.0.1:9"],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"Error: failed to listen on 127.0.0.1:{port}: address already in use" in result.stderr
+    assert "starting 2 workers" not in result.stderr
