@@ -1,0 +1,298 @@
+"""Large state: a kernel on etcd holding 100k ConfigMaps and 10k Pods.
+
+One etcd (Debian's etcd-server, data on tmpfs when /dev/shm exists). A first kernel creates one
+ConfigMap and one Pod through the API; their stored bytes (as the API server wrote them) are the
+template the state is loaded from, straight into etcd with pyetcd (transactions of 128 puts), each
+copy with its own name, namespace and uid. ``--configmaps`` ConfigMaps and ``--pods`` Pods go into
+10 namespaces, plus 100 of each in the namespace ``small`` (the small lists).
+
+Then, ``--runs`` times, interleaved:
+
+- startup: spawn of ``kernel serve --storage-backend=etcd3`` until ``/readyz`` answers 200 (every
+  watch cache has listed its resource: the kernel starts serving only then), on the loaded etcd
+  and, as the floor, on the same etcd under an empty ``--etcd-prefix``;
+- memory: the server's RSS once ready, loaded less empty, per stored object, less the object's
+  JSON (as the cache keeps it, with its resourceVersion);
+- paging: LIST of every ConfigMap (and every Pod) of all namespaces with ``limit=500`` and the
+  continue tokens, objects/s, against LIST of the 100 in ``small`` repeated for as long (the
+  small-list rate), objects/s; one client, one keep-alive HTTP/1.1 connection, bodies decoded
+  (items as raw JSON) only to follow the tokens and count.
+
+Once, in this process: the ConfigMaps' watch cache alone (a Cacher over the etcd3 backend), its
+memory per object over the JSON with tracemalloc, and how long its initial list took.
+
+Targets (issue 18): paging ≥ 0.8 of the small-list rate per object; the cache ≤ 2.5 KiB per
+object over its JSON; ready in < 10 s.
+
+    python bench/large_state.py [--configmaps 100000] [--pods 10000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import tempfile
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyetcd
+import trio
+
+from kernel.testing import KernelProcess, start_kernel
+from kernel_storage_etcd3.config import GRPC_OPTIONS
+from kernel_storage_etcd3.testing import EtcdProcess, etcd_server
+
+NAMESPACES = [f"bench-{i}" for i in range(10)]
+SMALL = "small"
+PAGE = 500
+TXN_OPS = 128  # etcd's default --max-txn-ops
+CONFIGMAP = {"metadata": {"name": "template", "labels": {"app": "bench", "tier": "config"}},
+             "data": {f"key-{i}": "v" * 100 for i in range(8)}}  # about 1 KiB of JSON stored
+POD = {"metadata": {"name": "template", "labels": {"app": "bench", "tier": "web"}},
+       "spec": {"containers": [{
+           "name": "app", "image": "registry.example/app:1.0", "args": ["--port=8080", "--v=2"],
+           "ports": [{"containerPort": 8080, "name": "http"}],
+           "env": [{"name": f"ENV_{i}", "value": "x" * 20} for i in range(6)],
+           "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                         "limits": {"cpu": "1", "memory": "512Mi"}},
+           "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}}]}}
+
+
+class _Page(msgspec.Struct):
+    """What the client reads of a list: the token and the items, kept as raw JSON."""
+
+    metadata: dict[str, Any]
+    items: list[msgspec.Raw]
+
+
+_page = msgspec.json.Decoder(_Page).decode
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def raw_client(etcd: EtcdProcess) -> pyetcd.MultiEndpointEtcd3Client:
+    host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
+    return pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
+        host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=60)
+
+
+# -- the state ------------------------------------------------------------------------------------
+
+def templates(kernel: KernelProcess, raw: pyetcd.MultiEndpointEtcd3Client) -> dict[str, dict]:
+    """One ConfigMap and one Pod created through the API, as etcd holds them."""
+    shapes = {}
+    with kernel.client(timeout=30) as client:
+        for namespace in [*NAMESPACES, SMALL]:
+            client.post("/api/v1/namespaces", json={"metadata": {"name": namespace}}
+                        ).raise_for_status()
+        for resource, body in (("configmaps", CONFIGMAP), ("pods", POD)):
+            client.post(f"/api/v1/namespaces/{SMALL}/{resource}", json=body).raise_for_status()
+            value, _ = raw.get(f"/registry/{resource}/{SMALL}/template")
+            shapes[resource] = msgspec.json.decode(value)
+            raw.delete(f"/registry/{resource}/{SMALL}/template")
+    return shapes
+
+
+def load(raw: pyetcd.MultiEndpointEtcd3Client, resource: str, shape: dict, count: int) -> int:
+    """``count`` copies of ``shape`` spread over NAMESPACES, and 100 in SMALL; bytes stored."""
+    encode = msgspec.json.Encoder().encode
+    txn = raw.transactions
+    names = [(NAMESPACES[i % len(NAMESPACES)], f"{resource[:-1]}-{i:07d}") for i in range(count)]
+    names += [(SMALL, f"{resource[:-1]}-{i:03d}") for i in range(100)]
+    total = 0
+    for start in range(0, len(names), TXN_OPS):
+        puts = []
+        for namespace, name in names[start:start + TXN_OPS]:
+            meta = shape["metadata"]
+            meta["name"], meta["namespace"], meta["uid"] = name, namespace, str(uuid.uuid4())
+            value = encode(shape)
+            total += len(value)
+            puts.append(txn.put(f"/registry/{resource}/{namespace}/{name}", value))
+        raw.transaction(compare=[], success=puts, failure=[])
+    return total
+
+
+# -- the measurements -----------------------------------------------------------------------------
+
+def start(workdir: Path, etcd: EtcdProcess, prefix: str) -> tuple[KernelProcess, float]:
+    """A kernel on ``etcd`` under ``prefix``, and the seconds from spawn to /readyz 200."""
+    began = time.perf_counter()
+    kernel = start_kernel(workdir, "--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
+                          f"--etcd-prefix={prefix}", "--etcd-compaction-interval=0",
+                          "--plugins=api_core,storage_etcd3", wait_ready=False)
+    deadline = began + 300
+    with kernel.client(timeout=5) as client:
+        while client.get("/readyz").status_code != 200:
+            if kernel.process.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"kernel never became ready:\n{kernel.log()[-4000:]}")
+            time.sleep(0.01)
+    return kernel, time.perf_counter() - began
+
+
+def page_all(client: Any, resource: str) -> tuple[int, int, float]:
+    """(objects, pages, seconds) of a list of every ``resource`` in pages of PAGE."""
+    began = time.perf_counter()
+    objects = pages = 0
+    token = ""
+    while True:
+        params = {"limit": PAGE, **({"continue": token} if token else {})}
+        response = client.get(f"/api/v1/{resource}", params=params)
+        if response.status_code != 200:
+            raise RuntimeError(f"LIST answered {response.status_code}: {response.text[:500]}")
+        page = _page(response.content)
+        objects += len(page.items)
+        pages += 1
+        token = page.metadata.get("continue", "")
+        if not token:
+            return objects, pages, time.perf_counter() - began
+
+
+def small_lists(client: Any, resource: str, seconds: float) -> tuple[int, float]:
+    """(objects, seconds) of LIST of the 100 in SMALL repeated for ``seconds``."""
+    began = time.perf_counter()
+    objects = 0
+    while time.perf_counter() - began < seconds:
+        response = client.get(f"/api/v1/namespaces/{SMALL}/{resource}")
+        if response.status_code != 200:
+            raise RuntimeError(f"LIST answered {response.status_code}: {response.text[:500]}")
+        objects += len(_page(response.content).items)
+    return objects, time.perf_counter() - began
+
+
+def served_size(client: Any, resource: str) -> float:
+    """Mean JSON size of one object as served (the cache keeps this form)."""
+    body = client.get(f"/api/v1/namespaces/{SMALL}/{resource}").content
+    items = _page(body).items
+    return sum(len(bytes(item)) for item in items) / len(items)
+
+
+def cache_memory(etcd: EtcdProcess) -> tuple[int, float, float]:
+    """(objects, bytes per object over the JSON, seconds to list) of the ConfigMaps' watch cache
+    alone, in this process, with tracemalloc."""
+    from kernel.storage.cacher import open_cacher
+    from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig
+
+    result: list[Any] = []
+
+    async def main() -> None:
+        backend = Etcd3Storage(EtcdConfig.for_servers(etcd.url))
+        try:
+            await backend.current_revision()  # connect before measuring
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            began = time.perf_counter()
+            async with open_cacher(backend, "/registry/configmaps/") as cacher:
+                listed = time.perf_counter() - began
+                gc.collect()
+                held = tracemalloc.get_traced_memory()[0] - before
+                tracemalloc.stop()
+                json_bytes = sum(len(data) for data in cacher._objects.values())
+                count = cacher.object_count
+                result[:] = [count, (held - json_bytes) / count, listed]
+        finally:
+            await backend.close()
+
+    trio.run(main)
+    return tuple(result)  # type: ignore[return-value]
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3g} (min {min(values):.3g}, max {max(values):.3g})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configmaps", type=int, default=100_000)
+    parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="paging/small-list rounds per run (default 2)")
+    parser.add_argument("--skip-cache", action="store_true",
+                        help="skip the in-process tracemalloc measure of the cache")
+    args = parser.parse_args()
+    counts = {"configmaps": args.configmaps, "pods": args.pods}
+    results: dict[str, list[float]] = {}
+
+    def note(name: str, value: float) -> None:
+        results.setdefault(name, []).append(value)
+
+    with etcd_server() as etcd, tempfile.TemporaryDirectory(prefix="bench-large-") as tmp:
+        work = Path(tmp)
+        raw = raw_client(etcd)
+        probe, _ = start(work / "probe", etcd, "/registry")
+        shapes = templates(probe, raw)
+        probe.stop()
+        began = time.perf_counter()
+        stored = {resource: load(raw, resource, shapes[resource], count)
+                  for resource, count in counts.items()}
+        total = sum(counts.values()) + 200
+        print(f"loaded {counts['configmaps']} configmaps and {counts['pods']} pods (+100 of each "
+              f"in {SMALL}) into etcd in {time.perf_counter() - began:.1f} s; stored JSON: "
+              + ", ".join(f"{r} {stored[r] / (counts[r] + 100):.0f} B" for r in counts))
+        raw.close()
+        for run in range(args.runs):
+            empty, empty_s = start(work / f"empty-{run}", etcd, "/empty")
+            empty_rss = rss_kib(empty.process.pid)
+            empty.stop()
+            kernel, loaded_s = start(work / f"loaded-{run}", etcd, "/registry")
+            try:
+                loaded_rss = rss_kib(kernel.process.pid)
+                note("ready s (loaded)", loaded_s)
+                note("ready s (empty)", empty_s)
+                with kernel.client(timeout=120) as client:
+                    sizes = {r: served_size(client, r) for r in counts}
+                    json_total = sum(sizes[r] * (counts[r] + 100) for r in counts)
+                    note("RSS per object over JSON (B)",
+                         ((loaded_rss - empty_rss) * 1024 - json_total) / total)
+                    for _ in range(args.rounds):
+                        for resource in counts:
+                            objects, pages, seconds = page_all(client, resource)
+                            expected = counts[resource] + 100
+                            if objects != expected:
+                                raise RuntimeError(f"paged {objects} {resource}, not {expected}")
+                            small, small_s = small_lists(client, resource, max(seconds, 1.0))
+                            paged_rate, small_rate = objects / seconds, small / small_s
+                            note(f"{resource} paged obj/s", paged_rate)
+                            note(f"{resource} small-list obj/s", small_rate)
+                            note(f"{resource} paged / small", paged_rate / small_rate)
+            finally:
+                kernel.stop()
+            print(f"run {run + 1}: ready {loaded_s:.2f} s (empty store {empty_s:.2f} s), RSS "
+                  f"{loaded_rss / 1024:.0f} MiB (empty store {empty_rss / 1024:.0f} MiB)")
+        if not args.skip_cache:
+            objects, per_object, listed = cache_memory(etcd)
+            note("cache per object over JSON (B)", per_object)
+            note("cache initial list s", listed)
+
+    print(f"\n{counts['configmaps']} configmaps + {counts['pods']} pods, {args.runs} runs "
+          f"(median, min, max); the machine's 2 cores were shared with other work")
+    for name, values in results.items():
+        print(f"  {name:<34} {spread(values)}")
+    print("\ntargets:")
+    for resource in counts:
+        ratios = results[f"{resource} paged / small"]
+        print(f"  {resource} paging at limit={PAGE} / LIST of 100: {spread(ratios)}  (floor 0.8)")
+    print(f"  ready with the state in etcd: {spread(results['ready s (loaded)'])} s  (under 10 s; "
+          f"empty store {spread(results['ready s (empty)'])} s)")
+    if "cache per object over JSON (B)" in results:
+        print(f"  watch cache per object over its JSON: "
+              f"{results['cache per object over JSON (B)'][0]:.0f} B (tracemalloc; at most 2560)")
+    print(f"  server RSS per object over its JSON: "
+          f"{spread(results['RSS per object over JSON (B)'])} B (at most 2560)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
