@@ -117,9 +117,13 @@ class Etcd3Storage:
         self.want_progress(revision)
         return revision
 
+    lists_encoded = True  # get_list(encoded=True) is understood (the watch cache asks for it)
+
     async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
                        continue_from: str | None = None,
-                       predicate: Predicate | None = None) -> ListResult:
+                       predicate: Predicate | None = None, encoded: bool = False) -> ListResult:
+        """``encoded`` (without a predicate): items are ``msgspec.Raw`` JSON, not decoded."""
+        raw = encoded and predicate is None
         start = prefix
         if continue_from:
             start, token_revision = decode_continue(continue_from, prefix)
@@ -152,6 +156,9 @@ class Etcd3Storage:
                     has_more = True
                     break
                 last = kv.key
+                if raw:
+                    items.append(codec.encoded(self.keys, kv))
+                    continue
                 obj = codec.decode(self.keys.to_kernel(kv.key), kv.value, kv.mod_revision)
                 if predicate is None or predicate(obj):
                     items.append(obj)
