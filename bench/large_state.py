@@ -142,37 +142,52 @@ def start(workdir: Path, etcd: EtcdProcess, prefix: str) -> tuple[KernelProcess,
     return kernel, time.perf_counter() - began
 
 
-def page_all(client: Any, resource: str, poke: Any = None) -> tuple[int, int, float]:
-    """(objects, pages, seconds) of a list of every ``resource`` in pages of PAGE; ``poke()``
-    after the first page (a write: the cache's state moves past the pages' snapshot)."""
-    began = time.perf_counter()
-    objects = pages = 0
+class Paging(msgspec.Struct):
+    """A paging pass and the small lists interleaved with it (objects and seconds of each)."""
+
+    objects: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+    small_objects: int = 0
+    small_seconds: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        """Objects/s paging ÷ objects/s of the small lists."""
+        return (self.objects / self.seconds) / (self.small_objects / self.small_seconds)
+
+
+def get_list(client: Any, path: str, params: dict[str, Any]) -> _Page:
+    response = client.get(path, params=params)
+    if response.status_code != 200:
+        raise RuntimeError(f"LIST answered {response.status_code}: {response.text[:500]}")
+    return _page(response.content)
+
+
+def page_all(client: Any, resource: str, poke: Any = None) -> Paging:
+    """A list of every ``resource`` in pages of PAGE, and after each page LIST of the 100 in
+    SMALL repeated until they took as long as the pages so far: both see the same load of
+    the (shared) machine. ``poke()`` after the first page (a write: the cache's state moves
+    past the pages' snapshot), not timed."""
+    result = Paging()
     token = ""
     while True:
-        params = {"limit": PAGE, **({"continue": token} if token else {})}
-        response = client.get(f"/api/v1/{resource}", params=params)
-        if response.status_code != 200:
-            raise RuntimeError(f"LIST answered {response.status_code}: {response.text[:500]}")
-        page = _page(response.content)
-        objects += len(page.items)
-        pages += 1
-        if pages == 1 and poke is not None:
+        began = time.perf_counter()
+        page = get_list(client, f"/api/v1/{resource}",
+                        {"limit": PAGE, **({"continue": token} if token else {})})
+        result.seconds += time.perf_counter() - began
+        result.objects += len(page.items)
+        result.pages += 1
+        if result.pages == 1 and poke is not None:
             poke()
+        while result.small_seconds < result.seconds:
+            began = time.perf_counter()
+            small = get_list(client, f"/api/v1/namespaces/{SMALL}/{resource}", {})
+            result.small_seconds += time.perf_counter() - began
+            result.small_objects += len(small.items)
         token = page.metadata.get("continue", "")
         if not token:
-            return objects, pages, time.perf_counter() - began
-
-
-def small_lists(client: Any, resource: str, seconds: float) -> tuple[int, float]:
-    """(objects, seconds) of LIST of the 100 in SMALL repeated for ``seconds``."""
-    began = time.perf_counter()
-    objects = 0
-    while time.perf_counter() - began < seconds:
-        response = client.get(f"/api/v1/namespaces/{SMALL}/{resource}")
-        if response.status_code != 200:
-            raise RuntimeError(f"LIST answered {response.status_code}: {response.text[:500]}")
-        objects += len(_page(response.content).items)
-    return objects, time.perf_counter() - began
+            return result
 
 
 def served_size(client: Any, resource: str) -> float:
@@ -272,21 +287,20 @@ def main() -> None:
 
                     for _ in range(args.rounds):
                         for resource in counts:
-                            objects, pages, seconds = page_all(client, resource)
+                            result = page_all(client, resource)
                             # Also the kube-root-ca.crt of each namespace: at least ours, and
                             # the same number every time.
-                            expected = paged.setdefault(resource, objects)
-                            if objects < counts[resource] + 100 or objects != expected:
-                                raise RuntimeError(f"paged {objects} {resource}, not {expected}")
-                            small, small_s = small_lists(client, resource, max(seconds, 1.0))
-                            paged_rate, small_rate = objects / seconds, small / small_s
-                            note(f"{resource} paged obj/s", paged_rate)
-                            note(f"{resource} small-list obj/s", small_rate)
-                            note(f"{resource} paged / small", paged_rate / small_rate)
+                            expected = paged.setdefault(resource, result.objects)
+                            if result.objects < counts[resource] + 100 or result.objects != expected:
+                                raise RuntimeError(f"paged {result.objects} {resource}, "
+                                                   f"not {expected}")
+                            note(f"{resource} paged obj/s", result.objects / result.seconds)
+                            note(f"{resource} small-list obj/s",
+                                 result.small_objects / result.small_seconds)
+                            note(f"{resource} paged / small", result.ratio)
                             if resource == "configmaps":  # continue pages served by etcd
-                                objects, pages, seconds = page_all(client, resource, poke)
                                 note("configmaps paged from etcd / small",
-                                     objects / seconds / small_rate)
+                                     page_all(client, resource, poke).ratio)
             finally:
                 kernel.stop()
             print(f"run {run + 1}: ready {loaded_s:.2f} s (empty store {empty_s:.2f} s), RSS "
