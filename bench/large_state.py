@@ -35,17 +35,21 @@ import argparse
 import gc
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import httpx
 import msgspec
 import pyetcd
 import trio
 
+from kernel import testing as kernel_testing
 from kernel.testing import KernelProcess, start_kernel
 from kernel_storage_etcd3.config import GRPC_OPTIONS
 from kernel_storage_etcd3.testing import EtcdProcess, etcd_server
@@ -127,15 +131,47 @@ def load(raw: pyetcd.MultiEndpointEtcd3Client, resource: str, shape: dict, count
 
 # -- the measurements -----------------------------------------------------------------------------
 
-def start(workdir: Path, etcd: EtcdProcess, prefix: str) -> tuple[KernelProcess, float]:
+class Build(NamedTuple):
+    """The kernel measured: this tree's, or the tree of ``--baseline-rev`` (its sources put first
+    on the path of the same venv)."""
+
+    name: str
+    command: tuple[str, ...] = (kernel_testing.KERNEL,)
+    env: dict[str, str] | None = None
+
+
+def baseline(rev: str, directory: Path) -> Build:
+    """``rev`` of this repository extracted into ``directory``, run by a script there (so its
+    ``kernel`` package comes first on the path), its api_core and storage_etcd3 first too."""
+    tree = directory / "tree"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], check=True, capture_output=True,
+                             cwd=Path(__file__).resolve().parent).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    launcher = tree / "run_kernel.py"
+    launcher.write_text("import sys\nfrom kernel.cli import main\nsys.exit(main())\n")
+    path = os.pathsep.join(str(tree / "plugins" / name) for name in ("api_core", "storage_etcd3"))
+    return Build(f"baseline {rev}", (sys.executable, str(launcher)),
+                 {**os.environ, "PYTHONPATH": path})
+
+
+def start(workdir: Path, etcd: EtcdProcess, prefix: str,
+          build: Build = Build("this tree")) -> tuple[KernelProcess, float]:
     """A kernel on ``etcd`` under ``prefix``, and the seconds from spawn to /readyz 200."""
+    kernel_testing.START_TIMEOUT = 300  # a large state on a shared machine may take long
     began = time.perf_counter()
     kernel = start_kernel(workdir, "--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
                           f"--etcd-prefix={prefix}", "--etcd-compaction-interval=0",
-                          "--plugins=api_core,storage_etcd3", wait_ready=False)
+                          "--plugins=api_core,storage_etcd3", wait_ready=False,
+                          command=build.command, env=build.env)
     deadline = began + 300
     with kernel.client(timeout=5) as client:
-        while client.get("/readyz").status_code != 200:
+        while True:
+            try:
+                if client.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass  # a server busy for seconds (decoding a large list) times out the handshake
             if kernel.process.poll() is not None or time.perf_counter() > deadline:
                 raise RuntimeError(f"kernel never became ready:\n{kernel.log()[-4000:]}")
             time.sleep(0.01)
@@ -226,6 +262,52 @@ def cache_memory(etcd: EtcdProcess) -> tuple[int, float]:
     return tuple(result)  # type: ignore[return-value]
 
 
+def measure(work: Path, etcd: EtcdProcess, build: Build, args: argparse.Namespace,
+            counts: dict[str, int], note: Any) -> None:
+    """One run of ``build``: startup (and on an empty prefix), RSS, paging ratios."""
+    tag = "" if build.name == "this tree" else f" [{build.name}]"
+    total = sum(counts.values()) + 200
+    empty, empty_s = start(work / "empty", etcd, "/empty", build)
+    empty_rss = rss_kib(empty.process.pid)
+    empty.stop()
+    kernel, loaded_s = start(work / "loaded", etcd, "/registry", build)
+    try:
+        loaded_rss = rss_kib(kernel.process.pid)
+        note(f"ready s (loaded){tag}", loaded_s)
+        note(f"ready s (empty){tag}", empty_s)
+        with kernel.client(timeout=300) as client:
+            sizes = {r: served_size(client, r) for r in counts}
+            json_total = sum(sizes[r] * (counts[r] + 100) for r in counts)
+            note(f"RSS per object over JSON (B){tag}",
+                 ((loaded_rss - empty_rss) * 1024 - json_total) / total)
+            for resource in counts:  # warm-up; the startup's own writes settle
+                page_all(client, resource)
+            pokes = iter(range(1_000_000))
+
+            def poke() -> None:
+                client.patch(f"/api/v1/namespaces/{SMALL}/configmaps/configmap-000",
+                             json={"metadata": {"annotations": {"poke": str(next(pokes))}}},
+                             headers={"Content-Type": "application/merge-patch+json"}
+                             ).raise_for_status()
+
+            for _ in range(args.rounds):
+                for resource in counts:
+                    result = page_all(client, resource)
+                    if result.objects < counts[resource] + 100:  # + each kube-root-ca.crt
+                        raise RuntimeError(f"paged {result.objects} {resource}")
+                    note(f"{resource} paged obj/s{tag}", result.objects / result.seconds)
+                    note(f"{resource} small-list obj/s{tag}",
+                         result.small_objects / result.small_seconds)
+                    note(f"{resource} paged / small{tag}", result.ratio)
+                    if resource == "configmaps":  # continue pages served by etcd
+                        note(f"configmaps paged from etcd / small{tag}",
+                             page_all(client, resource, poke).ratio)
+    finally:
+        kernel.stop()
+    print(f"{build.name}: ready {loaded_s:.2f} s (empty store {empty_s:.2f} s), RSS "
+          f"{loaded_rss / 1024:.0f} MiB (empty store {empty_rss / 1024:.0f} MiB)", flush=True)
+
+
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3g} (min {min(values):.3g}, max {max(values):.3g})"
 
@@ -237,12 +319,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="paging/small-list rounds per run (default 2)")
+    parser.add_argument("--baseline-rev", default="",
+                        help="also measure this git revision's kernel, interleaved (e.g. main)")
     parser.add_argument("--skip-cache", action="store_true",
                         help="skip the in-process tracemalloc measure of the cache")
     args = parser.parse_args()
     counts = {"configmaps": args.configmaps, "pods": args.pods}
     results: dict[str, list[float]] = {}
-    paged: dict[str, int] = {}
 
     def note(name: str, value: float) -> None:
         results.setdefault(name, []).append(value)
@@ -256,55 +339,16 @@ def main() -> None:
         began = time.perf_counter()
         stored = {resource: load(raw, resource, shapes[resource], count)
                   for resource, count in counts.items()}
-        total = sum(counts.values()) + 200
         print(f"loaded {counts['configmaps']} configmaps and {counts['pods']} pods (+100 of each "
               f"in {SMALL}) into etcd in {time.perf_counter() - began:.1f} s; stored JSON: "
               + ", ".join(f"{r} {stored[r] / (counts[r] + 100):.0f} B" for r in counts))
         raw.close()
+        builds = [Build("this tree")]
+        if args.baseline_rev:
+            builds.insert(0, baseline(args.baseline_rev, work / "baseline"))
         for run in range(args.runs):
-            empty, empty_s = start(work / f"empty-{run}", etcd, "/empty")
-            empty_rss = rss_kib(empty.process.pid)
-            empty.stop()
-            kernel, loaded_s = start(work / f"loaded-{run}", etcd, "/registry")
-            try:
-                loaded_rss = rss_kib(kernel.process.pid)
-                note("ready s (loaded)", loaded_s)
-                note("ready s (empty)", empty_s)
-                with kernel.client(timeout=120) as client:
-                    sizes = {r: served_size(client, r) for r in counts}
-                    json_total = sum(sizes[r] * (counts[r] + 100) for r in counts)
-                    note("RSS per object over JSON (B)",
-                         ((loaded_rss - empty_rss) * 1024 - json_total) / total)
-                    for resource in counts:  # warm-up; the startup's own writes settle
-                        page_all(client, resource)
-                    pokes = iter(range(1_000_000))
-
-                    def poke() -> None:
-                        client.patch(f"/api/v1/namespaces/{SMALL}/configmaps/configmap-000",
-                                     json={"metadata": {"annotations": {"poke": str(next(pokes))}}},
-                                     headers={"Content-Type": "application/merge-patch+json"}
-                                     ).raise_for_status()
-
-                    for _ in range(args.rounds):
-                        for resource in counts:
-                            result = page_all(client, resource)
-                            # Also the kube-root-ca.crt of each namespace: at least ours, and
-                            # the same number every time.
-                            expected = paged.setdefault(resource, result.objects)
-                            if result.objects < counts[resource] + 100 or result.objects != expected:
-                                raise RuntimeError(f"paged {result.objects} {resource}, "
-                                                   f"not {expected}")
-                            note(f"{resource} paged obj/s", result.objects / result.seconds)
-                            note(f"{resource} small-list obj/s",
-                                 result.small_objects / result.small_seconds)
-                            note(f"{resource} paged / small", result.ratio)
-                            if resource == "configmaps":  # continue pages served by etcd
-                                note("configmaps paged from etcd / small",
-                                     page_all(client, resource, poke).ratio)
-            finally:
-                kernel.stop()
-            print(f"run {run + 1}: ready {loaded_s:.2f} s (empty store {empty_s:.2f} s), RSS "
-                  f"{loaded_rss / 1024:.0f} MiB (empty store {empty_rss / 1024:.0f} MiB)")
+            for build in builds:
+                measure(work / f"{run}-{len(build.name)}", etcd, build, args, counts, note)
         if not args.skip_cache:
             objects, per_object = cache_memory(etcd)
             note("cache per object over JSON (B)", per_object)
