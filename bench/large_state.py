@@ -87,6 +87,13 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (less sensitive to a shared machine than
+    wall-clock time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_client(etcd: EtcdProcess) -> pyetcd.MultiEndpointEtcd3Client:
     host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
     return pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
@@ -269,10 +276,12 @@ def measure(work: Path, etcd: EtcdProcess, build: Build, args: argparse.Namespac
     total = sum(counts.values()) + 200
     empty, empty_s = start(work / "empty", etcd, "/empty", build)
     empty_rss = rss_kib(empty.process.pid)
+    note(f"ready CPU s (empty){tag}", cpu_seconds(empty.process.pid))
     empty.stop()
     kernel, loaded_s = start(work / "loaded", etcd, "/registry", build)
     try:
         loaded_rss = rss_kib(kernel.process.pid)
+        note(f"ready CPU s (loaded){tag}", cpu_seconds(kernel.process.pid))
         note(f"ready s (loaded){tag}", loaded_s)
         note(f"ready s (empty){tag}", empty_s)
         with kernel.client(timeout=300) as client:
