@@ -53,6 +53,8 @@ MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube'
 class Etcd3Storage:
     """The ``etcd3`` storage backend. Any number of kernel servers may share one etcd."""
 
+    lists_encoded = True  # get_list(encoded=True) is understood (the watch cache asks for it)
+
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config
         self.keys = codec.Keys(normalize_prefix(config.prefix))
@@ -116,8 +118,6 @@ class Etcd3Storage:
         revision = int(response.header.revision)
         self.want_progress(revision)
         return revision
-
-    lists_encoded = True  # get_list(encoded=True) is understood (the watch cache asks for it)
 
     async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
                        continue_from: str | None = None,
