@@ -20,13 +20,19 @@ Then, ``--runs`` times, interleaved:
   startup's own writes, kube-root-ca.crt, settle). Once more with a write after the first page:
   the cache's state is then past the pages' snapshot and etcd serves the rest.
 
+With ``--baseline-rev REV`` (``main``, say) each run measures that revision's kernel too, first:
+``git archive`` of it, run from the same venv with its sources first on the path. The server's
+CPU seconds until ready are printed beside the wall clock: on a shared machine they are the
+steadier figure.
+
 Once, in this process: the ConfigMaps' watch cache alone (a Cacher over the etcd3 backend), its
 memory per object over the JSON with tracemalloc, and how long its initial list took.
 
 Targets (issue 18): paging ≥ 0.8 of the small-list rate per object; the cache ≤ 2.5 KiB per
 object over its JSON; ready in < 10 s.
 
-    python bench/large_state.py [--configmaps 100000] [--pods 10000] [--runs 3]
+    python bench/large_state.py [--configmaps 100000] [--pods 10000] [--runs 3] [--rounds 2]
+                                [--baseline-rev main] [--skip-cache]
 """
 
 from __future__ import annotations
