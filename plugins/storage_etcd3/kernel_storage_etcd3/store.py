@@ -53,6 +53,8 @@ MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube'
 class Etcd3Storage:
     """The ``etcd3`` storage backend. Any number of kernel servers may share one etcd."""
 
+    lists_encoded = True  # get_list(encoded=True) is understood (the watch cache asks for it)
+
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config
         self.keys = codec.Keys(normalize_prefix(config.prefix))
@@ -119,7 +121,9 @@ class Etcd3Storage:
 
     async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
                        continue_from: str | None = None,
-                       predicate: Predicate | None = None) -> ListResult:
+                       predicate: Predicate | None = None, encoded: bool = False) -> ListResult:
+        """``encoded`` (without a predicate): items are ``msgspec.Raw`` JSON, not decoded."""
+        raw = encoded and predicate is None
         start = prefix
         if continue_from:
             start, token_revision = decode_continue(continue_from, prefix)
@@ -152,6 +156,9 @@ class Etcd3Storage:
                     has_more = True
                     break
                 last = kv.key
+                if raw:
+                    items.append(codec.encoded(self.keys, kv))
+                    continue
                 obj = codec.decode(self.keys.to_kernel(kv.key), kv.value, kv.mod_revision)
                 if predicate is None or predicate(obj):
                     items.append(obj)
