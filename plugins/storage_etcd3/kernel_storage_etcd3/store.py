@@ -23,12 +23,11 @@ for etcd to come back, and the next call simply tries again (the endpoints are b
 
 from __future__ import annotations
 
-import functools
 import inspect
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 from pyetcd import etcdrpc
@@ -51,7 +50,6 @@ from kernel_storage_etcd3.lease_manager import LeaseManager
 from kernel_storage_etcd3.watch import Etcd3Watch, WatchStream
 
 
-T = TypeVar("T")
 MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube's maxLimit)
 _EQUAL, _MOD = etcdrpc.Compare.EQUAL, etcdrpc.Compare.MOD
 
@@ -78,33 +76,14 @@ class Etcd3Storage:
 
     # -- calling etcd --------------------------------------------------------------------------
 
-    async def _call(self, key: str, fn: Callable[..., T], *args: Any, retry: bool = False,
-                    **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` in a worker thread; failures as storage errors.
+    async def _rpc(self, key: str, stub: str, method: str, request: Any, *, retry: bool = False,
+                   timeout: float | None = None) -> Any:
+        """One unary etcd request (``<stub>.<method>``) from the trio thread, without a worker
+        thread; failures as storage errors.
 
         ``retry``: an idempotent read, tried once more on the next endpoint after a connection
         failure (when there is more than one).
         """
-        attempts = 2 if retry and len(self.config.servers) > 1 else 1
-        for attempt in range(attempts):
-            if self.closed:
-                raise StorageUnavailableError(key, "the etcd storage is closed")
-            endpoint = self._etcd.endpoint
-            try:
-                return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
-                                                     abandon_on_cancel=True)
-            except Exception as error:
-                if is_connection_failure(error):
-                    self._etcd.failover(endpoint)
-                    if attempt + 1 < attempts:
-                        continue
-                raise translate(error, key, endpoint) from None
-        raise AssertionError("unreachable")
-
-    async def _rpc(self, key: str, stub: str, method: str, request: Any, *, retry: bool = False,
-                   timeout: float | None = None) -> Any:
-        """One unary etcd request (``<stub>.<method>``) from the trio thread, without a worker
-        thread; failures as storage errors, ``retry`` as in :meth:`_call`."""
         attempts = 2 if retry and len(self.config.servers) > 1 else 1
         for attempt in range(attempts):
             if self.closed:
