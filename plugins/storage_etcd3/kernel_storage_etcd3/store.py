@@ -90,6 +90,7 @@ class Etcd3Storage:
                 raise StorageUnavailableError(key, "the etcd storage is closed")
             client = self._client
             endpoint = self._etcd.endpoint
+            self._keep_completion_thread()
             try:
                 call = getattr(getattr(client, stub), method)
                 return await rpc.unary(call, request, timeout or client.timeout,
@@ -102,6 +103,17 @@ class Etcd3Storage:
                         continue
                 raise translate(error, key, endpoint) from None
         raise AssertionError("unreachable")
+
+    def _keep_completion_thread(self) -> None:
+        """Keep the watch stream open: gRPC runs a channel's completion thread only while a call
+        is in flight and starts a new thread for the next call after that (0.3 ms or more per
+        request here); the stream's long-lived call keeps one thread for every request."""
+        stream = self._stream
+        if stream is None or not stream.alive or stream.token is not trio.lowlevel.current_trio_token():
+            try:
+                self.watch_stream()
+            except StorageUnavailableError:
+                pass  # the request itself reports it
 
     async def _range(self, key: str, request: Any) -> Any:
         return await self._rpc(key, "kvstub", "Range", request, retry=True)
