@@ -1,13 +1,12 @@
 """Unary gRPC calls awaited from trio without a worker thread.
 
-A blocking stub call in ``trio.to_thread`` costs two thread switches per etcd request (the hop
-to a worker and back), more than etcd itself needs for a read. gRPC's future API starts the call
-from the trio thread instead; gRPC's own completion thread runs the done-callback, which only
-hands the wake-up to trio (``TrioToken.run_sync_soon``). The trio task sleeps in
-``wait_task_rescheduled`` meanwhile; a trio cancellation cancels the RPC.
-
-Measured on the 2-core test machine with a 1 KiB Range (``bench/etcd.py`` and the figures in
-bench/README.md): blocking call 0.60 ms, future + wake-up 0.85 ms, ``trio.to_thread`` 1.1-1.5 ms.
+A blocking stub call in ``trio.to_thread`` needs a worker thread per request in flight and two
+thread switches each. gRPC's future API starts the call from the trio thread instead; gRPC's
+completion thread runs the done-callback, which only hands the wake-up to trio
+(``TrioToken.run_sync_soon``). The trio task sleeps in ``wait_task_rescheduled`` meanwhile; a trio
+cancellation cancels the RPC. gRPC keeps its completion thread only while a call is in flight on
+the channel, so the store keeps its watch stream open (``Etcd3Storage._keep_completion_thread``).
+``bench/etcd_transports.py`` compares this with the other ways (figures in bench/README.md).
 """
 
 from __future__ import annotations
