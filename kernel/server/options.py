@@ -368,7 +368,7 @@ def add_server_run_options(options: OptionSet) -> None:
              "provides it (storage_sqlite), else memory.")
     add("event-ttl", default=3600.0, type=non_negative_duration,
         help="Amount of time to retain events (core events and events.k8s.io), by storage "
-             "backends that support it (memory, sqlite).")
+             "backends that support it (memory, sqlite, etcd3).")
     add("data-dir", default="/var/lib/kernel",
         help="The directory where an embedded storage backend keeps its files (storage_sqlite: "
              "kernel.db). Default: /var/lib/kernel, or a data directory next to --cert-dir "
