@@ -130,6 +130,9 @@ class ListPagingConformance:
         second = await self.page(storage, first.continue_from)
         key, obj = widget(0)
         await storage.guaranteed_update(key, lambda obj: {**obj, "data": {"v": "changed"}})
+        # A watch cache that has not seen the write yet still serves the token's snapshot (its
+        # objects are unchanged up to where it is): a fresh list first, so that it has.
+        await storage.get_list(PREFIX, limit=1)
         await storage.compact(await storage.current_revision())
         with pytest.raises(ResourceExpiredError) as info:
             await self.page(storage, second.continue_from)
