@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shlex
 import shutil
 import ssl
 import subprocess
@@ -96,6 +97,8 @@ def main() -> None:
     parser.add_argument("verb", choices=("get", "list", "create"))
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--kernel-command", default=testing.KERNEL,
+                        help="what runs `serve` (default: this venv's kernel), e.g. another tree's")
     parser.add_argument("--out", help="write the summary here too")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -106,7 +109,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         work, raw = Path(tmp), Path(tmp) / "samples.txt"
         kernel = testing.start_kernel(work, "--plugins=api_core,storage_memory", env=env,
-                                      command_prefix=server_pin)
+                                      command_prefix=server_pin,
+                                      command=shlex.split(args.kernel_command))
         try:
             port = int(kernel.url.rsplit(":", 1)[1])
             collection = f"/api/v1/namespaces/{api.NAMESPACE}/configmaps"
