@@ -53,7 +53,7 @@ def _owner(stack: list[str]) -> str:
     for frame in reversed(stack):  # leaf first
         module = _module(frame)
         top = module.split(".", 1)[0]
-        if module in ("kernel.cli", "kernel.app"):  # the process's root frames
+        if module in ("kernel", "kernel.cli", "kernel.app"):  # the process's root frames (script, cli)
             continue
         if top == "kernel" or top.startswith("kernel_"):
             return "kernel: " + ".".join(module.split(".")[:3])
@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--kernel-command", default=testing.KERNEL,
                         help="what runs `serve` (default: this venv's kernel), e.g. another tree's")
+    parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
     parser.add_argument("--out", help="write the summary here too")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -144,6 +145,8 @@ def main() -> None:
                  f"(slowed by sampling at {args.rate}/s); {pinning}; load average "
                  f"{os.getloadavg()[0]:.1f} (shared machine)")
         summary = summarise(raw, title)
+        if args.raw:
+            shutil.copy(raw, args.raw)
     print(summary)
     if args.out:
         Path(args.out).write_text(summary)
