@@ -105,6 +105,8 @@ async def measure(args: argparse.Namespace) -> None:
                 return await (get if verb == "get" else listing)()
 
             verbs = {"get": args.requests, "list": max(args.requests // 10, 50), "create": args.requests}
+            if args.only:
+                verbs = {args.only: verbs[args.only]}
             if args.profile:
                 profile = cProfile.Profile(time.process_time)  # CPU: the machine is shared
                 profile.enable()
@@ -145,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=("get", "list", "create"), help="measure one verb")
     parser.add_argument("--profile", choices=("get", "list", "create"))
     trio.run(measure, parser.parse_args())
 
