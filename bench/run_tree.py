@@ -1,28 +1,35 @@
-"""Run a script with the ``kernel`` package of another tree in place of this venv's editable one.
+"""Run a script with the ``kernel`` package (and the plugins) of another tree in place of this
+venv's editable ones.
 
-For before/after figures in one run: extract the older kernel package
-(``git archive REV kernel | tar -x -C DIR``), then hand bench scripts a kernel command that
-imports it, e.g.
+For before/after figures in one run: extract the older tree
+(``git archive REV kernel plugins | tar -x -C DIR``), then hand bench scripts a kernel command
+that imports it, e.g.
 
     python bench/api.py --kernel-command "$PWD/.venv/bin/python bench/run_tree.py DIR .venv/bin/kernel"
     python bench/run_tree.py DIR bench/hotpath.py
 
-Plugins stay this venv's (they must be compatible with that tree's kernel).
+Plugins found under DIR/plugins replace the installed ones of the same package; the others (and
+the entry points that list them) stay this venv's.
 
     python bench/run_tree.py TREE SCRIPT [ARGS...]
 """
 
 import runpy
 import sys
+from pathlib import Path
 
-tree, script = sys.argv[1], sys.argv[2]
+tree, script = Path(sys.argv[1]).resolve(), sys.argv[2]
 sys.argv = [script, *sys.argv[3:]]
-# The editable install's finder comes before sys.path: drop it so the tree's package is found.
+packages = {"kernel": tree}
+for package in tree.glob("plugins/*/kernel_*/__init__.py"):
+    packages[package.parent.name] = package.parent.parent
+# The editable installs' finders come before sys.path: drop those of the packages the tree has.
 sys.meta_path[:] = [finder for finder in sys.meta_path
-                    if getattr(finder, "__module__", "") != "__editable___kernel_0_1_0_finder"]
-sys.path.insert(0, tree)
+                    if not any(getattr(finder, "__module__", "").startswith(f"__editable___{name}_")
+                               for name in packages)]
+sys.path[:0] = sorted({str(path) for path in packages.values()})
 import kernel  # noqa: E402
 
-if not kernel.__file__ or not kernel.__file__.startswith(tree):
+if not kernel.__file__ or not kernel.__file__.startswith(str(tree)):
     raise SystemExit(f"kernel comes from {kernel.__file__}, not {tree}")
 runpy.run_path(script, run_name="__main__")
