@@ -6,7 +6,7 @@ non-blocking, idle frames left out), fills it as bench/api.py does, drives one v
 
 - by owner: each sample goes to the innermost frame that belongs to the kernel (by module:
   filters, handlers, registry, storage, codecs...) or to Hypercorn/h11 (HTTP parsing, the
-  protocol); samples with neither (trio's loop, the ssl module, the interpreter) are "event loop
+  protocol, and the kernel's Hypercorn subclasses in kernel.server.httpserver); samples with neither (trio's loop, the ssl module, the interpreter) are "event loop
   + TLS". The kernel's share is what the kernel could cut; the rest is the serving floor;
 - the top functions by self time and by cumulative time (% of samples).
 
@@ -35,7 +35,9 @@ import api  # noqa: E402  (bench/api.py: the same servers, fill and wrk scripts)
 from kernel import testing  # noqa: E402
 
 STACK = ("hypercorn", "h11", "h2", "wsproto")  # the serving stack's own code
-LOOP = ("trio", "ssl", "asyncio", "selectors")
+# kernel/server/httpserver.py and http2.py subclass Hypercorn's connection and protocol: what
+# they run (reading the socket, TLS) is the serving stack's work, which the floor does too.
+SERVING = ("kernel.server.httpserver", "kernel.server.http2")
 
 
 def _module(frame: str) -> str:
@@ -55,6 +57,8 @@ def _owner(stack: list[str]) -> str:
         top = module.split(".", 1)[0]
         if module in ("kernel", "kernel.cli", "kernel.app"):  # the process's root frames (script, cli)
             continue
+        if module in SERVING:  # the kernel's Hypercorn subclasses: socket reads, TLS, HTTP/2
+            return "hypercorn/h11 (HTTP)"
         if top == "kernel" or top.startswith("kernel_"):
             return "kernel: " + ".".join(module.split(".")[:3])
         if top in STACK:
