@@ -151,7 +151,8 @@ class Admission:
                 await validator.validate(attributes.copied())
 
     def may_mutate(self, operation: Operation) -> bool:
-        """Whether a mutating plugin handles ``operation`` (else the object leaves unchanged)."""
+        """Whether a mutating plugin handles ``operation`` (if none does, admission leaves the
+        object as it was)."""
         return any(mutator.handles(operation) for _, mutator in self.mutating)
 
 
