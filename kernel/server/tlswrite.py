@@ -1,0 +1,62 @@
+"""Writing to a connection without a trip through trio's scheduler when the socket takes it all.
+
+A watch writes each event to every watcher. ``SSLStream.send_all`` yields to the scheduler
+twice per write (its lock and its socket send are both checkpoints) and enters three context
+managers; across 1000 watchers that was most of a delivery. :func:`send_all` encrypts with the
+stream's own ``SSLObject`` and hands the record to the socket with one ``os.write``; only a
+socket that does not take it all (a slow reader) waits, in trio's ``send_all`` of the rest.
+
+It relies on ``trio.SSLStream``'s private state (checked on each call: with anything unexpected
+it falls back to ``SSLStream.send_all``); tests/test_tlswrite.py checks the fast path is taken.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import trio
+
+try:
+    from trio._ssl import _State
+    _OK: object = _State.OK
+except ImportError:  # another trio: always the public path
+    _OK = object()
+
+
+def _fast_path_ready(stream: trio.SSLStream[trio.SocketStream]) -> bool:
+    """Nothing else is being sent or owed on this TLS stream, and its handshake is done."""
+    try:
+        return (stream._state is _OK and stream._handshook.done
+                and stream._delayed_outgoing is None and not stream._inner_send_lock.locked()
+                and stream._outgoing.pending == 0)
+    except AttributeError:
+        return False
+
+
+async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
+    """``stream.send_all(data)``, never cancelled halfway (which would break a TLS stream), and
+    on a TLS stream usually without yielding. The caller is the connection's only writer (it
+    holds the connection's send lock)."""
+    if not isinstance(stream, trio.SSLStream) or not _fast_path_ready(stream):
+        with trio.CancelScope(shield=True):
+            await stream.send_all(data)
+        return
+    lock = stream._inner_send_lock
+    lock.acquire_nowait()  # a concurrent sender (TLS records of the receive side) queues behind
+    try:
+        try:
+            stream._ssl_object.write(data)
+        except ssl.SSLError as exc:
+            raise trio.BrokenResourceError from exc
+        record = stream._outgoing.read()
+        transport = stream.transport_stream
+        try:
+            sent = os.write(transport.socket.fileno(), record)
+        except OSError:  # full (BlockingIOError), or broken: trio's send_all says which
+            sent = 0
+        if sent < len(record):
+            with trio.CancelScope(shield=True):
+                await transport.send_all(memoryview(record)[sent:])
+    finally:
+        lock.release()
