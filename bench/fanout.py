@@ -10,11 +10,16 @@ core with taskset; wrk and the watch client on the other) serves, in each of ``-
   the writes; then ``--burst`` writes sent back to back: N × burst ÷ (first write sent → every
   watcher has the last one), which shows what batching pending events per watcher gives.
 
+With ``--before DIR`` (a source tree's ``kernel`` package, e.g. ``git archive main kernel | tar
+-x -C DIR``) a second kernel imports the kernel from there (PYTHONPATH; the plugins stay this
+venv's) and is measured in the same rounds, so the before/after figures share one run.
+
 The raw Hypercorn-trio fan-out of ``bench/baseline_app.py`` (one memory channel per stream, one
 ASGI send per line) runs in the same rounds as the floor a plain ASGI app reaches. Ratios are
 printed per round, then the median and spread (min-max) over the rounds.
 
     python bench/fanout.py [--watchers 1000] [--runs 3] [--writes 5] [--burst 10] [--duration 3]
+                           [--before DIR] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -107,6 +112,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=3, help="seconds per wrk GET run")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--no-baseline", action="store_true", help="skip the raw Hypercorn floor")
+    parser.add_argument("--before", help="a source tree holding the kernel package to compare")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu)")
@@ -122,58 +128,86 @@ def main() -> None:
             get_body, list_body = api.prefill_kernel(
                 kernel, context, [api.NAMESPACE, api.CREATE_NAMESPACE,
                                   f"bench-watch-{args.watchers}"])
-            targets = [kernel]
+            kernels = {"after" if args.before else "kernel": kernel}
+            contexts = {"after" if args.before else "kernel": context}
+            if args.before:
+                (work / "before").mkdir()
+                before, before_ca = api.start_kernel(
+                    work / "before", server_pin,
+                    {**env, "PYTHONPATH": str(Path(args.before).resolve())})
+                before.name = "before"
+                servers.append(before)
+                contexts["before"] = ssl.create_default_context(cafile=before_ca)
+                api.prefill_kernel(before, contexts["before"], [
+                    api.NAMESPACE, api.CREATE_NAMESPACE, f"bench-watch-{args.watchers}"])
+                kernels["before"] = before
+            floor = None
             if not args.no_baseline:
-                targets.append(api.start_baseline(work, server_pin, env, get_body, list_body))
-                servers.append(targets[-1])
+                floor = api.start_baseline(work, server_pin, env, get_body, list_body)
+                servers.append(floor)
             report = work / "report.lua"
             report.write_text(api.WRK_REPORT)
             print(f"kernel serve --plugins=api_core,storage_memory, TLS, HTTP/1.1; {pinning}; "
                   f"{args.watchers} watchers; load average {os.getloadavg()[0]:.2f}")
-            api.run_wrk(kernel, load_pin, kernel.get_path, report, args.connections, 2, ["w"])
-            rows: dict[str, list[float]] = {key: [] for key in (
-                "get", "single", "burst", "ratio", "burst_ratio", "floor", "floor_burst",
-                "cpu_us")}
+            for server in kernels.values():
+                api.run_wrk(server, load_pin, server.get_path, report, args.connections, 2, ["w"])
+            rows: dict[str, dict[str, list[float]]] = {
+                name: {key: [] for key in ("get", "single", "burst", "ratio", "burst_ratio",
+                                           "cpu_us")} for name in kernels}
+            floors: dict[str, list[float]] = {"single": [], "burst": []}
             for run in range(args.runs):
-                get = api.run_wrk(kernel, load_pin, kernel.get_path, report, args.connections,
-                                  args.duration, [f"g{run}"])
-                measured: dict[str, tuple[float, float]] = {}
-                for server in targets:
-                    singles, burst_s, cpu = trio.run(burst, server, context, args.watchers,
-                                                     args.writes, args.burst)
-                    measured[server.name] = (args.watchers / statistics.median(singles),
-                                             args.watchers * args.burst / burst_s)
-                    if server is kernel:
-                        # server CPU per delivery (the writes' sleeps cost nothing)
-                        rows["cpu_us"].append(
-                            cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
-                single, burst_rate = measured["kernel"]
-                rows["get"].append(get.req_s)
-                rows["single"].append(single)
-                rows["burst"].append(burst_rate)
-                rows["ratio"].append(single / get.req_s)
-                rows["burst_ratio"].append(burst_rate / get.req_s)
-                floor = measured.get("baseline")
-                line = (f"run {run + 1}: GET {get.req_s:.0f} req/s; kernel fan-out "
-                        f"{single:.0f} deliveries/s single (×{single / get.req_s:.1f} GET), "
-                        f"{burst_rate:.0f} burst (×{burst_rate / get.req_s:.1f})")
-                if floor:
-                    rows["floor"].append(floor[0])
-                    rows["floor_burst"].append(floor[1])
-                    line += f"; raw Hypercorn floor {floor[0]:.0f} single, {floor[1]:.0f} burst"
-                print(line, flush=True)
+                line = [f"run {run + 1}:"]
+                for name, server in kernels.items():  # interleaved: drift affects both alike
+                    get = api.run_wrk(server, load_pin, server.get_path, report,
+                                      args.connections, args.duration, [f"g{run}"])
+                    singles, burst_s, cpu = trio.run(burst, server, contexts[name],
+                                                     args.watchers, args.writes, args.burst)
+                    single = args.watchers / statistics.median(singles)
+                    burst_rate = args.watchers * args.burst / burst_s
+                    row = rows[name]
+                    row["get"].append(get.req_s)
+                    row["single"].append(single)
+                    row["burst"].append(burst_rate)
+                    row["ratio"].append(single / get.req_s)
+                    row["burst_ratio"].append(burst_rate / get.req_s)
+                    # server CPU per delivery (the sleeps between writes cost nothing)
+                    row["cpu_us"].append(cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
+                    line.append(f"{name}: GET {get.req_s:.0f} req/s, fan-out {single:.0f}/s "
+                                f"(×{single / get.req_s:.1f} GET), burst {burst_rate:.0f}/s "
+                                f"(×{burst_rate / get.req_s:.1f}), {row['cpu_us'][-1]:.0f} µs "
+                                "CPU/delivery;")
+                if floor is not None:
+                    singles, burst_s, _ = trio.run(burst, floor, context, args.watchers,
+                                                   args.writes, args.burst)
+                    floors["single"].append(args.watchers / statistics.median(singles))
+                    floors["burst"].append(args.watchers * args.burst / burst_s)
+                    line.append(f"raw Hypercorn floor {floors['single'][-1]:.0f}/s, burst "
+                                f"{floors['burst'][-1]:.0f}/s")
+                print(" ".join(line), flush=True)
             print(f"\nmedian (min-max) over {args.runs} runs, {args.watchers} watchers:")
-            print(f"  GET req/s                         {_spread(rows['get'], '{:.0f}')}")
-            print(f"  fan-out deliveries/s, one write   {_spread(rows['single'], '{:.0f}')}"
-                  f"  ÷ GET = {_spread(rows['ratio'])}  (target ≥ 20)")
-            print(f"  fan-out deliveries/s, burst of {args.burst:<3}{_spread(rows['burst'], '{:.0f}')}"
-                  f"  ÷ GET = {_spread(rows['burst_ratio'])}")
-            print(f"  kernel CPU per delivery (µs)      {_spread(rows['cpu_us'])}")
-            if rows["floor"]:
-                print(f"  raw Hypercorn floor, one write    {_spread(rows['floor'], '{:.0f}')}"
-                      f"; burst {_spread(rows['floor_burst'], '{:.0f}')}")
-                print("  kernel ÷ floor, one write         " + _spread(
-                    [k / f for k, f in zip(rows["single"], rows["floor"])], "{:.2f}"))
+            for name, row in rows.items():
+                print(f"{name}:")
+                print(f"  GET req/s                         {_spread(row['get'], '{:.0f}')}")
+                print(f"  fan-out deliveries/s, one write   {_spread(row['single'], '{:.0f}')}"
+                      f"  ÷ GET = {_spread(row['ratio'])}  (target ≥ 20)")
+                print(f"  fan-out deliveries/s, burst of {args.burst:<3}"
+                      f"{_spread(row['burst'], '{:.0f}')}  ÷ GET = {_spread(row['burst_ratio'])}")
+                print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}")
+                if floors["single"]:
+                    print("  ÷ raw Hypercorn floor, one write  " + _spread(
+                        [k / f for k, f in zip(row["single"], floors["single"])], "{:.2f}"))
+            if args.before:
+                a, b = rows["after"], rows["before"]
+                for key, label in (("single", "deliveries/s, one write"),
+                                   ("burst", "deliveries/s, burst"),
+                                   ("ratio", "deliveries/s ÷ GET")):
+                    print(f"after ÷ before, {label:<24}" + _spread(
+                        [x / y for x, y in zip(a[key], b[key])], "{:.2f}"))
+                print(f"after ÷ before, CPU per delivery        " + _spread(
+                    [x / y for x, y in zip(a["cpu_us"], b["cpu_us"])], "{:.2f}"))
+            if floors["single"]:
+                print(f"raw Hypercorn floor: one write {_spread(floors['single'], '{:.0f}')}/s; "
+                      f"burst {_spread(floors['burst'], '{:.0f}')}/s")
             print(f"load average after: {os.getloadavg()[0]:.2f}")
         finally:
             for server in servers:
