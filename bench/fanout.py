@@ -153,25 +153,31 @@ def main() -> None:
                 api.run_wrk(server, load_pin, server.get_path, report, args.connections, 2, ["w"])
             rows: dict[str, dict[str, list[float]]] = {
                 name: {key: [] for key in ("get", "single", "burst", "ratio", "burst_ratio",
-                                           "cpu_us")} for name in kernels}
+                                           "cpu_us", "cpu_ratio", "get_cpu_us")} for name in kernels}
             floors: dict[str, list[float]] = {"single": [], "burst": []}
             for run in range(args.runs):
                 line = [f"run {run + 1}:"]
                 for name, server in kernels.items():  # interleaved: drift affects both alike
                     get = api.run_wrk(server, load_pin, server.get_path, report,
                                       args.connections, args.duration, [f"g{run}"])
+                    if not get.req_s or get.errors:
+                        raise SystemExit(f"{name}: GET {get.req_s:.0f} req/s {get.errors}")
                     singles, burst_s, cpu = trio.run(burst, server, contexts[name],
                                                      args.watchers, args.writes, args.burst)
                     single = args.watchers / statistics.median(singles)
                     burst_rate = args.watchers * args.burst / burst_s
                     row = rows[name]
                     row["get"].append(get.req_s)
+                    row["get_cpu_us"].append(get.cpu_us)
                     row["single"].append(single)
                     row["burst"].append(burst_rate)
                     row["ratio"].append(single / get.req_s)
                     row["burst_ratio"].append(burst_rate / get.req_s)
                     # server CPU per delivery (the sleeps between writes cost nothing)
                     row["cpu_us"].append(cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
+                    # The same ratio in server CPU (deliveries per CPU second ÷ GETs per CPU
+                    # second): what the shared machine's scheduling does not blur.
+                    row["cpu_ratio"].append(get.cpu_us / row["cpu_us"][-1])
                     line.append(f"{name}: GET {get.req_s:.0f} req/s, fan-out {single:.0f}/s "
                                 f"(×{single / get.req_s:.1f} GET), burst {burst_rate:.0f}/s "
                                 f"(×{burst_rate / get.req_s:.1f}), {row['cpu_us'][-1]:.0f} µs "
@@ -192,7 +198,9 @@ def main() -> None:
                       f"  ÷ GET = {_spread(row['ratio'])}  (target ≥ 20)")
                 print(f"  fan-out deliveries/s, burst of {args.burst:<3}"
                       f"{_spread(row['burst'], '{:.0f}')}  ÷ GET = {_spread(row['burst_ratio'])}")
-                print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}")
+                print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}"
+                      f"  (GET: {_spread(row['get_cpu_us'])})")
+                print(f"  deliveries per CPU s ÷ GETs per CPU s  {_spread(row['cpu_ratio'])}")
                 if floors["single"]:
                     print("  ÷ raw Hypercorn floor, one write  " + _spread(
                         [k / f for k, f in zip(row["single"], floors["single"])], "{:.2f}"))
@@ -200,7 +208,8 @@ def main() -> None:
                 a, b = rows["after"], rows["before"]
                 for key, label in (("single", "deliveries/s, one write"),
                                    ("burst", "deliveries/s, burst"),
-                                   ("ratio", "deliveries/s ÷ GET")):
+                                   ("ratio", "deliveries/s ÷ GET"),
+                                   ("cpu_ratio", "per CPU s ÷ GET")):
                     print(f"after ÷ before, {label:<24}" + _spread(
                         [x / y for x, y in zip(a[key], b[key])], "{:.2f}"))
                 print(f"after ÷ before, CPU per delivery        " + _spread(
