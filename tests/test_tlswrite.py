@@ -54,9 +54,9 @@ async def test_the_fast_path_is_taken_on_a_handshaken_stream(contexts) -> None:
     server, client = await _pair(contexts)
     # Right after the handshake trio holds TLS 1.3 session tickets back until the first send
     # (the response head, in the server): that one goes through trio.
-    await tlswrite.send_all(server, b"head:")
+    await tlswrite.send_all(server, b"head:", trio.Lock())
     assert tlswrite._fast_path_ready(server)
-    await tlswrite.send_all(server, b"hello")
+    await tlswrite.send_all(server, b"hello", trio.Lock())
     assert await _read_exactly(client, 10) == b"head:hello"
     assert tlswrite._fast_path_ready(server)
 
@@ -68,8 +68,9 @@ async def test_a_slow_reader_gets_every_byte_in_order(contexts) -> None:
     expected = b"".join(chunks)
     async with trio.open_nursery() as nursery:
         async def write() -> None:
+            lock = trio.Lock()
             for chunk in chunks:
-                await tlswrite.send_all(server, chunk)
+                await tlswrite.send_all(server, chunk, lock)
         nursery.start_soon(write)
         received = await _read_exactly(client, len(expected), pause=0.001)
     assert received == expected
@@ -83,11 +84,12 @@ async def test_mixed_with_trio_send_all_the_records_stay_in_order(contexts) -> N
     async def writer(tag: int, fast: bool) -> None:
         for i in range(200):
             line = b"%d-%d:" % (tag, i) + b"x" * 3000 + b"\n"
-            async with lock:
+            if fast:
                 expected.extend(line)
-                if fast:
-                    await tlswrite.send_all(server, line)
-                else:
+                await tlswrite.send_all(server, line, lock)
+            else:
+                async with lock:
+                    expected.extend(line)
                     await server.send_all(line)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(writer, 1, True)
@@ -103,7 +105,7 @@ async def test_a_closed_peer_is_a_broken_resource(contexts) -> None:
     await client.transport_stream.aclose()
     with pytest.raises(trio.BrokenResourceError):
         for _ in range(1000):  # the first writes may still fit in the kernel's buffer
-            await tlswrite.send_all(server, b"y" * 65536)
+            await tlswrite.send_all(server, b"y" * 65536, trio.Lock())
             await trio.sleep(0.001)
 
 
@@ -111,4 +113,4 @@ async def test_a_closed_stream_is_a_closed_resource(contexts) -> None:
     server, _ = await _pair(contexts)
     await server.transport_stream.aclose()
     with pytest.raises((trio.ClosedResourceError, trio.BrokenResourceError)):
-        await tlswrite.send_all(server, b"z")
+        await tlswrite.send_all(server, b"z", trio.Lock())

@@ -309,18 +309,11 @@ class PeerCertTCPServer(TCPServer):
             if not data or h11_connection.our_state is not h11.SEND_BODY:
                 await trio.lowlevel.checkpoint()
                 return
-            # As Hypercorn's protocol_send: one write at a time, never cancelled halfway; the
-            # lock taken without a checkpoint when free (the usual case: one response at a time).
-            if send_lock.locked():
-                await send_lock.acquire()
-            else:
-                send_lock.acquire_nowait()
-            try:
-                await tlswrite.send_all(stream, b"%x\r\n%b\r\n" % (len(data), data))
+            try:  # as Hypercorn's protocol_send: under the send lock, shielded
+                await tlswrite.send_all(stream, b"%x\r\n%b\r\n" % (len(data), data), send_lock)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                await self.protocol.handle(Closed())
-            finally:
-                send_lock.release()
+                async with send_lock:
+                    await self.protocol.handle(Closed())
         return write_chunk
 
     def request_body_unread(self) -> bool:

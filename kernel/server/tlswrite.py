@@ -34,29 +34,37 @@ def _fast_path_ready(stream: trio.SSLStream[trio.SocketStream]) -> bool:
         return False
 
 
-async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
-    """``stream.send_all(data)``, never cancelled halfway (which would break a TLS stream), and
-    on a TLS stream usually without yielding. The caller is the connection's only writer (it
-    holds the connection's send lock)."""
-    if not isinstance(stream, trio.SSLStream) or not _fast_path_ready(stream):
-        with trio.CancelScope(shield=True):
-            await stream.send_all(data)
-        return
-    lock = stream._inner_send_lock
-    lock.acquire_nowait()  # a concurrent sender (TLS records of the receive side) queues behind
-    try:
-        try:
-            stream._ssl_object.write(data)
-        except ssl.SSLError as exc:
-            raise trio.BrokenResourceError from exc
-        record = stream._outgoing.read()
-        transport = stream.transport_stream
-        try:
-            sent = os.write(transport.socket.fileno(), record)
-        except OSError:  # full (BlockingIOError), or broken: trio's send_all says which
-            sent = 0
-        if sent < len(record):
+async def send_all(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> None:
+    """``stream.send_all(data)`` as the connection's writer holding ``lock`` (the connection's
+    send lock) would do it, never cancelled halfway (which would break a TLS stream).
+
+    On a TLS stream with nothing else being sent, the record is encrypted and written without
+    an ``await``: nothing can interleave, so neither lock is taken. Only when the socket does
+    not take it all are both taken while trio sends the rest."""
+    if lock.locked() or not isinstance(stream, trio.SSLStream) or not _fast_path_ready(stream):
+        async with lock:
             with trio.CancelScope(shield=True):
-                await transport.send_all(memoryview(record)[sent:])
+                await stream.send_all(data)
+        return
+    # No await until the record is written or the locks are held.
+    try:
+        stream._ssl_object.write(data)
+    except ssl.SSLError as exc:
+        raise trio.BrokenResourceError from exc
+    record = stream._outgoing.read()
+    transport = stream.transport_stream
+    try:
+        sent = os.write(transport.socket.fileno(), record)
+    except OSError:  # full (BlockingIOError), or broken: trio's send_all says which
+        sent = 0
+    if sent == len(record):
+        return
+    inner = stream._inner_send_lock  # a sender on the receive side queues behind the rest
+    lock.acquire_nowait()
+    inner.acquire_nowait()
+    try:
+        with trio.CancelScope(shield=True):
+            await transport.send_all(memoryview(record)[sent:])
     finally:
+        inner.release()
         lock.release()
