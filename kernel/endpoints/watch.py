@@ -9,6 +9,7 @@ away, or when the server stops accepting requests (graceful shutdown).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import msgspec
@@ -23,6 +24,11 @@ from kernel.registry.store import ListOptions, Store
 from kernel.storage.interface import WatchEvent
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+# The server's scope extension for writing body chunks without ASGI (kernel.server.httpserver).
+BODY_WRITER = "kernel.body_writer"
+# Events written at once to one watcher at most: a watcher that fell behind catches up in
+# writes of up to this many lines instead of one write per line.
+BATCH = 64
 
 
 class _Encoder:
@@ -100,19 +106,25 @@ async def serve_watch(request: Request, store: Store, namespace: str, query: Lis
                 async with store.watch(namespace, revision, predicate, bookmarks=query.allow_bookmarks,
                                        deadline=scope.deadline) as events:
                     await _start(request, media)
-                    for obj in initial:
-                        await _send(request, encoder.line("ADDED", obj))
+                    write = _body_writer(request)
+                    for i in range(0, len(initial), BATCH):
+                        await write(b"".join(encoder.line("ADDED", obj) for obj in initial[i:i + BATCH]))
                     if query.send_initial_events and query.allow_bookmarks:
-                        await _send(request, encoder.line("BOOKMARK", _bookmark(
+                        await write(encoder.line("BOOKMARK", _bookmark(
                             spec, revision, {INITIAL_EVENTS_END: "true"})))
+                    ready = getattr(events, "ready", None)  # the watch cache's: events due now
                     async for event in events:
-                        if event.type == "BOOKMARK":
-                            if not query.allow_bookmarks:
-                                continue
-                            # the object of the resource's kind, with only a resourceVersion
-                            await _send(request, encoder.line("BOOKMARK", _bookmark(spec, event.revision)))
-                            continue
-                        await _send(request, encoder.line(event.type, event.object, event))
+                        # One write for this event and every other one already waiting.
+                        batch = [event, *ready(BATCH - 1)] if ready is not None else [event]
+                        lines = []
+                        for item in batch:
+                            if item.type != "BOOKMARK":
+                                lines.append(encoder.line(item.type, item.object, item))
+                            elif query.allow_bookmarks:
+                                # the object of the resource's kind, with only a resourceVersion
+                                lines.append(encoder.line("BOOKMARK", _bookmark(spec, item.revision)))
+                        if lines:
+                            await write(lines[0] if len(lines) == 1 else b"".join(lines))
             except status.StatusError as error:
                 # Too old, or dropped for being too slow: tell the client, who relists.
                 await _start(request, media)
@@ -131,3 +143,17 @@ async def _start(request: Request, media: codecs.MediaType) -> None:
 
 async def _send(request: Request, line: bytes) -> None:
     await request.send({"type": "http.response.body", "body": line, "more_body": True})
+
+
+def _body_writer(request: Request) -> Callable[[bytes], Awaitable[None]]:
+    """How this response's body is written once started: pre-framed chunks straight to the
+    connection where the server offers it (HTTP/1.1, see kernel.server.httpserver's
+    ``body_writer``), else ASGI sends. Either way a write is one chunk or frame for the client."""
+    offer = (request.scope.get("extensions") or {}).get(BODY_WRITER)
+    direct = offer() if offer is not None else None
+    if direct is not None:
+        return direct
+
+    async def send(data: bytes) -> None:
+        await _send(request, data)
+    return send

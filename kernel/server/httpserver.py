@@ -50,6 +50,7 @@ from typing import Any
 
 import h11
 import trio
+from h11._writers import ChunkedWriter  # private: re-test with a new h11 (as with hypercorn)
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData, Updated
@@ -60,9 +61,14 @@ from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
+from kernel.server import tlswrite
 from kernel.server.http2 import HTTP2_FRAME_AND_STREAM_WINDOW, GracefulH2Protocol
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+# The scope extension (HTTP/1.1 requests) through which a streaming response writes pre-framed
+# body chunks without ASGI: PeerCertTCPServer.body_writer.
+BODY_WRITER = "kernel.body_writer"
 
 # -- kube's serving settings (k8s.io/apiserver secure_serving.go, Go net/http, x/net/http2) -----------
 
@@ -152,8 +158,9 @@ class _ConnectionApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any,
                        sync_spawn: Callable, call_soon: Callable) -> None:
+        extensions = scope.setdefault("extensions", {})
         if self.tls is not None:
-            scope.setdefault("extensions", {})["tls"] = self.tls
+            extensions["tls"] = self.tls
         connection = self.connection
         original_send = send
         if scope.get("http_version") == "2":
@@ -165,6 +172,8 @@ class _ConnectionApp:
                     await connection.go_away()
                 await original_send(message)
         else:
+            scope["extensions"][BODY_WRITER] = connection.body_writer
+
             async def send(message: dict[str, Any]) -> None:
                 if (message["type"] == "http.response.start" and not _asks_to_close(message)
                         and (connection.shutting_down.is_set() or connection.request_body_unread())):
@@ -277,6 +286,35 @@ class PeerCertTCPServer(TCPServer):
                 await trio.sleep(self.config.read_header_timeout)
         with trio.CancelScope(shield=True):
             await self._initiate_server_close()
+
+    def body_writer(self) -> Callable[[bytes], Awaitable[None]] | None:
+        """HTTP/1.1, for the response being sent (started, chunked): a function that writes one
+        chunk of its body straight to the TLS stream, or None (then the app uses ASGI sends).
+
+        A watch writes every event to every watcher: through ASGI that is Hypercorn's stream
+        state machine, h11's framing and four awaits per line (most of a delivery's time). h11
+        keeps no count of chunked bytes, so chunks framed here leave its state as it was, and
+        the body still ends with an ASGI send (h11's last chunk)."""
+        wrapper = getattr(self, "_protocol", None)
+        http1 = wrapper.protocol if wrapper is not None else None
+        if not isinstance(http1, H11Protocol):
+            return None
+        h11_connection = http1.connection
+        if (h11_connection.our_state is not h11.SEND_BODY
+                or not isinstance(getattr(h11_connection, "_writer", None), ChunkedWriter)):
+            return None  # not started, a Content-Length body or an HTTP/1.0 client
+        send_lock, stream = self.send_lock, self.stream
+
+        async def write_chunk(data: bytes) -> None:
+            if not data or h11_connection.our_state is not h11.SEND_BODY:
+                await trio.lowlevel.checkpoint()
+                return
+            try:  # as Hypercorn's protocol_send: under the send lock, shielded
+                await tlswrite.send_all(stream, b"%x\r\n%b\r\n" % (len(data), data), send_lock)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                async with send_lock:
+                    await self.protocol.handle(Closed())
+        return write_chunk
 
     def request_body_unread(self) -> bool:
         """HTTP/1.1: the request's body has not all arrived (the response comes first, e.g. a

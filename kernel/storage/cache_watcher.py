@@ -129,6 +129,23 @@ class CacheWatcher:
                 raise self._error from None
             raise StopAsyncIteration from None
 
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Up to ``limit`` more events that are due without waiting (replayed, then buffered), so
+        a consumer that just got one from ``__anext__`` writes them all at once. Bookmarks and
+        the end of the watch stay with ``__anext__``."""
+        events: list[WatchEvent] = []
+        while self._replay and len(events) < limit:
+            event = filter_event(self._replay.popleft(), self.predicate)
+            if event is not None:
+                events.append(event)
+        receive = self._receive.receive_nowait
+        try:
+            while len(events) < limit:
+                events.append(receive())
+        except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+            pass
+        return events
+
     def _schedule_bookmark(self, now: float) -> None:
         """kube's nextBookmarkTime: every bookmark_interval, but also 2 s before the deadline, so
         a client that re-watches on timeout starts from a recent resourceVersion; none after."""

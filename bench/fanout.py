@@ -1,0 +1,227 @@
+"""Watch fan-out at scale: deliveries/s to N watchers ÷ the GET req/s of the same run.
+
+Issue 18's target: at 1000 watchers, deliveries/s ≥ 20 × the GET req/s measured in the same
+run on the same server. One ``kernel serve --plugins=api_core,storage_memory`` (pinned to one
+core with taskset; wrk and the watch client on the other) serves, in each of ``--runs`` rounds:
+
+- GET of one configmap with wrk (the same driver and settings as ``bench/api.py``);
+- N HTTP/1.1 watch streams over TLS (``bench/api.py``'s raw trio client), then ``--writes``
+  single writes: deliveries/s = N ÷ (write sent → the last watcher has the event), median of
+  the writes; then ``--burst`` writes sent back to back: N × burst ÷ (first write sent → every
+  watcher has the last one), which shows what batching pending events per watcher gives.
+
+With ``--before DIR`` (a source tree's ``kernel`` package, e.g. ``git archive main kernel | tar
+-x -C DIR``) a second kernel imports the kernel from there (PYTHONPATH; the plugins stay this
+venv's) and is measured in the same rounds, so the before/after figures share one run.
+
+The raw Hypercorn-trio fan-out of ``bench/baseline_app.py`` (one memory channel per stream, one
+ASGI send per line) runs in the same rounds as the floor a plain ASGI app reaches. Ratios are
+printed per round, then the median and spread (min-max) over the rounds.
+
+    python bench/fanout.py [--watchers 1000] [--runs 3] [--writes 5] [--burst 10] [--duration 3]
+                           [--before DIR] [--no-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).parent))
+import api  # noqa: E402  (bench/api.py: servers, wrk, the raw watch client)
+
+
+async def burst(server: api.Server, context: ssl.SSLContext, watchers: int, writes: int,
+                burst_size: int) -> tuple[list[float], float, float]:
+    """Single writes (seconds until every watcher has each), then ``burst_size`` writes back to
+    back (seconds until every watcher has the last of them); and the server's CPU seconds over
+    the writes (opening the streams left out)."""
+    namespace = f"bench-watch-{watchers}"
+    path = server.watch_path.format(namespace=namespace)
+    event_path = server.event_path.format(namespace=namespace)
+    group = api.Watchers()
+    singles: list[float] = []
+    async with trio.open_nursery() as nursery:
+        limiter = trio.CapacityLimiter(64)
+        async with trio.open_nursery() as opening:
+            for _ in range(watchers):
+                opening.start_soon(group.open_one, server, context, path, limiter, nursery)
+        writer = await api._open(server.port, context)
+        buffer = bytearray()
+        await trio.sleep(0.3)
+        cpu = server.cpu_seconds()
+
+        async def write(name: str) -> None:
+            request = api._request_bytes(server, "POST", event_path,
+                                         (api.CONFIGMAP % name).encode())
+            await writer.send_all(request)
+            code, body = await api._read_response(writer, buffer)
+            if code != 201:
+                raise SystemExit(f"{server.name}: POST {event_path} → {code}: {body[:300]!r}")
+
+        async def wait(current: api.Round) -> None:
+            with trio.move_on_after(60):
+                await current.done.wait()
+            if not current.done.is_set():
+                raise SystemExit(f"{server.name}: only {len(current.arrivals)} of {watchers} "
+                                 "watchers saw the event within 60 s")
+
+        for i in range(writes):
+            name = f"fan-{i:04d}-{os.urandom(4).hex()}"
+            current = group.round = api.Round(f'"name":"{name}"'.encode(), watchers)
+            current.t0 = time.perf_counter()
+            await write(name)
+            await wait(current)
+            singles.append(current.arrivals[-1] - current.t0)
+            await trio.sleep(0.1)
+        # A burst: the watchers look for the last write's name only.
+        names = [f"burst-{i:04d}-{os.urandom(4).hex()}" for i in range(burst_size)]
+        current = group.round = api.Round(f'"name":"{names[-1]}"'.encode(), watchers)
+        current.t0 = time.perf_counter()
+        for name in names:
+            await write(name)
+        await wait(current)
+        burst_s = current.arrivals[-1] - current.t0
+        cpu = server.cpu_seconds() - cpu
+        nursery.cancel_scope.cancel()
+        for stream in [writer, *group.streams]:
+            await trio.aclose_forcefully(stream)
+    return singles, burst_s, cpu
+
+
+def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    return (f"{fmt.format(statistics.median(values))} "
+            f"({fmt.format(min(values))}-{fmt.format(max(values))})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--writes", type=int, default=5, help="single writes per round (default 5)")
+    parser.add_argument("--burst", type=int, default=10, help="writes in the burst (default 10)")
+    parser.add_argument("--duration", type=int, default=3, help="seconds per wrk GET run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the raw Hypercorn floor")
+    parser.add_argument("--before", help="a source tree holding the kernel package to compare")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu)")
+    server_pin, load_pin, pinning = api._pinning()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    servers: list[api.Server] = []
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        work = Path(tmp)
+        try:
+            kernel, ca_file = api.start_kernel(work, server_pin, env)
+            servers.append(kernel)
+            context = ssl.create_default_context(cafile=ca_file)
+            get_body, list_body = api.prefill_kernel(
+                kernel, context, [api.NAMESPACE, api.CREATE_NAMESPACE,
+                                  f"bench-watch-{args.watchers}"])
+            kernels = {"after" if args.before else "kernel": kernel}
+            contexts = {"after" if args.before else "kernel": context}
+            if args.before:
+                (work / "before").mkdir()
+                before, before_ca = api.start_kernel(
+                    work / "before", server_pin,
+                    {**env, "PYTHONPATH": str(Path(args.before).resolve())})
+                before.name = "before"
+                servers.append(before)
+                contexts["before"] = ssl.create_default_context(cafile=before_ca)
+                api.prefill_kernel(before, contexts["before"], [
+                    api.NAMESPACE, api.CREATE_NAMESPACE, f"bench-watch-{args.watchers}"])
+                kernels["before"] = before
+            floor = None
+            if not args.no_baseline:
+                floor = api.start_baseline(work, server_pin, env, get_body, list_body)
+                servers.append(floor)
+            report = work / "report.lua"
+            report.write_text(api.WRK_REPORT)
+            print(f"kernel serve --plugins=api_core,storage_memory, TLS, HTTP/1.1; {pinning}; "
+                  f"{args.watchers} watchers; load average {os.getloadavg()[0]:.2f}")
+            for server in kernels.values():
+                api.run_wrk(server, load_pin, server.get_path, report, args.connections, 2, ["w"])
+            rows: dict[str, dict[str, list[float]]] = {
+                name: {key: [] for key in ("get", "single", "burst", "ratio", "burst_ratio",
+                                           "cpu_us", "cpu_ratio", "get_cpu_us")} for name in kernels}
+            floors: dict[str, list[float]] = {"single": [], "burst": []}
+            for run in range(args.runs):
+                line = [f"run {run + 1}:"]
+                for name, server in kernels.items():  # interleaved: drift affects both alike
+                    get = api.run_wrk(server, load_pin, server.get_path, report,
+                                      args.connections, args.duration, [f"g{run}"])
+                    if not get.req_s or get.errors:
+                        raise SystemExit(f"{name}: GET {get.req_s:.0f} req/s {get.errors}")
+                    singles, burst_s, cpu = trio.run(burst, server, contexts[name],
+                                                     args.watchers, args.writes, args.burst)
+                    single = args.watchers / statistics.median(singles)
+                    burst_rate = args.watchers * args.burst / burst_s
+                    row = rows[name]
+                    row["get"].append(get.req_s)
+                    row["get_cpu_us"].append(get.cpu_us)
+                    row["single"].append(single)
+                    row["burst"].append(burst_rate)
+                    row["ratio"].append(single / get.req_s)
+                    row["burst_ratio"].append(burst_rate / get.req_s)
+                    # server CPU per delivery (the sleeps between writes cost nothing)
+                    row["cpu_us"].append(cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
+                    # The same ratio in server CPU (deliveries per CPU second ÷ GETs per CPU
+                    # second): what the shared machine's scheduling does not blur.
+                    row["cpu_ratio"].append(get.cpu_us / row["cpu_us"][-1])
+                    line.append(f"{name}: GET {get.req_s:.0f} req/s, fan-out {single:.0f}/s "
+                                f"(×{single / get.req_s:.1f} GET), burst {burst_rate:.0f}/s "
+                                f"(×{burst_rate / get.req_s:.1f}), {row['cpu_us'][-1]:.0f} µs "
+                                "CPU/delivery;")
+                if floor is not None:
+                    singles, burst_s, _ = trio.run(burst, floor, context, args.watchers,
+                                                   args.writes, args.burst)
+                    floors["single"].append(args.watchers / statistics.median(singles))
+                    floors["burst"].append(args.watchers * args.burst / burst_s)
+                    line.append(f"raw Hypercorn floor {floors['single'][-1]:.0f}/s, burst "
+                                f"{floors['burst'][-1]:.0f}/s")
+                print(" ".join(line), flush=True)
+            print(f"\nmedian (min-max) over {args.runs} runs, {args.watchers} watchers:")
+            for name, row in rows.items():
+                print(f"{name}:")
+                print(f"  GET req/s                         {_spread(row['get'], '{:.0f}')}")
+                print(f"  fan-out deliveries/s, one write   {_spread(row['single'], '{:.0f}')}"
+                      f"  ÷ GET = {_spread(row['ratio'])}  (target ≥ 20)")
+                print(f"  fan-out deliveries/s, burst of {args.burst:<3}"
+                      f"{_spread(row['burst'], '{:.0f}')}  ÷ GET = {_spread(row['burst_ratio'])}")
+                print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}"
+                      f"  (GET: {_spread(row['get_cpu_us'])})")
+                print(f"  deliveries per CPU s ÷ GETs per CPU s  {_spread(row['cpu_ratio'])}")
+                if floors["single"]:
+                    print("  ÷ raw Hypercorn floor, one write  " + _spread(
+                        [k / f for k, f in zip(row["single"], floors["single"])], "{:.2f}"))
+            if args.before:
+                a, b = rows["after"], rows["before"]
+                for key, label in (("single", "deliveries/s, one write"),
+                                   ("burst", "deliveries/s, burst"),
+                                   ("ratio", "deliveries/s ÷ GET"),
+                                   ("cpu_ratio", "per CPU s ÷ GET")):
+                    print(f"after ÷ before, {label:<24}" + _spread(
+                        [x / y for x, y in zip(a[key], b[key])], "{:.2f}"))
+                print(f"after ÷ before, CPU per delivery        " + _spread(
+                    [x / y for x, y in zip(a["cpu_us"], b["cpu_us"])], "{:.2f}"))
+            if floors["single"]:
+                print(f"raw Hypercorn floor: one write {_spread(floors['single'], '{:.0f}')}/s; "
+                      f"burst {_spread(floors['burst'], '{:.0f}')}/s")
+            print(f"load average after: {os.getloadavg()[0]:.2f}")
+        finally:
+            for server in servers:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
