@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kernel.server.certs import (CA_CERT, CA_KEY, CA_VALIDITY, RENEW_BEFORE, SERVING_CERT,
-                                 SERVING_KEY, SERVING_VALIDITY)
+from kernel.server.certfiles import (CA_CERT, CA_KEY, CA_VALIDITY, RENEW_BEFORE, SERVING_CERT,
+                                     SERVING_KEY, SERVING_VALIDITY)
 
 log = logging.getLogger("kernel.server.certs")
 

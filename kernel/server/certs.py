@@ -20,13 +20,10 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger("kernel.server.certs")
+from kernel.server.certfiles import (CA_CERT, CA_KEY, CA_VALIDITY, RENEW_BEFORE, SERVING_CERT,  # noqa: F401
+                                     SERVING_KEY, SERVING_VALIDITY)
 
-CA_CERT, CA_KEY = "ca.crt", "ca.key"
-SERVING_CERT, SERVING_KEY = "apiserver.crt", "apiserver.key"
-CA_VALIDITY = datetime.timedelta(days=3650)
-SERVING_VALIDITY = datetime.timedelta(days=365)
-RENEW_BEFORE = datetime.timedelta(days=1)
+log = logging.getLogger("kernel.server.certs")
 
 
 @dataclass(frozen=True)
