@@ -10,6 +10,12 @@ and the backend add, the rest is the HTTP/API path. Each series runs at concurre
 (threads, one connection each); series are interleaved round by round so that drift of the
 machine affects all of them alike; the table shows median rates over the rounds.
 
+The HTTP series carry the whole API path, which on a shared machine varies more between rounds
+than etcd's share of it, so the backend is also measured alone: ``storage create`` / ``storage
+get`` are Etcd3Storage.create / get called in-process from trio tasks (one store, ``c`` tasks),
+as the server calls them. The targets of issue 18 are read per request: (kernel on etcd − kernel
+on memory) and the storage call alone, each ÷ the raw CAS txn (CREATE) or raw get (GET).
+
     python bench/etcd.py [--rounds 3] [--seconds 1] [--concurrency 1,8]
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import functools
 import statistics
 import tempfile
 import threading
@@ -26,13 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import msgspec
 import pyetcd
+import trio
 
 from kernel.testing import KernelProcess, start_kernel
+from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig
 from kernel_storage_etcd3.config import GRPC_OPTIONS
 from kernel_storage_etcd3.testing import etcd_server
 
 VALUE = "v" * 1024
+STORAGE_PREFIX = "/bench-storage"  # the --etcd-prefix of the storage series
+
+
+def STORAGE(thread: int) -> Callable[[int], None]:
+    """Marks a series measured with Workloads.storage_rate (trio tasks), not rate() (threads)."""
+    raise NotImplementedError
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
@@ -82,21 +98,57 @@ class Workloads:
     """The measured operations: ``make(thread)`` gives a thread its ``op(i)`` (see :func:`rate`)."""
 
     def __init__(self, raw: pyetcd.MultiEndpointEtcd3Client,
-                 kernels: dict[str, KernelProcess]) -> None:
-        self.raw, self.kernels = raw, kernels
+                 kernels: dict[str, KernelProcess], etcd_url: str) -> None:
+        self.raw, self.kernels, self.etcd_url = raw, kernels, etcd_url
         self.serial = itertools.count()  # unique names across rounds and threads
 
     def ops(self) -> dict[str, Callable[[int], Callable[[int], None]]]:
         return {"etcd put": self.raw_put, "etcd CAS txn": self.raw_txn,
-                "kernel CREATE": self.kernel_create, "etcd get": self.raw_get,
-                "kernel GET": self.kernel_get,
+                "kernel CREATE": self.kernel_create, "storage create": STORAGE,
+                "etcd get": self.raw_get, "kernel GET": self.kernel_get, "storage get": STORAGE,
                 "memory CREATE": lambda t: self.kernel_create(t, "memory"),
                 "memory GET": lambda t: self.kernel_get(t, "memory")}
+
+    def storage_rate(self, name: str, concurrency: int, seconds: float) -> float:
+        """Operations per second of ``concurrency`` trio tasks calling one Etcd3Storage."""
+        async def run() -> float:
+            store = Etcd3Storage(EtcdConfig.for_servers(self.etcd_url, prefix=STORAGE_PREFIX))
+            count = 0
+
+            async def create() -> None:
+                name = f"s-{next(self.serial)}"
+                await store.create(f"/registry/configmaps/default/{name}",
+                                   {"metadata": {"name": name}, "data": {"v": VALUE}})
+
+            async def get() -> None:
+                await store.get("/registry/configmaps/default/fixed")
+
+            op = create if name == "storage create" else get
+
+            async def task() -> None:
+                nonlocal count
+                while True:
+                    await op()
+                    count += 1
+
+            try:
+                async with trio.open_nursery() as nursery:
+                    for _ in range(concurrency):
+                        nursery.start_soon(task)
+                    began = trio.current_time()
+                    await trio.sleep(seconds)
+                    nursery.cancel_scope.cancel()
+                return count / (trio.current_time() - began)
+            finally:
+                await store.close()
+        return trio.run(run)
 
     def seed(self) -> None:
         """What the GETs read: 100 raw keys, and 100 configmaps on each kernel."""
         for i in range(100):
             self.raw.put(f"/bench/raw/{i}", VALUE)
+        self.raw.put(f"{STORAGE_PREFIX}/configmaps/default/fixed",
+                     msgspec.json.encode({"metadata": {"name": "fixed"}, "data": {"v": VALUE}}))
         for backend in self.kernels:
             with self.http_client(backend) as client:
                 for i in range(100):
@@ -151,7 +203,7 @@ def measure(args: argparse.Namespace, levels: list[int]) -> dict[str, Series]:
         raw = pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
             host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=30)
         kernels = {"etcd3": on_etcd, "memory": on_memory}
-        work = Workloads(raw, kernels)
+        work = Workloads(raw, kernels, etcd.url)
         work.seed()
         ops = work.ops()
         series = {name: Series(name) for name in ops}
@@ -160,8 +212,10 @@ def measure(args: argparse.Namespace, levels: list[int]) -> dict[str, Series]:
             for _ in range(args.rounds):
                 for concurrency in levels:
                     for name, make_op in ops.items():
-                        series[name].rates.setdefault(concurrency, []).append(
-                            rate(make_op, concurrency, args.seconds))
+                        measured = (work.storage_rate(name, concurrency, args.seconds)
+                                    if make_op is STORAGE
+                                    else rate(make_op, concurrency, args.seconds))
+                        series[name].rates.setdefault(concurrency, []).append(measured)
         finally:
             raw.close()
             for kernel in kernels.values():
@@ -183,6 +237,30 @@ def report(series: dict[str, Series], args: argparse.Namespace, levels: list[int
         ratios = "".join(f"{series[kernel].median(c) / series[floor].median(c):12.2f}"
                          for c in levels)
         print(f"{kernel} / {floor}".ljust(32) + ratios)
+    print(f"\n{'etcd cost per request (ms)':<32}" + "".join(f"{f'c={c}':>12}" for c in levels))
+    cost = functools.partial(_ms_per_request, series)
+    for label, values in (
+            ("raw CAS txn", lambda c: cost("etcd CAS txn", c)),
+            ("raw get", lambda c: cost("etcd get", c)),
+            ("kernel CREATE - memory CREATE", lambda c: cost("kernel CREATE", c) - cost("memory CREATE", c)),
+            ("kernel GET - memory GET", lambda c: cost("kernel GET", c) - cost("memory GET", c)),
+            ("storage create", lambda c: cost("storage create", c)),
+            ("storage get", lambda c: cost("storage get", c))):
+        print(label.ljust(32) + "".join(f"{values(c):12.3f}" for c in levels))
+    print(f"\n{'target ratios (<= 1.2)':<32}" + "".join(f"{f'c={c}':>12}" for c in levels))
+    for label, over, floor in (("CREATE: (kernel-memory) / CAS", ("kernel CREATE", "memory CREATE"), "etcd CAS txn"),
+                               ("GET: (kernel-memory) / get", ("kernel GET", "memory GET"), "etcd get"),
+                               ("storage create / CAS txn", ("storage create", None), "etcd CAS txn"),
+                               ("storage get / get", ("storage get", None), "etcd get")):
+        def ratio(c: int) -> float:
+            extra = cost(over[0], c) - (cost(over[1], c) if over[1] else 0.0)
+            return extra / cost(floor, c)
+        print(label.ljust(32) + "".join(f"{ratio(c):12.2f}" for c in levels))
+
+
+def _ms_per_request(series: dict[str, Series], name: str, concurrency: int) -> float:
+    """Milliseconds of one request of ``name`` at ``concurrency`` (from its median rate)."""
+    return 1000.0 * concurrency / series[name].median(concurrency)
 
 
 def main() -> None:

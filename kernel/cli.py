@@ -11,6 +11,7 @@ import trio
 from kernel import __version__, app, logs
 from kernel.server import authorizationconfig
 from kernel.server import options as opts
+from kernel.server import workers
 from kernel.admission import admission_order
 from kernel.plugins import PluginError, describe_unconfigured, unconfigured_reason
 from kernel.server.genericapiserver import ListenError, authenticator_order, create_server_chain, prepare_run, run
@@ -56,6 +57,7 @@ def _load(argv: Sequence[str]) -> tuple[app.ServerRunOptions, opts.Options, list
 
 
 def serve(argv: Sequence[str]) -> int:
+    channel = workers.worker_channel()  # set when the --workers supervisor started this process
     logs.setup()  # text at -v=0 until the flags say otherwise
     try:
         run_options, options, errors = _load(argv)
@@ -71,14 +73,27 @@ def serve(argv: Sequence[str]) -> int:
         return _fail(error.errors)
     except PluginError as error:  # two selected plugins provide the same mode or backend
         return _fail([str(error)])
-    for warning in app.warnings(run_options, options):
-        log.warning("%s", warning)
+    if channel is not None:  # a --workers process: the supervisor completed the options
+        spec = workers.read_spec(channel)
+        workers.apply_spec(options, spec)
+        workers.label_logs(spec.index)
+    else:
+        for warning in app.warnings(run_options, options):
+            log.warning("%s", warning)
     try:
+        if channel is None and options.workers > 1:
+            return workers.serve(argv, options)
         server = prepare_run(create_server_chain(options, run_options.plugins))
     except PluginError as error:  # a plugin's route prefix collides, two plugins' names clash
         return _fail([str(error)])
+    except ListenError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
     try:
-        trio.run(run, server)
+        if channel is None:
+            trio.run(run, server)
+        else:
+            trio.run(workers.run_worker, server, spec, channel)
     except KeyboardInterrupt:  # a signal that arrived before the handler was installed
         return 1
     except ListenError as error:

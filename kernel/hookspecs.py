@@ -246,7 +246,9 @@ def kernel_post_start_hooks(context: ServerContext) -> Mapping[str, Hook]:
     """Async callables ``hook(context)`` run once the server listens, by name.
 
     Each one is the ``poststarthook/<name>`` health check, failing until it returns. They run in
-    the server's nursery; a hook that raises stops the server.
+    the server's nursery; a hook that raises stops the server. With ``--workers`` every worker
+    process runs every hook concurrently on one storage: writes must tolerate AlreadyExists (409)
+    and Conflict.
     """
 
 

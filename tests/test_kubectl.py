@@ -42,6 +42,7 @@ def test_get_raw_readyz_verbose(kernel_process, kubectl: Kubectl) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "[+]ping ok", "[+]log ok",
+        "[+]sqlite ok",  # storage_sqlite
         "[+]poststarthook/start-validating-admission-policy-status-controller ok",  # admission_policy
         "[+]poststarthook/start-apiextensions-controllers ok",  # api_apiextensions
         "[+]poststarthook/kube-apiserver-autoregistration ok",  # api_apiregistration

@@ -340,6 +340,10 @@ def prepare_run(server: APIServer) -> APIServer:
     return server
 
 
+def listen_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _host_for_clients(bind_address: str) -> str:
     host = "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
     return f"[{host}]" if ":" in host else host
@@ -377,12 +381,13 @@ async def run(server: APIServer, *, handle_signals: bool = True,
     """Serve until shutdown; then: delay and pre-shutdown hooks → stop accepting → drain → return."""
     options, signals = server.options, server.signals
     try:
-        listeners = await open_tls_listeners(options.secure_port, server.tls, host=options.bind_address)
+        # --workers: every worker process accepts on its own socket of the one port.
+        listeners = await open_tls_listeners(options.secure_port, server.tls, host=options.bind_address,
+                                             reuse_port=getattr(options, "workers", 1) > 1)
     except OSError as error:  # EADDRINUSE, EADDRNOTAVAIL: the operator's to fix, not a crash
-        host = options.bind_address
-        address = f"[{host}]:{options.secure_port}" if ":" in host else f"{host}:{options.secure_port}"
         reason = (error.strerror or str(error)).lower()
-        raise ListenError(f"failed to listen on {address}: {reason}") from error
+        raise ListenError(f"failed to listen on "
+                          f"{listen_address(options.bind_address, options.secure_port)}: {reason}") from error
     port = listeners[0].transport_listener.socket.getsockname()[1]
     server.secure_port = port
     server.url = f"https://{_host_for_clients(options.bind_address)}:{port}"

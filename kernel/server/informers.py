@@ -42,7 +42,7 @@ import trio
 
 from kernel.storage.cacher import Cacher
 from kernel.storage.errors import ResourceExpiredError, StorageError, WatchTooSlowError
-from kernel.storage.interface import Object, WatchEvent
+from kernel.storage.interface import NamedPredicate, Object, WatchEvent
 
 log = logging.getLogger("kernel.server.informers")
 
@@ -236,7 +236,9 @@ class Informer:
             await trio.sleep(self.retry_interval)
 
     async def _relist(self, cacher: Cacher) -> None:
-        listed = await cacher.get_list(cacher.prefix)
+        # Of one name: the cache picks its objects by key instead of decoding every object.
+        predicate = NamedPredicate(self.object_name) if self.object_name is not None else None
+        listed = await cacher.get_list(cacher.prefix, predicate=predicate)
         if self._synced.is_set():
             self.relists += 1
         fresh: dict[str, Object] = {}

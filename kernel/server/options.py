@@ -368,13 +368,23 @@ def add_server_run_options(options: OptionSet) -> None:
              "provides it (storage_sqlite), else memory.")
     add("event-ttl", default=3600.0, type=non_negative_duration,
         help="Amount of time to retain events (core events and events.k8s.io), by storage "
-             "backends that support it (memory, sqlite).")
+             "backends that support it (memory, sqlite, etcd3).")
     add("data-dir", default="/var/lib/kernel",
         help="The directory where an embedded storage backend keeps its files (storage_sqlite: "
              "kernel.db). Default: /var/lib/kernel, or a data directory next to --cert-dir "
              "when that is given (--cert-dir=.kernel/certs: .kernel/data).")
     add("write-kubeconfig", default="",
         help="Write an admin kubeconfig (server URL, CA, loopback token) to this path once serving.")
+    _add_process_options(add)
+
+
+def _add_process_options(add: Callable[..., Any]) -> None:
+    """The flags about the server's processes and their logs."""
+    add("workers", default=1, type=non_negative_int,
+        help="The number of server processes sharing --secure-port (SO_REUSEPORT) and the "
+             "storage backend, each with its own watch caches; more than 1 needs a shared "
+             "storage backend (--storage-backend=etcd3). A worker that dies once serving is "
+             "restarted; one that fails to start stops them all.")
     add("v", short="v", default=0, type=non_negative_int,
         help="number for the log level verbosity (klog's: 2 logs one line per request)")
     add("logging-format", default="text",
@@ -390,6 +400,7 @@ def validate_server_run_options(options: Options) -> list[str]:
     if options.logging_format not in ("json", "text"):
         errors.append(f'--logging-format: Unsupported value: "{options.logging_format}": '
                       'supported values: "json", "text"')
+    errors += validate_workers(options)
     if not 0 <= options.goaway_chance <= 0.02:  # kube's bound and message
         errors.append("--goaway-chance can not be less than 0 or greater than 0.02")
     if options.authorization_config:
@@ -400,6 +411,21 @@ def validate_server_run_options(options: Options) -> list[str]:
     if len(set(modes)) != len(modes):
         errors.append(f"--authorization-mode: has mode specified more than once: {','.join(modes)}")
     return errors
+
+
+#: Backends that several processes can share: each worker's watch caches follow the others'
+#: writes through the backend's own watch.
+SHARED_STORAGE_BACKENDS = ("etcd3",)
+
+
+def validate_workers(options: Options) -> list[str]:
+    if options.workers < 1:
+        return ["--workers: must be at least 1"]
+    if options.workers > 1 and options.storage_backend not in SHARED_STORAGE_BACKENDS:
+        return [f"--workers > 1 needs a shared storage backend (--storage-backend=etcd3): "
+                f"--storage-backend={options.storage_backend} cannot be shared by several processes "
+                f"(each worker's watch caches must see the writes of every other)"]
+    return []
 
 
 def authorization_config_conflicts(options: Options) -> list[str]:

@@ -6,6 +6,8 @@ gets the context current when it is accepted (:class:`TLSListener`).
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import ssl
 from collections.abc import Sequence
 
@@ -92,7 +94,36 @@ class TLSListener(trio.abc.Listener[trio.SSLStream[trio.SocketStream]]):
         await self.transport_listener.aclose()
 
 
-async def open_tls_listeners(port: int, context: ServingContext, *,
-                             host: str | None = None) -> list[TLSListener]:
-    return [TLSListener(listener, context)
-            for listener in await trio.open_tcp_listeners(port, host=host)]
+async def open_tls_listeners(port: int, context: ServingContext, *, host: str | None = None,
+                             reuse_port: bool = False) -> list[TLSListener]:
+    """TLS listeners on ``port``; with ``reuse_port``, one socket on ``host`` with SO_REUSEPORT,
+    so that several worker processes each accept on their own socket of one port (the kernel
+    spreads new connections over them)."""
+    if not reuse_port:
+        return [TLSListener(listener, context)
+                for listener in await trio.open_tcp_listeners(port, host=host)]
+    sock = bind_reuse_port(host or "0.0.0.0", port)
+    sock.listen(LISTEN_BACKLOG)
+    return [TLSListener(trio.SocketListener(trio.socket.from_stdlib_socket(sock)), context)]
+
+
+#: trio.open_tcp_listeners' default backlog: 0xFFFF, capped by net.core.somaxconn.
+LISTEN_BACKLOG = 0xFFFF
+
+
+def bind_reuse_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` with SO_REUSEPORT (and SO_REUSEADDR, as trio sets
+    it), not yet listening. Raises OSError (EADDRINUSE) when the port is taken by a socket
+    without SO_REUSEPORT or of another user."""
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:  # as trio: the IPv6 socket does not take IPv4 too
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock

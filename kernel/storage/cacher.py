@@ -5,6 +5,8 @@ One Cacher per resource prefix (``keys.resource_prefix``; object keys are
 watch (with progress notifications) and applies each event, synchronously, to:
 
 - the current state: a sorted key list and each object's JSON bytes (lists decode private copies);
+  the (re)list that fills it reads pages of ``LIST_PAGE`` at one revision, as JSON when the
+  backend can hand it over undecoded (``lists_encoded``), so memory stays near the JSON's size;
 - a bounded window of recent events (kept as JSON), so watches can start at a recent past revision;
 - every registered watcher: each event is pushed to each interested watcher without waiting
   (see :mod:`kernel.storage.cache_watcher`); watchers that see an event the same way get the
@@ -36,8 +38,8 @@ from kernel.storage.errors import (
     ResourceExpiredError, StorageError, StorageUnavailableError, WatchTooSlowError,
 )
 from kernel.storage.interface import (
-    EventType, ListResult, Object, Predicate, Preconditions, Storage, TryUpdate, ValidateDeletion,
-    WatchEvent, filter_event,
+    EventType, ListResult, NamedPredicate, Object, Predicate, Preconditions, Storage, TryUpdate,
+    ValidateDeletion, WatchEvent, filter_event,
 )
 from kernel.storage.keys import prefix_end
 
@@ -45,6 +47,22 @@ log = logging.getLogger("kernel.storage")
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+
+LIST_PAGE = 10000  # the (re)list's page size (kube's storageWatchListPageSize)
+
+
+class _Name(msgspec.Struct):
+    name: str = ""
+    namespace: str = ""
+
+
+class _Named(msgspec.Struct):
+    """What the key of a listed object needs: its name and namespace (the rest is skipped)."""
+
+    metadata: _Name
+
+
+_named = msgspec.json.Decoder(_Named).decode
 
 
 class _Past(NamedTuple):
@@ -100,7 +118,7 @@ class Cacher:
             failing = False
             while not self.closed:
                 try:
-                    self._reset(await self.backend.get_list(self.prefix))
+                    self._reset(*await self._list_all())
                     if failing:
                         log.info("watch cache of %s: listed again", self.prefix)
                         failing = False
@@ -126,18 +144,40 @@ class Cacher:
                     self._apply(event)
             await trio.sleep(0)  # the backend ended the watch: resume from our revision
 
-    def _reset(self, listed: ListResult) -> None:
-        objects = {self._key_of(obj): exact(_encode(obj)) for obj in listed.items}
+    async def _list_all(self) -> tuple[dict[str, bytes], int]:
+        """Every object under the prefix as JSON, and the revision they were read at: pages of
+        LIST_PAGE at the first page's revision (a compaction in between expires the list, and
+        ``run`` lists again), so only a page is ever decoded at once, if at all."""
+        options = {"encoded": True} if getattr(self.backend, "lists_encoded", False) else {}
+        objects: dict[str, bytes] = {}
+        token = None
+        while True:
+            page = await self.backend.get_list(self.prefix, limit=LIST_PAGE, continue_from=token,
+                                               **options)
+            for item in page.items:
+                if isinstance(item, msgspec.Raw):
+                    data = bytes(item)
+                    meta = _named(data).metadata
+                    key = f"{self.prefix}{meta.namespace}/{meta.name}" if meta.namespace else \
+                        f"{self.prefix}{meta.name}"
+                else:
+                    key, data = self._key_of(item), exact(_encode(item))
+                objects[key] = data
+            token = page.continue_from
+            if not token:
+                return objects, page.revision
+
+    def _reset(self, objects: dict[str, bytes], revision: int) -> None:
         self._keys = sorted(objects)
         self._objects = objects
         self._window.clear()
-        self._last_change = self.floor = listed.revision
+        self._last_change = self.floor = revision
         for watcher in list(self._watchers):  # they missed events: make them start over
             watcher.finish(ResourceExpiredError(self.prefix, "the watch cache was re-initialized"))
         self._watchers.clear()
         self._serving = True
         self._ready.set()
-        self._advance(listed.revision, force=True)
+        self._advance(revision, force=True)
 
     def _key_of(self, obj: Object) -> str:
         metadata = obj["metadata"]
@@ -248,8 +288,11 @@ class Cacher:
         """Storage.get_list; with ``encoded`` and no predicate, items served from memory are
         ``msgspec.Raw`` JSON (for a response that only re-encodes them)."""
         async def from_backend() -> ListResult:
+            options = {"encoded": True} if encoded and predicate is None and \
+                getattr(self.backend, "lists_encoded", False) else {}
             return await self.backend.get_list(prefix, revision=revision, limit=limit,
-                                               continue_from=continue_from, predicate=predicate)
+                                               continue_from=continue_from, predicate=predicate,
+                                               **options)
         if not self._covers(prefix):
             return await from_backend()
         start, wanted = prefix, revision
@@ -282,9 +325,14 @@ class Cacher:
             items = [msgspec.Raw(objects[key]) for key in keys[i:i_end]]
             i = i_end
         else:
+            # A name predicate's objects are found by their key's last segment, undecoded.
+            suffix = "/" + predicate.name if isinstance(predicate, NamedPredicate) else None
             while i < hi:
-                obj = _decode(objects[keys[i]])
+                key = keys[i]
                 i += 1
+                if suffix is not None and not key.endswith(suffix):
+                    continue
+                obj = _decode(objects[key])
                 if predicate is not None and not predicate(obj):
                     continue
                 items.append(obj)

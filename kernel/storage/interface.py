@@ -77,6 +77,22 @@ class Preconditions:
                                      f"{metadata.get('resourceVersion', '')}")
 
 
+class NamedPredicate:
+    """Matches the objects named ``name`` (a ``metadata.name`` field selector) that ``rest``, if
+    given, also matches. An object's key ends with ``/<name>``, so a list from memory skips the
+    others by their key, without decoding them (an informer of one ConfigMap in 100k)."""
+
+    __slots__ = ("name", "rest")
+
+    def __init__(self, name: str, rest: Predicate | None = None) -> None:
+        self.name = name
+        self.rest = rest
+
+    def __call__(self, obj: Object) -> bool:
+        return (obj.get("metadata") or {}).get("name") == self.name and \
+            (self.rest is None or self.rest(obj))
+
+
 def with_resource_version(obj: Object, revision: int) -> Object:
     """A shallow copy of ``obj`` whose ``metadata.resourceVersion`` is ``revision``."""
     return {**obj, "metadata": {**(obj.get("metadata") or {}), "resourceVersion": str(revision)}}

@@ -264,8 +264,13 @@ NEGOTIATIONS: list[tuple[str | None, dict[str, Any], MediaType]] = [
 ]
 
 
+def _stable(options: dict[str, Any]) -> str:
+    """A test id that does not depend on set order (pytest-xdist's workers must agree)."""
+    return repr({k: sorted(v) if isinstance(v, (set, frozenset)) else v for k, v in options.items()})
+
+
 @pytest.mark.parametrize(("accept", "options", "expected"), NEGOTIATIONS,
-                         ids=[f"{a}|{o}" for a, o, _ in NEGOTIATIONS])
+                         ids=[f"{a}|{_stable(o)}" for a, o, _ in NEGOTIATIONS])
 def test_negotiate(accept: str | None, options: dict[str, Any], expected: MediaType) -> None:
     assert negotiate(accept, **options) == expected
 

@@ -15,6 +15,7 @@ from kernel.context import ServerContext
 from kernel.server.healthz import CheckFailed, HealthCheck
 from kernel.server.options import Options, OptionSet, non_negative_duration, string_list
 from kernel.storage.errors import StorageError
+from kernel.storage.keys import resource_prefix
 
 from kernel_storage_etcd3 import config as etcd_config
 from kernel_storage_etcd3.config import EtcdConfig, parse_server
@@ -89,8 +90,13 @@ def config_from(options: Options) -> EtcdConfig:
 def kernel_storage_backends() -> dict[str, Callable[[ServerContext], Any]]:
     def factory(context: ServerContext) -> Any:
         from kernel_storage_etcd3.store import Etcd3Storage
-        return Etcd3Storage(config_from(context.options))
+        return Etcd3Storage(config_from(context.options), ttls=event_ttls(context.options))
     return {BACKEND: factory}
+
+
+def event_ttls(options: Options) -> dict[str, float]:
+    """``--event-ttl``: Events (events.k8s.io ones are stored as core ones) get an etcd lease."""
+    return {resource_prefix("", "events"): getattr(options, "event_ttl", 0)}
 
 
 def _storage(context: ServerContext) -> Any:

@@ -61,6 +61,16 @@ def decode(key: str, value: bytes, revision: int) -> Object:
     return obj
 
 
+def encoded(keys: Keys, kv: Any) -> msgspec.Raw:
+    """The JSON of an etcd key-value as ``decode`` would give it, mostly without decoding it
+    (lists)."""
+    try:
+        return msgspec.Raw(stored.with_revision(kv.value, kv.mod_revision))
+    except (msgspec.DecodeError, TypeError, KeyError) as error:
+        key = keys.to_kernel(kv.key)
+        raise StorageError(key, f"the object stored at {key} cannot be decoded: {error}") from None
+
+
 def event(key: str, raw: Any) -> WatchEvent:
     """The WatchEvent of one etcd ``mvccpb.Event`` (watched with prev_kv)."""
     kv = raw.kv

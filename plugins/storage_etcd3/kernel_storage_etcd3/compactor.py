@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 import trio
+from pyetcd import etcdrpc
 
 from kernel.storage.errors import StorageError
 
@@ -43,24 +44,25 @@ class Compactor:
     async def round(self) -> int | None:
         """One compaction round; the revision compacted at, if this server compacted."""
         storage = self.storage
-        client, txn = storage._client, storage._client.transactions
-        succeeded, responses = await storage._call(
-            "", client.transaction, compare=[txn.version(COMPACT_REV_KEY) == self.version],
-            success=[txn.put(COMPACT_REV_KEY, str(self.revision))],
-            failure=[txn.get(COMPACT_REV_KEY)])
-        if not succeeded:  # another server compacted in this interval: follow its count
-            if responses[0]:
-                _, meta = responses[0][0]
-                self.version, self.revision = meta.version, meta.response_header.revision
+        response = await storage._txn("", etcdrpc.TxnRequest(
+            compare=[etcdrpc.Compare(result=etcdrpc.Compare.EQUAL, target=etcdrpc.Compare.VERSION,
+                                     key=COMPACT_REV_KEY, version=self.version)],
+            success=[etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
+                key=COMPACT_REV_KEY, value=str(self.revision).encode()))],
+            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=COMPACT_REV_KEY))]))
+        if not response.succeeded:  # another server compacted in this interval: follow its count
+            kvs = response.responses[0].response_range.kvs
+            if kvs:
+                self.version, self.revision = kvs[0].version, response.header.revision
             else:  # the key was removed: start counting again
                 self.version = 0
             return None
         previous, self.version = self.revision, self.version + 1
-        self.revision = responses[0].response_put.header.revision
+        self.revision = response.header.revision
         if previous == 0:
             return None  # kube does not compact on the first round
         try:
-            await storage._call("", client.compact, previous)
+            await storage._rpc("", "kvstub", "Compact", etcdrpc.CompactionRequest(revision=previous))
         except (Compacted, FutureRevision):
             return None
         log.info("etcd: compacted at revision %d", previous)

@@ -12,7 +12,10 @@ Modelled on k8s.io/apiserver/pkg/storage/etcd3/store.go:
   ``limit``, growing the batch when a predicate filters items out;
 - watches share one gRPC stream (see :mod:`kernel_storage_etcd3.watch`).
 
-Every gRPC call is blocking and runs in a worker thread (``trio.to_thread``). A connection failure
+Every KV call is one gRPC request started from the trio thread with gRPC's future API and
+awaited without a worker thread (:mod:`kernel_storage_etcd3.rpc`): one request per API operation
+in the common case, no thread hop. Events under a prefix of ``ttls`` (kube's --event-ttl) are
+written with an etcd lease (:mod:`kernel_storage_etcd3.lease_manager`). A connection failure
 is a StorageUnavailableError (503) at once, a deadline a StorageTimeoutError (504); nothing waits
 for etcd to come back, and the next call simply tries again (the endpoints are built with
 ``time_retry=0``). Reads are retried once on the next endpoint when there are several.
@@ -20,11 +23,11 @@ for etcd to come back, and the next call simply tries again (the endpoints are b
 
 from __future__ import annotations
 
-import functools
 import inspect
-from collections.abc import AsyncIterator, Callable
+import math
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 from pyetcd import etcdrpc
@@ -38,27 +41,33 @@ from kernel.storage.interface import (
     ListResult, Object, Predicate, Preconditions, TryUpdate, ValidateDeletion, WatchEvent,
 )
 
-from kernel_storage_etcd3 import codec
+from kernel_storage_etcd3 import codec, rpc
 from kernel_storage_etcd3.config import EtcdClient, EtcdConfig, normalize_prefix
 from kernel_storage_etcd3.errors import (
     Compacted, FutureRevision, is_connection_failure, translate,
 )
+from kernel_storage_etcd3.lease_manager import LeaseManager
 from kernel_storage_etcd3.watch import Etcd3Watch, WatchStream
 
 
-T = TypeVar("T")
 MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube's maxLimit)
+_EQUAL, _MOD = etcdrpc.Compare.EQUAL, etcdrpc.Compare.MOD
 
 
 class Etcd3Storage:
     """The ``etcd3`` storage backend. Any number of kernel servers may share one etcd."""
 
-    def __init__(self, config: EtcdConfig) -> None:
+    lists_encoded = True  # get_list(encoded=True) is understood (the watch cache asks for it)
+
+    def __init__(self, config: EtcdConfig, *, ttls: Mapping[str, float] = {}) -> None:
         self.config = config
         self.keys = codec.Keys(normalize_prefix(config.prefix))
         self._etcd = EtcdClient(config)
         self._client = self._etcd.client
-        self._txn = self._client.transactions
+        # Keys under a prefix of ``ttls`` are written with a lease of that many seconds (kube's
+        # --event-ttl); etcd's leases are whole seconds.
+        self.ttls = {prefix: max(1, math.ceil(ttl)) for prefix, ttl in ttls.items() if ttl > 0}
+        self._leases = LeaseManager(self._grant)
         self._stream: WatchStream | None = None
         self._progress_wanted = 0  # the newest revision a consistent read waits for
         self.closed = False
@@ -69,9 +78,10 @@ class Etcd3Storage:
 
     # -- calling etcd --------------------------------------------------------------------------
 
-    async def _call(self, key: str, fn: Callable[..., T], *args: Any, retry: bool = False,
-                    **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` in a worker thread; failures as storage errors.
+    async def _rpc(self, key: str, stub: str, method: str, request: Any, *, retry: bool = False,
+                   timeout: float | None = None) -> Any:
+        """One unary etcd request (``<stub>.<method>``) from the trio thread, without a worker
+        thread; failures as storage errors.
 
         ``retry``: an idempotent read, tried once more on the next endpoint after a connection
         failure (when there is more than one).
@@ -80,10 +90,14 @@ class Etcd3Storage:
         for attempt in range(attempts):
             if self.closed:
                 raise StorageUnavailableError(key, "the etcd storage is closed")
+            client = self._client
             endpoint = self._etcd.endpoint
+            self._keep_completion_thread()
             try:
-                return await trio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
-                                                     abandon_on_cancel=True)
+                call = getattr(getattr(client, stub), method)
+                return await rpc.unary(call, request, timeout or client.timeout,
+                                       credentials=client.call_credentials,
+                                       metadata=client.metadata)
             except Exception as error:
                 if is_connection_failure(error):
                     self._etcd.failover(endpoint)
@@ -92,9 +106,40 @@ class Etcd3Storage:
                 raise translate(error, key, endpoint) from None
         raise AssertionError("unreachable")
 
+    def _keep_completion_thread(self) -> None:
+        """Keep the watch stream open: gRPC runs a channel's completion thread only while a call
+        is in flight and starts a new thread for the next call after that (0.3 ms or more per
+        request here); the stream's long-lived call keeps one thread for every request."""
+        stream = self._stream
+        if stream is None or not stream.alive or stream.token is not trio.lowlevel.current_trio_token():
+            try:
+                self.watch_stream()
+            except StorageUnavailableError:
+                pass  # the request itself reports it
+
+    async def _range(self, key: str, request: Any) -> Any:
+        return await self._rpc(key, "kvstub", "Range", request, retry=True)
+
+    async def _txn(self, key: str, request: Any) -> Any:
+        return await self._rpc(key, "kvstub", "Txn", request)
+
     async def _get_kv(self, key: str, etcd_key: bytes) -> Any | None:
-        response = await self._call(key, self._client.get_response, etcd_key, retry=True)
+        response = await self._range(key, etcdrpc.RangeRequest(key=etcd_key))
         return response.kvs[0] if response.kvs else None
+
+    async def _grant(self, ttl: int) -> int:
+        response = await self._rpc("", "leasestub", "LeaseGrant", etcdrpc.LeaseGrantRequest(TTL=ttl))
+        return int(response.ID)
+
+    async def _put(self, key: str, etcd_key: bytes, data: bytes) -> Any:
+        """The put of ``data`` at ``etcd_key``: with a lease when ``key`` has a TTL."""
+        lease = 0
+        for prefix, ttl in self.ttls.items():
+            if key.startswith(prefix):
+                lease = await self._leases.get_lease(ttl)
+                break
+        return etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=etcd_key, value=data,
+                                                                lease=lease))
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -111,15 +156,17 @@ class Etcd3Storage:
         how the watch cache learns promptly that it is as fresh as etcd (kube's
         RequestWatchProgress).
         """
-        response = await self._call("", self._client.get_response, self.keys.health_key,
-                                    count_only=True, retry=True)
+        response = await self._range("", etcdrpc.RangeRequest(key=self.keys.health_key,
+                                                              count_only=True))
         revision = int(response.header.revision)
         self.want_progress(revision)
         return revision
 
     async def get_list(self, prefix: str, *, revision: int | None = None, limit: int = 0,
                        continue_from: str | None = None,
-                       predicate: Predicate | None = None) -> ListResult:
+                       predicate: Predicate | None = None, encoded: bool = False) -> ListResult:
+        """``encoded`` (without a predicate): items are ``msgspec.Raw`` JSON, not decoded."""
+        raw = encoded and predicate is None
         start = prefix
         if continue_from:
             start, token_revision = decode_continue(continue_from, prefix)
@@ -132,9 +179,8 @@ class Etcd3Storage:
         batch = limit
         while True:
             try:
-                response = await self._call(
-                    prefix, self._client.get_range_response, begin, end,
-                    limit=batch or None, revision=read_at, retry=True)
+                response = await self._range(prefix, etcdrpc.RangeRequest(
+                    key=begin, range_end=end, limit=batch, revision=read_at or 0))
             except Compacted:
                 if continue_from:
                     raise ResourceExpiredError(prefix, INCONSISTENT_CONTINUE,
@@ -152,6 +198,9 @@ class Etcd3Storage:
                     has_more = True
                     break
                 last = kv.key
+                if raw:
+                    items.append(codec.encoded(self.keys, kv))
+                    continue
                 obj = codec.decode(self.keys.to_kernel(kv.key), kv.value, kv.mod_revision)
                 if predicate is None or predicate(obj):
                     items.append(obj)
@@ -173,19 +222,16 @@ class Etcd3Storage:
     async def create(self, key: str, obj: Object) -> Object:
         data = codec.encode(obj)
         etcd_key = self.keys.to_etcd(key)
-        txn = self._txn
-        succeeded, responses = await self._call(
-            key, self._client.transaction, compare=[txn.mod(etcd_key) == 0],
-            success=[txn.put(etcd_key, data)], failure=[])
-        if not succeeded:
+        response = await self._txn(key, etcdrpc.TxnRequest(
+            compare=[_unchanged(etcd_key, 0)], success=[await self._put(key, etcd_key, data)]))
+        if not response.succeeded:
             raise KeyExistsError(key)
-        return codec.decode(key, data, responses[0].response_put.header.revision)
+        return codec.decode(key, data, response.header.revision)
 
     async def guaranteed_update(self, key: str, try_update: TryUpdate, *,
                                 preconditions: Preconditions | None = None,
                                 ignore_not_found: bool = False) -> Object:
         etcd_key = self.keys.to_etcd(key)
-        txn = self._txn
         kv = await self._get_kv(key, etcd_key)
         while True:
             if kv is None:
@@ -204,21 +250,20 @@ class Etcd3Storage:
             data = codec.encode(result)
             if kv is not None and data == kv.value:
                 return codec.decode(key, data, mod_revision)  # no change: no write
-            succeeded, responses = await self._call(
-                key, self._client.transaction, compare=[txn.mod(etcd_key) == mod_revision],
-                success=[txn.put(etcd_key, data)], failure=[txn.get(etcd_key)])
-            if succeeded:
-                return codec.decode(key, data, responses[0].response_put.header.revision)
-            kv = _raw_kv(responses[0])  # someone else wrote first: retry on what they wrote
+            response = await self._txn(key, etcdrpc.TxnRequest(
+                compare=[_unchanged(etcd_key, mod_revision)],
+                success=[await self._put(key, etcd_key, data)], failure=[_get(etcd_key)]))
+            if response.succeeded:
+                return codec.decode(key, data, response.header.revision)
+            kv = _ranged(response)  # someone else wrote first: retry on what they wrote
 
     async def delete(self, key: str, *, preconditions: Preconditions | None = None,
                      validate_deletion: ValidateDeletion | None = None) -> Object:
         etcd_key = self.keys.to_etcd(key)
         if preconditions is None and validate_deletion is None:
-            response = await self._call(key, self._client.delete, etcd_key, prev_kv=True,
-                                        return_response=True)
-            return self._deleted(key, response)
-        txn = self._txn
+            response = await self._rpc(key, "kvstub", "DeleteRange",
+                                       etcdrpc.DeleteRangeRequest(key=etcd_key, prev_kv=True))
+            return self._deleted(key, response, response.header.revision)
         kv = await self._get_kv(key, etcd_key)
         while True:
             if kv is None:
@@ -230,23 +275,26 @@ class Etcd3Storage:
                 outcome = validate_deletion(current)
                 if inspect.isawaitable(outcome):
                     await outcome
-            succeeded, responses = await self._call(
-                key, self._client.transaction, compare=[txn.mod(etcd_key) == kv.mod_revision],
-                success=[txn.delete(etcd_key, prev_kv=True)], failure=[txn.get(etcd_key)])
-            if succeeded:
-                return self._deleted(key, responses[0].response_delete_range)
-            kv = _raw_kv(responses[0])
+            delete = etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(
+                key=etcd_key, prev_kv=True))
+            response = await self._txn(key, etcdrpc.TxnRequest(
+                compare=[_unchanged(etcd_key, kv.mod_revision)], success=[delete],
+                failure=[_get(etcd_key)]))
+            if response.succeeded:
+                return self._deleted(key, response.responses[0].response_delete_range,
+                                     response.header.revision)
+            kv = _ranged(response)
 
-    def _deleted(self, key: str, response: Any) -> Object:
+    def _deleted(self, key: str, response: Any, revision: int) -> Object:
         if not response.deleted or not response.prev_kvs:
             raise KeyNotFoundError(key)
-        return codec.decode(key, response.prev_kvs[0].value, response.header.revision)
+        return codec.decode(key, response.prev_kvs[0].value, revision)
 
     # -- history -------------------------------------------------------------------------------
 
     async def compact(self, revision: int) -> None:
         try:
-            await self._call("", self._client.compact, revision)
+            await self._rpc("", "kvstub", "Compact", etcdrpc.CompactionRequest(revision=revision))
         except Compacted:
             pass  # already compacted at or past it
         except FutureRevision:
@@ -261,10 +309,9 @@ class Etcd3Storage:
         """
         etcd_prefix = self.keys.to_etcd(prefix)
         try:
-            await self._call(prefix, self._client.get_range_response, etcd_prefix,
-                             self.keys.range_end(etcd_prefix),
-                             revision=revision + 1 if resume else revision,
-                             count_only=True, retry=True)
+            await self._range(prefix, etcdrpc.RangeRequest(
+                key=etcd_prefix, range_end=self.keys.range_end(etcd_prefix),
+                revision=revision + 1 if resume else revision, count_only=True))
         except Compacted:
             raise ResourceExpiredError(prefix, EXPIRED_WATCH) from None
         except FutureRevision:
@@ -320,7 +367,7 @@ class Etcd3Storage:
     async def check(self, timeout: float) -> None:
         """kube's etcd health check: a read of ``<prefix>/health`` within ``timeout``."""
         request = etcdrpc.RangeRequest(key=self.keys.health_key, count_only=True)
-        await self._call("", lambda: self._client.kvstub.Range(request, timeout))
+        await self._rpc("", "kvstub", "Range", request, timeout=timeout)
 
     async def health(self) -> None:
         await self.check(self.config.healthcheck_timeout)
@@ -339,17 +386,16 @@ class Etcd3Storage:
         return f"Etcd3Storage(servers={servers}, prefix={self.keys.root or '/'})"
 
 
-def _raw_kv(ranged: list[tuple[bytes, Any]]) -> Any | None:
-    """The key-value of a transaction's failure-branch get (pyetcd's (value, KVMetadata) list)."""
-    if not ranged:
-        return None
-    value, meta = ranged[0]
-    return _KV(value, meta.mod_revision)
+def _unchanged(etcd_key: bytes, mod_revision: int) -> Any:
+    """The compare "``etcd_key``'s mod revision is ``mod_revision``" (0: the key does not exist)."""
+    return etcdrpc.Compare(result=_EQUAL, target=_MOD, key=etcd_key, mod_revision=mod_revision)
 
 
-class _KV:
-    __slots__ = ("value", "mod_revision")
+def _get(etcd_key: bytes) -> Any:
+    return etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=etcd_key))
 
-    def __init__(self, value: bytes, mod_revision: int) -> None:
-        self.value = value
-        self.mod_revision = mod_revision
+
+def _ranged(response: Any) -> Any | None:
+    """The key-value read by a failed transaction's get (None: the key is gone)."""
+    kvs = response.responses[0].response_range.kvs
+    return kvs[0] if kvs else None
