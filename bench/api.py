@@ -28,6 +28,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,9 +149,10 @@ def _wait_for_file(path: Path, process: subprocess.Popen[bytes], log: Path, what
     return path.read_text()
 
 
-def start_kernel(work: Path, pin: list[str], env: dict[str, str]) -> tuple[Server, str]:
+def start_kernel(work: Path, pin: list[str], env: dict[str, str],
+                 command: Sequence[str] = (testing.KERNEL,)) -> tuple[Server, str]:
     kernel = testing.start_kernel(work, "--plugins=api_core,storage_memory", env=env,
-                                  command_prefix=pin)
+                                  command_prefix=pin, command=command)
     process, token = kernel.process, kernel.token
     port = int(kernel.url.rsplit(":", 1)[1])
     collection = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
@@ -215,7 +218,7 @@ def combine(rounds: list[Load]) -> Load:
     median = statistics.median
     return Load(statistics.fmean(r.req_s for r in rounds), median(r.p50_ms for r in rounds),
                 median(r.p99_ms for r in rounds),
-                sum(r.cpu_us * r.req_s for r in rounds) / sum(r.req_s for r in rounds),
+                sum(r.cpu_us * r.req_s for r in rounds) / (sum(r.req_s for r in rounds) or 1),
                 "; ".join(r.errors for r in rounds if r.errors))
 
 
@@ -425,6 +428,8 @@ def main() -> None:
                         help="interleaved wrk runs per test and server (default 3; quick 1)")
     parser.add_argument("--watchers", help="watcher counts, comma-separated (default 100,500)")
     parser.add_argument("--writes", type=int, help="writes per fan-out test (default 7; quick 3)")
+    parser.add_argument("--kernel-command", default=testing.KERNEL,
+                        help="what runs `serve` (default: this venv's kernel), e.g. another tree's")
     args = parser.parse_args()
     duration = args.duration or (2 if args.quick else 3)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -441,7 +446,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         work = Path(tmp)
         try:
-            kernel, ca_file = start_kernel(work, server_pin, env)
+            kernel, ca_file = start_kernel(work, server_pin, env, shlex.split(args.kernel_command))
             servers.append(kernel)
             context = ssl.create_default_context(cafile=ca_file)
             get_body, list_body = prefill_kernel(

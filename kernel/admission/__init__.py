@@ -150,6 +150,11 @@ class Admission:
             if validator.handles(attributes.operation):
                 await validator.validate(attributes.copied())
 
+    def may_mutate(self, operation: Operation) -> bool:
+        """Whether a mutating plugin handles ``operation`` (if none does, admission leaves the
+        object as it was)."""
+        return any(mutator.handles(operation) for _, mutator in self.mutating)
+
 
 def options_object(kind: str, dry_run: bool, **fields: Any) -> dict[str, Any]:
     """A metav1 options object (``CreateOptions``, ``UpdateOptions``, ``DeleteOptions``)."""

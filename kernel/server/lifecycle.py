@@ -54,17 +54,23 @@ class WaitGroup:
         self._idle = trio.Event()
         self._idle.set()
 
-    @contextmanager
-    def track(self) -> Iterator[None]:
+    def add(self) -> None:
         if self.count == 0:
             self._idle = trio.Event()
         self.count += 1
+
+    def done(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    @contextmanager
+    def track(self) -> Iterator[None]:
+        self.add()
         try:
             yield
         finally:
-            self.count -= 1
-            if self.count == 0:
-                self._idle.set()
+            self.done()
 
     async def wait(self) -> None:
         await self._idle.wait()

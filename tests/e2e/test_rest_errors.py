@@ -131,6 +131,18 @@ async def test_namespace_deletion_empties_it_then_removes_it(api):
     assert (await api.namespace("doomed"))["status"]["phase"] == "Active"
 
 
+async def test_a_deleted_namespace_refuses_content_at_once(api):
+    # NamespaceLifecycle reads namespaces from the shared informer; one this server just deleted
+    # is looked up live instead (kube's forceLiveLookupCache), so no create slips in meanwhile.
+    await api.namespace("brief")
+    await api.configmap("brief", "first", {})  # the informer has seen the namespace by now
+    deleted = await api.client.delete(f"{NAMESPACES}/brief")
+    assert deleted.status_code == 200, deleted.text
+    refused = await api.client.post(CM.format(ns="brief"), json={"metadata": {"name": "late"}})
+    assert refused.status_code == 403 and refused.json()["details"]["causes"][0]["reason"] == \
+        "NamespaceTerminating", refused.text
+
+
 async def test_immortal_namespaces_cannot_be_deleted(api):
     for name in ("default", "kube-system", "kube-public"):
         response = await api.client.delete(f"{NAMESPACES}/{name}")

@@ -92,9 +92,34 @@ DISCOVERY_CONVERSIONS = frozenset(
 ALL_CONVERSIONS = TABLE_CONVERSIONS | DISCOVERY_CONVERSIONS
 
 
+# Clients send the same few Accept headers on every request: negotiation is remembered per
+# (Accept, conversions, stream). Bounded, as the header is the client's to choose.
+_NEGOTIATED: dict[tuple[str, Collection[tuple[str, str, str]], bool], MediaType] = {}
+_NEGOTIATED_MAX = 256
+
+
 def negotiate(accept: str | None, *,
               conversions: Collection[tuple[str, str, str]] = ALL_CONVERSIONS,
               stream: bool = False) -> MediaType:
+    """:func:`negotiate_uncached`, remembered for hashable ``conversions`` (406s are not)."""
+    if accept is None:
+        return MediaType(stream="watch" if stream else "")
+    try:
+        key = (accept, conversions, stream)
+        found = _NEGOTIATED.get(key)
+    except TypeError:  # unhashable conversions (a list)
+        return negotiate_uncached(accept, conversions=conversions, stream=stream)
+    if found is None:
+        found = negotiate_uncached(accept, conversions=conversions, stream=stream)
+        if len(_NEGOTIATED) >= _NEGOTIATED_MAX:
+            _NEGOTIATED.clear()
+        _NEGOTIATED[key] = found
+    return found
+
+
+def negotiate_uncached(accept: str | None, *,
+                       conversions: Collection[tuple[str, str, str]] = ALL_CONVERSIONS,
+                       stream: bool = False) -> MediaType:
     """The response format for an Accept header, as kube's NegotiateOutputMediaType picks it.
 
     Clauses are tried by descending q (more specific first on ties, else in order); the first
