@@ -8,8 +8,15 @@ and serving certificate.
 
 Each server reports its port by writing a file once it listens (the kernel: --write-kubeconfig;
 the floor: a port file); the client then polls /readyz over a new TLS connection every 2 ms.
+The server's CPU time (user + system, from /proc) until ready is printed too: on a shared
+machine wall time follows the other load, CPU time much less.
 
-    python bench/startup.py [--runs 5]
+``--plugins`` passes a selection to ``kernel serve`` (the trimmed build: ``--plugins=api_core,
+storage_sqlite,authn_x509,api_rbac,authz_rbac``); ``--baseline-kernel`` adds a series started from
+another installation's ``kernel`` command (say a checkout of main), interleaved with the others,
+for a before/after in one run.
+
+    python bench/startup.py [--runs 5] [--plugins a,b] [--baseline-kernel PATH]
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ class Series:
     name: str
     listening: list[float] = field(default_factory=list)  # spawn → port known
     ready: list[float] = field(default_factory=list)  # spawn → /readyz 200
+    cpu: list[float] = field(default_factory=list)  # the server's CPU time (user + system) then
 
     def row(self, values: list[float]) -> str:
         ms = [v * 1000 for v in values]
@@ -89,8 +97,14 @@ def _readyz_ok(port: int, context: ssl.SSLContext) -> bool:
         return False
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process: unlike wall time, barely moved by other load on the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(argv: list[str], port_file: Path, read_port: Callable[[str], int], ca_file: str,
-             env: dict[str, str]) -> tuple[float, float]:
+             env: dict[str, str]) -> tuple[float, float, float]:
     port_file.unlink(missing_ok=True)
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -104,7 +118,8 @@ def _measure(argv: list[str], port_file: Path, read_port: Callable[[str], int], 
         context = ssl.create_default_context(cafile=ca_file)
         while not _readyz_ok(port, context):
             time.sleep(POLL_INTERVAL)
-        return listening, time.perf_counter() - start
+        ready = time.perf_counter() - start
+        return listening, ready, _cpu_seconds(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -121,6 +136,9 @@ def _kubeconfig_port(text: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="starts per series (default 5)")
+    parser.add_argument("--plugins", default=None, help="--plugins for kernel serve (default: all)")
+    parser.add_argument("--baseline-kernel", default=None,
+                        help="another kernel command to measure in the same run (reused certs)")
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # installed plugins only
@@ -128,8 +146,11 @@ def main() -> None:
         work = Path(tmp)
         reused = work / "certs"
         kubeconfig = work / "kubeconfig"
-        kernel_argv = [KERNEL, "serve", "--secure-port=0", "--bind-address=127.0.0.1",
-                       f"--write-kubeconfig={kubeconfig}"]
+        serve = ["serve", "--secure-port=0", "--bind-address=127.0.0.1",
+                 f"--write-kubeconfig={kubeconfig}", f"--data-dir={work / 'data'}"]
+        if args.plugins is not None:
+            serve.append(f"--plugins={args.plugins}")
+        kernel_argv = [KERNEL, *serve]
         # One unmeasured start creates the reused cert dir and warms the OS file cache.
         _measure([*kernel_argv, f"--cert-dir={reused}"], kubeconfig, _kubeconfig_port,
                  str(reused / "ca.crt"), env)
@@ -137,29 +158,44 @@ def main() -> None:
         floor = Series("floor: python + trio + hypercorn")
         warm = Series("kernel serve, reused --cert-dir")
         fresh = Series("kernel serve, fresh --cert-dir")
+        baseline = Series("baseline kernel, reused --cert-dir")
         port_file = work / "port"
         floor_argv = [sys.executable, "-c", FLOOR, str(reused / "apiserver.crt"),
                       str(reused / "apiserver.key"), str(port_file)]
         for run in range(args.runs):  # interleaved, so drift affects every series alike
-            for series, argv, ready_file, read_port, ca in (
+            extra = [] if not args.baseline_kernel else [
+                (baseline, [args.baseline_kernel, *serve, f"--cert-dir={reused}"], kubeconfig,
+                 _kubeconfig_port, reused / "ca.crt")]
+            for series, argv, ready_file, read_port, ca in (*extra,
                     (floor, floor_argv, port_file, int, reused / "ca.crt"),
                     (warm, [*kernel_argv, f"--cert-dir={reused}"], kubeconfig, _kubeconfig_port,
                      reused / "ca.crt"),
                     (fresh, [*kernel_argv, f"--cert-dir={work / f'fresh-{run}'}"], kubeconfig,
                      _kubeconfig_port, work / f"fresh-{run}" / "ca.crt")):
-                listening, ready = _measure(argv, ready_file, read_port, str(ca), env)
+                listening, ready, cpu = _measure(argv, ready_file, read_port, str(ca), env)
                 series.listening.append(listening)
                 series.ready.append(ready)
+                series.cpu.append(cpu)
 
     print(f"startup to ready, {args.runs} runs each (ms)")
     print(f"{'':<34} {'median':>8} {'min':>8} {'max':>8}")
-    for series in (floor, warm, fresh):
+    shown = (floor, warm, fresh, *([baseline] if args.baseline_kernel else []))
+    for series in shown:
         print(series.row(series.ready))
+    print("\nthe server's CPU time (user + system) until ready, ms")
+    for series in shown:
+        print(series.row(series.cpu))
     print("\nspawn until listening (port file / kubeconfig written), ms")
-    for series in (floor, warm, fresh):
+    for series in shown:
         print(series.row(series.listening))
     median = statistics.median
     print(f"\nratio kernel (reused certs) / floor, medians: {median(warm.ready) / median(floor.ready):.2f}")
+    print(f"ratio kernel (reused certs) / floor, CPU time medians: "
+          f"{median(warm.cpu) / median(floor.cpu):.2f}")
+    if args.baseline_kernel:
+        print(f"ratio baseline kernel / floor, medians: {median(baseline.ready) / median(floor.ready):.2f}")
+        print(f"ratio baseline kernel / floor, CPU time medians: "
+              f"{median(baseline.cpu) / median(floor.cpu):.2f}")
     print(f"kernel startup cost over the floor: {(median(warm.ready) - median(floor.ready)) * 1000:.1f} ms")
     print(f"certificate generation (fresh - reused, medians): "
           f"{(median(fresh.ready) - median(warm.ready)) * 1000:.1f} ms")

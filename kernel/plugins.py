@@ -7,6 +7,7 @@ loaded. ``--plugins`` selects and orders the others (default: all installed, by 
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -72,14 +73,25 @@ def installed() -> dict[str, importlib.metadata.EntryPoint]:
     return dict(sorted(found.items(), key=lambda item: (not _is_builtin(item[1]), item[0])))
 
 
+@functools.cache
+def _distribution(ep: importlib.metadata.EntryPoint) -> tuple[str, str]:
+    """(name, version) of the distribution holding ``ep``. Cached: importlib.metadata parses the
+    METADATA file again on every ``.name`` and ``.version`` (~0.3 ms each, ~60 ms of startup
+    with every plugin installed when asked per plugin several times)."""
+    if ep.dist is None:
+        return "?", "?"
+    metadata = ep.dist.metadata
+    return metadata["Name"], metadata["Version"]
+
+
 def _is_builtin(ep: importlib.metadata.EntryPoint) -> bool:
-    return ep.dist is not None and ep.dist.name == KERNEL_DIST
+    return _distribution(ep)[0] == KERNEL_DIST
 
 
 def _load(ep: importlib.metadata.EntryPoint) -> PluginInfo:
     module = ep.load()
-    dist = ep.dist
-    return PluginInfo(ep.name, dist.name if dist else "?", dist.version if dist else "?", module)
+    name, version = _distribution(ep)
+    return PluginInfo(ep.name, name, version, module)
 
 
 def select(requested: Sequence[str] | None) -> list[PluginInfo]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import re
 import socket
 import ssl
+import subprocess
+import sys
 
 import trio
 from cryptography import x509
@@ -76,3 +79,54 @@ def test_given_certificate_is_used_as_is(kernel_process, tmp_path):
     kubeconfig = open(kernel.kubeconfig).read()
     ca_data = base64.b64decode(re.search(r'"certificate-authority-data": "([^"]+)"', kubeconfig).group(1))
     assert ca_data == (other / "ca.crt").read_bytes()
+
+
+def test_reuse_needs_only_the_standard_library(tmp_path):
+    """Certificates already in --cert-dir are checked with ssl alone: no cryptography loaded."""
+    ensure_self_signed(str(tmp_path), "0.0.0.0")
+    probe = ("import sys; from kernel.server.certs import ensure_self_signed, trust_anchor_pem; "
+             f"s = ensure_self_signed({str(tmp_path)!r}, '0.0.0.0'); trust_anchor_pem(s); "
+             "print('cryptography' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_serving_key_that_does_not_match_is_reissued(tmp_path):
+    ensure_self_signed(str(tmp_path), "0.0.0.0")
+    other = tmp_path / "other"
+    ensure_self_signed(str(other), "0.0.0.0")
+    (tmp_path / "apiserver.key").write_bytes((other / "apiserver.key").read_bytes())
+    ca_before = (tmp_path / "ca.crt").read_bytes()
+    serving = ensure_self_signed(str(tmp_path), "0.0.0.0")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(serving.cert_file, serving.key_file)  # raises if they do not match
+    assert (tmp_path / "ca.crt").read_bytes() == ca_before
+
+
+def test_expiring_serving_certificate_is_reissued(tmp_path):
+    ensure_self_signed(str(tmp_path), "0.0.0.0")
+    from kernel.server import certgen
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import serialization
+
+    ca = cx509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((tmp_path / "ca.key").read_bytes(), None)
+    original = certgen.SERVING_VALIDITY
+    certgen.SERVING_VALIDITY = datetime.timedelta(hours=1)  # inside RENEW_BEFORE
+    try:
+        certgen._make_serving(tmp_path, ca, ca_key, ["localhost"], ["127.0.0.1"])
+    finally:
+        certgen.SERVING_VALIDITY = original
+    short = (tmp_path / "apiserver.crt").read_bytes()
+    ensure_self_signed(str(tmp_path), "0.0.0.0")
+    assert (tmp_path / "apiserver.crt").read_bytes() != short
+    leaf = cx509.load_pem_x509_certificates((tmp_path / "apiserver.crt").read_bytes())[0]
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc > datetime.timedelta(days=300)
+
+
+def test_trust_anchor_of_a_given_chain_is_its_last_certificate(tmp_path):
+    from kernel.server.certs import from_files, trust_anchor_pem
+
+    ensure_self_signed(str(tmp_path), "0.0.0.0")
+    chain = from_files(str(tmp_path / "apiserver.crt"), str(tmp_path / "apiserver.key"))
+    assert trust_anchor_pem(chain) == (tmp_path / "ca.crt").read_bytes()

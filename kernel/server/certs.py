@@ -3,6 +3,10 @@
 Made when --tls-cert-file is not given (kube's MaybeDefaultWithSelfSignedCerts). The serving
 certificate is re-issued from the same CA when it expires within a day or no longer covers the
 names it must (a new bind address or hostname), so kubeconfigs holding the CA stay valid.
+
+Checking certificates that are already there needs only the standard library's ``ssl``;
+``cryptography`` (its own OpenSSL, ~9 MB of RSS) is imported from ``kernel.server.certgen`` only
+when something must be generated or re-issued.
 """
 
 from __future__ import annotations
@@ -10,23 +14,16 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
-import os
+import re
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from kernel.server.certfiles import (CA_CERT, CA_KEY, CA_VALIDITY, RENEW_BEFORE, SERVING_CERT,  # noqa: F401
+                                     SERVING_KEY, SERVING_VALIDITY)
 
 log = logging.getLogger("kernel.server.certs")
-
-CA_CERT, CA_KEY = "ca.crt", "ca.key"
-SERVING_CERT, SERVING_KEY = "apiserver.crt", "apiserver.key"
-CA_VALIDITY = datetime.timedelta(days=3650)
-SERVING_VALIDITY = datetime.timedelta(days=365)
-RENEW_BEFORE = datetime.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -45,104 +42,50 @@ def serving_names(bind_address: str) -> tuple[list[str], list[str]]:
     return sorted(set(dns)), sorted(set(ips), key=ips.index)
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _write(path: Path, data: bytes, private: bool) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(tmp, path)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def _make_ca(cert_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _new_key()
-    now = _now()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                         f"{socket.gethostname()}-ca@{int(now.timestamp())}")])
-    cert = (x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + CA_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    _write(cert_dir / CA_KEY, _key_pem(key), private=True)
-    _write(cert_dir / CA_CERT, cert.public_bytes(serialization.Encoding.PEM), private=False)
-    log.info("generated self-signed CA %s in %s", cert.subject.rfc4514_string(), cert_dir)
-    return cert, key
-
-
-def _make_serving(cert_dir: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
-                  dns: list[str], ips: list[str]) -> None:
-    key = _new_key()
-    now = _now()
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kernel-apiserver")]))
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(min(now + SERVING_VALIDITY, ca.not_valid_after_utc))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True,
-                                         content_commitment=False, data_encipherment=False,
-                                         key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    _write(cert_dir / SERVING_KEY, _key_pem(key), private=True)
-    # The chain (serving cert, then CA) as kube writes it, so clients may verify either way.
-    _write(cert_dir / SERVING_CERT, cert.public_bytes(serialization.Encoding.PEM)
-           + ca.public_bytes(serialization.Encoding.PEM), private=False)
-    log.info("generated serving certificate for %s in %s", ", ".join(dns + ips), cert_dir)
-
-
-def _load_ca(cert_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+def _decode(path: Path) -> dict | None:
+    """The first certificate of a PEM file as ``SSLSocket.getpeercert()`` shows it."""
     try:
-        cert = x509.load_pem_x509_certificate((cert_dir / CA_CERT).read_bytes())
-        key = serialization.load_pem_private_key((cert_dir / CA_KEY).read_bytes(), None)
-    except (OSError, ValueError):
+        return ssl._ssl._test_decode_cert(str(path))  # the ssl module's own decoder (CPython)
+    except (AttributeError, OSError, ssl.SSLError, ValueError):
         return None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or cert.not_valid_after_utc < _now() + RENEW_BEFORE:
-        return None
-    return cert, key
 
 
-def _serving_still_good(cert_dir: Path, ca: x509.Certificate, dns: list[str], ips: list[str]) -> bool:
+def _valid_until(cert: dict) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]),
+                                           datetime.timezone.utc)
+
+
+def _key_matches(cert_file: Path, key_file: Path) -> bool:
     try:
-        cert = x509.load_pem_x509_certificates((cert_dir / SERVING_CERT).read_bytes())[0]
-        serialization.load_pem_private_key((cert_dir / SERVING_KEY).read_bytes(), None)
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (OSError, ValueError, IndexError, x509.ExtensionNotFound):
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError, ValueError):
         return False
-    have_dns = set(sans.get_values_for_type(x509.DNSName))
-    have_ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
-    return (cert.issuer == ca.subject
-            and cert.not_valid_after_utc > _now() + RENEW_BEFORE
-            and set(dns) <= have_dns and {str(ipaddress.ip_address(i)) for i in ips} <= have_ips)
+    return True
+
+
+def _reusable(directory: Path, dns: list[str], ips: list[str]) -> bool:
+    """The CA and the serving certificate are there, each with its key, the serving certificate
+    issued by that CA, both valid for more than a day, and every name covered: then nothing is
+    generated. Anything else goes to the full check in ``certgen``."""
+    ca, serving = _decode(directory / CA_CERT), _decode(directory / SERVING_CERT)
+    if ca is None or serving is None or serving["issuer"] != ca["subject"]:
+        return False
+    soon = datetime.datetime.now(datetime.timezone.utc) + RENEW_BEFORE
+    try:
+        if _valid_until(ca) < soon or _valid_until(serving) <= soon:
+            return False
+    except (KeyError, ValueError):
+        return False
+    sans = serving.get("subjectAltName", ())
+    have_dns = {value for kind, value in sans if kind == "DNS"}
+    try:
+        have_ips = {ipaddress.ip_address(value) for kind, value in sans if kind == "IP Address"}
+        want_ips = {ipaddress.ip_address(ip) for ip in ips}
+    except ValueError:
+        return False
+    return (set(dns) <= have_dns and want_ips <= have_ips
+            and _key_matches(directory / CA_CERT, directory / CA_KEY)
+            and _key_matches(directory / SERVING_CERT, directory / SERVING_KEY))
 
 
 def ensure_self_signed(cert_dir: str, bind_address: str) -> ServingCertificate:
@@ -150,16 +93,12 @@ def ensure_self_signed(cert_dir: str, bind_address: str) -> ServingCertificate:
     directory = Path(cert_dir)
     directory.mkdir(parents=True, exist_ok=True)
     dns, ips = serving_names(bind_address)
-    loaded = _load_ca(directory)
-    if loaded is None:
-        ca, ca_key = _make_ca(directory)
-        _make_serving(directory, ca, ca_key, dns, ips)
+    if _reusable(directory, dns, ips):
+        log.info("reusing the serving certificate in %s", directory)
     else:
-        ca, ca_key = loaded
-        if _serving_still_good(directory, ca, dns, ips):
-            log.info("reusing the serving certificate in %s", directory)
-        else:
-            _make_serving(directory, ca, ca_key, dns, ips)
+        from kernel.server import certgen  # cryptography: only to make or re-issue certificates
+
+        certgen.ensure(directory, dns, ips)
     return ServingCertificate(str(directory / SERVING_CERT), str(directory / SERVING_KEY),
                               str(directory / CA_CERT))
 
@@ -169,7 +108,13 @@ def from_files(cert_file: str, key_file: str) -> ServingCertificate:
     return ServingCertificate(cert_file, key_file, cert_file)
 
 
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----\s*.+?-----END CERTIFICATE-----", re.S)
+
+
 def trust_anchor_pem(serving: ServingCertificate) -> bytes:
     """The PEM clients should trust: the CA file, or the last certificate of a given chain."""
-    certs = x509.load_pem_x509_certificates(Path(serving.ca_file).read_bytes())
-    return certs[-1].public_bytes(serialization.Encoding.PEM)
+    blocks = _PEM_CERTIFICATE.findall(Path(serving.ca_file).read_text("ascii", errors="replace"))
+    if not blocks:
+        raise ValueError(f"{serving.ca_file}: no PEM certificate found")
+    # Re-encoded as cryptography writes PEM (64-column lines), whatever the file's wrapping.
+    return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(blocks[-1])).encode("ascii")

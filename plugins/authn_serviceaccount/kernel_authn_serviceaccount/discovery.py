@@ -51,30 +51,52 @@ def default_jwks_uri(host: str, port: int) -> str:
     return f"https://{host}:{port}{JWKS_PATH}"
 
 
-def create_routes(issuer: str, jwks_uri: Callable[[], str], keys: KeySet) -> dict[str, Any]:
-    """``{prefix: QuartTrio app}`` for kernel_routes; the documents are rendered on first use
-    (the JWKS URI names the port, known once serving)."""
-    from quart import Response
-    from quart_trio import QuartTrio
+class _Document:
+    """One document at one path (with or without a trailing slash) as a bare ASGI app: two static
+    documents do not need a web framework (Quart-Trio cost ~130 ms of CPU at every start).
+    GET and HEAD answer it; other methods 405 with ``Allow``; other paths 404."""
 
+    def __init__(self, path: str, render: Callable[[], bytes], content_type: str) -> None:
+        self.path = path
+        self.render = render
+        self.content_type = content_type.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):  # the kernel mounts us with root_path = the prefix
+            path = path[len(root):]
+        if path.rstrip("/") != self.path:
+            await _send(send, 404, [(b"content-type", b"text/plain")], b"404 page not found\n")
+        elif scope["method"] not in ("GET", "HEAD"):
+            await _send(send, 405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")],
+                        b"405: Method Not Allowed\n")
+        else:
+            body = self.render()
+            await _send(send, 200, [(b"content-type", self.content_type),
+                                    (b"cache-control", f"public, max-age={MAX_AGE}".encode())],
+                        body, head=scope["method"] == "HEAD")
+
+
+async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
+                head: bool = False) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def create_routes(issuer: str, jwks_uri: Callable[[], str], keys: KeySet) -> dict[str, Any]:
+    """``{prefix: ASGI app}`` for kernel_routes; the documents are rendered on first use
+    (the JWKS URI names the port, known once serving)."""
     rendered: list[bytes] = []
 
-    def document(index: int) -> bytes:
-        if not rendered:
-            rendered.extend(documents(issuer, jwks_uri(), keys))
-        return rendered[index]
+    def document(index: int) -> Callable[[], bytes]:
+        def render() -> bytes:
+            if not rendered:
+                rendered.extend(documents(issuer, jwks_uri(), keys))
+            return rendered[index]
+        return render
 
-    def app_serving(name: str, path: str, index: int, content_type: str) -> QuartTrio:
-        app = QuartTrio(name)
-
-        async def serve() -> Response:
-            return Response(document(index), 200, {"Content-Type": content_type,
-                                                   "Cache-Control": f"public, max-age={MAX_AGE}"})
-
-        # kube's routes answer with and without the trailing slash
-        app.add_url_rule(path, name, serve, methods=["GET"], strict_slashes=False)
-        return app
-
-    return {"/.well-known": app_serving("openid_configuration", "/openid-configuration", 0,
-                                        "application/json"),
-            "/openid": app_serving("openid_jwks", "/v1/jwks", 1, MIME_JWKS)}
+    return {"/.well-known": _Document("/openid-configuration", document(0), "application/json"),
+            "/openid": _Document("/v1/jwks", document(1), MIME_JWKS)}

@@ -5,17 +5,21 @@ bundle appended to ``options.client_ca_files`` so TLS handshakes ask for and ver
 certificates; the ``x509`` authenticator; and a post-start hook that starts watching the file.
 When the file changes, the new bundle is checked, then both the TLS context of new connections
 (``context.tls``) and the authenticator switch to it; a bad file is logged and the old bundle stays.
+
+The authenticator (and ``cryptography``, which verifies chains) is imported only when
+--client-ca-file is given: a server without it does not load them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kernel import hookimpl
 from kernel.plugins import configured_by
 
-from kernel_authn_x509.authenticator import X509Authenticator, load_bundle
-from kernel_authn_x509.reload import client_ca_reload_hook
+if TYPE_CHECKING:
+    from kernel_authn_x509.authenticator import X509Authenticator
 
 NAME = "x509"
 
@@ -34,6 +38,8 @@ def _read_bundle(path: str) -> bytes:
         data = Path(path).read_bytes()
     except OSError as error:
         raise ValueError(f"{path}: {error.strerror or error}") from None
+    from kernel_authn_x509.authenticator import load_bundle
+
     load_bundle(data, path)
     return data
 
@@ -61,6 +67,8 @@ def _authenticator(context) -> X509Authenticator | None:
     if not path:
         return None
     content = _read_bundle(path)
+    from kernel_authn_x509.authenticator import X509Authenticator, load_bundle
+
     return X509Authenticator(load_bundle(content, path), content)
 
 
@@ -74,5 +82,7 @@ def kernel_post_start_hooks(context):
     authenticator: X509Authenticator | None = context.component("authenticators", NAME)
     if authenticator is None:
         return {}
+    from kernel_authn_x509.reload import client_ca_reload_hook
+
     return client_ca_reload_hook("x509-client-ca-reload", context.options.client_ca_file,
                                  authenticator.content, context.tls, authenticator.set_roots)
