@@ -295,7 +295,10 @@ def run(kernel: testing.KernelProcess, args: argparse.Namespace, work: Path) -> 
                   f"watch events {'/'.join(str(w.events) for w in watches)}", flush=True)
         for client in clients:
             client.join()
-    # A final write both watches must see: then each has had every earlier event.
+    # A final write both watches must see: then each has had every earlier event. (On a new
+    # connection: the server closed the first one, idle for the whole run, at its keep-alive timeout.)
+    setup.close()
+    setup = WorkerConnection(kernel)
     _, sentinel = setup.request("POST", COLLECTION, {"apiVersion": "v1", "kind": "ConfigMap",
                                                       "metadata": {"name": "sentinel"}})
     wait = time.monotonic() + 30
