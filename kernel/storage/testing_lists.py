@@ -129,10 +129,11 @@ class ListPagingConformance:
         first = await self.page(storage, None)
         second = await self.page(storage, first.continue_from)
         key, obj = widget(0)
-        await storage.guaranteed_update(key, lambda obj: {**obj, "data": {"v": "changed"}})
+        updated = await storage.guaranteed_update(key, lambda obj: {**obj, "data": {"v": "changed"}})
         # A watch cache that has not seen the write yet still serves the token's snapshot (its
-        # objects are unchanged up to where it is): a fresh list first, so that it has.
-        await storage.get_list(PREFIX, limit=1)
+        # objects are unchanged up to where it is): a list at the write's revision first, so that
+        # it has (an exact revision waits for that event, not for a progress notification).
+        await storage.get_list(PREFIX, revision=int(updated["metadata"]["resourceVersion"]), limit=1)
         await storage.compact(await storage.current_revision())
         with pytest.raises(ResourceExpiredError) as info:
             await self.page(storage, second.continue_from)
