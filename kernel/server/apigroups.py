@@ -119,7 +119,7 @@ async def uninstall_group(server: APIServer, group_name: str, version: str) -> A
     return group
 
 
-def _document_path(path: str) -> bool:
+def is_document_path(path: str) -> bool:
     """Whether ``path`` can be a discovery or OpenAPI path (``/api``, ``/apis``, ``/api/<v>``,
     ``/apis/<g>``, ``/apis/<g>/<v>``, ``/openapi/...``), so resource requests never build the
     document routes."""
@@ -155,7 +155,7 @@ class APIDocuments:
 
     def handler(self, path: str) -> Handler | None:
         """The handler of a discovery or OpenAPI ``path`` (without its trailing slash), if any."""
-        return self.routes().get(path) if _document_path(path) else None
+        return self.routes().get(path) if is_document_path(path) else None
 
 
 def refresh_documents(server: APIServer) -> None:
