@@ -83,7 +83,8 @@ from kernel.server.genericapiserver import prepare_run
 from kernel.registry.resource import ResourceSpec
 from kernel.testing import assemble
 server = prepare_run(assemble(Path(sys.argv[1]), "--plugins=api_core,api_apps,storage_memory"))
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("kernel.endpoints.openapi."))))
+generators = ("meta", "v2", "v2proto", "v3")
+print(json.dumps([g for g in generators if f"kernel.endpoints.openapi.{g}" in sys.modules]))
 """
 
 

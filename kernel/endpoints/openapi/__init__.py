@@ -20,9 +20,8 @@ from urllib.parse import urlencode
 
 from kernel.endpoints.apigroup import APIGroup
 from kernel.apimachinery import status
-from kernel.endpoints.discovery import (
-    Encoded, Mountable, etag_of, parse_accept, send_document, sort_groups,
-)
+from kernel.endpoints.discovery import Encoded, Mountable, etag_of, parse_accept, send_document
+from kernel.endpoints.openapi.index import document_keys
 from kernel.endpoints.request import Handler, Request
 from kernel.version import version_info
 
@@ -54,17 +53,6 @@ def __getattr__(name: str) -> Any:
 
 
 ONE_YEAR = 365 * 24 * 3600
-
-
-def document_keys(groups: Iterable[APIGroup]) -> list[str]:
-    """The index keys of the v3 documents, in the index's order, without generating any:
-    ``api``, ``apis``, then ``apis/<g>`` and each ``apis/<g>/<v>`` (``api/v1``) with resources."""
-    keys = ["api", "apis"]
-    for name, versions in sort_groups(groups):
-        if name:
-            keys.append(f"apis/{name}")
-        keys.extend(group.prefix.lstrip("/") for group in versions if group.resources)
-    return keys
 
 
 def json_acceptable(accept: str) -> bool:

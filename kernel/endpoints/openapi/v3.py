@@ -17,7 +17,7 @@ from typing import Any
 
 from kernel.endpoints.apigroup import APIGroup
 from kernel.endpoints.discovery import sort_groups
-from kernel.endpoints.openapi import document_keys
+from kernel.endpoints.openapi.index import document_keys
 from kernel.endpoints.openapi import meta
 from kernel.endpoints.openapi.meta import REF_PREFIX, Schema, gvk, ref
 from kernel.registry.resource import ResourceSpec
