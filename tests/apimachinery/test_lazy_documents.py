@@ -53,6 +53,15 @@ def test_the_index_and_v2_are_what_the_eager_documents_give(groups) -> None:
     assert lazy.swagger_protobuf[0] == v2proto.encode_document(swagger)
 
 
+def test_v3_documents_kept_from_a_v2_build_are_the_eager_ones(groups) -> None:
+    lazy = OpenAPIService(groups, "v1.32.4")
+    lazy.swagger_protobuf  # v2 first: its v3 documents are kept for the index
+    eager = {key: Encoded.of(doc) for key, doc in v3.build_documents(groups, "v1.32.4").items()}
+    assert {key: lazy.encoded[key] for key in lazy.encoded} == eager
+    assert lazy.swagger == Encoded.of(v2.build_document(
+        v3.build_documents(groups, "v1.32.4").values(), "v1.32.4"))
+
+
 def test_unknown_documents_are_not_built() -> None:
     service = OpenAPIService([], "v1.32.4")
     assert list(service.encoded) == ["api", "apis"]

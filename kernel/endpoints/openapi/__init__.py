@@ -110,7 +110,12 @@ class EncodedDocuments(Mapping[str, Encoded]):
 
         missing = [key for key in (keys or self.keys_in_order) if key not in self._built]
         if missing:
-            for key, doc in v3.build_documents(self.groups, self.version, missing).items():
+            self.keep(v3.build_documents(self.groups, self.version, missing))
+
+    def keep(self, documents: Mapping[str, Document]) -> None:
+        """Encode and keep those of ``documents`` (generated for another use) not kept yet."""
+        for key, doc in documents.items():
+            if key not in self._built:
                 self._built[key] = Encoded.of(doc)
 
 
@@ -145,7 +150,11 @@ class OpenAPIService:
     def _swagger_document(self) -> Document:
         from kernel.endpoints.openapi import v2
 
-        return v2.build_document(self.documents.values(), self.version)
+        documents = self.documents
+        # Generating is most of the cost and encoding little: keep the v3 bytes, a client that
+        # reads v2 (kubectl validating a List) reads v3 too.
+        self.encoded.keep(documents)
+        return v2.build_document(documents.values(), self.version)
 
     @cached_property
     def swagger(self) -> Encoded:
