@@ -11,7 +11,7 @@ are imported on that first request too, so a server nobody asks for OpenAPI does
 
 from __future__ import annotations
 
-import email.utils
+import importlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
@@ -28,8 +28,8 @@ from kernel.version import version_info
 if TYPE_CHECKING:
     from kernel.endpoints.openapi.v3 import Document
 
-__all__ = ["OpenAPIService", "document_keys", "install_openapi", "meta", "meta_schemas", "openapi_routes", "v2", "v2_form", "v2proto",
-           "v3"]
+__all__ = ["EncodedDocuments", "OpenAPIService", "document_keys", "install_openapi", "meta",
+           "meta_schemas", "openapi_routes", "v2", "v2_form", "v2proto", "v3"]
 
 #: What the generator modules' names resolve to on first use (``from kernel.endpoints.openapi
 #: import v3`` still works: Python imports the submodule).
@@ -43,8 +43,6 @@ V2_PROTOBUF_MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+prot
 
 
 def __getattr__(name: str) -> Any:
-    import importlib
-
     if name in _LAZY:
         return importlib.import_module(_LAZY[name])
     if name == "meta_schemas":
@@ -176,6 +174,8 @@ class OpenAPIService:
                                       [(b"location", self.url(key).encode())])
                 return
             if wanted:
+                import email.utils  # only here: an idle server need not load the email package
+
                 expires = email.utils.formatdate(time.time() + ONE_YEAR, usegmt=True)
                 headers = [(b"cache-control", b"public, immutable"),
                            (b"expires", expires.encode())]
