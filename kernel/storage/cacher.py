@@ -2,7 +2,8 @@
 
 One Cacher per resource prefix (``keys.resource_prefix``; object keys are
 ``prefix + [namespace/]name``). A reflector task lists the prefix once, then follows one backend
-watch (with progress notifications) and applies each event, synchronously, to:
+watch (with progress notifications, asked for through the watch's ``request_progress`` when a
+read waits for a revision the cache has not reached) and applies each event, synchronously, to:
 
 - the current state: a sorted key list and each object's JSON bytes (lists decode private copies);
   the (re)list that fills it reads pages of ``LIST_PAGE`` at one revision, as JSON when the
