@@ -2,8 +2,11 @@
 
 An API group plugin ships one JSON file per group-version (``<plugin>/generated/<version>.json``)
 holding the OpenAPI v3 components and protobuf field tables of its kinds, generated from
-Kubernetes' own API description. Nothing is read at import: the file is parsed when a spec first
-needs its schemas, and each protobuf message is built the first time a body of it is decoded.
+Kubernetes' own API description. Nothing is read at import, and little at registration: a spec
+needs only its kind's schema and message names (the file's small ``kinds`` table). The components
+and field tables are split from the file, undecoded, the first time one of them is needed, and
+each is decoded on its own first use: a kind's schema and what it references, the messages of
+the bodies actually sent as protobuf.
 
     CORE = GeneratedTypes.beside(__file__, "v1")
     configmap_spec = ResourceSpec(..., **CORE.spec_fields("ConfigMap"))
@@ -21,10 +24,38 @@ import msgspec
 from .protobuf.schema import MAP, MESSAGE, Field, Message
 
 Schema = dict[str, Any]
+Kinds = dict[str, dict[str, str]]
+
+
+class _Index(msgspec.Struct):
+    """What registration reads: the kind table, and the components still as JSON text (views
+    into the file's bytes, dropped with them) for the kinds' descriptions."""
+
+    kinds: Kinds
+    schemas: dict[str, msgspec.Raw]
+
+
+class _Described(msgspec.Struct):
+    """A component's description; msgspec skips its other fields without building them."""
+
+    description: str = ""
+
+
+class _Sections(msgspec.Struct):
+    """Components and messages by name, each still JSON text."""
+
+    schemas: dict[str, msgspec.Raw]
+    messages: dict[str, msgspec.Raw]
+
+
+def _own(raws: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw | None]:
+    """Each piece copied out of the file's buffer, so that the buffer goes now and each piece
+    when it is decoded (replaced by None: the names and their order stay)."""
+    return {name: raw.copy() for name, raw in raws.items()}
 
 
 class GeneratedTypes:
-    """One group-version's generated data, loaded on first use."""
+    """One group-version's generated data, loaded on first use and a piece at a time."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -37,32 +68,43 @@ class GeneratedTypes:
         return cls(Path(module_file).resolve().parent / "generated" / f"{version}.json")
 
     @cached_property
-    def data(self) -> dict[str, Any]:
-        return msgspec.json.decode(self.path.read_bytes())
+    def _index(self) -> tuple[Kinds, dict[str, str]]:
+        """(kind table, each kind's description): all registration keeps, not the file's bytes."""
+        index = msgspec.json.decode(self.path.read_bytes(), type=_Index)
+        descriptions = {
+            kind: msgspec.json.decode(index.schemas[names["schema"]], type=_Described).description
+            for kind, names in index.kinds.items() if names["schema"] in index.schemas}
+        return index.kinds, descriptions
+
+    @cached_property
+    def _sections(self) -> tuple[dict[str, msgspec.Raw | None], dict[str, msgspec.Raw | None]]:
+        """(schemas, messages) as JSON text, read from the file again on first need."""
+        sections = msgspec.json.decode(self.path.read_bytes(), type=_Sections)
+        return _own(sections.schemas), _own(sections.messages)
 
     @cached_property
     def schemas(self) -> Mapping[str, Schema]:
         """Every OpenAPI component the group-version's kinds reach (meta types included)."""
         return LazySchemas(self)
 
-    def kinds(self) -> dict[str, dict[str, str]]:
-        return self.data["kinds"]
+    def kinds(self) -> Kinds:
+        return self._index[0]
 
     def schema_name(self, kind: str) -> str:
-        return self.data["kinds"][kind]["schema"]
+        return self._index[0][kind]["schema"]
 
     def description(self, kind: str) -> str:
-        return self.schemas[self.schema_name(kind)].get("description", "")
+        return self._index[1][kind]
 
     def message(self, kind: str) -> Message | None:
         """The kind's protobuf message (built lazily), or None when it has none."""
-        name = self.data["kinds"][kind]["message"]
+        name = self._index[0][kind]["message"]
         return self._message(name) if name else None
 
     def spec_fields(self, kind: str, with_protobuf: bool = True) -> dict[str, Any]:
         """``schema_name``, ``schemas`` and ``protobuf`` for a ``ResourceSpec`` of ``kind``.
 
-        Reads the file now (a spec needs its schema name); the messages stay lazy.
+        Reads only the kind table; schemas and messages stay undecoded until used.
         """
         return {"schema_name": self.schema_name(kind), "schemas": self.schemas,
                 "protobuf": self.message(kind) if with_protobuf else None}
@@ -79,32 +121,51 @@ class GeneratedTypes:
 
     def _build(self, message: Message) -> None:
         name = self._names[id(message)]
-        for number, json_name, kind, flags, target in self.data["messages"][name]:
+        messages = self._sections[1]
+        raw = messages[name]
+        if raw is None:  # built meanwhile by another thread (a body decoded off the event loop)
+            return
+        fields: dict[int, Field] = {}
+        for number, json_name, kind, flags, target in msgspec.json.decode(raw):
             nested = self._message(target) if target else None
             if kind.startswith("map:"):
-                value = kind[4:]
-                message.fields[number] = Field(json_name, MAP, nested, value=value)
-                continue
-            message.fields[number] = Field(json_name, kind, nested if kind == MESSAGE else None,
-                                           repeated="r" in flags, keep_zero="z" in flags,
-                                           inline="i" in flags)
+                fields[number] = Field(json_name, MAP, nested, value=kind[4:])
+            else:
+                fields[number] = Field(json_name, kind, nested if kind == MESSAGE else None,
+                                       repeated="r" in flags, keep_zero="z" in flags,
+                                       inline="i" in flags)
+        message.fields.update(fields)  # at once: another thread sees no fields or all of them
+        messages[name] = None
 
 
 class LazySchemas(Mapping[str, Schema]):
-    """The group's components, parsed from the file on first access."""
+    """The group's components: names known once the file is split, each component decoded on
+    its first lookup and kept (every later lookup returns the same dict, as a decoded file did)."""
 
     def __init__(self, types: GeneratedTypes) -> None:
         self._types = types
+        self._decoded: dict[str, Schema] = {}
 
     @property
-    def _schemas(self) -> dict[str, Schema]:
-        return self._types.data["schemas"]
+    def _raw(self) -> dict[str, msgspec.Raw | None]:
+        return self._types._sections[0]
 
     def __getitem__(self, name: str) -> Schema:
-        return self._schemas[name]
+        schema = self._decoded.get(name)
+        if schema is None:
+            raw = self._raw[name]
+            if raw is None:  # decoded meanwhile by another thread
+                return self._decoded[name]
+            # setdefault: a racing thread's lookup gets the same dict
+            schema = self._decoded.setdefault(name, msgspec.json.decode(raw))
+            self._raw[name] = None
+        return schema
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw  # without decoding it
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._schemas)
+        return iter(self._raw)
 
     def __len__(self) -> int:
-        return len(self._schemas)
+        return len(self._raw)
