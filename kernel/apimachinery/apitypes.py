@@ -3,10 +3,10 @@
 An API group plugin ships one JSON file per group-version (``<plugin>/generated/<version>.json``)
 holding the OpenAPI v3 components and protobuf field tables of its kinds, generated from
 Kubernetes' own API description. Nothing is read at import, and little at registration: a spec
-needs only its kind's schema and message names (the file's small ``kinds`` table). The components
-and field tables are split from the file, undecoded, the first time one of them is needed, and
-each is decoded on its own first use: a kind's schema and what it references, the messages of
-the bodies actually sent as protobuf.
+needs only its kind's schema and message names (the file's small ``kinds`` table). The first time
+a component or field table is needed, the file is indexed (where each one lies in it); each is
+then read and decoded on its own first use — a kind's schema and what it references, the
+messages of the bodies actually sent as protobuf — so the whole file is never held decoded.
 
     CORE = GeneratedTypes.beside(__file__, "v1")
     configmap_spec = ResourceSpec(..., **CORE.spec_fields("ConfigMap"))
@@ -14,6 +14,7 @@ the bodies actually sent as protobuf.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -42,16 +43,53 @@ class _Described(msgspec.Struct):
 
 
 class _Sections(msgspec.Struct):
-    """Components and messages by name, each still JSON text."""
+    """Components and messages by name, each still JSON text (views into the file's bytes)."""
 
     schemas: dict[str, msgspec.Raw]
     messages: dict[str, msgspec.Raw]
 
 
-def _own(raws: dict[str, msgspec.Raw]) -> dict[str, msgspec.Raw | None]:
-    """Each piece copied out of the file's buffer, so that the buffer goes now and each piece
-    when it is decoded (replaced by None: the names and their order stay)."""
-    return {name: raw.copy() for name, raw in raws.items()}
+Span = tuple[int, int]
+
+
+def _spans(data: bytes, pieces: dict[str, msgspec.Raw]) -> dict[str, Span]:
+    """Where each piece lies in ``data``: pieces come in the file's order, so each is found just
+    past the one before (only its key lies between, and no key holds a JSON object or array)."""
+    spans: dict[str, Span] = {}
+    at = 0
+    for name, piece in pieces.items():
+        start = data.index(piece, at)
+        at = start + len(piece)
+        spans[name] = (start, at)
+    return spans
+
+
+class _Split:
+    """Where each component and message lies in the file, which is read again, a piece at a
+    time, on a piece's first use: an idle server holds these offsets, not the file's text."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open(path, "rb") as file:
+            self._index(file)
+
+    def _index(self, file: Any) -> None:
+        stat = os.fstat(file.fileno())
+        self.stamp = (stat.st_size, stat.st_mtime_ns)
+        data = file.read()
+        sections = msgspec.json.decode(data, type=_Sections)
+        self.schemas = _spans(data, sections.schemas)
+        self.messages = _spans(data, sections.messages)
+
+    def read(self, section: str, name: str) -> Any:
+        """The piece ``name`` of ``section`` (``schemas`` or ``messages``), decoded."""
+        with open(self.path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            if (stat.st_size, stat.st_mtime_ns) != self.stamp:  # regenerated or reinstalled
+                self._index(file)
+            start, end = getattr(self, section)[name]
+            file.seek(start)
+            return msgspec.json.decode(file.read(end - start))
 
 
 class GeneratedTypes:
@@ -77,10 +115,8 @@ class GeneratedTypes:
         return index.kinds, descriptions
 
     @cached_property
-    def _sections(self) -> tuple[dict[str, msgspec.Raw | None], dict[str, msgspec.Raw | None]]:
-        """(schemas, messages) as JSON text, read from the file again on first need."""
-        sections = msgspec.json.decode(self.path.read_bytes(), type=_Sections)
-        return _own(sections.schemas), _own(sections.messages)
+    def _split(self) -> _Split:
+        return _Split(self.path)
 
     @cached_property
     def schemas(self) -> Mapping[str, Schema]:
@@ -120,13 +156,10 @@ class GeneratedTypes:
         return message
 
     def _build(self, message: Message) -> None:
-        name = self._names[id(message)]
-        messages = self._sections[1]
-        raw = messages[name]
-        if raw is None:  # built meanwhile by another thread (a body decoded off the event loop)
-            return
+        split = self._split
         fields: dict[int, Field] = {}
-        for number, json_name, kind, flags, target in msgspec.json.decode(raw):
+        for number, json_name, kind, flags, target in split.read("messages",
+                                                                 self._names[id(message)]):
             nested = self._message(target) if target else None
             if kind.startswith("map:"):
                 fields[number] = Field(json_name, MAP, nested, value=kind[4:])
@@ -135,37 +168,35 @@ class GeneratedTypes:
                                        repeated="r" in flags, keep_zero="z" in flags,
                                        inline="i" in flags)
         message.fields.update(fields)  # at once: another thread sees no fields or all of them
-        messages[name] = None
 
 
 class LazySchemas(Mapping[str, Schema]):
-    """The group's components: names known once the file is split, each component decoded on
-    its first lookup and kept (every later lookup returns the same dict, as a decoded file did)."""
+    """The group's components: names known once the file is split, each component read and
+    decoded on its first lookup and kept (every later lookup returns the same dict, as a decoded
+    file did)."""
 
     def __init__(self, types: GeneratedTypes) -> None:
         self._types = types
         self._decoded: dict[str, Schema] = {}
 
     @property
-    def _raw(self) -> dict[str, msgspec.Raw | None]:
-        return self._types._sections[0]
+    def _spans(self) -> dict[str, Span]:
+        return self._types._split.schemas
 
     def __getitem__(self, name: str) -> Schema:
         schema = self._decoded.get(name)
         if schema is None:
-            raw = self._raw[name]
-            if raw is None:  # decoded meanwhile by another thread
-                return self._decoded[name]
+            if name not in self._spans:
+                raise KeyError(name)
             # setdefault: a racing thread's lookup gets the same dict
-            schema = self._decoded.setdefault(name, msgspec.json.decode(raw))
-            self._raw[name] = None
+            schema = self._decoded.setdefault(name, self._types._split.read("schemas", name))
         return schema
 
     def __contains__(self, name: object) -> bool:
-        return name in self._raw  # without decoding it
+        return name in self._spans  # without reading it
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        return iter(self._spans)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._spans)

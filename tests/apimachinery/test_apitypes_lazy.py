@@ -6,9 +6,12 @@ protobuf tables on a message's first build, and every piece equals what the whol
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 from kernel.apimachinery.apitypes import GeneratedTypes
@@ -26,7 +29,7 @@ def test_registration_reads_only_the_kind_table() -> None:
     assert types.description("ConfigMap") == whole["schemas"]["io.k8s.api.core.v1.ConfigMap"]["description"]
     assert types.kinds() == whole["kinds"]
     assert fields["protobuf"] is types.message("ConfigMap")
-    assert "_sections" not in vars(types)  # no component, no field table split out yet
+    assert "_split" not in vars(types)  # no component, no field table indexed yet
 
 
 def test_a_lookup_decodes_only_that_component() -> None:
@@ -60,6 +63,37 @@ def test_every_component_and_message_equals_the_file() -> None:
                 if target and (kind == "message" or kind.startswith("map:"))]
 
 
+def test_after_indexing_the_file_text_is_not_held() -> None:
+    """Knowing every component's name (and where it lies) costs a fraction of the file."""
+    types = GeneratedTypes(CORE)
+    types.kinds()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        assert len(types.schemas) > 200
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < CORE.stat().st_size / 4, (held, CORE.stat().st_size)
+
+
+def test_a_regenerated_file_is_indexed_again(tmp_path: Path) -> None:
+    path = tmp_path / "v1.json"
+    path.write_bytes(CORE.read_bytes())
+    types = GeneratedTypes(path)
+    whole = json.loads(CORE.read_text())
+    assert "io.k8s.api.core.v1.Pod" in types.schemas  # indexed
+    # the file rewritten with other spacing (every piece moves), as a new release might be
+    moved = json.dumps(whole, indent=2).encode()
+    path.write_bytes(moved)
+    os.utime(path, ns=(1, 1))
+    assert types.schemas["io.k8s.api.core.v1.Pod"] == whole["schemas"]["io.k8s.api.core.v1.Pod"]
+    fields = types.message("Pod").resolved()
+    assert [(n, f.name) for n, f in fields.items()] == [
+        (row[0], row[1]) for row in whole["messages"]["k8s.io.api.core.v1.Pod"]]
+
+
 def test_importing_the_core_group_decodes_no_component() -> None:
     """Every ResourceSpec of api_core and api_rbac built (as a server's registration does),
     scale and custom subresources merged in, and the generated components still undecoded."""
@@ -68,9 +102,9 @@ import kernel_api_core.plugin, kernel_api_rbac.plugin
 from kernel_api_core.pods import pod_spec
 from kernel_api_core.types import CORE_V1
 from kernel_api_rbac.types import TYPES as RBAC_V1
-assert "_sections" not in vars(CORE_V1) and "_sections" not in vars(RBAC_V1), "split at import"
+assert "_split" not in vars(CORE_V1) and "_split" not in vars(RBAC_V1), "split at import"
 assert "io.k8s.api.core.v1.Binding" in pod_spec.schemas  # a custom subresource's component
-assert "_sections" in vars(CORE_V1) and CORE_V1.schemas._decoded == {}
+assert "_split" in vars(CORE_V1) and CORE_V1.schemas._decoded == {}
 print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
