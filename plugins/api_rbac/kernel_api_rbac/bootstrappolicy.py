@@ -6,7 +6,6 @@ data comes from adds ``system:openshift:*`` entries; they are not kube's and are
 
 from __future__ import annotations
 
-import functools
 import zlib
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ _FOREIGN = "system:openshift:"
 _GZIP = zlib.MAX_WBITS | 16
 
 
-@functools.cache
 def _load(name: str) -> tuple[dict[str, Any], ...]:
-    # JSON converted from kube's YAML when vendored: no YAML parser on the path to /readyz
+    # JSON converted from kube's YAML when vendored: no YAML parser on the path to /readyz.
+    # Decoded afresh on each call (well under a millisecond) rather than cached: the policy is
+    # read at startup only, and kept decoded it would hold ~0.5 MB for the server's lifetime.
     data = zlib.decompress((BOOTSTRAP / f"{name}.json.gz").read_bytes(), _GZIP)
     document = msgspec.json.decode(data)
     return tuple(item for item in document["items"]
