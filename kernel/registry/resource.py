@@ -7,6 +7,7 @@ discovery, OpenAPI documents, field validation and strategic-merge metadata from
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,14 +195,15 @@ class ResourceSpec:
         # carry the schemas its requests are validated and described with.
         extra = (["scale"] if self.scale else []) + list(self.custom_subresources)
         subresources = [*self.subresources, *(s for s in extra if s not in self.subresources)]
-        schemas: dict[str, Object] = {}
-        if self.scale:
-            schemas.update(SCALE_SCHEMAS)
-        for custom in self.custom_subresources.values():
-            schemas.update(custom.schemas)
+        added = ([SCALE_SCHEMAS] if self.scale else []) + [
+            custom.schemas for custom in self.custom_subresources.values()]
         object.__setattr__(self, "subresources", tuple(subresources))
-        if schemas:
-            object.__setattr__(self, "schemas", {**schemas, **self.schemas})
+        if added:
+            # A view, not a merged copy: generated components are decoded on first lookup, so
+            # copying them would decode every one at registration. The kind's own win, then
+            # the later subresources', as a merge in this order would have it.
+            maps = [self.schemas, *reversed(added)]
+            object.__setattr__(self, "schemas", ChainMap(*maps))  # type: ignore[arg-type]
 
     def strategy_for(self, subresource: str) -> Strategy:
         if not subresource or (subresource == "scale" and self.scale):

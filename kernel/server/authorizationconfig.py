@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kernel.apimachinery.validation import FieldError, is_dns1123_subdomain
 from kernel.server.options import duration, format_duration
 
@@ -180,6 +178,8 @@ class _Decoder:
 
 def decode(data: bytes) -> AuthorizationConfiguration:
     """Decode YAML or JSON as kube's strict decoder would, applying v1's defaults."""
+    import yaml  # only a server given --authorization-config reads YAML here
+
     try:
         document = yaml.safe_load(data)
     except yaml.YAMLError as error:

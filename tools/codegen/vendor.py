@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import subprocess
 from pathlib import Path
 
 from .groups import APIMACHINERY, GROUPS
 
 #: kube's RBAC bootstrap policy as data: the YAML its policy tests record, read by api_rbac at
-#: runtime (so it goes into that plugin's package, not api/upstream/).
+#: runtime (so it goes into that plugin's package, not api/upstream/). It is written as JSON, so
+#: a server reads it without PyYAML.
 BOOTSTRAP_POLICY_DIR = "plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata"
-BOOTSTRAP_POLICY = tuple(f"{name}.yaml" for name in (
-    "cluster-roles", "cluster-role-bindings", "controller-roles", "controller-role-bindings",
-    "namespace-roles", "namespace-role-bindings"))
+BOOTSTRAP_POLICY = ("cluster-roles", "cluster-role-bindings", "controller-roles",
+                    "controller-role-bindings", "namespace-roles", "namespace-role-bindings")
 
 #: Go files beside types.go whose structs are appended to it (one vendored types.go per package).
 EXTRA_GO_SOURCES = ("types_jsonschema.go",)
@@ -44,6 +45,19 @@ def _write(dest: Path, data: bytes) -> None:
     dest.write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
 
+def policy_json(text: bytes) -> bytes:
+    """A bootstrap policy file (a YAML ``List``) as JSON: the same document, keys in their order,
+    one item per line so that a change of release diffs by role (after ``zcat``)."""
+    import yaml  # the tool's own dependency (the test extras); the server reads the JSON
+
+    def compact(value: object) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    fields = [f"{compact(key)}:[\n" + ",\n".join(map(compact, value)) + "\n]" if key == "items"
+              else f"{compact(key)}:{compact(value)}" for key, value in yaml.safe_load(text).items()]
+    return ("{" + ",".join(fields) + "}\n").encode()
+
+
 def vendor(git_dir: str, prefix: str, rev: str) -> None:
     for gv in GROUPS:
         _write(UPSTREAM / "openapi-spec" / "v3" / (gv.openapi + ".gz"),
@@ -64,8 +78,8 @@ def vendor(git_dir: str, prefix: str, rev: str) -> None:
                 pass
         _write(UPSTREAM / "go" / package / "types.go.gz", go)
     for name in BOOTSTRAP_POLICY:
-        _write(BOOTSTRAP_POLICY_OUT / (name + ".gz"),
-               _show(git_dir, rev, f"{prefix}{BOOTSTRAP_POLICY_DIR}/{name}"))
+        _write(BOOTSTRAP_POLICY_OUT / f"{name}.json.gz",
+               policy_json(_show(git_dir, rev, f"{prefix}{BOOTSTRAP_POLICY_DIR}/{name}.yaml")))
     (UPSTREAM / "LICENSE").write_bytes(_show(git_dir, rev, prefix + "LICENSE"))
     # gnostic's OpenAPI v2 messages (the /openapi/v2 protobuf form), read by its crosscheck test
     gnostic = f"{prefix}vendor/{GNOSTIC}"

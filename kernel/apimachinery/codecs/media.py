@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
-import yaml
 
 from .. import protobuf
 from ..status import StatusError
@@ -198,7 +197,7 @@ def encode(obj: Any, media_type: MediaType | str = JSON, *, pretty: bool = False
         data = msgspec.json.encode(obj)
         return (msgspec.json.format(data, indent=2) if pretty else data) + b"\n"
     if media == YAML:
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        return yaml.dump(msgspec.to_builtins(obj), Dumper=dumper, sort_keys=True,
-                         default_flow_style=False, allow_unicode=True).encode()
+        from .yamlbody import dump  # PyYAML loads with the first YAML response
+
+        return dump(msgspec.to_builtins(obj))
     raise not_acceptable()

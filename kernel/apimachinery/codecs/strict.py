@@ -10,11 +10,8 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-import yaml
-
 from ..status import StatusError, bad_request
 from ..validation import go_quote
-from .body import YAMLLoader
 from .media import JSON, YAML
 
 
@@ -39,19 +36,20 @@ def duplicate_field_errors(body: bytes, media_type: str = JSON) -> list[str]:
 
 def _duplicates(body: bytes, media_type: str) -> list[tuple[str, str, int]]:
     """(path, key, line) of each repeated key; line is 0 for JSON."""
+    if media_type == YAML:
+        from .yamlbody import duplicate_keys  # PyYAML loads with the first YAML body
+
+        return duplicate_keys(body)
     found: list[tuple[str, str, int]] = []
     try:
-        if media_type == YAML:
-            _walk_yaml(next(yaml.compose_all(body, Loader=YAMLLoader), None), "", found)
-        else:
-            text = body.decode("utf-8", "replace")  # as decode_body reads it
-            try:  # the usual body has none: one C parse says so, without a walk
-                json.loads(text, object_pairs_hook=_no_repeats)
-                return found
-            except _Repeated:
-                pass
-            _walk_json(json.loads(text, object_pairs_hook=_Pairs), "", found)
-    except (ValueError, yaml.YAMLError, RecursionError):
+        text = body.decode("utf-8", "replace")  # as decode_body reads it
+        try:  # the usual body has none: one C parse says so, without a walk
+            json.loads(text, object_pairs_hook=_no_repeats)
+            return found
+        except _Repeated:
+            pass
+        _walk_json(json.loads(text, object_pairs_hook=_Pairs), "", found)
+    except (ValueError, RecursionError):
         return []
     return found
 
@@ -87,21 +85,6 @@ def _walk_json(node: Any, path: str, found: list[tuple[str, str, int]]) -> None:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             _walk_json(value, f"{path}[{i}]", found)
-
-
-def _walk_yaml(node: yaml.Node | None, path: str, found: list[tuple[str, str, int]]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = _join(path, key)
-            if key in seen:  # go-yaml reports each repeat, by line
-                found.append((child, key, key_node.start_mark.line + 1))
-            seen.add(key)
-            _walk_yaml(value_node, child, found)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value_node in enumerate(node.value):
-            _walk_yaml(value_node, f"{path}[{i}]", found)
 
 
 # A schema for find_unknown_fields: None accepts anything; a dict lists an object's fields; a

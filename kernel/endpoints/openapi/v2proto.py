@@ -15,8 +15,6 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
-
 from kernel.apimachinery.protobuf.wire import encode_bytes, encode_varint
 
 #: The subtypes a client asks for it with (kubectl still sends the first, which Go's own media-type
@@ -41,6 +39,8 @@ def _scalar(number: int, kind: str, value: Any) -> bytes:
 
 def _any(value: Any) -> bytes:
     """gnostic's Any: the value as YAML (field 2)."""
+    import yaml  # only the protobuf v2 document, built on a client's first ask, needs it
+
     text = yaml.safe_dump(value, default_flow_style=False, allow_unicode=True, width=1 << 30)
     return encode_bytes(2, text.removesuffix("...\n").encode())  # no end marker after a scalar
 
