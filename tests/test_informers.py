@@ -146,6 +146,27 @@ async def test_informer_created_after_writes_sees_them_as_adds(
     assert late.events[-1] == early.events[-1] == ("ADDED", "d", rv(created))
 
 
+async def test_informer_objects_carry_no_managed_fields(
+        backend: MemoryStorage, cacher: Cacher, factory: InformerFactory) -> None:
+    """As kube-apiserver's informers (its trim transform): stored managedFields stay stored."""
+    fields = [{"manager": "m", "operation": "Update", "fieldsType": "FieldsV1",
+               "fieldsV1": {"f:spec": {}}}]
+    listed = widget("listed", spec={"a": 1})
+    listed["metadata"]["managedFields"] = fields
+    await cacher.create(key("listed"), listed)
+    informer = factory.informer(GROUP, RESOURCE)
+    recorder = Recorder()
+    await recorder.register(informer).wait_synced()
+    watched = widget("watched", spec={"a": 2})
+    watched["metadata"]["managedFields"] = fields
+    await cacher.create(key("watched"), watched)
+    await until(lambda: len(recorder.events) == 2)
+    for name in ("listed", "watched"):
+        obj = informer.get(name, "default")
+        assert "managedFields" not in obj["metadata"] and obj["spec"] and obj["metadata"]["uid"]
+        assert (await backend.get(key(name)))["metadata"]["managedFields"] == fields
+
+
 async def test_informer_of_one_name_holds_only_that_name(
         cacher: Cacher, factory: InformerFactory) -> None:
     await cacher.create(key("a"), widget("a"))

@@ -17,6 +17,11 @@ watch), and after the cache closed and another took its place: so handlers conve
 cache's state (client-go's Replace). A resync delivers only real changes (a different
 resourceVersion), and a delete found by a resync hands over the last state the informer knew.
 
+**Objects carry no managedFields**, as kube-apiserver's own informers (its ``trim`` transform):
+no in-process reader needs them, and on small objects such as RBAC roles they are often the
+larger part. An update made from an informer's object leaves the stored managedFields as they are
+(absent in a request means "keep").
+
 **Objects are read-only.** The informer keeps one decoded dict per object and hands out that
 same dict from ``get``/``list``/``by_index`` and to handlers; objects that came from a watch
 event are also shared with the watch cache's event window and with other watchers. Never mutate
@@ -60,6 +65,14 @@ def object_key(obj: Object) -> str:
 
 def _namespace_of(obj: Object) -> list[str]:
     return [obj["metadata"].get("namespace") or ""]
+
+
+def _trim(obj: Object) -> Object:
+    """``obj`` without metadata.managedFields (a shallow copy: the dict may be shared)."""
+    metadata = obj.get("metadata")
+    if metadata is None or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
 
 
 def _resource_version(obj: Object) -> str:
@@ -249,7 +262,7 @@ class Informer:
             known = self._objects.get(key)
             # Unchanged objects keep their dict: one per object, and no update for them.
             same = known is not None and _resource_version(known) == _resource_version(obj)
-            fresh[key] = known if same else obj  # type: ignore[assignment]
+            fresh[key] = known if same else _trim(obj)  # type: ignore[assignment]
         for key in self._objects.keys() - fresh.keys():
             self._remove(key)
         for key, obj in fresh.items():
@@ -262,7 +275,7 @@ class Informer:
     def _apply(self, event: WatchEvent) -> None:
         """One watch event into the store and the handlers' queue (synchronous: no await)."""
         if event.type != "BOOKMARK" and self._wanted(event.object):
-            obj = event.object
+            obj = _trim(event.object)
             key = object_key(obj)
             deleted = event.type == "DELETED"
             if deleted:
