@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import trio
@@ -26,9 +26,11 @@ from kernel.registry.store import ListOptions, Store, check_object_name
 from kernel.endpoints.requestoptions import DeleteOptions, WriteOptions, write_options
 from kernel.registry.resource import Object, ResourceSpec, TableColumn, protobuf_kinds
 from kernel.registry.subresources import SCALE_GVK, SCALE_SCHEMA_NAME, CustomSubresource
-from kernel.endpoints.watch import Event, serve_watch
 from kernel.endpoints.request import Request
 from kernel.storage.interface import Preconditions
+
+if TYPE_CHECKING:
+    from kernel.endpoints.watch import Event
 
 MAX_BODY = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
 #: The PATCH types of built-in kinds, in the order kube's 415 lists them.
@@ -130,6 +132,7 @@ class ResourceHandler:
         elif verb in ("list", "watch"):
             query = parse_list_query(request, spec, watch=verb == "watch")
             if verb == "watch":
+                from kernel.endpoints.watch import serve_watch  # imported by the first watch
                 await serve_watch(request, store, namespace, query, media, self.stop_watches)
             else:
                 await self._list(request, store, namespace, query, media)
