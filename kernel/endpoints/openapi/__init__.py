@@ -9,7 +9,6 @@ when a group is added or removed while serving).
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Iterable
 from functools import cached_property
@@ -89,6 +88,7 @@ class OpenAPIService:
                                       [(b"location", self.url(key).encode())])
                 return
             if wanted:
+                import email.utils  # the email package is ~0.4 MB an idle server does not need
                 expires = email.utils.formatdate(time.time() + ONE_YEAR, usegmt=True)
                 headers = [(b"cache-control", b"public, immutable"),
                            (b"expires", expires.encode())]
