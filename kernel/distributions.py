@@ -9,13 +9,15 @@ imports the same modules on those two calls (measured: ``entry_points()`` import
 reading metadata imports email). So the kernel reads what the packaging specifications define
 (the recorded-installed-projects layout, the entry points file format, the metadata headers)
 for directories on ``sys.path``, which is every pip-installed, editable or shiv-unpacked
-environment, and hands anything else (a zip archive on ``sys.path``) to importlib.metadata.
+environment, and hands a zip archive on ``sys.path`` that holds distributions to
+importlib.metadata.
 Discovery follows importlib.metadata's: ``sys.path`` order, and a distribution name found again
 further down the path is ignored.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -118,7 +120,31 @@ def distributions() -> Iterator[Distribution]:
 
 
 def _zip_on_path() -> bool:
-    return any(os.path.isfile(entry) for entry in sys.path if entry)
+    """Whether an archive on ``sys.path`` holds distributions (importlib.metadata reads those)."""
+    for entry in sys.path:
+        if entry and os.path.isfile(entry):
+            stat = os.stat(entry)
+            if _archive_holds_metadata(entry, stat.st_mtime_ns, stat.st_size):
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=16)
+def _archive_holds_metadata(path: str, mtime_ns: int, size: int) -> bool:
+    """A metadata directory at the top of the archive, where importlib.metadata looks (a shiv
+    bundle's own .pyz holds none: its packages are unpacked to a directory on ``sys.path``)."""
+    import zipfile  # only with an archive on sys.path (shiv's bootstrap has imported it already)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False  # not an archive: importlib.metadata finds nothing in it either
+    egg = path.lower().endswith(".egg")
+    for name in names:
+        top = name.split("/", 1)[0].lower()
+        if top.endswith(_INFO_SUFFIXES) or (egg and top == "egg-info"):
+            return True
+    return False
 
 
 def entry_points(group: str) -> list[EntryPoint]:

@@ -111,6 +111,22 @@ def test_a_zip_archive_on_the_path_is_read_by_importlib_metadata(tmp_path, monke
     assert _ours(GROUP) == _theirs(GROUP)
 
 
+def test_an_archive_without_distributions_is_not_handed_to_importlib(tmp_path) -> None:
+    """A shiv bundle's .pyz is on sys.path but holds only its bootstrap."""
+    archive = tmp_path / "kernel.pyz"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("__main__.py", "")
+        out.writestr("_bootstrap/__init__.py", "")
+        out.writestr("site-packages/demo_inner-1.0.dist-info/METADATA", "Name: demo-inner\n")
+    probe = ("import sys; from kernel import distributions; "
+             f"sys.path.insert(0, {str(archive)!r}); "
+             "eps = distributions.entry_points('kernel.plugins'); "
+             "print(len(eps) >= 3, 'importlib.metadata' in sys.modules, "
+             "any(ep.name.startswith('demo') for ep in eps))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr
+
+
 @pytest.mark.parametrize("module", ["kernel.cli"])
 def test_the_server_imports_no_importlib_metadata(module: str) -> None:
     probe = (f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] in "
