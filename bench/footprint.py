@@ -10,7 +10,9 @@ Builds:
 
 The local distributions are built once into a wheelhouse (non-editable, so installed size is
 real); dependencies come from the configured package index. Installed size is site-packages less
-pip and setuptools (bytecode pip compiled included). Import time is the median of ``import
+pip and setuptools (bytecode pip compiled included); "no .pyc" the same less the bytecode;
+"edge" the size of a ``pip install --no-compile`` venv after the server's first start, which
+writes bytecode only for the modules it imports. Import time is the median of ``import
 kernel.cli`` and the selected plugins' modules in a new interpreter; startup time the median of
 spawn → /readyz 200 (certificates already generated); idle RSS is VmRSS a few seconds after ready.
 Per-object RSS: on the trimmed build, (RSS after N creates − RSS before) / N − the object's JSON
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -87,16 +90,18 @@ def build_wheels(wheelhouse: Path, directories: list[Path]) -> dict[Path, Path]:
     return wheels
 
 
-def make_venv(venv: Path, wheels: list[Path], wheelhouse: Path) -> None:
+def make_venv(venv: Path, wheels: list[Path], wheelhouse: Path, compile: bool = True) -> None:
     """A fresh venv with these wheels; a plugin's plugin dependencies (authz_rbac's api_rbac)
-    come from the wheelhouse, the rest from the package index."""
+    come from the wheelhouse, the rest from the package index. ``compile=False``: no bytecode
+    at install (``pip install --no-compile``)."""
     if (venv / "bin" / "kernel").exists():
         return
     base_python = Path(sys.base_prefix) / "bin" / "python3"  # not this venv's
     subprocess.run([str(base_python), "-m", "venv", str(venv)], check=True)
     links = [f"--find-links={d}" for d in sorted(wheelhouse.iterdir())]
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", *links, *map(str, wheels)], check=True)
+                    "--disable-pip-version-check", *([] if compile else ["--no-compile"]),
+                    *links, *map(str, wheels)], check=True)
 
 
 def installed_size(venv: Path) -> tuple[int, int]:
@@ -111,6 +116,17 @@ def installed_size(venv: Path) -> tuple[int, int]:
         total += sum(p.stat().st_size for p in files)
         bytecode += sum(p.stat().st_size for p in files if p.suffix == ".pyc")
     return total, total - bytecode
+
+
+def edge_installed_size(venv: Path, workdir: Path, backend: str) -> int:
+    """The edge install: ``pip install --no-compile``, then one start and stop of the server,
+    which writes bytecode only for the modules serving imports (what an image built that way
+    holds once it has run). A first start: it generates its certificates too (and so imports
+    cryptography). Measured like ``installed_size``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    start_kernel(workdir / "edge", *serve_args(backend), cert_dir=workdir / "edge-certs",
+                 command=(str(venv / "bin" / "kernel"),), env=env).stop()
+    return installed_size(venv)[0]
 
 
 IMPORT_TIMER = """
@@ -229,7 +245,7 @@ def main() -> None:
     wheels = build_wheels(wheelhouse, [ROOT, *plugin_dirs(selected["all"])])
     results: dict = {"storage_backend": backend, "builds": {}, "objects": []}
     print(f"{'build':<9} {'plugins':>7} {'idle RSS':>10} {'installed':>10} {'no .pyc':>10} "
-          f"{'import':>8} {'startup':>8}")
+          f"{'edge':>8} {'import':>8} {'startup':>8}")
     for name in names:
         plugins = selected[name]
         venv = workdir / f"venv-{name}"
@@ -237,11 +253,16 @@ def main() -> None:
         imported = import_time(venv, args.runs)
         startup, idle = startup_and_rss(venv, workdir / name, backend, args.runs)
         size, source_only = installed_size(venv)
+        edge_venv = workdir / f"venv-{name}-edge"
+        make_venv(edge_venv, [wheels[ROOT], *(wheels[d] for d in plugin_dirs(plugins))], wheelhouse,
+                  compile=False)
+        edge = edge_installed_size(edge_venv, workdir / name, backend)
         results["builds"][name] = {"plugins": plugins, "idle_rss": idle, "installed_size": size,
                                    "installed_size_no_bytecode": source_only,
+                                   "installed_size_edge": edge,
                                    "import_seconds": imported, "startup_seconds": startup}
         print(f"{name:<9} {len(plugins):>7} {idle / MB:>8.1f}MB {size / MB:>8.1f}MB {source_only / MB:>8.1f}MB "
-              f"{imported * 1000:>6.0f}ms {startup * 1000:>6.0f}ms", flush=True)
+              f"{edge / MB:>6.1f}MB {imported * 1000:>6.0f}ms {startup * 1000:>6.0f}ms", flush=True)
     counts = [int(c) for c in args.objects.split(",") if c]
     if counts:
         trimmed = selected["trimmed"]

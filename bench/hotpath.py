@@ -1,14 +1,14 @@
 """The kernel's own CPU per GET, LIST of 100 and CREATE: the full filter chain and handler called
 in process as an ASGI app, no sockets, TLS or HTTP parsing (those are bench/api.py's floor).
 
-Builds ``kernel serve --plugins=api_core,storage_memory`` in this process (the real server:
+Builds ``kernel serve --plugins=api_core,storage_memory`` (or ``--plugins``) in this process (the real server:
 options, plugins, watch caches, started with ``run``), fills it as bench/api.py does, then calls
 the ASGI app with the headers wrk sends (admin bearer token, JSON) and a ``send`` that keeps
 nothing. Reports CPU µs per request (``time.process_time``, median of ``--rounds``), which a
 shared machine disturbs much less than req/s; with ``--profile VERB`` it prints cProfile's top
 functions for that verb instead.
 
-    python bench/hotpath.py [--requests 3000] [--rounds 5] [--profile get|list|create]
+    python bench/hotpath.py [--requests 3000] [--rounds 5] [--profile get|list|create] [--plugins P]
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from api import CONFIGMAP, CREATE_NAMESPACE, LIST_SIZE, NAMESPACE  # noqa: E402
 
 from kernel import app  # noqa: E402
+
+PLUGINS = "api_core,storage_memory"
 from kernel.server.genericapiserver import create_server_chain, prepare_run, run  # noqa: E402
 
 
-def build(workdir: Path) -> Any:
+def build(workdir: Path, plugins: str = PLUGINS) -> Any:
     argv = ["--secure-port=0", "--bind-address=127.0.0.1", f"--cert-dir={workdir / 'certs'}",
-            f"--data-dir={workdir / 'data'}", "--plugins=api_core,storage_memory"]
+            f"--data-dir={workdir / 'data'}", f"--plugins={plugins}"]
     run_options = app.build_options(argv)
     options, errors = app.parse(run_options, argv)
     errors += app.validate(run_options, options)
@@ -81,7 +83,7 @@ class Caller:
 
 async def measure(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-hotpath-") as tmp:
-        server = build(Path(tmp))
+        server = build(Path(tmp), args.plugins)
         async with trio.open_nursery() as nursery:
             await nursery.start(lambda task_status: run(server, handle_signals=False,
                                                         task_status=task_status))
@@ -149,6 +151,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", choices=("get", "list", "create"), help="measure one verb")
     parser.add_argument("--profile", choices=("get", "list", "create"))
+    parser.add_argument("--plugins", default=PLUGINS,
+                        help=f"the server's --plugins (default {PLUGINS}; every API group: "
+                             "one watch cache per resource)")
     trio.run(measure, parser.parse_args())
 
 

@@ -239,8 +239,8 @@ class ServerContext:
     async def install_api_group(self, *groups: APIGroup) -> None:
         """Serve ``groups`` (:class:`kernel.endpoints.apigroup.APIGroup` objects) from now on,
         each replacing a served group-version of the same group and version (its stored objects
-        and watch caches are kept): discovery and OpenAPI change at once, rebuilt once per call,
-        so pass every group-version of a change together. Valid once serving (post-start hooks,
+        and watch caches are kept): discovery and OpenAPI change at once (marked stale, rebuilt
+        on their next request), so pass every group-version of a change together. Valid once serving (post-start hooks,
         controllers); groups known at startup come from ``kernel_api_groups``."""
         await add_api_group(self._server, *groups)
 

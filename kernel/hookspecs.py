@@ -55,8 +55,8 @@ plugin may touch (``tests/test_plugin_contract.py`` fails on anything else):
 - ``informer(group, resource)`` — the shared in-process informer of a resource;
 - ``install_api_group(*groups)``, ``remove_api_group(group, *versions)`` — serve
   :class:`kernel.endpoints.apigroup.APIGroup` objects from now on, or stop serving versions of a
-  group, while serving (CustomResourceDefinitions): discovery and OpenAPI change at once, rebuilt
-  once per call;
+  group, while serving (CustomResourceDefinitions): discovery and OpenAPI change at once (marked
+  stale, rebuilt on their next request);
 - ``secure_port`` — the port HTTPS is served on (the one picked for ``--secure-port=0``), once serving;
 - ``loopback_client(user_agent=None)`` — a client of this server without a socket
   (:mod:`kernel.server.loopback`): ``get``/``list``/``create``/``update``/``patch``/``delete``/``watch``

@@ -128,11 +128,17 @@ def _int_or_string(schema: Schema) -> bool:
 # --- the walk -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Context:
-    strict_path: tuple[str, ...] = ()  # strict errors: fields, map keys and [i]
-    field_stack: tuple[str, ...] = ()  # type errors: struct fields only (encoding/json's FieldStack)
-    struct: str = ""  # the innermost Go struct being decoded
+    """Where the walk is (read-only; a plain slotted class: one is made per field walked, and a
+    frozen dataclass costs three times as much to make)."""
+
+    __slots__ = ("strict_path", "field_stack", "struct")
+
+    def __init__(self, strict_path: tuple[str, ...] = (), field_stack: tuple[str, ...] = (),
+                 struct: str = "") -> None:
+        self.strict_path = strict_path  # strict errors: fields, map keys and [i]
+        self.field_stack = field_stack  # type errors: struct fields only (encoding/json's FieldStack)
+        self.struct = struct  # the innermost Go struct being decoded
 
     def key(self, name: str) -> tuple[str, ...]:
         return self.strict_path + ((".", name) if self.strict_path else (name,))

@@ -4,16 +4,18 @@ Follows k8s.io/apiserver pkg/endpoints/discovery. /api and /apis serve two forma
 Accept header: a media range asking for ``as=APIGroupDiscoveryList`` (apidiscovery.k8s.io v2, or
 v2beta1, which kube 1.32 still serves) gets the aggregated document, any other JSON range the
 legacy one. kubectl only parses the aggregated body when the Content-Type names it exactly, so
-it is echoed back as kube writes it. Documents are built once per set of groups
-(kernel.server.apigroups rebuilds them when a group is added or removed while serving).
+it is echoed back as kube writes it. Like kube's aggregated discovery manager, a document is
+built and encoded on its first request and kept for the handler's set of groups
+(kernel.server.apigroups makes new handlers when a group is added or removed while serving).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -312,35 +314,42 @@ def server_address(request: Request) -> str:
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
+def lazily_encoded(build: Callable[[], Document]) -> Callable[[], Encoded]:
+    """``build``'s document, built and encoded on the first call; the same bytes after."""
+    return functools.cache(lambda: Encoded.of(build()))
+
+
 def _root_handler(groups: Sequence[APIGroup], core: bool) -> Handler:
     """``/api`` or ``/apis``: aggregated or legacy by the Accept header."""
-    aggregated = {v: Encoded.of(aggregated_discovery(groups, core=core, version=v))
+    aggregated = {v: lazily_encoded(functools.partial(aggregated_discovery, groups, core=core,
+                                                      version=v))
                   for v in AGGREGATED_VERSIONS}
-    legacy = None if core else Encoded.of(api_group_list(groups))
+    legacy = None if core else lazily_encoded(functools.partial(api_group_list, groups))
 
     async def handler(request: Request) -> None:
         chosen = negotiate_discovery(request.headers.get("accept", ""), aggregated=True)
         if chosen is None:
             await request.respond_error(not_acceptable())
         elif chosen:
-            doc = aggregated[chosen]
+            doc = aggregated[chosen]()
             await send_document(request, doc.body, doc.etag, aggregated_content_type(chosen),
                                 [(b"cache-control", b"public")])
         else:
             # /api names the address the client used, so it is encoded per request.
-            doc = legacy or Encoded.of(api_versions(groups, server_address(request)))
+            doc = legacy() if legacy else Encoded.of(api_versions(groups, server_address(request)))
             await send_document(request, doc.body, doc.etag)
 
     return handler
 
 
-def _static_handler(document: Document) -> Handler:
-    doc = Encoded.of(document)
+def _static_handler(build: Callable[[], Document]) -> Handler:
+    encoded = lazily_encoded(build)
 
     async def handler(request: Request) -> None:
         if negotiate_discovery(request.headers.get("accept", ""), aggregated=False) is None:
             await request.respond_error(not_acceptable())
             return
+        doc = encoded()
         await send_document(request, doc.body, doc.etag)
 
     return handler
@@ -359,7 +368,8 @@ def install_discovery(server: Mountable) -> None:
 
 
 def discovery_routes(groups: Iterable[APIGroup]) -> dict[str, Handler]:
-    """Every discovery path → its handler, for ``server.non_resource.update(...)``.
+    """Every discovery path → its handler, for ``server.non_resource.update(...)``; each document
+    is built on its handler's first request.
 
     A group-version that has no ResourceSpecs but its own handler keeps ``/apis/<g>/<v>`` (it
     serves its own resource list); it is still listed in ``/apis``.
@@ -369,8 +379,8 @@ def discovery_routes(groups: Iterable[APIGroup]) -> dict[str, Handler]:
                                   "/apis": _root_handler(groups, core=False)}
     for name, versions in sort_groups(groups):
         if name:
-            routes[f"/apis/{name}"] = _static_handler(api_group(name, versions))
+            routes[f"/apis/{name}"] = _static_handler(functools.partial(api_group, name, versions))
         for group in versions:
             if group.resources or group.handler is None:
-                routes[group.prefix] = _static_handler(api_resource_list(group))
+                routes[group.prefix] = _static_handler(functools.partial(api_resource_list, group))
     return routes

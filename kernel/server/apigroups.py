@@ -2,21 +2,24 @@
 plus the dynamic discovery managers apiextensions-apiserver updates for CustomResourceDefinitions).
 
 ``install_group`` builds a group's registries over shared watch caches and mounts its REST
-handler; ``refresh_documents`` rebuilds discovery (legacy and aggregated) and the OpenAPI v2/v3
-documents from the current groups, so their ETags and ``?hash=`` URLs change with them. At
-startup the kernel calls both for the plugins' groups; a plugin calls ``add_api_group`` and
-``remove_api_group`` (through ``context.install_api_group`` / ``context.remove_api_group``) while
-serving.
+handler; ``refresh_documents`` marks discovery (legacy and aggregated) and the OpenAPI v2/v3
+documents stale: the next request for one builds it from the current groups, so their ETags and
+``?hash=`` URLs change with them (nothing is built at startup or per change: a CRD storm costs
+one build, when a client next asks). At startup the kernel calls both for the plugins' groups; a
+plugin calls ``add_api_group`` and ``remove_api_group`` (through ``context.install_api_group`` /
+``context.remove_api_group``) while serving.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from kernel.endpoints.apigroup import APIGroup
 from kernel.endpoints.discovery import discovery_routes
 from kernel.endpoints.handlers import ResourceHandler
+from kernel.endpoints.request import Handler
 from kernel.endpoints.openapi import OpenAPIService
 from kernel.registry.conversion import ConvertingStorage
 from kernel.registry.store import Store
@@ -116,20 +119,55 @@ async def uninstall_group(server: APIServer, group_name: str, version: str) -> A
     return group
 
 
+def is_document_path(path: str) -> bool:
+    """Whether ``path`` can be a discovery or OpenAPI path (``/api``, ``/apis``, ``/api/<v>``,
+    ``/apis/<g>``, ``/apis/<g>/<v>``, ``/openapi/...``), so resource requests never build the
+    document routes."""
+    if path.startswith("/openapi/"):
+        return True
+    depth = path.count("/")
+    return (path.startswith("/apis") and depth <= 3) or (path.startswith("/api") and depth <= 2)
+
+
+class APIDocuments:
+    """The discovery and OpenAPI routes of the groups last published, made on first request.
+
+    ``invalidate`` only keeps a snapshot of the groups (the documents must describe what was
+    served when it was called, not a group half installed since); the route table, and each
+    document behind it, is built when a client first asks for it (kube's aggregated discovery
+    manager and kube-openapi's lazy handlers do the same).
+    """
+
+    def __init__(self) -> None:
+        self._groups: tuple[APIGroup, ...] = ()
+        self._routes: dict[str, Handler] | None = {}  # None: stale
+
+    def invalidate(self, groups: Iterable[APIGroup]) -> None:
+        self._groups = tuple(groups)
+        self._routes = None
+
+    def routes(self) -> dict[str, Handler]:
+        if self._routes is None:
+            routes = discovery_routes(self._groups)
+            routes.update(OpenAPIService(self._groups, version_info()["gitVersion"]).routes())
+            self._routes = routes
+        return self._routes
+
+    def handler(self, path: str) -> Handler | None:
+        """The handler of a discovery or OpenAPI ``path`` (without its trailing slash), if any."""
+        return self.routes().get(path) if is_document_path(path) else None
+
+
 def refresh_documents(server: APIServer) -> None:
-    """Mount discovery and OpenAPI for the current groups, dropping the paths of removed ones."""
-    routes = discovery_routes(server.api_groups.values())
-    routes.update(OpenAPIService(server.api_groups.values(), version_info()["gitVersion"]).routes())
-    for path in server.document_routes - routes.keys():
-        server.non_resource.pop(path, None)
-    server.non_resource.update(routes)
-    server.document_routes = set(routes)
+    """Publish discovery and OpenAPI for the current groups (dropping the paths of removed ones):
+    the documents are built again on their next request."""
+    server.documents.invalidate(server.api_groups.values())
 
 
 async def add_api_group(server: APIServer, *groups: APIGroup) -> None:
     """Serve ``groups`` at once (each replacing the group-version of its prefix): start the watch
-    caches they need, then publish them in discovery and OpenAPI, rebuilt once for all of them
-    (a CRD with hundreds of versions must not rebuild the documents hundreds of times)."""
+    caches they need, then publish them in discovery and OpenAPI, marked stale once for all of
+    them and rebuilt on the next request."""
     if server.storage is None:
         raise RuntimeError("no storage backend: the server serves no API groups")
     nursery = getattr(server, "background", None)
@@ -146,8 +184,8 @@ async def add_api_group(server: APIServer, *groups: APIGroup) -> None:
 
 
 async def remove_api_group(server: APIServer, group: str, *versions: str) -> bool:
-    """Stop serving versions of a group and drop them from discovery (rebuilt once); False if
-    none of them was served."""
+    """Stop serving versions of a group and drop them from discovery (rebuilt on the next
+    request); False if none of them was served."""
     removed = [gv for version in versions
                if (gv := await uninstall_group(server, group, version)) is not None]
     if not removed:

@@ -27,7 +27,7 @@ from kernel.registry.store import Store
 from kernel.authentication import MASTERS, AuthenticatorChain
 from kernel.authorization import AuthorizerChain
 from kernel.server.authorizationconfig import AuthorizerConfiguration
-from kernel.server.apigroups import install_group, refresh_documents
+from kernel.server.apigroups import APIDocuments, install_group, refresh_documents
 from kernel.server.authorizers import RELOAD_HOOK, build_authorizers, reload_hook
 from kernel.server.certs import trust_anchor_pem
 from kernel.context import ServerContext
@@ -82,7 +82,7 @@ class APIServer:
         self.pre_shutdown_hooks: dict[str, Hook] = {}
         self.post_start_done: set[str] = set()
         self.non_resource: dict[str, Handler] = {}
-        self.document_routes: set[str] = set()  # discovery and OpenAPI paths, rebuilt with the groups
+        self.documents = APIDocuments()  # discovery and OpenAPI, built on request after each change
         self.routes: list[tuple[str, ASGIApp]] = []  # plugins' (prefix, app), from kernel_routes
         self.subresources: dict[tuple[str, str], dict[str, Any]] = {}  # from kernel_subresources
         self.handler: Handler
@@ -105,10 +105,10 @@ class APIServer:
             await self.handler(Request(scope, receive, send))
 
     async def api_handler(self, request: Request) -> None:
-        """Non-resource endpoints first, then the API group owning the path, then the plugins'
-        routes (kernel_routes), else 404."""
+        """Non-resource endpoints first (discovery and OpenAPI among them), then the API group
+        owning the path, then the plugins' routes (kernel_routes), else 404."""
         path = request.path if request.path == "/" else request.path.rstrip("/")
-        handler = self.non_resource.get(path)
+        handler = self.non_resource.get(path) or self.documents.handler(path)
         if handler is not None:
             if request.method not in ("GET", "HEAD"):
                 await request.respond_error(status.method_not_allowed())

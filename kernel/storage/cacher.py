@@ -2,7 +2,8 @@
 
 One Cacher per resource prefix (``keys.resource_prefix``; object keys are
 ``prefix + [namespace/]name``). A reflector task lists the prefix once, then follows one backend
-watch (with progress notifications) and applies each event, synchronously, to:
+watch (with progress notifications, asked for through the watch's ``request_progress`` when a
+read waits for a revision the cache has not reached) and applies each event, synchronously, to:
 
 - the current state: a sorted key list and each object's JSON bytes (lists decode private copies);
   the (re)list that fills it reads pages of ``LIST_PAGE`` at one revision, as JSON when the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, NamedTuple
 
@@ -107,6 +108,9 @@ class Cacher:
         self._ready = trio.Event()
         self._serving = False  # False until the first list, and while relisting after an error
         self._scope: trio.CancelScope | None = None
+        # The backend watch's ``request_progress`` (if it has one): a backend may tell a watch
+        # how far the store moved only when asked, as etcd's RequestProgress.
+        self._request_progress: Callable[[], None] | None = None
 
     # -- the reflector -----------------------------------------------------------------------
 
@@ -140,8 +144,12 @@ class Cacher:
         while not self.closed:
             async with self.backend.watch(self.prefix, revision=self.revision,
                                           progress_notify=True) as events:
-                async for event in events:
-                    self._apply(event)
+                self._request_progress = getattr(events, "request_progress", None)
+                try:
+                    async for event in events:
+                        self._apply(event)
+                finally:
+                    self._request_progress = None
             await trio.sleep(0)  # the backend ended the watch: resume from our revision
 
     async def _list_all(self) -> tuple[dict[str, bytes], int]:
@@ -248,11 +256,15 @@ class Cacher:
             raise StorageUnavailableError(self.prefix, f"the watch cache of {self.prefix} is closed")
 
     async def wait_for(self, revision: int, timeout: float | None = None) -> bool:
-        """Wait until the cache reflects ``revision``; False after the timeout."""
+        """Wait until the cache reflects ``revision``; False after the timeout. Writes to other
+        resources move the store's revision without an event here: the backend watch is asked
+        for progress (kube's watch cache asks etcd while a read waits for freshness)."""
         with trio.move_on_after(self.fresh_timeout if timeout is None else timeout):
             while self.revision < revision:
                 if self.closed:
                     raise StorageUnavailableError(self.prefix, "the watch cache is closed")
+                if self._request_progress is not None:
+                    self._request_progress()
                 await self._moved.wait()
             return True
         return False

@@ -199,7 +199,9 @@ class Storage(Protocol):
         ``trio.current_time()`` at which the consumer will end the watch, sends one 2 s before
         it as kube's cacheWatcher does); ``progress_notify`` asks for a
         BOOKMARK soon after the store's revision moves past the watch's last event, so a
-        consumer knows how fresh it is (the watch cache needs this for consistent reads).
+        consumer knows how fresh it is (the watch cache needs this for consistent reads). A
+        backend may instead give that BOOKMARK promptly only on request: then the iterator has a
+        ``request_progress()`` method, which the watch cache calls when a read waits for it.
         The iterator ends when the context exits or the store closes; it raises
         ResourceExpiredError if the watch falls behind the retained history.
         """

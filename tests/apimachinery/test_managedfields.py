@@ -143,6 +143,32 @@ def test_compare_reports_added_modified_removed(ref) -> None:
     assert [path_string(p) for p in diff.removed] == [".spec.labels.b"]
 
 
+def test_compare_from_nothing_adds_every_field_and_its_parents(ref) -> None:
+    """A create (and any new subtree): every field is added, each granular map or list also as a
+    member itself; atomic values and items repeated under one key are single leaves."""
+    new = thing(replicas=1, command=["a"], finalizers=["x"], labels={"k": "v"}, extra="not a map",
+                containers=[{"name": "c", "ports": [{"containerPort": 80}]},
+                            {"name": "d"}, {"name": "d", "image": "i"}],
+                selector={"matchLabels": {"a": "b"}})
+    diff = compare({}, new, ref)
+    assert diff.modified.empty() and diff.removed.empty()
+    assert [path_string(p) for p in diff.added] == [
+        ".apiVersion", ".kind", ".metadata", ".metadata.name", ".spec", ".spec.command",
+        '.spec.containers', '.spec.containers[name="c"]', '.spec.containers[name="c"].name',
+        '.spec.containers[name="c"].ports',
+        '.spec.containers[name="c"].ports[containerPort=80,protocol="TCP"]',
+        '.spec.containers[name="c"].ports[containerPort=80,protocol="TCP"].containerPort',
+        '.spec.containers[name="d"]',  # twice under one key: one leaf
+        ".spec.extra",  # a scalar where a map is declared: a leaf
+        ".spec.finalizers", '.spec.finalizers[="x"]', ".spec.labels", ".spec.labels.k",
+        ".spec.replicas", ".spec.selector"]
+    grown = compare(thing(labels={"k": "v"}), thing(labels={"k": "v", "n": "w"},
+                                                     containers=[{"name": "e"}]), ref)
+    assert [path_string(p) for p in grown.added] == [
+        ".spec.containers", '.spec.containers[name="e"]', '.spec.containers[name="e"].name',
+        ".spec.labels.n"]
+
+
 def test_merge_keeps_live_only_items_where_they_were(ref) -> None:
     live = thing(containers=[{"name": "a"}, {"name": "live"}, {"name": "b"}], finalizers=["l"])
     config = thing(containers=[{"name": "a", "image": "i"}, {"name": "b"}, {"name": "new"}],

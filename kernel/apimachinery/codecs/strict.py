@@ -45,10 +45,26 @@ def _duplicates(body: bytes, media_type: str) -> list[tuple[str, str, int]]:
             _walk_yaml(next(yaml.compose_all(body, Loader=YAMLLoader), None), "", found)
         else:
             text = body.decode("utf-8", "replace")  # as decode_body reads it
+            try:  # the usual body has none: one C parse says so, without a walk
+                json.loads(text, object_pairs_hook=_no_repeats)
+                return found
+            except _Repeated:
+                pass
             _walk_json(json.loads(text, object_pairs_hook=_Pairs), "", found)
     except (ValueError, yaml.YAMLError, RecursionError):
         return []
     return found
+
+
+class _Repeated(Exception):
+    """A JSON object repeats a key (found by :func:`_no_repeats`; the walk says where)."""
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Repeated
+    return result
 
 
 class _Pairs(list):  # type: ignore[type-arg]

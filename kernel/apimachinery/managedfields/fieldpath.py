@@ -168,6 +168,13 @@ class Set:
         if path:
             node.members.add(path[-1])
 
+    def node(self, path: Path) -> Set:
+        """The sub-set at ``path``, created if absent."""
+        node = self
+        for pe in path:
+            node = node.child(pe)
+        return node
+
     def child(self, pe: PathElement) -> Set:
         """The sub-set below ``pe``, created if absent."""
         node = self.children.get(pe)

@@ -209,12 +209,18 @@ class _Comparer:
             assert atom.map is not None
             lmap = lhs if isinstance(lhs, dict) else {}
             rmap = rhs if isinstance(rhs, dict) else {}
+            node: Set | None = None
             for key in _ordered_keys(lmap, rmap):
                 left, right = lmap.get(key, _MISSING), rmap.get(key, _MISSING)
                 if left is not _MISSING and (left is right or left == right):
                     continue  # the common case, without a call
-                self.walk(left, right, _field_type(atom.map, key, path, False, self.deduced),
-                          (*path, ("f", key)))
+                child_ref = _field_type(atom.map, key, path, False, self.deduced)
+                if left is _MISSING:  # a new field (every field of a create): all of it added
+                    if node is None:
+                        node = self.result.added.node(path)
+                    self.added(right, child_ref, node, ("f", key), path)
+                else:
+                    self.walk(left, right, child_ref, (*path, ("f", key)))
         elif kind == "list" and _granular(atom.list, lhs, rhs):
             assert atom.list is not None
             self.items(atom.list, lhs if isinstance(lhs, list) else [], rhs if isinstance(rhs, list) else [], path)
@@ -225,6 +231,31 @@ class _Comparer:
             self.result.added.insert(path)
         elif rhs is _MISSING:
             self.result.removed.insert(path)
+
+    def added(self, value: Any, ref: TypeRef, parent: Set, pe: PathElement, path: Path) -> None:
+        """``walk(_MISSING, value, ref, (*path, pe))`` with ``parent`` the added set's node at
+        ``path``: the same members, put straight into the tree (no path walked from the root
+        per leaf)."""
+        atom = ref.resolve()
+        kind = _shape(atom.deduce(value))
+        if kind == "map" and isinstance(value, dict) and value and atom.map is not None and \
+                atom.map.relationship != ATOMIC:
+            node = parent.child(pe)
+            child_path = (*path, pe)
+            for key, child in value.items():
+                self.added(child, _field_type(atom.map, key, child_path, False, self.deduced),
+                           node, ("f", key), child_path)
+        elif kind == "list" and isinstance(value, list) and value and atom.list is not None and \
+                atom.list.relationship != ATOMIC:
+            node = parent.child(pe)
+            child_path = (*path, pe)
+            element = atom.list.element
+            for item_pe, items in _index(atom.list, value, child_path).items():
+                if len(items) == 1:
+                    self.added(items[0], element, node, item_pe, child_path)
+                else:
+                    node.members.add(item_pe)
+        parent.members.add(pe)
 
     def items(self, t: ListType, lhs: list[Any], rhs: list[Any], path: Path) -> None:
         lvalues = _index(t, lhs, path)

@@ -17,6 +17,7 @@ from typing import Any
 
 from kernel.endpoints.apigroup import APIGroup
 from kernel.endpoints.discovery import sort_groups
+from kernel.endpoints.openapi.index import document_keys
 from kernel.endpoints.openapi import meta
 from kernel.endpoints.openapi.meta import REF_PREFIX, Schema, gvk, ref
 from kernel.registry.resource import ResourceSpec
@@ -402,21 +403,24 @@ def group_version_document(group: APIGroup, base: dict[str, Schema],
 
 
 def build_documents(groups: Iterable[APIGroup], version: str = "unversioned",
-                    ) -> dict[str, Document]:
+                    keys: Iterable[str] | None = None) -> dict[str, Document]:
     """Every v3 document by its index key: ``api``, ``api/v1``, ``apis``, ``apis/<g>``,
-    ``apis/<g>/<v>``."""
+    ``apis/<g>/<v>``; only those of ``keys`` when given (a document does not depend on which
+    others are built with it)."""
     groups = list(groups)
+    wanted = set(document_keys(groups) if keys is None else keys)
     base = meta.meta_schemas((g.group, g.version) for g in groups)
-    docs: dict[str, Document] = {
-        "api": _document({"/api/": _discovery_get("getCoreAPIVersions", meta.API_VERSIONS,
-                                                  ["core"], "get available API versions")},
-                         base, version, "api"),
-        "apis": _document({"/apis/": _discovery_get("getAPIVersions", meta.API_GROUP_LIST,
-                                                    ["apis"], "get available API versions")},
-                          base, version, "apis"),
-    }
+    docs: dict[str, Document] = {}
+    if "api" in wanted:
+        docs["api"] = _document({"/api/": _discovery_get("getCoreAPIVersions", meta.API_VERSIONS,
+                                                         ["core"], "get available API versions")},
+                                base, version, "api")
+    if "apis" in wanted:
+        docs["apis"] = _document({"/apis/": _discovery_get("getAPIVersions", meta.API_GROUP_LIST,
+                                                           ["apis"], "get available API versions")},
+                                 base, version, "apis")
     for name, versions in sort_groups(groups):
-        if name:
+        if name and f"apis/{name}" in wanted:
             word = operation_id_part(_group_word(name), True)
             docs[f"apis/{name}"] = _document(
                 {f"/apis/{name}/": _discovery_get(f"get{word}APIGroup", meta.API_GROUP,
@@ -424,6 +428,7 @@ def build_documents(groups: Iterable[APIGroup], version: str = "unversioned",
                                                   "get information of a group")},
                 base, version, f"apis/{name}")
         for group in versions:
-            if group.resources:
-                docs[group.prefix.lstrip("/")] = group_version_document(group, base, version)
+            key = group.prefix.lstrip("/")
+            if group.resources and key in wanted:
+                docs[key] = group_version_document(group, base, version)
     return docs

@@ -41,7 +41,7 @@ from kernel.storage.keys import prefix_end
 from kernel.storage.codec import decode as load
 from kernel.storage.codec import encode as content
 from kernel_storage_memory.records import Change, Version
-from kernel_storage_memory.watch import MemoryWatch
+from kernel_storage_memory.watch import MemoryWatch, WatchRouter
 
 DEFAULT_HISTORY = 10000
 
@@ -60,7 +60,7 @@ class MemoryStorage:
         self._versions: dict[str, list[Version]] = {}
         self._index: list[str] = []  # sorted keys of _versions
         self._live: list[str] = []  # sorted keys that exist at the current revision
-        self._changed = trio.Event()  # set (and replaced) on every write and on close
+        self._router = WatchRouter()  # the open watches, each fed only the changes it concerns
         self._closed = False
         # Keys under a prefix of ``ttls`` expire that many seconds after their last write (kube's
         # --event-ttl, which etcd does with leases): key -> time.monotonic() deadline.
@@ -186,17 +186,25 @@ class MemoryStorage:
             insort(self._live, key)
         elif data is None:
             del self._live[bisect_left(self._live, key)]
-        self._log.append(Change(revision, key, data, prev))
+        change = Change(revision, key, data, prev)
+        self._log.append(change)
         if self.ttls:
             self._set_expiry(key, data is None)
         if len(self._log) > self.history:
             self._compact_to(revision - self.history)
-        self._notify()
+        self._router.route(change, self._compacted)
+        self._publish()
         return revision
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, trio.Event()
-        changed.set()
+    def _publish(self) -> None:
+        """Let the watches see the changes routed to them (at once: the memory store has no
+        commit after this one)."""
+        self._router.publish(self._revision)
+
+    @property
+    def _logged(self) -> int:
+        """The newest change in the log (what watches may deliver is ``_revision``)."""
+        return self._revision
 
     async def create(self, key: str, obj: Object) -> Object:
         await self._enter()
@@ -326,7 +334,7 @@ class MemoryStorage:
 
     async def close(self) -> None:
         self._closed = True
-        self._notify()
+        self._router.close()
 
     def __repr__(self) -> str:
         return (f"MemoryStorage(revision={self._revision}, compacted={self._compacted}, "

@@ -23,7 +23,7 @@ from kernel.storage.interface import Object, Predicate, Preconditions, TryUpdate
 
 from kernel_storage_memory import MemoryStorage
 from kernel_storage_memory.records import Change, Version
-from kernel_storage_memory.watch import MemoryWatch
+from kernel_storage_memory.watch import MemoryWatch, WatchRouter
 from kernel_storage_sqlite import db
 from kernel_storage_sqlite.writer import Writer
 
@@ -102,6 +102,9 @@ class SqliteStorage(MemoryStorage):
                             int(data is None), data))
         return revision
 
+    def _publish(self) -> None:
+        pass  # watches see a change once it is committed (_on_commit)
+
     def _on_commit(self, revision: int, error: BaseException | None) -> None:
         if error is not None and self._failed is None:
             log.error("storage_sqlite: commit to %s failed: %s", self.path, error)
@@ -110,6 +113,7 @@ class SqliteStorage(MemoryStorage):
             self._durable = max(self._durable, revision)
         committed, self._committed = self._committed, trio.Event()
         committed.set()
+        self._router.publish(self._durable)
 
     async def _wait_committed(self, obj: Object) -> Object:
         revision = int(obj["metadata"]["resourceVersion"])
@@ -236,8 +240,12 @@ class _Committed:
         return self._store._closed
 
     @property
-    def _changed(self) -> trio.Event:
-        return self._store._committed
+    def _logged(self) -> int:
+        return self._store._revision
+
+    @property
+    def _router(self) -> WatchRouter:
+        return self._store._router
 
     async def _enter(self) -> None:
         await self._store._enter()
