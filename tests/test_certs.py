@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 
+import pytest
 import trio
 from cryptography import x509
 
@@ -87,6 +88,25 @@ def test_reuse_needs_only_the_standard_library(tmp_path):
     probe = ("import sys; from kernel.server.certs import ensure_self_signed, trust_anchor_pem; "
              f"s = ensure_self_signed({str(tmp_path)!r}, '0.0.0.0'); trust_anchor_pem(s); "
              "print('cryptography' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_certificate_times_read_as_ssl_reads_them(tmp_path):
+    """The expiry check reads OpenSSL's time text as ssl.cert_time_to_seconds does, without
+    importing _strptime (and calendar) into a server that reuses its certificates."""
+    from kernel.server.certs import _valid_until
+    ensure_self_signed(str(tmp_path), "0.0.0.0")
+    texts = [ssl._ssl._test_decode_cert(str(tmp_path / name))["notAfter"]
+             for name in ("ca.crt", "apiserver.crt")]
+    for text in [*texts, "Jan  5 09:34:43 2028 GMT", "Feb 29 23:59:59 2028 GMT"]:
+        expected = datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(text), datetime.timezone.utc)
+        assert _valid_until({"notAfter": text}) == expected
+    for bad in ("Foo  5 09:34:43 2028 GMT", "Jan  5 09:34:43 2028 PST", "Jan 5 2028"):
+        with pytest.raises(ValueError):
+            _valid_until({"notAfter": bad})
+    probe = ("import sys; from kernel.server.certs import ensure_self_signed; "
+             f"ensure_self_signed({str(tmp_path)!r}, '0.0.0.0'); print('_strptime' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module belongs to the layer of the longest prefix naming it (the module itself or
 # a package above it) and may import only from its own layer and those below.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("component-base", ("kernel.version", "kernel.logs", "kernel.filewatch")),
+    ("component-base", ("kernel.version", "kernel.logs", "kernel.filewatch", "kernel.distributions")),
     ("apimachinery", ("kernel.apimachinery",)),
     ("storage", ("kernel.storage",)),
     ("authentication/user", ("kernel.authentication.user",)),

@@ -7,16 +7,21 @@ failed to deliver with ``AuditMetrics.of(context.metrics.registry).plugin_error(
 from __future__ import annotations
 
 import weakref
-
-from prometheus_client import CollectorRegistry, Counter
+from typing import TYPE_CHECKING
 
 from kernel.audit import Level
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, AuditMetrics] = weakref.WeakKeyDictionary()
 
 
 class AuditMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        # Imported here: built only when auditing is on (prometheus_client is not imported by an
+        # idle server otherwise; see kernel.server.metricvec).
+        from prometheus_client import Counter
         self.events = Counter("apiserver_audit_event",
                               "Counter of audit events generated and sent to the audit backend.",
                               registry=registry)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import trio
 
 from kernel.admission import options_object
 from kernel.audit import context as audit
-from kernel.apimachinery import codecs, fieldvalidation, managedfields, patch, protobuf, status, validation
+from kernel.apimachinery import codecs, fieldvalidation, managedfields, protobuf, status, validation
+from kernel.apimachinery.patchtypes import APPLY_PATCH, PATCH_CONTENT_TYPES, STRATEGIC_MERGE_PATCH
 from kernel.endpoints import table
 from kernel.apimachinery import meta as objmeta
 from kernel.endpoints.listoptions import ListQuery, object_predicate, parse_list_query
@@ -25,13 +26,15 @@ from kernel.registry.store import ListOptions, Store, check_object_name
 from kernel.endpoints.requestoptions import DeleteOptions, WriteOptions, write_options
 from kernel.registry.resource import Object, ResourceSpec, TableColumn, protobuf_kinds
 from kernel.registry.subresources import SCALE_GVK, SCALE_SCHEMA_NAME, CustomSubresource
-from kernel.endpoints.watch import Event, serve_watch
 from kernel.endpoints.request import Request
 from kernel.storage.interface import Preconditions
 
+if TYPE_CHECKING:
+    from kernel.endpoints.watch import Event
+
 MAX_BODY = 3 * 1024 * 1024  # kube's MaxRequestBodyBytes
 #: The PATCH types of built-in kinds, in the order kube's 415 lists them.
-SERVED_PATCH_TYPES = (*patch.PATCH_CONTENT_TYPES, patch.APPLY_PATCH)
+SERVED_PATCH_TYPES = (*PATCH_CONTENT_TYPES, APPLY_PATCH)
 T = TypeVar("T")
 
 
@@ -129,6 +132,7 @@ class ResourceHandler:
         elif verb in ("list", "watch"):
             query = parse_list_query(request, spec, watch=verb == "watch")
             if verb == "watch":
+                from kernel.endpoints.watch import serve_watch  # imported by the first watch
                 await serve_watch(request, store, namespace, query, media, self.stop_watches)
             else:
                 await self._list(request, store, namespace, query, media)
@@ -277,18 +281,19 @@ class ResourceHandler:
         served = SERVED_PATCH_TYPES if spec.patch_types is None else spec.patch_types
         if media_type not in served:
             # kube refuses an unknown patch type before it reads the object
-            raise patch.unsupported_media_type(list(served)).status_error()
-        options = write_options(request, "PatchOptions", apply=media_type == patch.APPLY_PATCH)
+            from kernel.apimachinery.patch import unsupported_media_type
+            raise unsupported_media_type(list(served)).status_error()
+        options = write_options(request, "PatchOptions", apply=media_type == APPLY_PATCH)
         body = await request.body(MAX_BODY)
         audit.log_request_patch(request, body)
         kind = BodyKind.of(spec, subresource)  # a Scale is patched as a Scale
         warnings: list[str] = []
-        if media_type == patch.APPLY_PATCH:
+        if media_type == APPLY_PATCH:
             change = self._applier(store, subresource, kind, body, options, warnings, name, namespace)
         else:
             change = _patcher(kind, content_type, body, options, warnings)
         admitted = _options_object(request, "UpdateOptions", options.dry_run)  # kube admits a
-        manager = None if media_type == patch.APPLY_PATCH else _manager(request, options)
+        manager = None if media_type == APPLY_PATCH else _manager(request, options)
         if subresource == "scale" and spec.scale is not None:                  # patch as an update
             scale = await store.update_scale(namespace, name, change, request.user,
                                              dry_run=options.dry_run, options=admitted,
@@ -298,7 +303,7 @@ class ResourceHandler:
         result, created = await store.update(namespace, name, change, request.user,
                                              dry_run=options.dry_run, subresource=subresource,
                                              options=admitted, manager=manager,
-                                             force_allow_create=media_type == patch.APPLY_PATCH)
+                                             force_allow_create=media_type == APPLY_PATCH)
         await self._respond(request, spec, media, result, 201 if created else 200, warnings)
 
     def _applier(self, store: Store, subresource: str, kind: BodyKind, body: bytes,
@@ -326,7 +331,7 @@ class ResourceHandler:
 
         def apply(current: Object) -> Object:
             applied = fields.apply(current or None, config, manager, options.force)
-            warnings.extend(_patched_field_check(kind, applied, body, patch.APPLY_PATCH, options.field_validation))
+            warnings.extend(_patched_field_check(kind, applied, body, APPLY_PATCH, options.field_validation))
             return applied
 
         return apply
@@ -450,7 +455,8 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
     problems = [] if mode == "Ignore" else codecs.unknown_field_errors(report.unknown)
     if report.type_errors or (problems and mode == "Strict"):
         detail = report.type_errors[0] if report.type_errors else "strict decoding error: " + ", ".join(problems)
-        if content_type.partition(";")[0].strip().lower() == patch.STRATEGIC_MERGE_PATCH:
+        if content_type.partition(";")[0].strip().lower() == STRATEGIC_MERGE_PATCH:
+            from kernel.apimachinery import patch
             shown = patch.go_repr(patch.decode_json(body))  # kube shows the patch map, %+v
         else:
             shown = msgspec.json.encode(patched).decode()  # ... or the patched object's JSON
@@ -462,6 +468,7 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
 def _patcher(kind: BodyKind, content_type: str, body: bytes, options: WriteOptions,
              warnings: list[str]) -> Callable[[Object], Object]:
     """A JSON, merge or strategic-merge PATCH as ``mutate(current) -> new``."""
+    from kernel.apimachinery import patch  # only PATCH requests need the patch machinery
     patch_meta = fieldvalidation.patch_meta(kind.schema_name, kind.schemas)
 
     def apply(current: Object) -> Object:

@@ -50,9 +50,19 @@ def _decode(path: Path) -> dict | None:
         return None
 
 
+# OpenSSL prints certificate times as "Jan  5 09:34:43 2028 GMT" (English months, always GMT).
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _valid_until(cert: dict) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]),
-                                           datetime.timezone.utc)
+    # As ssl.cert_time_to_seconds reads it, without its time.strptime: that imports _strptime and
+    # calendar, which a server reusing its certificates would keep for nothing.
+    month, day, clock, year, zone = cert["notAfter"].split()
+    if zone != "GMT" or month not in _MONTHS:
+        raise ValueError(f"time data {cert['notAfter']!r} is not an OpenSSL certificate time")
+    hour, minute, second = (int(part) for part in clock.split(":"))
+    return datetime.datetime(int(year), _MONTHS.index(month) + 1, int(day), hour, minute, second,
+                             tzinfo=datetime.timezone.utc)
 
 
 def _key_matches(cert_file: Path, key_file: Path) -> bool:

@@ -11,6 +11,11 @@ own collectors on ``metrics.registry``::
 
 Values that already live in memory (in-flight counts, objects per watch cache) are read by
 collectors at scrape time, so they cost nothing per request.
+
+prometheus_client is imported by the first scrape or the first use of ``registry``, not at
+startup (see :mod:`kernel.server.metricvec` for why): the kernel's own series are recorded in
+plain Python and exported as metric families; the registry is built then, with the collectors
+in the order they were added, so ``/metrics`` reads as if it had existed from the start.
 """
 
 from __future__ import annotations
@@ -18,19 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CollectorRegistry, Counter, Gauge, GCCollector, Histogram, PlatformCollector, ProcessCollector,
-    disable_created_metrics,
-)
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
+from kernel.server.metricvec import CounterVec, GaugeVec, HistogramVec
 
 if TYPE_CHECKING:
-    from kernel.endpoints.request import Request
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
-# kube has no ``*_created`` series; without them /metrics is half the size. (A process-wide
-# switch of prometheus_client: the kernel owns its process.)
-disable_created_metrics()
+    from kernel.endpoints.request import Request
 
 COMPONENT = "apiserver"  # the ``component`` label of the kernel's own requests
 
@@ -95,45 +94,81 @@ class _CallbackGauges:
         self.name, self.documentation, self.label, self.samples = name, documentation, label, samples
 
     def describe(self) -> list[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
         return [GaugeMetricFamily(self.name, self.documentation, labels=[self.label])]
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
         family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
         for value, sample in self.samples():
             family.add_metric([value], sample)
         yield family
 
 
+class _Series:
+    """The kernel's own series as one collector, read at scrape time."""
+
+    def __init__(self, vecs: list[CounterVec | GaugeVec | HistogramVec]) -> None:
+        self.vecs = vecs
+
+    def describe(self) -> list[Metric]:  # the names, so a plugin cannot register them again
+        return [vec.family() for vec in self.vecs]
+
+    def collect(self) -> Iterator[Metric]:
+        for vec in self.vecs:
+            yield vec.family()
+
+
 class Metrics:
     """A server's registry with the kernel's metrics on it."""
 
     def __init__(self) -> None:
-        self.registry = registry = CollectorRegistry()
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-        GCCollector(registry=registry)
-        self.requests = Counter(
+        self._registry: CollectorRegistry | None = None
+        self._pending: list[Any] = []  # collectors added before the registry was built
+        self.requests = CounterVec(
             "apiserver_request", "Counter of apiserver requests broken out for each verb, dry run "
             "value, group, version, resource, scope, component, and HTTP response code.",
-            [*REQUEST_LABELS, "code"], registry=registry)
-        self.request_duration = Histogram(
+            [*REQUEST_LABELS, "code"])
+        self.request_duration = HistogramVec(
             "apiserver_request_duration_seconds", "Response latency distribution in seconds for "
             "each verb, dry run value, group, version, resource, subresource, scope and component.",
-            REQUEST_LABELS, buckets=REQUEST_DURATION_BUCKETS, registry=registry)
-        self.longrunning = Gauge(
+            REQUEST_LABELS, buckets=REQUEST_DURATION_BUCKETS)
+        self.longrunning = GaugeVec(
             "apiserver_longrunning_requests", "Gauge of all active long-running apiserver requests "
             "broken out by verb, group, version, resource, scope and component. Not all requests "
             "are tracked this way.",
-            ("verb", "group", "version", "resource", "subresource", "scope", "component"),
-            registry=registry)
-        self.storage_duration = Histogram(
+            ("verb", "group", "version", "resource", "subresource", "scope", "component"))
+        self.storage_duration = HistogramVec(
             "apiserver_storage_request_duration_seconds", "Storage backend request latency in "
             "seconds for each backend, operation and resource (kube's etcd_request_duration_seconds "
             "for every backend).", ("backend", "operation", "type"),
-            buckets=REQUEST_DURATION_BUCKETS, registry=registry)
-        # Label tuple -> (counter child, histogram child) without prometheus_client's per-call
-        # label validation: the set is bounded by the label cleaning above.
+            buckets=REQUEST_DURATION_BUCKETS)
+        # Label tuple -> (counter series by code, histogram series).
         self._request_children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The prometheus_client registry /metrics serves, built on first use."""
+        registry = self._registry
+        if registry is None:
+            from prometheus_client import (
+                CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector,
+                disable_created_metrics,
+            )
+            # kube has no ``*_created`` series; without them /metrics is half the size. (A
+            # process-wide switch of prometheus_client: the kernel owns its process.)
+            disable_created_metrics()
+            registry = CollectorRegistry()
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
+            registry.register(_Series([self.requests, self.request_duration, self.longrunning,
+                                       self.storage_duration]))
+            for collector in self._pending:
+                registry.register(collector)
+            self._pending.clear()
+            self._registry = registry
+        return registry
 
     def observe_request(self, labels: tuple[str, ...], code: int, seconds: float) -> None:
         children = self._request_children.get(labels)
@@ -150,7 +185,11 @@ class Metrics:
     def add_callback_gauge(self, name: str, documentation: str, label: str,
                            samples: Callable[[], Iterable[tuple[str, float]]]) -> None:
         """Register a gauge read at scrape time: ``samples()`` yields (label value, value)."""
-        self.registry.register(_CallbackGauges(name, documentation, label, samples))
+        gauge = _CallbackGauges(name, documentation, label, samples)
+        if self._registry is None:
+            self._pending.append(gauge)
+        else:
+            self._registry.register(gauge)
 
     def storage_timer(self, backend: str, resource: str) -> Callable[[str], Any]:
         """``observe = timer(operation)`` children of the storage histogram for one resource."""
@@ -167,5 +206,7 @@ class Metrics:
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry in the format the Accept header asks for (Prometheus text by default,
         OpenMetrics when asked)."""
+        registry = self.registry
+        from prometheus_client.exposition import choose_encoder
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(registry), content_type

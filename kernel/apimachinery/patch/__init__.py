@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernel.apimachinery.patchtypes import (
+    APPLY_PATCH, JSON_PATCH, MERGE_PATCH, PATCH_CONTENT_TYPES, STRATEGIC_MERGE_PATCH,
+)
+
 from ._values import MAX_DOCUMENT_DEPTH, MAX_PATCH_DEPTH, go_repr
 from .decode import decode_json
 from .errors import PatchError, bad_request, invalid, unsupported_media_type
@@ -27,12 +31,6 @@ from .strategic import (
     strategic_merge_patch,
 )
 
-JSON_PATCH = "application/json-patch+json"
-MERGE_PATCH = "application/merge-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-#: Server-side apply: not a patch of this module (see kernel.apimachinery.managedfields).
-APPLY_PATCH = "application/apply-patch+yaml"
-PATCH_CONTENT_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
 
 __all__ = [
     "go_repr",

@@ -25,13 +25,15 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
-from prometheus_client import CollectorRegistry, Counter
 
 from kernel.audit.metrics import AuditMetrics
 from kernel.server.options import boolean, non_negative_duration
+
+if TYPE_CHECKING:  # prometheus_client is imported when a backend is built (see kernel.server.metricvec)
+    from prometheus_client import CollectorRegistry, Counter
 
 log = logging.getLogger("kernel.audit")
 
@@ -76,6 +78,7 @@ def error_counter(registry: CollectorRegistry | None) -> Counter:
 
 
 def _new_error_counter(registry: CollectorRegistry | None) -> Counter:
+    from prometheus_client import Counter
     return Counter("apiserver_audit_error", "Counter of audit events that failed to be audited "
                    "properly. Plugin identifies the plugin affected by the error.", ("plugin",),
                    registry=registry)

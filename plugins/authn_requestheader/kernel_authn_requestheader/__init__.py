@@ -12,15 +12,17 @@ sit behind an aggregator (plugins/api_apiregistration) as an aggregated API serv
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kernel import hookimpl
 from kernel.plugins import configured_by
 from kernel.server.options import string_list
 
-from kernel_authn_x509.authenticator import load_bundle
-from kernel_authn_x509.reload import client_ca_reload_hook
+if TYPE_CHECKING:
+    from kernel_authn_requestheader.authenticator import RequestHeaderAuthenticator
 
-from kernel_authn_requestheader.authenticator import RequestHeaderAuthenticator
+# The authenticator and the bundle loader import cryptography (~9 MB of RSS): only with
+# --requestheader-client-ca-file, as authn_x509 does with --client-ca-file.
 
 NAME = "requestheader"
 
@@ -45,6 +47,7 @@ def kernel_add_options(options):
 
 
 def _roots(path: str):
+    from kernel_authn_x509.authenticator import load_bundle
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -77,6 +80,7 @@ def _authenticator(context) -> RequestHeaderAuthenticator | None:
     options = context.options
     if not options.requestheader_client_ca_file:
         return None
+    from kernel_authn_requestheader.authenticator import RequestHeaderAuthenticator
     path = options.requestheader_client_ca_file
     authenticator = RequestHeaderAuthenticator(
         _roots(path), options.requestheader_allowed_names,
@@ -96,6 +100,7 @@ def kernel_post_start_hooks(context):
     authenticator: RequestHeaderAuthenticator | None = context.component("authenticators", NAME)
     if authenticator is None:
         return {}
+    from kernel_authn_x509.reload import client_ca_reload_hook
 
     def set_roots(roots, content: bytes) -> None:
         authenticator.roots, authenticator.content = roots, content

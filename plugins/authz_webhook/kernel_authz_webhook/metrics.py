@@ -5,15 +5,17 @@ registry: every webhook of the chain shares them, labelled by its name; result i
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+if TYPE_CHECKING:  # imported when a webhook is built (see kernel.server.metricvec)
+    from prometheus_client import CollectorRegistry
 
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, WebhookMetrics] = weakref.WeakKeyDictionary()
 
 
 class WebhookMetrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
+        from prometheus_client import Counter, Histogram
         self.evaluations = Counter("apiserver_authorization_webhook_evaluations",
                                    "Round-trips to authorization webhooks.", ("name", "result"),
                                    registry=registry)
