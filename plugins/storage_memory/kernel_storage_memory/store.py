@@ -178,10 +178,11 @@ class MemoryStorage:
         self._revision += 1
         revision = self._revision
         versions = self._versions.get(key)
-        if versions is None:
-            versions = self._versions[key] = []
+        if versions is None:  # a list of exactly one: most keys never get a second version
+            self._versions[key] = [Version(revision, data)]
             insort(self._index, key)
-        versions.append(Version(revision, data))
+        else:
+            versions.append(Version(revision, data))
         if prev is None:
             insort(self._live, key)
         elif data is None:

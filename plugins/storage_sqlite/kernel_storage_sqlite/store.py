@@ -71,8 +71,9 @@ class SqliteStorage(MemoryStorage):
                 continue
             prev = current[-1] if current and current[-1].data is not None else None
             if current is None:
-                current = versions[key] = []
-            current.append(Version(rev, data))
+                versions[key] = [Version(rev, data)]  # exactly one, as the memory store's
+            else:
+                current.append(Version(rev, data))
             changes.append(Change(rev, key, data, prev))
         self._index = sorted(versions)
         self._live = sorted(key for key, kept in versions.items() if kept[-1].data is not None)
