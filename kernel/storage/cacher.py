@@ -227,9 +227,7 @@ class Cacher:
                 continue
             if seen is not event:
                 seen = derived.setdefault(seen.type, seen)
-            try:
-                watcher.send.send_nowait(seen)
-            except trio.WouldBlock:
+            if not watcher.deliver(seen):  # written to its client, or buffered
                 slow.append(watcher)
         for watcher in slow:
             self._watchers.discard(watcher)
