@@ -209,6 +209,9 @@ class ChunkWriter:
         self.h11 = h11_connection
         self.stream = connection.stream
         self.lock = connection.send_lock
+        # h11's per-role states (private, as ChunkedWriter): the connection keeps this dict for
+        # its lifetime; read it directly, as write_now runs once per watcher and event.
+        self._states: dict[Any, Any] = h11_connection._cstate.states
 
     async def __call__(self, data: bytes) -> None:
         if not data or self.h11.our_state is not h11.SEND_BODY:
@@ -223,9 +226,14 @@ class ChunkWriter:
         """Write ``data`` as one chunk without an ``await``: True when it is written (the part
         the socket did not take follows from a task of the connection's own), False when nothing
         was (the stream is busy or the body over: await the writer instead)."""
-        if not data or self.h11.our_state is not h11.SEND_BODY:
+        if self._states[h11.SERVER] is not h11.SEND_BODY or not data:
             return False
-        wrote = tlswrite.write_now(self.stream, _frame(data), self.lock)
+        global _framed
+        last, chunk = _framed
+        if last is not data:  # _frame(data), inlined
+            chunk = b"%x\r\n%b\r\n" % (len(data), data)
+            _framed = (data, chunk)
+        wrote = tlswrite.write_now(self.stream, chunk, self.lock)
         if wrote is tlswrite.Wrote.ALL:
             return True
         if wrote is tlswrite.Wrote.NOTHING:

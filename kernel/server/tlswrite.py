@@ -71,17 +71,31 @@ def write_now(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> Wrote:
     Only a TLS stream with nothing else being sent or owed qualifies (else ``NOTHING``: nothing
     was done). ``QUEUED`` (the socket did not take the whole record) obliges the caller to
     :func:`flush` soon; until then nothing else takes this fast path, and any trio send on the
-    stream sends the rest first, so the bytes stay in order whoever writes next."""
-    if lock.locked() or not isinstance(stream, trio.SSLStream) or not _fast_path_ready(stream):
-        return Wrote.NOTHING
+    stream sends the rest first, so the bytes stay in order whoever writes next.
+
+    The watch cache calls this once per watcher and event: the checks of
+    :func:`_fast_path_ready`, :func:`_encrypt` and :func:`_write` are inlined."""
     try:
-        record = _encrypt(stream, data)
-    except trio.BrokenResourceError:
-        return Wrote.NOTHING  # the stream is marked broken: the caller's send_all raises
-    sent = _write(stream, record)
+        outgoing = stream._outgoing  # type: ignore[attr-defined]
+        if (lock.locked() or stream._state is not _OK  # type: ignore[attr-defined]
+                or outgoing.pending or stream._inner_send_lock.locked()  # type: ignore[attr-defined]
+                or stream._delayed_outgoing is not None  # type: ignore[attr-defined]
+                or not stream._handshook.done):  # type: ignore[attr-defined]
+            return Wrote.NOTHING
+        stream._ssl_object.write(data)  # type: ignore[attr-defined]
+    except AttributeError:  # not a trio.SSLStream (or another trio)
+        return Wrote.NOTHING
+    except ssl.SSLError:
+        stream._state = _BROKEN  # type: ignore[attr-defined]  # the caller's send_all raises
+        return Wrote.NOTHING
+    record = outgoing.read()
+    try:
+        sent = os.write(stream.transport_stream.socket.fileno(), record)  # type: ignore[attr-defined]
+    except OSError:  # full (BlockingIOError), or broken: the flush says which
+        sent = 0
     if sent == len(record):
         return Wrote.ALL
-    stream._outgoing.write(record[sent:])  # it was empty: the rest is all it holds
+    outgoing.write(record[sent:])  # it was empty: the rest is all it holds
     return Wrote.QUEUED
 
 

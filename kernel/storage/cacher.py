@@ -224,11 +224,14 @@ class Cacher:
         for watcher in self._watchers:
             if not event.key.startswith(watcher.prefix) or event.revision <= watcher.revision:
                 continue  # another prefix, or a watch from a revision this cache has not reached
-            seen = filter_event(event, watcher.predicate)
-            if seen is None:
-                continue
-            if seen is not event:
-                seen = derived.setdefault(seen.type, seen)
+            if watcher.predicate is None:
+                seen: WatchEvent | None = event
+            else:
+                seen = filter_event(event, watcher.predicate)
+                if seen is None:
+                    continue
+                if seen is not event:
+                    seen = derived.setdefault(seen.type, seen)
             if not watcher.deliver(seen):  # written to its client, or buffered
                 slow.append(watcher)
         for watcher in slow:
