@@ -41,10 +41,10 @@ import api  # noqa: E402  (bench/api.py: servers, wrk, the raw watch client)
 
 
 async def burst(server: api.Server, context: ssl.SSLContext, watchers: int, writes: int,
-                burst_size: int) -> tuple[list[float], float, float]:
+                burst_size: int) -> tuple[list[float], float, float, float]:
     """Single writes (seconds until every watcher has each), then ``burst_size`` writes back to
-    back (seconds until every watcher has the last of them); and the server's CPU seconds over
-    the writes (opening the streams left out)."""
+    back (seconds until every watcher has the last of them); and the server's and this watch
+    client's CPU seconds over the writes (opening the streams left out)."""
     namespace = f"bench-watch-{watchers}"
     path = server.watch_path.format(namespace=namespace)
     event_path = server.event_path.format(namespace=namespace)
@@ -58,7 +58,7 @@ async def burst(server: api.Server, context: ssl.SSLContext, watchers: int, writ
         writer = await api._open(server.port, context)
         buffer = bytearray()
         await trio.sleep(0.3)
-        cpu = server.cpu_seconds()
+        cpu, client_cpu = server.cpu_seconds(), time.process_time()
 
         async def write(name: str) -> None:
             request = api._request_bytes(server, "POST", event_path,
@@ -92,10 +92,11 @@ async def burst(server: api.Server, context: ssl.SSLContext, watchers: int, writ
         await wait(current)
         burst_s = current.arrivals[-1] - current.t0
         cpu = server.cpu_seconds() - cpu
+        client_cpu = time.process_time() - client_cpu
         nursery.cancel_scope.cancel()
         for stream in [writer, *group.streams]:
             await trio.aclose_forcefully(stream)
-    return singles, burst_s, cpu
+    return singles, burst_s, cpu, client_cpu
 
 
 def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
@@ -153,7 +154,8 @@ def main() -> None:
                 api.run_wrk(server, load_pin, server.get_path, report, args.connections, 2, ["w"])
             rows: dict[str, dict[str, list[float]]] = {
                 name: {key: [] for key in ("get", "single", "burst", "ratio", "burst_ratio",
-                                           "cpu_us", "cpu_ratio", "get_cpu_us")} for name in kernels}
+                                           "cpu_us", "cpu_ratio", "get_cpu_us", "client_us")}
+                for name in kernels}
             floors: dict[str, list[float]] = {"single": [], "burst": []}
             for run in range(args.runs):
                 line = [f"run {run + 1}:"]
@@ -162,8 +164,8 @@ def main() -> None:
                                       args.connections, args.duration, [f"g{run}"])
                     if not get.req_s or get.errors:
                         raise SystemExit(f"{name}: GET {get.req_s:.0f} req/s {get.errors}")
-                    singles, burst_s, cpu = trio.run(burst, server, contexts[name],
-                                                     args.watchers, args.writes, args.burst)
+                    singles, burst_s, cpu, client_cpu = trio.run(
+                        burst, server, contexts[name], args.watchers, args.writes, args.burst)
                     single = args.watchers / statistics.median(singles)
                     burst_rate = args.watchers * args.burst / burst_s
                     row = rows[name]
@@ -175,16 +177,20 @@ def main() -> None:
                     row["burst_ratio"].append(burst_rate / get.req_s)
                     # server CPU per delivery (the sleeps between writes cost nothing)
                     row["cpu_us"].append(cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
+                    # The watch client's own CPU per delivery: above the server's, the wall-clock
+                    # rates measure the client (one Python process decrypting every stream).
+                    row["client_us"].append(
+                        client_cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
                     # The same ratio in server CPU (deliveries per CPU second ÷ GETs per CPU
                     # second): what the shared machine's scheduling does not blur.
                     row["cpu_ratio"].append(get.cpu_us / row["cpu_us"][-1])
                     line.append(f"{name}: GET {get.req_s:.0f} req/s, fan-out {single:.0f}/s "
                                 f"(×{single / get.req_s:.1f} GET), burst {burst_rate:.0f}/s "
                                 f"(×{burst_rate / get.req_s:.1f}), {row['cpu_us'][-1]:.0f} µs "
-                                "CPU/delivery;")
+                                f"CPU/delivery (client {row['client_us'][-1]:.0f} µs);")
                 if floor is not None:
-                    singles, burst_s, _ = trio.run(burst, floor, context, args.watchers,
-                                                   args.writes, args.burst)
+                    singles, burst_s, _, _ = trio.run(burst, floor, context, args.watchers,
+                                                      args.writes, args.burst)
                     floors["single"].append(args.watchers / statistics.median(singles))
                     floors["burst"].append(args.watchers * args.burst / burst_s)
                     line.append(f"raw Hypercorn floor {floors['single'][-1]:.0f}/s, burst "
@@ -200,6 +206,7 @@ def main() -> None:
                       f"{_spread(row['burst'], '{:.0f}')}  ÷ GET = {_spread(row['burst_ratio'])}")
                 print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}"
                       f"  (GET: {_spread(row['get_cpu_us'])})")
+                print(f"  watch client CPU per delivery (µs) {_spread(row['client_us'])}")
                 print(f"  deliveries per CPU s ÷ GETs per CPU s  {_spread(row['cpu_ratio'])}")
                 if floors["single"]:
                     print("  ÷ raw Hypercorn floor, one write  " + _spread(

@@ -120,3 +120,69 @@ async def test_a_closed_stream_is_a_closed_resource(contexts) -> None:
     await server.transport_stream.aclose()
     with pytest.raises((trio.ClosedResourceError, trio.BrokenResourceError)):
         await tlswrite.send_all(server, b"z", trio.Lock())
+
+
+async def test_write_now_writes_without_awaiting_and_declines_a_busy_stream(contexts) -> None:
+    server, client = await _pair(contexts)
+    lock = trio.Lock()
+    await tlswrite.send_all(server, b"head:", lock)  # trio sends the held-back session tickets
+    assert tlswrite.write_now(server, b"now", lock) is tlswrite.Wrote.ALL
+    async with lock:  # another writer holds the connection: nothing is written
+        assert tlswrite.write_now(server, b"never", lock) is tlswrite.Wrote.NOTHING
+    assert await _read_exactly(client, 8) == b"head:now"
+
+
+async def test_write_now_on_a_full_socket_queues_the_rest_in_order(contexts) -> None:
+    # A reader that does not read: write_now fills the socket, the record that does not fit is
+    # queued (and nothing more takes the fast path), then flush and trio's sends follow it.
+    server, client = await _pair(contexts)
+    lock = trio.Lock()
+    await tlswrite.send_all(server, b"head:", lock)
+    chunks: list[bytes] = []
+    wrote = tlswrite.Wrote.ALL
+    while wrote is tlswrite.Wrote.ALL:
+        chunks.append(bytes([len(chunks) % 251]) * 16384)
+        wrote = tlswrite.write_now(server, chunks[-1], lock)
+    assert wrote is tlswrite.Wrote.QUEUED
+    assert not tlswrite._fast_path_ready(server)
+    assert tlswrite.write_now(server, b"later", lock) is tlswrite.Wrote.NOTHING
+    expected = b"head:" + b"".join(chunks) + b"tail"
+    async with trio.open_nursery() as nursery:
+        async def write() -> None:
+            await tlswrite.flush(server, lock)
+            await tlswrite.send_all(server, b"tail", lock)
+        nursery.start_soon(write)
+        received = await _read_exactly(client, len(expected), pause=0.001)
+    assert received == expected
+    assert tlswrite._fast_path_ready(server)
+
+
+async def test_queued_bytes_go_first_when_trio_sends_next(contexts) -> None:
+    # Without a flush, trio's own send (Hypercorn's end of the body) sends the queued rest first.
+    server, client = await _pair(contexts)
+    lock = trio.Lock()
+    await tlswrite.send_all(server, b"head:", lock)
+    chunks: list[bytes] = []
+    while not chunks or wrote is tlswrite.Wrote.ALL:
+        chunks.append(bytes([65 + len(chunks) % 26]) * 16384)
+        wrote = tlswrite.write_now(server, chunks[-1], lock)
+    expected = b"head:" + b"".join(chunks) + b"end"
+    async with trio.open_nursery() as nursery:
+        async def write() -> None:
+            async with lock:
+                await server.send_all(b"end")
+        nursery.start_soon(write)
+        received = await _read_exactly(client, len(expected), pause=0.001)
+    assert received == expected
+
+
+async def test_write_now_to_a_closed_peer_reports_broken_on_the_next_send(contexts) -> None:
+    server, client = await _pair(contexts)
+    lock = trio.Lock()
+    await tlswrite.send_all(server, b"head:", lock)
+    await client.transport_stream.aclose()
+    with pytest.raises(trio.BrokenResourceError):
+        for _ in range(1000):
+            if tlswrite.write_now(server, b"y" * 65536, lock) is not tlswrite.Wrote.ALL:
+                await tlswrite.flush(server, lock)
+            await trio.sleep(0.001)

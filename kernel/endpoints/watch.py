@@ -57,6 +57,27 @@ class _Encoder:
         return msgspec.json.encode({"type": event_type, "object": obj}) + b"\n"
 
 
+def _direct_sink(write: Callable[[bytes], Awaitable[None]],
+                 encoder: _Encoder) -> Callable[[WatchEvent], bool] | None:
+    """What the watch cache calls, while dispatching, with an event for this watcher when it is
+    idle: the event's shared JSON line written to the connection at once (see
+    ``ChunkWriter.write_now``), or False (nothing written: the event is buffered and this
+    watch's task writes it). Only plain JSON lines qualify (a table row is per watcher). The
+    cache never dispatches bookmarks (the watch's task makes them). An event written after the
+    watch's scope was cancelled (timeout, client gone, shutdown) but before the task left the
+    watch is a whole chunk before the body's end, as it would be a moment earlier."""
+    write_now = getattr(write, "write_now", None)
+    if write_now is None or encoder.media.is_table or encoder.media.is_partial_metadata:
+        return None
+
+    def deliver(event: WatchEvent) -> bool:
+        line = event.encoded.get("json")
+        if line is None:
+            line = encoder.line(event.type, event.object, event)
+        return write_now(line)
+    return deliver
+
+
 def _bookmark(spec: ResourceSpec, revision: int, annotations: dict[str, str] | None = None) -> Object:
     meta: dict[str, Any] = {"resourceVersion": str(revision)}
     if annotations:
@@ -113,6 +134,9 @@ async def serve_watch(request: Request, store: Store, namespace: str, query: Lis
                         await write(encoder.line("BOOKMARK", _bookmark(
                             spec, revision, {INITIAL_EVENTS_END: "true"})))
                     ready = getattr(events, "ready", None)  # the watch cache's: events due now
+                    set_direct = getattr(events, "set_direct", None)  # the watch cache's too
+                    if set_direct is not None:
+                        set_direct(_direct_sink(write, encoder))
                     async for event in events:
                         # One write for this event and every other one already waiting.
                         batch = [event, *ready(BATCH - 1)] if ready is not None else [event]

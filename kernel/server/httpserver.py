@@ -184,6 +184,70 @@ class _ConnectionApp:
         await self.app(scope, receive, send, sync_spawn, call_soon)
 
 
+def _frame(data: bytes) -> bytes:
+    """``data`` as one HTTP/1.1 chunk. The last framing is kept: a watch event goes to every
+    watcher in a row, all with the same bytes object."""
+    global _framed
+    last, chunk = _framed
+    if last is not data:
+        chunk = b"%x\r\n%b\r\n" % (len(data), data)
+        _framed = (data, chunk)
+    return chunk
+
+
+_framed: tuple[bytes, bytes] = (b"", b"")
+
+
+class ChunkWriter:
+    """Writes a started chunked HTTP/1.1 body's chunks straight to the connection's TLS stream
+    (see :meth:`PeerCertTCPServer.body_writer`). Awaiting it writes one chunk as Hypercorn's
+    protocol would (under the send lock, shielded); :meth:`write_now` writes one without
+    awaiting, for the watch cache's dispatch, or declines."""
+
+    def __init__(self, connection: PeerCertTCPServer, h11_connection: h11.Connection) -> None:
+        self.connection = connection
+        self.h11 = h11_connection
+        self.stream = connection.stream
+        self.lock = connection.send_lock
+        # h11's per-role states (private, as ChunkedWriter): the connection keeps this dict for
+        # its lifetime; read it directly, as write_now runs once per watcher and event.
+        self._states: dict[Any, Any] = h11_connection._cstate.states
+
+    async def __call__(self, data: bytes) -> None:
+        if not data or self.h11.our_state is not h11.SEND_BODY:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            await tlswrite.send_all(self.stream, _frame(data), self.lock)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.connection.connection_broken()
+
+    def write_now(self, data: bytes) -> bool:
+        """Write ``data`` as one chunk without an ``await``: True when it is written (the part
+        the socket did not take follows from a task of the connection's own), False when nothing
+        was (the stream is busy or the body over: await the writer instead)."""
+        if self._states[h11.SERVER] is not h11.SEND_BODY or not data:
+            return False
+        global _framed
+        last, chunk = _framed
+        if last is not data:  # _frame(data), inlined
+            chunk = b"%x\r\n%b\r\n" % (len(data), data)
+            _framed = (data, chunk)
+        wrote = tlswrite.write_now(self.stream, chunk, self.lock)
+        if wrote is tlswrite.Wrote.ALL:
+            return True
+        if wrote is tlswrite.Wrote.NOTHING:
+            return False
+        self.connection.spawn(self._flush)
+        return True
+
+    async def _flush(self) -> None:
+        try:
+            await tlswrite.flush(self.stream, self.lock)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.connection.connection_broken()
+
+
 class PeerCertTCPServer(TCPServer):
     """One connection: Hypercorn's TCPServer plus the client certificate, graceful GOAWAY,
     header timeouts and a drain that answers every request it read (module docstring)."""
@@ -287,9 +351,9 @@ class PeerCertTCPServer(TCPServer):
         with trio.CancelScope(shield=True):
             await self._initiate_server_close()
 
-    def body_writer(self) -> Callable[[bytes], Awaitable[None]] | None:
-        """HTTP/1.1, for the response being sent (started, chunked): a function that writes one
-        chunk of its body straight to the TLS stream, or None (then the app uses ASGI sends).
+    def body_writer(self) -> ChunkWriter | None:
+        """HTTP/1.1, for the response being sent (started, chunked): a :class:`ChunkWriter` of
+        its body straight to the TLS stream, or None (then the app uses ASGI sends).
 
         A watch writes every event to every watcher: through ASGI that is Hypercorn's stream
         state machine, h11's framing and four awaits per line (most of a delivery's time). h11
@@ -303,18 +367,16 @@ class PeerCertTCPServer(TCPServer):
         if (h11_connection.our_state is not h11.SEND_BODY
                 or not isinstance(getattr(h11_connection, "_writer", None), ChunkedWriter)):
             return None  # not started, a Content-Length body or an HTTP/1.0 client
-        send_lock, stream = self.send_lock, self.stream
+        return ChunkWriter(self, h11_connection)
 
-        async def write_chunk(data: bytes) -> None:
-            if not data or h11_connection.our_state is not h11.SEND_BODY:
-                await trio.lowlevel.checkpoint()
-                return
-            try:  # as Hypercorn's protocol_send: under the send lock, shielded
-                await tlswrite.send_all(stream, b"%x\r\n%b\r\n" % (len(data), data), send_lock)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                async with send_lock:
-                    await self.protocol.handle(Closed())
-        return write_chunk
+    def spawn(self, task: Callable[[], Awaitable[None]]) -> None:
+        """Run ``task`` in the connection's task group (it ends with the connection)."""
+        self._task_group.spawn(task)
+
+    async def connection_broken(self) -> None:
+        """A write found the client gone: end the connection as Hypercorn's own send would."""
+        async with self.send_lock:
+            await self.protocol.handle(Closed())
 
     def request_body_unread(self) -> bool:
         """HTTP/1.1: the request's body has not all arrived (the response comes first, e.g. a

@@ -2,9 +2,11 @@
 
 A watch writes each event to every watcher. ``SSLStream.send_all`` yields to the scheduler
 twice per write (its lock and its socket send are both checkpoints) and enters three context
-managers; across 1000 watchers that was most of a delivery. :func:`send_all` encrypts with the
-stream's own ``SSLObject`` and hands the record to the socket with one ``os.write``; only a
-socket that does not take it all (a slow reader) waits, in trio's ``send_all`` of the rest.
+managers; across 1000 watchers that was most of a delivery. :func:`write_now` encrypts with the
+stream's own ``SSLObject`` and hands the record to the socket with one ``os.write``, without an
+``await`` (so the watch cache can call it while dispatching); :func:`send_all` is the same as an
+awaitable write, where a socket that does not take it all (a slow reader) waits, in trio's
+``send_all`` of the rest.
 
 It relies on ``trio.SSLStream``'s private state (checked on each call: with anything unexpected
 it falls back to ``SSLStream.send_all``); tests/test_tlswrite.py checks the fast path is taken.
@@ -12,6 +14,7 @@ it falls back to ``SSLStream.send_all``); tests/test_tlswrite.py checks the fast
 
 from __future__ import annotations
 
+import enum
 import os
 import ssl
 
@@ -20,8 +23,19 @@ import trio
 try:
     from trio._ssl import _State
     _OK: object = _State.OK
+    _BROKEN: object = _State.BROKEN
 except ImportError:  # another trio: always the public path
-    _OK = object()
+    _OK = _BROKEN = object()
+
+
+class Wrote(enum.Enum):
+    """What :func:`write_now` did."""
+
+    ALL = "all"  # every byte is on the socket
+    # Encrypted, but the socket took only part of the record: the rest waits in the stream's
+    # outgoing buffer, which the next send on the stream (trio's or :func:`flush`) sends first.
+    QUEUED = "queued"
+    NOTHING = "nothing"  # the stream is busy or not plain TLS: use send_all
 
 
 def _fast_path_ready(stream: trio.SSLStream[trio.SocketStream]) -> bool:
@@ -32,6 +46,72 @@ def _fast_path_ready(stream: trio.SSLStream[trio.SocketStream]) -> bool:
                 and stream._outgoing.pending == 0)
     except AttributeError:
         return False
+
+
+def _encrypt(stream: trio.SSLStream[trio.SocketStream], data: bytes) -> bytes:
+    try:
+        stream._ssl_object.write(data)
+    except ssl.SSLError as exc:
+        stream._state = _BROKEN  # as trio's own send would leave it
+        raise trio.BrokenResourceError from exc
+    return stream._outgoing.read()
+
+
+def _write(stream: trio.SSLStream[trio.SocketStream], record: bytes) -> int:
+    try:
+        return os.write(stream.transport_stream.socket.fileno(), record)
+    except OSError:  # full (BlockingIOError), or broken: trio's send of the rest says which
+        return 0
+
+
+def write_now(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> Wrote:
+    """Write ``data`` to ``stream`` at once, as the connection's writer holding ``lock`` would,
+    without an ``await``; never raises for a broken connection (the next send does).
+
+    Only a TLS stream with nothing else being sent or owed qualifies (else ``NOTHING``: nothing
+    was done). ``QUEUED`` (the socket did not take the whole record) obliges the caller to
+    :func:`flush` soon; until then nothing else takes this fast path, and any trio send on the
+    stream sends the rest first, so the bytes stay in order whoever writes next.
+
+    The watch cache calls this once per watcher and event: the checks of
+    :func:`_fast_path_ready`, :func:`_encrypt` and :func:`_write` are inlined."""
+    try:
+        outgoing = stream._outgoing  # type: ignore[attr-defined]
+        if (lock.locked() or stream._state is not _OK  # type: ignore[attr-defined]
+                or outgoing.pending or stream._inner_send_lock.locked()  # type: ignore[attr-defined]
+                or stream._delayed_outgoing is not None  # type: ignore[attr-defined]
+                or not stream._handshook.done):  # type: ignore[attr-defined]
+            return Wrote.NOTHING
+        stream._ssl_object.write(data)  # type: ignore[attr-defined]
+    except AttributeError:  # not a trio.SSLStream (or another trio)
+        return Wrote.NOTHING
+    except ssl.SSLError:
+        stream._state = _BROKEN  # type: ignore[attr-defined]  # the caller's send_all raises
+        return Wrote.NOTHING
+    record = outgoing.read()
+    try:
+        sent = os.write(stream.transport_stream.socket.fileno(), record)  # type: ignore[attr-defined]
+    except OSError:  # full (BlockingIOError), or broken: the flush says which
+        sent = 0
+    if sent == len(record):
+        return Wrote.ALL
+    outgoing.write(record[sent:])  # it was empty: the rest is all it holds
+    return Wrote.QUEUED
+
+
+async def flush(stream: trio.SSLStream[trio.SocketStream], lock: trio.Lock) -> None:
+    """Send what :func:`write_now` left queued on ``stream`` (if a trio send has not already),
+    under ``lock`` and the stream's own send lock, never cancelled halfway."""
+    async with lock:
+        with trio.CancelScope(shield=True):
+            async with stream._inner_send_lock:
+                rest = stream._outgoing.read()
+                if rest:
+                    try:
+                        await stream.transport_stream.send_all(rest)
+                    except BaseException:
+                        stream._state = _BROKEN
+                        raise
 
 
 async def send_all(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> None:
@@ -47,16 +127,8 @@ async def send_all(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> Non
                 await stream.send_all(data)
         return
     # No await until the record is written or the locks are held.
-    try:
-        stream._ssl_object.write(data)
-    except ssl.SSLError as exc:
-        raise trio.BrokenResourceError from exc
-    record = stream._outgoing.read()
-    transport = stream.transport_stream
-    try:
-        sent = os.write(transport.socket.fileno(), record)
-    except OSError:  # full (BlockingIOError), or broken: trio's send_all says which
-        sent = 0
+    record = _encrypt(stream, data)
+    sent = _write(stream, record)
     if sent == len(record):
         return
     inner = stream._inner_send_lock  # a sender on the receive side queues behind the rest
@@ -64,7 +136,7 @@ async def send_all(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> Non
     inner.acquire_nowait()
     try:
         with trio.CancelScope(shield=True):
-            await transport.send_all(memoryview(record)[sent:])
+            await stream.transport_stream.send_all(memoryview(record)[sent:])
     finally:
         inner.release()
         lock.release()

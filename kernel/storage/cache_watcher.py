@@ -4,12 +4,20 @@ The cache pushes events into a bounded channel without ever waiting; a watcher w
 full is dropped (its iterator ends with WatchTooSlowError once the buffered events are read), so
 one slow client never delays the others. Events of the window older than the watcher's start are
 replayed first, from a snapshot taken at registration, so nothing is missed or repeated.
+
+A consumer may also give a synchronous sink (:meth:`CacheWatcher.set_direct`: the HTTP layer
+writing the event to the client's socket). While the consumer is idle (waiting for the next
+event with nothing buffered or replayed), the cache hands events to the sink instead of the
+channel, so a caught-up watcher costs no task wake-up; whenever the sink declines, the event
+takes the channel as before, and the consumer is not idle again until it has written it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -19,6 +27,8 @@ from kernel.storage.errors import (
     ResourceExpiredError, StorageError, TooLargeResourceVersionError,
 )
 from kernel.storage.interface import Predicate, Storage, WatchEvent, bookmark, filter_event
+
+log = logging.getLogger("kernel.storage")
 
 
 class WatchCache(Protocol):
@@ -57,8 +67,27 @@ class CacheWatcher:
         self._finished = False
         self._exited = False
         self._next_bookmark = 0.0
+        self._direct: Callable[[WatchEvent], bool] | None = None
+        self._parked = False  # the consumer waits in receive() with nothing buffered or replayed
 
     # -- called by the cache (synchronously, while dispatching) ------------------------------
+
+    def deliver(self, event: WatchEvent) -> bool:
+        """Hand ``event`` over without waiting: to the direct sink if the consumer is idle and
+        the sink takes it, else into the buffer; False when the buffer is full."""
+        if self._parked and self._direct is not None:
+            try:
+                if self._direct(event):
+                    return True
+            except Exception:  # a sink's bug must not stop the cache: this watch stops using it
+                log.exception("watch of %s: the direct sink failed; buffering instead", self.prefix)
+                self._direct = None
+        try:
+            self.send.send_nowait(event)
+        except trio.WouldBlock:
+            return False
+        self._parked = False  # a waiting consumer now holds it: later events queue behind it
+        return True
 
     def finish(self, error: StorageError | None) -> None:
         """Stop receiving events; the iterator ends (raising ``error``) after the buffered ones."""
@@ -98,6 +127,12 @@ class CacheWatcher:
         self.send.close()
         self._receive.close()
 
+    def set_direct(self, sink: Callable[[WatchEvent], bool] | None) -> None:
+        """Events that find the consumer idle go to ``sink`` (synchronously, from the cache's
+        dispatch: it must not raise) unless it returns False. The consumer sets it when every
+        event it was given so far is written, as events given to ``sink`` follow those."""
+        self._direct = sink
+
     def __aiter__(self) -> CacheWatcher:
         return self
 
@@ -113,7 +148,7 @@ class CacheWatcher:
         # receive() is the checkpoint from here on.
         try:
             if not self.bookmarks:
-                return await self._receive.receive()
+                return await self._wait()
             while True:
                 now = trio.current_time()
                 if now >= self._next_bookmark:
@@ -123,11 +158,19 @@ class CacheWatcher:
                     # Nothing buffered: every event up to the cache's revision was delivered.
                     return bookmark(max(self.cacher.revision, self.revision))
                 with trio.move_on_at(self._next_bookmark):
-                    return await self._receive.receive()
+                    return await self._wait()
         except (trio.EndOfChannel, trio.ClosedResourceError):
             if self._error is not None:
                 raise self._error from None
             raise StopAsyncIteration from None
+
+    async def _wait(self) -> WatchEvent:
+        """The next buffered event; idle (the direct sink's turn) while there is none."""
+        self._parked = self._receive.statistics().current_buffer_used == 0
+        try:
+            return await self._receive.receive()
+        finally:
+            self._parked = False
 
     def ready(self, limit: int) -> list[WatchEvent]:
         """Up to ``limit`` more events that are due without waiting (replayed, then buffered), so

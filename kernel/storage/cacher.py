@@ -11,7 +11,9 @@ read waits for a revision the cache has not reached) and applies each event, syn
 - a bounded window of recent events (kept as JSON), so watches can start at a recent past revision;
 - every registered watcher: each event is pushed to each interested watcher without waiting
   (see :mod:`kernel.storage.cache_watcher`); watchers that see an event the same way get the
-  same WatchEvent instance, so its ``encoded`` slot lets the HTTP layer serialize it once.
+  same WatchEvent instance, so its ``encoded`` slot lets the HTTP layer serialize it once. A
+  watcher that is idle and has a direct sink (an HTTP/1.1 watch) gets the event written to its
+  client right here, without waking its task.
 
 Reads: a list at revision None is a consistent read: the cache first catches up with the
 backend's current revision (falling back to the backend after ``fresh_timeout``); revision 0 is
@@ -222,14 +224,15 @@ class Cacher:
         for watcher in self._watchers:
             if not event.key.startswith(watcher.prefix) or event.revision <= watcher.revision:
                 continue  # another prefix, or a watch from a revision this cache has not reached
-            seen = filter_event(event, watcher.predicate)
-            if seen is None:
-                continue
-            if seen is not event:
-                seen = derived.setdefault(seen.type, seen)
-            try:
-                watcher.send.send_nowait(seen)
-            except trio.WouldBlock:
+            if watcher.predicate is None:
+                seen: WatchEvent | None = event
+            else:
+                seen = filter_event(event, watcher.predicate)
+                if seen is None:
+                    continue
+                if seen is not event:
+                    seen = derived.setdefault(seen.type, seen)
+            if not watcher.deliver(seen):  # written to its client, or buffered
                 slow.append(watcher)
         for watcher in slow:
             self._watchers.discard(watcher)

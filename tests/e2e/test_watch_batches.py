@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from rest_helpers import CM, HANG_GUARD, events, open_watch
 
+from kernel.server import tlswrite
+
 
 async def test_a_watch_from_the_past_gets_every_event_whole_and_ends_cleanly(api):
     # 150 events replayed from the window: written in batches of up to 64 lines.
@@ -36,3 +38,36 @@ async def test_initial_objects_and_live_events_over_http2_too(api):
             rest = await stream.rest()
     assert events(initial) == [("ADDED", f"i{i:02d}") for i in range(70)]
     assert events([live]) == [("ADDED", "live")] and rest == []
+
+
+async def test_a_watcher_that_stops_reading_gets_every_live_event_whole_and_in_order(api, monkeypatch):
+    # Live events go straight from the watch cache to an idle watcher's socket
+    # (ChunkWriter.write_now); once the client stops reading, the socket fills, the rest of a
+    # record is queued on the TLS stream and flushed by the connection, and later events are
+    # buffered for the watch's task: what the client finally reads is every event, in order.
+    results: list[tlswrite.Wrote] = []
+    write_now = tlswrite.write_now
+
+    def counting(stream, data, lock):
+        results.append(write_now(stream, data, lock))
+        return results[-1]
+    monkeypatch.setattr(tlswrite, "write_now", counting)
+    await api.namespace("wb3")
+    path = CM.format(ns="wb3")
+    start = await api.rv(path)
+    size = 600_000
+    async with open_watch(api.client, path, {"resourceVersion": str(start),
+                                             "timeoutSeconds": "8"}) as stream:
+        assert stream.response.http_version == "HTTP/1.1"
+        await api.configmap("wb3", "small", {"v": "s"})
+        assert events([await stream.next()]) == [("ADDED", "small")]
+        for i in range(36):  # ~21 MB: more than loopback's socket buffers hold
+            await api.configmap("wb3", f"big{i:02d}", {"v": chr(97 + i % 26) * size})
+        seen = await stream.take(36)
+        await api.configmap("wb3", "after", {"v": "s"})  # caught up: straight to the socket again
+        seen.append(await stream.next())
+    assert events(seen) == [("ADDED", f"big{i:02d}") for i in range(36)] + [("ADDED", "after")]
+    assert [e["object"]["data"]["v"] for e in seen[:-1]] == [chr(97 + i % 26) * size
+                                                             for i in range(36)]
+    assert results[0] is tlswrite.Wrote.ALL and results[-1] is tlswrite.Wrote.ALL
+    assert tlswrite.Wrote.QUEUED in results

@@ -13,7 +13,7 @@ import trio.testing
 
 from kernel.storage.cacher import Cacher, open_cacher
 from kernel.storage.errors import ResourceExpiredError, WatchTooSlowError
-from kernel.storage.interface import ListResult, Object
+from kernel.storage.interface import ListResult, Object, WatchEvent
 from kernel.storage.testing import PREFIX, is_blue, key, names, relabel, rv, take, widget
 
 from kernel_storage_memory import MemoryStorage
@@ -255,3 +255,71 @@ async def test_watch_from_now_on_a_lagging_cache_sees_only_later_events() -> Non
                 got += await take(events, 1)
         assert [e.object["metadata"]["name"] for e in got] == ["after"]
     await backend.close()
+
+
+async def test_an_idle_watcher_takes_events_through_its_direct_sink_in_order(cacher: Cacher) -> None:
+    # The HTTP layer's sink writes an event to the client while dispatching, but only while
+    # the consumer waits with nothing in hand: what it declines, and everything after it until
+    # the consumer has caught up, goes through the buffer, so the client sees revision order.
+    await cacher.create(key("seed"), widget("seed"))
+    start = await cacher.current_revision()
+    delivered: list[tuple[str, int]] = []  # (how, revision) in the order the client gets them
+    accept = True
+    writing = trio.Event()  # the consumer's slow write of a buffered event, released by the test
+
+    def sink(event: WatchEvent) -> bool:
+        if accept:
+            delivered.append(("direct", event.revision))
+        return accept
+
+    async with cacher.watch(PREFIX, revision=start) as events:
+        events.set_direct(sink)
+        async with trio.open_nursery() as nursery:
+            async def consume() -> None:
+                async for event in events:
+                    await writing.wait()
+                    delivered.append(("buffered", event.revision))
+            nursery.start_soon(consume)
+            await trio.testing.wait_all_tasks_blocked()
+            await cacher.create(key("a"), widget("a"))  # idle: the sink takes it
+            await trio.testing.wait_all_tasks_blocked()  # (the cache has dispatched it)
+            accept = False
+            await cacher.create(key("b"), widget("b"))  # declined: buffered
+            await trio.testing.wait_all_tasks_blocked()
+            accept = True
+            await cacher.create(key("c"), widget("c"))  # the consumer holds b: buffered too
+            await trio.testing.wait_all_tasks_blocked()
+            writing.set()
+            await trio.testing.wait_all_tasks_blocked()  # b and c written, the consumer waits
+            await cacher.create(key("d"), widget("d"))  # idle again: the sink
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert delivered == [("direct", start + 1), ("buffered", start + 2),
+                         ("buffered", start + 3), ("direct", start + 4)]
+
+
+async def test_a_failing_direct_sink_falls_back_to_the_buffer(cacher: Cacher) -> None:
+    await cacher.create(key("seed"), widget("seed"))
+    start = await cacher.current_revision()
+    calls = 0
+
+    def sink(event: WatchEvent) -> bool:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("a bug in the sink")
+
+    async with cacher.watch(PREFIX, revision=start) as events:
+        events.set_direct(sink)
+        async with trio.open_nursery() as nursery:
+            got: list[int] = []
+
+            async def consume() -> None:
+                async for event in events:
+                    got.append(event.revision)
+            nursery.start_soon(consume)
+            for name in ("a", "b"):
+                await trio.testing.wait_all_tasks_blocked()
+                await cacher.create(key(name), widget(name))
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+    assert got == [start + 1, start + 2] and calls == 1  # the cache went on; the sink was dropped
