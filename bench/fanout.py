@@ -5,7 +5,8 @@ run on the same server. One ``kernel serve --plugins=api_core,storage_memory`` (
 core with taskset; wrk and the watch client on the other) serves, in each of ``--runs`` rounds:
 
 - GET of one configmap with wrk (the same driver and settings as ``bench/api.py``);
-- N HTTP/1.1 watch streams over TLS (``bench/api.py``'s raw trio client), then ``--writes``
+- N HTTP/1.1 watch streams over TLS (``bench/watch_client.py``: one process reading every stream
+  with epoll, so the client keeps up with the server), then ``--writes``
   single writes: deliveries/s = N ÷ (write sent → the last watcher has the event), median of
   the writes; then ``--burst`` writes sent back to back: N × burst ÷ (first write sent → every
   watcher has the last one), which shows what batching pending events per watcher gives.
@@ -25,10 +26,12 @@ printed per round, then the median and spread (min-max) over the rounds.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,25 +43,48 @@ sys.path.insert(0, str(Path(__file__).parent))
 import api  # noqa: E402  (bench/api.py: servers, wrk, the raw watch client)
 
 
-async def burst(server: api.Server, context: ssl.SSLContext, watchers: int, writes: int,
+CLIENT = str(Path(__file__).with_name("watch_client.py"))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> str:
+    while b"\n" not in buffer:
+        data = await stream.receive_some(4096)
+        if not data:
+            raise SystemExit(f"the watch client exited:{bytes(buffer).decode()!r}")
+        buffer += data
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    return line.decode()
+
+
+async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
                 burst_size: int) -> tuple[list[float], float, float, float]:
     """Single writes (seconds until every watcher has each), then ``burst_size`` writes back to
-    back (seconds until every watcher has the last of them); and the server's and this watch
-    client's CPU seconds over the writes (opening the streams left out)."""
+    back (seconds until every watcher has the last of them); and the server's and the watch
+    client's CPU seconds over the writes (opening the streams left out). The watchers are
+    ``watch_client.py`` (one process, epoll), on the load generators' core like this one."""
     namespace = f"bench-watch-{watchers}"
     path = server.watch_path.format(namespace=namespace)
     event_path = server.event_path.format(namespace=namespace)
-    group = api.Watchers()
+    config = {"port": server.port, "ca_file": ca_file, "count": watchers,
+              "request": api._request_bytes(server, "GET", path).decode("latin-1")}
+    client = await trio.lowlevel.open_process([sys.executable, CLIENT, json.dumps(config)],
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    lines = bytearray()
     singles: list[float] = []
-    async with trio.open_nursery() as nursery:
-        limiter = trio.CapacityLimiter(64)
-        async with trio.open_nursery() as opening:
-            for _ in range(watchers):
-                opening.start_soon(group.open_one, server, context, path, limiter, nursery)
-        writer = await api._open(server.port, context)
+    try:
+        with trio.fail_after(120):
+            if await _line(client.stdout, lines) != "ready":
+                raise SystemExit("the watch client did not start")
+        writer = await api._open(server.port, ssl.create_default_context(cafile=ca_file))
         buffer = bytearray()
         await trio.sleep(0.3)
-        cpu, client_cpu = server.cpu_seconds(), time.process_time()
+        cpu, client_cpu = server.cpu_seconds(), _cpu_seconds(client.pid)
 
         async def write(name: str) -> None:
             request = api._request_bytes(server, "POST", event_path,
@@ -68,34 +94,28 @@ async def burst(server: api.Server, context: ssl.SSLContext, watchers: int, writ
             if code != 201:
                 raise SystemExit(f"{server.name}: POST {event_path} → {code}: {body[:300]!r}")
 
-        async def wait(current: api.Round) -> None:
-            with trio.move_on_after(60):
-                await current.done.wait()
-            if not current.done.is_set():
-                raise SystemExit(f"{server.name}: only {len(current.arrivals)} of {watchers} "
-                                 "watchers saw the event within 60 s")
+        async def round_(names: list[str]) -> float:
+            """Seconds from the first write sent until every watcher has the last one."""
+            await client.stdin.send_all(f'round "name":"{names[-1]}"\n'.encode())
+            t0 = time.perf_counter()
+            for name in names:
+                await write(name)
+            with trio.move_on_after(60) as waited:
+                done = await _line(client.stdout, lines)
+            if waited.cancelled_caught:
+                raise SystemExit(f"{server.name}: not every watcher saw the event within 60 s")
+            return float(done.split()[2]) - t0
 
         for i in range(writes):
-            name = f"fan-{i:04d}-{os.urandom(4).hex()}"
-            current = group.round = api.Round(f'"name":"{name}"'.encode(), watchers)
-            current.t0 = time.perf_counter()
-            await write(name)
-            await wait(current)
-            singles.append(current.arrivals[-1] - current.t0)
+            singles.append(await round_([f"fan-{i:04d}-{os.urandom(4).hex()}"]))
             await trio.sleep(0.1)
-        # A burst: the watchers look for the last write's name only.
-        names = [f"burst-{i:04d}-{os.urandom(4).hex()}" for i in range(burst_size)]
-        current = group.round = api.Round(f'"name":"{names[-1]}"'.encode(), watchers)
-        current.t0 = time.perf_counter()
-        for name in names:
-            await write(name)
-        await wait(current)
-        burst_s = current.arrivals[-1] - current.t0
+        burst_s = await round_([f"burst-{i:04d}-{os.urandom(4).hex()}" for i in range(burst_size)])
         cpu = server.cpu_seconds() - cpu
-        client_cpu = time.process_time() - client_cpu
-        nursery.cancel_scope.cancel()
-        for stream in [writer, *group.streams]:
-            await trio.aclose_forcefully(stream)
+        client_cpu = _cpu_seconds(client.pid) - client_cpu
+        await trio.aclose_forcefully(writer)
+    finally:
+        client.kill()
+        await client.wait()
     return singles, burst_s, cpu, client_cpu
 
 
@@ -131,6 +151,7 @@ def main() -> None:
                                   f"bench-watch-{args.watchers}"])
             kernels = {"after" if args.before else "kernel": kernel}
             contexts = {"after" if args.before else "kernel": context}
+            ca_files = {"after" if args.before else "kernel": ca_file}
             if args.before:
                 (work / "before").mkdir()
                 before, before_ca = api.start_kernel(
@@ -139,6 +160,7 @@ def main() -> None:
                 before.name = "before"
                 servers.append(before)
                 contexts["before"] = ssl.create_default_context(cafile=before_ca)
+                ca_files["before"] = before_ca
                 api.prefill_kernel(before, contexts["before"], [
                     api.NAMESPACE, api.CREATE_NAMESPACE, f"bench-watch-{args.watchers}"])
                 kernels["before"] = before
@@ -165,7 +187,7 @@ def main() -> None:
                     if not get.req_s or get.errors:
                         raise SystemExit(f"{name}: GET {get.req_s:.0f} req/s {get.errors}")
                     singles, burst_s, cpu, client_cpu = trio.run(
-                        burst, server, contexts[name], args.watchers, args.writes, args.burst)
+                        burst, server, ca_files[name], args.watchers, args.writes, args.burst)
                     single = args.watchers / statistics.median(singles)
                     burst_rate = args.watchers * args.burst / burst_s
                     row = rows[name]
@@ -177,8 +199,8 @@ def main() -> None:
                     row["burst_ratio"].append(burst_rate / get.req_s)
                     # server CPU per delivery (the sleeps between writes cost nothing)
                     row["cpu_us"].append(cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
-                    # The watch client's own CPU per delivery: above the server's, the wall-clock
-                    # rates measure the client (one Python process decrypting every stream).
+                    # The watch client's own CPU per delivery: were it above the server's, the
+                    # wall-clock rates would measure the client, not the server.
                     row["client_us"].append(
                         client_cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
                     # The same ratio in server CPU (deliveries per CPU second ÷ GETs per CPU
@@ -189,7 +211,7 @@ def main() -> None:
                                 f"(×{burst_rate / get.req_s:.1f}), {row['cpu_us'][-1]:.0f} µs "
                                 f"CPU/delivery (client {row['client_us'][-1]:.0f} µs);")
                 if floor is not None:
-                    singles, burst_s, _, _ = trio.run(burst, floor, context, args.watchers,
+                    singles, burst_s, _, _ = trio.run(burst, floor, ca_file, args.watchers,
                                                       args.writes, args.burst)
                     floors["single"].append(args.watchers / statistics.median(singles))
                     floors["burst"].append(args.watchers * args.burst / burst_s)
