@@ -247,6 +247,31 @@ def run_wrk(server: Server, pin: list[str], path: str, script: Path, connections
                 ", ".join(errors))
 
 
+def interleaved_loads(servers: list[Server], pin: list[str], work: Path, connections: int,
+                      rounds: int, duration: int, warmup: int = 1) -> dict[str, dict[str, list[Load]]]:
+    """GET of one configmap, LIST of all, CREATE with wrk on each server: per test a warm-up run
+    each, then ``rounds`` runs of every server in turn (drift affects them alike); every run is
+    kept, by test and server name."""
+    report, create = work / "report.lua", work / "create.lua"
+    report.write_text(WRK_REPORT)
+    create.write_text(WRK_CREATE + WRK_REPORT)
+    every: dict[str, dict[str, list[Load]]] = {}
+    for index, (test, path_of, script) in enumerate((
+            ("GET configmap", lambda s: s.get_path, report),
+            (f"LIST {LIST_SIZE} configmaps", lambda s: s.list_path, report),
+            ("CREATE configmap", lambda s: s.create_path, create))):
+        runs: dict[str, list[Load]] = {server.name: [] for server in servers}
+        for server in servers:
+            run_wrk(server, pin, path_of(server), script, connections, warmup,
+                    [f"{server.name[0]}{index}w"])
+        for i in range(rounds):
+            for server in servers:
+                runs[server.name].append(run_wrk(server, pin, path_of(server), script, connections,
+                                                 duration, [f"{server.name[0]}{index}m{i}"]))
+        every[test] = runs
+    return every
+
+
 # -- watch fan-out (trio, raw TLS) ----------------------------------------------------------
 
 async def _open(port: int, context: ssl.SSLContext) -> trio.SSLStream[trio.SocketStream]:
@@ -455,9 +480,6 @@ def main() -> None:
             baseline = start_baseline(work, server_pin, env, get_body, list_body)
             servers.append(baseline)
 
-            report, create = work / "report.lua", work / "create.lua"
-            report.write_text(WRK_REPORT)
-            create.write_text(WRK_CREATE + WRK_REPORT)
             print(f"kernel serve --plugins=api_core,storage_memory vs raw Hypercorn-trio ASGI, "
                   f"both over TLS (HTTP/1.1); {pinning}")
             print(f"GET/LIST/CREATE: wrk -t1 -c{args.connections}, {rounds} x {duration} s per "
@@ -469,21 +491,9 @@ def main() -> None:
             print(f"load average before the run: {os.getloadavg()[0]:.2f} (other processes "
                   "on these cores make every figure noisier)")
 
-            loads: dict[str, dict[str, Load]] = {}
-            for test, path_of, script in (
-                    ("GET configmap", lambda s: s.get_path, report),
-                    (f"LIST {LIST_SIZE} configmaps", lambda s: s.list_path, report),
-                    ("CREATE configmap", lambda s: s.create_path, create)):
-                runs: dict[str, list[Load]] = {"kernel": [], "baseline": []}
-                for server in (kernel, baseline):
-                    run_wrk(server, load_pin, path_of(server), script, args.connections, warmup,
-                            [f"{server.name[0]}{len(loads)}w"])
-                for i in range(rounds):  # interleaved, so drift affects both alike
-                    for server in (kernel, baseline):
-                        runs[server.name].append(run_wrk(
-                            server, load_pin, path_of(server), script, args.connections,
-                            duration, [f"{server.name[0]}{len(loads)}m{i}"]))
-                loads[test] = {name: combine(r) for name, r in runs.items()}
+            loads = {test: {name: combine(r) for name, r in runs.items()} for test, runs in
+                     interleaved_loads([kernel, baseline], load_pin, work, args.connections,
+                                       rounds, duration, warmup).items()}
 
             fanouts: dict[int, dict[str, FanOut]] = {}
             for watchers in watcher_counts:

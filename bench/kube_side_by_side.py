@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -37,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from api import (  # noqa: E402
-    CREATE_NAMESPACE, LIST_SIZE, NAMESPACE, WRK_CREATE, WRK_REPORT, Client, Load, Server,
-    _pinning, _ratio, combine, prefill_kernel, run_wrk,
+    CREATE_NAMESPACE, LIST_SIZE, NAMESPACE, Client, Server, _pinning, combine, interleaved_loads,
+    prefill_kernel,
 )
 
 from kernel import testing  # noqa: E402
@@ -147,16 +146,6 @@ def _server(name: str, process: subprocess.Popen[bytes], port: int, token: str) 
                   watch_path="", event_path="")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--anchor", default=os.environ.get("ANCHOR", "/tmp/kube-anchor"),
@@ -172,52 +161,37 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     server_pin, load_pin, pinning = _pinning()
-    processes: list[subprocess.Popen[bytes]] = []
+    started: list[Server] = []
+    etcd: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-side-by-side-") as tmp:
         work = Path(tmp)
         try:
             etcd, etcd_url, etcd_version = start_etcd(anchor, work, load_pin)
-            processes.append(etcd)
             kube, kube_context = start_kube(anchor, work, server_pin, etcd_url)
-            processes.append(kube.process)
+            started.append(kube)
             kernel, kernel_context = start_kernel(
                 "kernel on etcd", work, server_pin, KERNEL_PLUGINS, "--authorization-mode=RBAC",
                 "--storage-backend=etcd3", f"--etcd-servers={etcd_url}", "--etcd-prefix=/kernel")
-            processes.append(kernel.process)
+            started.append(kernel)
             servers = [(kube, kube_context), (kernel, kernel_context)]
             if not args.no_memory:
                 memory, memory_context = start_kernel(
                     "kernel on memory", work, server_pin,
                     KERNEL_PLUGINS.replace("storage_etcd3", "storage_memory"),
                     "--authorization-mode=RBAC", "--storage-backend=memory")
-                processes.append(memory.process)
+                started.append(memory)
                 servers.append((memory, memory_context))
             for server, context in servers:
                 prefill_kernel(server, context, [NAMESPACE, CREATE_NAMESPACE])
                 Client(server, context).request("GET", server.get_path)
-            report, create = work / "report.lua", work / "create.lua"
-            report.write_text(WRK_REPORT)
-            create.write_text(WRK_CREATE + WRK_REPORT)
             print(f"{etcd_version}, data on tmpfs; {pinning}; wrk -t1 -c{args.connections}, "
                   f"{args.rounds} x {args.duration} s per server and test, interleaved; "
                   f"load average before: {os.getloadavg()[0]:.2f}")
-            loads: dict[str, dict[str, Load]] = {}
-            every_run: dict[str, dict[str, list[Load]]] = {}
-            for test, path_of, script in (
-                    ("GET configmap", lambda s: s.get_path, report),
-                    (f"LIST {LIST_SIZE} configmaps", lambda s: s.list_path, report),
-                    ("CREATE configmap", lambda s: s.create_path, create)):
-                runs: dict[str, list[Load]] = {server.name: [] for server, _ in servers}
-                for index, (server, _) in enumerate(servers):  # warm-up
-                    run_wrk(server, load_pin, path_of(server), script, args.connections, 2,
-                            [f"s{index}{len(loads)}w"])
-                for round_ in range(args.rounds):
-                    for index, (server, _) in enumerate(servers):
-                        runs[server.name].append(run_wrk(
-                            server, load_pin, path_of(server), script, args.connections,
-                            args.duration, [f"s{index}{len(loads)}r{round_}"]))
-                loads[test] = {name: combine(r) for name, r in runs.items()}
-                every_run[test] = runs
+            every_run = interleaved_loads([server for server, _ in servers], load_pin, work,
+                                          args.connections, args.rounds, args.duration, warmup=2)
+            loads = {test: {name: combine(r) for name, r in runs.items()}
+                     for test, runs in every_run.items()}
+            for test, runs in every_run.items():
                 for name, r in runs.items():
                     errors = [x.errors for x in r if x.errors]
                     if errors:
@@ -243,8 +217,11 @@ def main() -> None:
             print(json.dumps({test: {n: round(by_name[n].req_s) for n in names}
                               for test, by_name in loads.items()} | {"rss_mb": rss}))
         finally:
-            for process in reversed(processes):
-                stop(process)
+            for server in reversed(started):
+                server.stop()
+            if etcd is not None:
+                etcd.terminate()
+                etcd.wait(20)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from api import (  # noqa: E402
-    CONFIGMAP, CREATE_NAMESPACE, LIST_SIZE, NAMESPACE, WRK_CREATE, WRK_REPORT, Load, Server,
-    _pinning, combine, prefill_kernel, run_wrk,
+    CONFIGMAP, CREATE_NAMESPACE, NAMESPACE, Server, _pinning, combine, interleaved_loads,
+    prefill_kernel,
 )
 
 from kernel import testing  # noqa: E402
@@ -87,27 +87,12 @@ def main() -> None:
             for server in servers:
                 prefill_kernel(server, ssl.create_default_context(cafile=ca[server.name]),
                                [NAMESPACE, CREATE_NAMESPACE])
-            report, create = work / "report.lua", work / "create.lua"
-            report.write_text(WRK_REPORT)
-            create.write_text(WRK_CREATE + WRK_REPORT)
             print(f"storage_sqlite (synchronous={args.synchronous}, WAL) vs storage_memory; "
                   f"wrk -t1 -c{args.connections}, {args.rounds} x {args.duration} s interleaved; "
                   f"{pinning}; data in {work}")
-            loads: dict[str, dict[str, Load]] = {}
-            for test, path_of, script in (
-                    ("GET configmap", lambda s: s.get_path, report),
-                    (f"LIST {LIST_SIZE} configmaps", lambda s: s.list_path, report),
-                    ("CREATE configmap", lambda s: s.create_path, create)):
-                runs: dict[str, list[Load]] = {s.name: [] for s in servers}
-                for server in servers:  # warm-up
-                    run_wrk(server, load_pin, path_of(server), script, args.connections, 1,
-                            [f"{server.name[0]}{len(loads)}w"])
-                for i in range(args.rounds):
-                    for server in servers:
-                        runs[server.name].append(run_wrk(
-                            server, load_pin, path_of(server), script, args.connections,
-                            args.duration, [f"{server.name[0]}{len(loads)}m{i}"]))
-                loads[test] = {name: combine(r) for name, r in runs.items()}
+            loads = {test: {name: combine(r) for name, r in runs.items()} for test, runs in
+                     interleaved_loads(servers, load_pin, work, args.connections, args.rounds,
+                                       args.duration).items()}
             raw = raw_inserts(work / "raw.db", args.synchronous, args.duration)
         finally:
             for server in servers:

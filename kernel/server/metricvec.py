@@ -71,28 +71,26 @@ class _Vec:
     def _new(self) -> Value | Buckets:
         return Value()
 
+    #: The prometheus_client.core family the series are exported as (a counter's or a gauge's).
+    family_type = ""
+
     def family(self) -> Metric:
-        raise NotImplementedError
+        from prometheus_client import core
+        family = getattr(core, self.family_type)(self.name, self.documentation,
+                                                 labels=self.labelnames)
+        for values, series in self.series.items():
+            family.add_metric(values, series.value)  # type: ignore[union-attr]
+        return family
 
 
 class CounterVec(_Vec):
     """A labelled counter: ``name`` without ``_total``, as prometheus_client's Counter takes it."""
 
-    def family(self) -> Metric:
-        from prometheus_client.core import CounterMetricFamily
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, series in self.series.items():
-            family.add_metric(values, series.value)  # type: ignore[union-attr]
-        return family
+    family_type = "CounterMetricFamily"
 
 
 class GaugeVec(_Vec):
-    def family(self) -> Metric:
-        from prometheus_client.core import GaugeMetricFamily
-        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, series in self.series.items():
-            family.add_metric(values, series.value)  # type: ignore[union-attr]
-        return family
+    family_type = "GaugeMetricFamily"
 
 
 class HistogramVec(_Vec):
