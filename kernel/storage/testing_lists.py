@@ -123,7 +123,7 @@ class ListPagingConformance:
             token = page.continue_from
         assert seen == snapshot.items
         now = await storage.get_list(PREFIX)
-        assert len(now.items) == COUNT + 10 and now.revision > first.revision
+        assert len(now.items) == COUNT + 10 and now.revision > first.revision, (len(now.items), now.revision, first.revision, COUNT)
 
     async def test_continue_after_compaction_is_gone(self, storage: Storage) -> None:
         first = await self.page(storage, None)
