@@ -107,9 +107,13 @@ class CacheWatcher:
             # it (under load); the events it applies up to that revision are not dispatched to
             # this watcher (Cacher._dispatch), so nothing older leaks in and nothing is waited for.
             revision = max(cacher.revision, await cacher.backend.current_revision())
-        elif revision > cacher.revision and not await cacher.wait_for(revision):
-            raise TooLargeResourceVersionError(self.prefix, revision=revision,
-                                               current=cacher.revision)
+        elif revision > cacher.revision:
+            # Every event after a revision the cache has not reached is still to come (and is
+            # dispatched to this watcher): once the store has reached it, start at once.
+            if revision > await cacher.backend.current_revision() and \
+                    not await cacher.wait_for(revision):
+                raise TooLargeResourceVersionError(self.prefix, revision=revision,
+                                                   current=cacher.revision)
         if revision < cacher.floor:
             raise ResourceExpiredError(
                 self.prefix, f"too old resource version: {revision} ({cacher.floor})")

@@ -16,9 +16,10 @@ read waits for a revision the cache has not reached) and applies each event, syn
   client right here, without waking its task.
 
 Reads: a list at revision None is a consistent read: the cache first catches up with the
-backend's current revision (falling back to the backend after ``fresh_timeout``); revision 0 is
-served at once; a list at an exact revision (or a continue token) is served from memory when the
-cache's state is that revision's state, else by the backend's MVCC history. ``get`` and every
+backend's current revision (falling back to the backend after ``fresh_timeout``, or at once when
+the backend cannot report progress: its ``watch_progress`` is false); revision 0 is served at
+once; a list at an exact revision (or a continue token) is served from memory when the cache's
+state is that revision's state, else by the backend's MVCC history. ``get`` and every
 write go to the backend. ``close()`` stops the cache only: backends are shared by many caches.
 """
 
@@ -51,7 +52,8 @@ log = logging.getLogger("kernel.storage")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
-LIST_PAGE = 10000  # the (re)list's page size (kube's storageWatchListPageSize)
+LIST_PAGE = 10000
+PROGRESS_RETRY = 0.1  # seconds between progress requests while a read waits for a revision  # the (re)list's page size (kube's storageWatchListPageSize)
 
 
 class _Name(msgspec.Struct):
@@ -268,9 +270,19 @@ class Cacher:
                     raise StorageUnavailableError(self.prefix, "the watch cache is closed")
                 if self._request_progress is not None:
                     self._request_progress()
-                await self._moved.wait()
+                # A request may go unanswered for a while (etcd defers it while one of its
+                # watches catches up): ask again every PROGRESS_RETRY, as kube does.
+                with trio.move_on_after(PROGRESS_RETRY):
+                    await self._moved.wait()
             return True
         return False
+
+    def _told_progress(self) -> bool:
+        """Whether the backend tells this cache promptly and truthfully how far the store moved
+        (its ``watch_progress``, true unless it says otherwise; kube's RequestWatchProgress).
+        Without it the cache cannot know it is as fresh as a revision it has no event of, and
+        reads that need one go to the backend, as kube's watch cache does."""
+        return getattr(self.backend, "watch_progress", True)
 
     async def wait_fresh(self) -> bool:
         """Catch up with the backend's current revision (a consistent read's precondition)."""
@@ -315,16 +327,19 @@ class Cacher:
             start, token_revision = decode_continue(continue_from, prefix)
             wanted = None if token_revision == LATEST else token_revision
         if wanted is None:
-            if not await self.wait_fresh():
+            if not self._told_progress() or not await self.wait_fresh():
                 return await from_backend()
             wanted = self.revision
         elif wanted == 0:
             wanted = self.revision
         elif wanted > self.revision:
-            if wanted > await self.backend.current_revision() or not await self.wait_for(wanted):
+            if not self._told_progress() or wanted > await self.backend.current_revision() or \
+                    not await self.wait_for(wanted):
                 return await from_backend()  # too large: the backend says so
-        if not self._last_change <= wanted <= self.revision or not self._covers(prefix):
-            return await from_backend()  # our state is not that revision's: use MVCC history
+        if not max(self._last_change, self.floor) <= wanted <= self.revision or \
+                not self._covers(prefix):
+            # Our state is not that revision's, or it was compacted: the backend's MVCC history.
+            return await from_backend()
         return self._list(prefix, start, wanted, limit, predicate, encoded)
 
     def _list(self, prefix: str, start: str, revision: int, limit: int,

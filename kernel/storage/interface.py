@@ -201,7 +201,10 @@ class Storage(Protocol):
         BOOKMARK soon after the store's revision moves past the watch's last event, so a
         consumer knows how fresh it is (the watch cache needs this for consistent reads). A
         backend may instead give that BOOKMARK promptly only on request: then the iterator has a
-        ``request_progress()`` method, which the watch cache calls when a read waits for it.
+        ``request_progress()`` method, which the watch cache calls when a read waits for it. A
+        backend that cannot promise such BOOKMARKs come only after the events they cover (etcd
+        before 3.4.31 / 3.5.13) has ``watch_progress = False``: the watch cache then sends
+        reads that need the latest state to the backend.
         The iterator ends when the context exits or the store closes; it raises
         ResourceExpiredError if the watch falls behind the retained history.
         """

@@ -50,6 +50,10 @@ from kernel_storage_etcd3.lease_manager import LeaseManager
 from kernel_storage_etcd3.watch import Etcd3Watch, WatchStream
 
 
+# etcd defers a progress request while a watch on the stream catches up, and may then answer it
+# only along with its next response: an unanswered request is repeated after this long (kube's
+# progress requester asks every 100 ms while a read waits).
+PROGRESS_RETRY = 0.1
 MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube's maxLimit)
 _EQUAL, _MOD = etcdrpc.Compare.EQUAL, etcdrpc.Compare.MOD
 
@@ -70,6 +74,10 @@ class Etcd3Storage:
         self._leases = LeaseManager(self._grant)
         self._stream: WatchStream | None = None
         self._progress_wanted = 0  # the newest revision a consistent read waits for
+        self._versions: dict[str, str] = {}  # etcd's version at each endpoint that answered
+        # Whether etcd answers progress requests truthfully (see check_watch_progress); the
+        # watch cache serves consistent reads from memory only then.
+        self.watch_progress = False
         self.closed = False
 
     @property
@@ -152,9 +160,9 @@ class Etcd3Storage:
     async def current_revision(self) -> int:
         """etcd's current revision (a linearizable read).
 
-        Open watches asked for progress notifications are then told to report up to it: this is
-        how the watch cache learns promptly that it is as fresh as etcd (kube's
-        RequestWatchProgress).
+        Open watches asked for progress notifications are then told to report up to it, when etcd
+        does that truthfully (``watch_progress``): this is how the watch cache learns promptly
+        that it is as fresh as etcd (kube's RequestWatchProgress).
         """
         response = await self._range("", etcdrpc.RangeRequest(key=self.keys.health_key,
                                                               count_only=True))
@@ -350,11 +358,30 @@ class Etcd3Storage:
         if self._stream is stream:
             self._stream = None
 
+    async def check_watch_progress(self) -> None:
+        """Learn whether every etcd endpoint answers progress requests truthfully (kube's
+        RequestWatchProgress feature check): etcd 3.4.31+ or 3.5.13+ (etcd-io/etcd#15220,
+        #17507), read from each endpoint's Status once it answers; unknown counts as no."""
+        for label, endpoint in self._etcd.client.endpoints.items():
+            if label not in self._versions and not self.closed:
+                stub = etcdrpc.MaintenanceStub(endpoint.channel)
+                try:
+                    status = await rpc.unary(stub.Status, etcdrpc.StatusRequest(),
+                                             self.config.request_timeout)
+                except Exception:  # noqa: BLE001 - not reachable now: asked again next watch
+                    continue
+                self._versions[label] = status.version
+        self.watch_progress = len(self._versions) == len(self._etcd.client.endpoints) and \
+            all(answers_progress_truthfully(v) for v in self._versions.values())
+
     def want_progress(self, revision: int) -> None:
         """Ask etcd for a progress notification if a progress-notify watch is behind ``revision``."""
+        if not self.watch_progress:
+            return
         self._progress_wanted = max(self._progress_wanted, revision)
         stream = self._stream
-        if stream is not None and stream.alive and not stream.progress_outstanding and \
+        if stream is not None and stream.alive and \
+                trio.current_time() - stream.progress_asked >= PROGRESS_RETRY and \
                 stream.behind(self._progress_wanted):
             stream.request_progress()
 
@@ -384,6 +411,18 @@ class Etcd3Storage:
     def __repr__(self) -> str:
         servers = ",".join(str(server) for server in self.config.servers)
         return f"Etcd3Storage(servers={servers}, prefix={self.keys.root or '/'})"
+
+
+def answers_progress_truthfully(version: str) -> bool:
+    """Whether an etcd of ``version`` sends a requested progress notification only after the
+    events up to its revision (3.4.31+, 3.5.13+, 3.6+); an unparsable version counts as no."""
+    try:
+        numbers = tuple(int(part) for part in version.split("-")[0].split(".")[:3])
+    except ValueError:
+        return False
+    if len(numbers) != 3:
+        return False
+    return numbers >= (3, 5, 13) or (3, 4, 31) <= numbers < (3, 5, 0)
 
 
 def _unchanged(etcd_key: bytes, mod_revision: int) -> Any:

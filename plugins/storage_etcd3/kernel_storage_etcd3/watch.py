@@ -11,19 +11,15 @@ A broken stream (etcd restarted, connection lost) ends no watch: each re-creates
 stream from the last revision it delivered + 1, retrying until etcd answers, so consumers see no
 gap; a watch whose next revision was compacted meanwhile ends with ResourceExpiredError (410).
 
-Progress: with ``progress_notify`` a watch turns etcd's progress notifications into BOOKMARKs.
-:meth:`Etcd3Storage.current_revision` asks for one (``WatchProgressRequest``, answered on the
-stream with watch id -1 for every watch) when a watch is behind the revision it read: that is
-what lets the watch cache serve consistent lists from memory without waiting. etcd before 3.4.25
-(Debian ships 3.4.23) answers such a request at once, even for a watch that is still catching up
-on past revisions; a watch therefore trusts requested progress only once it is known to be in
-sync: it was created at the current revision, or it received a response whose events reach that
-response's revision, or half a second went by (etcd syncs lagging watchers every 100 ms). Those
-versions also send the answer on a channel of its own, so in theory it can overtake an event
-etcd queued a moment earlier for an in-sync watch; the backend cannot see that (kube only uses
-progress requests from etcd 3.4.31 / 3.5.13 on). etcd's own periodic notifications
-(``--experimental-watch-progress-notify-interval``) are ordered with the events and always
-trusted.
+Progress: with ``progress_notify`` a watch turns etcd's progress notifications into BOOKMARKs:
+etcd's own periodic ones (``--experimental-watch-progress-notify-interval``, ordered with the
+events), and, when the store knows etcd answers them truthfully (``Etcd3Storage.watch_progress``:
+etcd 3.4.31+ / 3.5.13+, kube's RequestWatchProgress check), the ones
+:meth:`Etcd3Storage.current_revision` asks for (``WatchProgressRequest``, answered on the stream
+with watch id -1 for every watch) when a watch is behind the revision it read: that is what lets
+the watch cache serve consistent lists from memory without waiting. Older etcd (Debian ships
+3.4.23) may answer such a request before events it has already queued for the watch
+(etcd-io/etcd#15220, #17507), so it is never asked.
 """
 
 from __future__ import annotations
@@ -64,13 +60,14 @@ class WatchedStore(Protocol):
 
     def stream_ended(self, stream: WatchStream, error: BaseException | None) -> None: ...
 
+    async def check_watch_progress(self) -> None: ...
+
     def want_progress(self, revision: int) -> None: ...
 
     def progress_answered(self, stream: WatchStream, revision: int) -> None: ...
 
 log = logging.getLogger("kernel.storage.etcd3")
 
-SYNC_GRACE = 0.5  # seconds after which a watch created behind the store is surely in sync
 RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff while re-creating a watch on a broken stream
 
 
@@ -82,7 +79,7 @@ class WatchStream:
         self.store = store
         self.endpoint = endpoint
         self.alive = True
-        self.progress_outstanding = False
+        self.progress_asked = -math.inf  # trio time of the unanswered progress request, if any
         self.token = token
         self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending: deque[Etcd3Watch] = deque()  # create requests sent, not yet answered
@@ -135,7 +132,7 @@ class WatchStream:
 
     def request_progress(self) -> None:
         if self.alive:
-            self.progress_outstanding = True
+            self.progress_asked = trio.current_time()
             self._requests.put(etcdrpc.WatchRequest(progress_request=etcdrpc.WatchProgressRequest()))
 
     def behind(self, revision: int) -> bool:
@@ -168,7 +165,7 @@ class WatchStream:
                 watch.on_created(self, response.watch_id, response.header.revision)
             return
         if response.watch_id == -1:  # a requested progress notification, for every watch
-            self.progress_outstanding = False
+            self.progress_asked = -math.inf
             revision = response.header.revision
             for watch in list(self._watches.values()):
                 watch.on_progress(revision)
@@ -188,7 +185,7 @@ class WatchStream:
 
     def _on_end(self, error: BaseException | None) -> None:
         self.alive = False
-        self.progress_outstanding = False
+        self.progress_asked = -math.inf
         reason = _describe(error, self.endpoint)
         watches = [*self._pending, *self._watches.values()]
         self._pending.clear()
@@ -223,7 +220,6 @@ class Etcd3Watch:
         self._error: Exception | None = None  # ends the iteration once the buffer is read
         self._events: deque[WatchEvent] = deque()
         self._changed = trio.Event()
-        self._synced_at = -math.inf  # trio time from which requested progress is trusted
         self._exited = False
 
     # -- called by the stream (trio thread, synchronously) ---------------------------------------
@@ -236,8 +232,6 @@ class Etcd3Watch:
         self._stream, self.watch_id, self._created = stream, watch_id, True
         if self.last == 0:
             self.last = revision  # "from now": from the revision etcd started the watch at
-        if self.last < revision:  # etcd will replay (last, revision] first
-            self._synced_at = trio.current_time() + SYNC_GRACE
         self._notify()
 
     def on_response(self, response: Any) -> None:
@@ -253,22 +247,20 @@ class Etcd3Watch:
             if seen is not None:
                 self._events.append(seen)
             self.last = max(self.last, event.revision)
-        if not events or events[-1].kv.mod_revision >= response.header.revision:
-            self._synced_at = -math.inf  # etcd sends these only to watches in sync
         if not events:  # etcd's own periodic progress notification
-            self._progress(response.header.revision)
+            self.on_progress(response.header.revision)
         self._notify()
 
     def on_progress(self, revision: int) -> None:
-        if trio.current_time() >= self._synced_at:
-            self._progress(revision)
-
-    def _progress(self, revision: int) -> None:
         if revision > self.last:
             self.last = revision
             if self.progress_notify:
                 self._events.append(bookmark(revision))
             self._notify()
+
+    def request_progress(self) -> None:
+        """Ask etcd how far the store moved (the watch cache calls this while a read waits)."""
+        self.store.want_progress(0)
 
     def on_broken(self, reason: str) -> None:
         self._broken, self._created, self.watch_id = reason, False, None
@@ -299,6 +291,8 @@ class Etcd3Watch:
     async def _establish(self) -> None:
         """Create this watch on the store's stream, from ``last + 1``; wait until etcd has it."""
         self._broken, self._created, self.abandoned = None, False, False
+        if self.progress_notify:
+            await self.store.check_watch_progress()
         stream = self.store.watch_stream()
         self._stream = stream
         stream.create(self, self.last + 1 if self.last else 0)
@@ -351,11 +345,5 @@ class Etcd3Watch:
                 raise error
             if self._broken is not None:
                 await self._resume()
-                continue
-            if self._synced_at > trio.current_time():
-                with trio.move_on_at(self._synced_at):
-                    await self._changed.wait()
-                if trio.current_time() >= self._synced_at:  # in sync by now: ask again
-                    self.store.want_progress(0)
                 continue
             await self._changed.wait()

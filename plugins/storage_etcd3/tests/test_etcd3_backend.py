@@ -3,6 +3,7 @@ cache, compaction, outages and failover; and the plugin's flags and hooks."""
 
 from __future__ import annotations
 
+import json
 
 import pytest
 import trio
@@ -18,6 +19,7 @@ from kernel.storage.testing import PREFIX, key, names, rv, take, widget
 
 import kernel_storage_etcd3
 from kernel_storage_etcd3 import Compactor, Etcd3Storage, EtcdConfig
+from kernel_storage_etcd3.store import answers_progress_truthfully
 from kernel_storage_etcd3.testing import free_port
 
 
@@ -47,21 +49,50 @@ async def test_lists_bigger_than_grpcs_default_4mib(etcd_storage: Etcd3Storage) 
     assert len(everything.items) == 50 and everything.items[49]["data"]["blob"] == blob
 
 
-async def test_progress_notifications_keep_consistent_reads_prompt(
-        etcd_storage: Etcd3Storage) -> None:
-    # Without progress the cache would wait out fresh_timeout and fall back to etcd.
+def test_progress_requests_need_an_etcd_that_answers_them_in_order() -> None:
+    # kube's RequestWatchProgress check (etcd-io/etcd#15220, #17507)
+    versions = ["3.4.23", "3.4.30", "3.4.31", "3.5.0", "3.5.12", "3.5.13", "3.6.0",
+                "3.6.1-rc.0", "4.0.0", "3.5", "", "banana"]
+    assert [v for v in versions if answers_progress_truthfully(v)] == [
+        "3.4.31", "3.5.13", "3.6.0", "3.6.1-rc.0", "4.0.0"]
+
+
+async def test_consistent_reads_are_prompt_and_fresh_with_any_etcd(
+        etcd, etcd_storage: Etcd3Storage) -> None:
+    """Writes elsewhere move etcd's revision without an event for the cache. An etcd that
+    answers progress requests in order (3.4.31+ / 3.5.13+) tells the cache it is fresh, and
+    consistent reads come from memory; an older one (Debian's 3.4.23) is never asked, and they
+    go to etcd. Either way they are prompt (no wait for fresh_timeout) and current, and a watch
+    from a revision the cache has no event of starts at once."""
+    status = json.loads(etcd.ctl("endpoint", "status", "-w", "json").stdout)
+    in_order = answers_progress_truthfully(status[0]["Status"]["version"])
     async with open_cacher(etcd_storage, PREFIX, fresh_timeout=60) as cacher:
+        with trio.fail_after(10):  # learnt from etcd's Status as the cache's watch starts
+            while in_order and not etcd_storage.watch_progress:
+                await trio.sleep(0.01)
         for i in range(3):
             await etcd_storage.create(f"/registry/gadgets/g{i}", widget(f"g{i}"))
-            with trio.fail_after(10):
-                assert await cacher.wait_fresh()
-            assert cacher.revision == await etcd_storage.current_revision()
-        async with etcd_storage.watch(PREFIX, revision=0, progress_notify=True) as events:
-            await etcd_storage.create("/registry/gadgets/other", widget("other"))
+            await etcd_storage.create(key(f"w{i}"), widget(f"w{i}"))
+            await etcd_storage.create(f"/registry/gadgets/h{i}", widget(f"h{i}"))
             current = await etcd_storage.current_revision()
             with trio.fail_after(10):
-                event = await events.__anext__()
-            assert event.type == "BOOKMARK" and event.revision == current
+                listed = await cacher.get_list(PREFIX)
+            assert names(listed.items) == sorted([f"w{j}" for j in range(i + 1)] +
+                                                 [f"x{j}" for j in range(i)])
+            assert listed.revision == current
+            assert (cacher.revision == current) == in_order
+            with trio.fail_after(10):
+                async with cacher.watch(PREFIX, revision=current) as events:
+                    created = await etcd_storage.create(key(f"x{i}"), widget(f"x{i}"))
+                    assert (await events.__anext__()).object == created
+        assert etcd_storage.watch_progress == in_order
+        if in_order:
+            async with etcd_storage.watch(PREFIX, revision=0, progress_notify=True) as events:
+                await etcd_storage.create("/registry/gadgets/other", widget("other"))
+                current = await etcd_storage.current_revision()
+                with trio.fail_after(10):
+                    event = await events.__anext__()
+                assert event.type == "BOOKMARK" and event.revision == current
 
 
 async def test_compactor_coordinates_servers_through_compact_rev_key(own_etcd) -> None:
