@@ -45,8 +45,10 @@ class RequestAuthorizer:
         self._cache: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
         self._authorizer = Authorizer(self._check)
         resource = attributes.resource
+        # The Authorizer itself, not its value: CEL finds it through a weak handle, so whoever
+        # holds these values (the request's Dispatch) must keep it alive while evaluating.
         self.values: Mapping[str, Any] = {
-            AUTHORIZER: self._authorizer.value(),
+            AUTHORIZER: self._authorizer,
             REQUEST_RESOURCE: self._authorizer.resource_check(
                 resource.group, resource.resource, attributes.subresource, attributes.namespace,
                 attributes.name)}
