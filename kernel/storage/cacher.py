@@ -52,8 +52,8 @@ log = logging.getLogger("kernel.storage")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
-LIST_PAGE = 10000
-PROGRESS_RETRY = 0.1  # seconds between progress requests while a read waits for a revision  # the (re)list's page size (kube's storageWatchListPageSize)
+LIST_PAGE = 10000  # the (re)list's page size (kube's storageWatchListPageSize)
+PROGRESS_RETRY = 0.1  # seconds between progress requests while a read waits for a revision
 
 
 class _Name(msgspec.Struct):
