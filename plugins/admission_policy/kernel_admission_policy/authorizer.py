@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import trio
-from kernel_cel.library.authz import Authorizer
+import kernel_cel  # cel-cpp loads with the first policy evaluated (see kernel_cel)
 
 from kernel.admission import Attributes
 from kernel.authentication.user import UserInfo
@@ -43,7 +43,7 @@ class RequestAuthorizer:
         self._authorize = authorize
         self._user = attributes.user
         self._cache: dict[tuple[tuple[str, str], ...], tuple[str, str]] = {}
-        self._authorizer = Authorizer(self._check)
+        self._authorizer = kernel_cel.Authorizer(self._check)
         resource = attributes.resource
         # The Authorizer itself, not its value: CEL finds it through a weak handle, so whoever
         # holds these values (the request's Dispatch) must keep it alive while evaluating.

@@ -9,12 +9,14 @@ text and reported when it is evaluated, under the policy's failure policy.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel_cel import DYN, CompileError, Environment, EvalError, Program
+import kernel_cel  # cel-cpp loads with the first policy compiled (see kernel_cel)
+from kernel_cel.errors import CompileError, EvalError
 
 #: The variables every admission expression sees (kube's admission/plugin/cel names).
 OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES = (
@@ -27,13 +29,17 @@ _AUTHORIZER_REFERENCE = re.compile(r"\bauthorizer\b")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def environment() -> Environment:
-    """The shared admission environment (kernel_cel adds ``authorizer`` and
+def environment() -> kernel_cel.Environment:
+    """An admission environment (kernel_cel adds ``authorizer`` and
     ``authorizer.requestResource`` to every admission environment, as kube does)."""
-    return Environment(variables={name: DYN for name in BASE_VARIABLES}, library="admission")
+    return kernel_cel.Environment(variables=dict.fromkeys(BASE_VARIABLES, kernel_cel.DYN),
+                                  library="admission")
 
 
-_ENVIRONMENT = environment()
+@functools.cache
+def shared_environment() -> kernel_cel.Environment:
+    """The one every policy compiles in, built by the first compile (about 20 ms: not at startup)."""
+    return environment()
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Expression:
     """One compiled expression, or the reason it did not compile."""
 
     text: str
-    program: Program | None
+    program: kernel_cel.Program | None
     error: str = ""
     variables: frozenset[str] = frozenset()  # the ``variables.<name>`` it reads
     uses_authorizer: bool = False
@@ -62,7 +68,7 @@ def compile_expression(text: str, result: str | None) -> Expression:
     uses_authorizer = bool(_AUTHORIZER_REFERENCE.search(text))
     names = frozenset(_NAME.findall(text))
     try:
-        program = _ENVIRONMENT.compile(text, result=result)
+        program = shared_environment().compile(text, result=result)
     except CompileError as error:
         return Expression(text, None, error.message, referenced, uses_authorizer, names)
     return Expression(text, program, "", referenced, uses_authorizer, names)
@@ -99,8 +105,8 @@ class CompiledPolicy:
     reads: frozenset[str] = BASE_VARIABLES_SET
 
     @property
-    def env(self) -> Environment:
-        return _ENVIRONMENT
+    def env(self) -> kernel_cel.Environment:
+        return shared_environment()
 
     def needed_variables(self, expressions: Sequence[Expression]) -> list[str]:
         """The variables ``expressions`` read, with what those read, in declaration order."""

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 API_VERSION = "admissionregistration.k8s.io/v1"
 POLICY, BINDING = "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"
@@ -23,6 +22,8 @@ EXTENSIONS = (".yaml", ".yml", ".json")
 
 
 def _documents(path: Path) -> Iterator[Mapping[str, Any]]:
+    import yaml  # only a server given a manifests directory reads YAML here
+
     try:
         documents = list(yaml.safe_load_all(path.read_text()))
     except yaml.YAMLError as error:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kernel_cel import DYN, CompileError, DeclType, Environment, schema_type
+import kernel_cel  # cel-cpp loads with the first policy compiled (see kernel_cel)
+from kernel_cel.errors import CompileError
 
 from .compiler import BASE_VARIABLES, OBJECT, OLD_OBJECT, PARAMS
 
@@ -37,11 +38,11 @@ class KindSchema:
         """schema.GroupVersionKind's String(): ``apps/v1, Kind=Deployment``."""
         return f"{self.group}/{self.version}, Kind={self.kind}"
 
-    def decl_type(self) -> DeclType:
+    def decl_type(self) -> kernel_cel.DeclType:
         def resolve(ref: str) -> Mapping[str, Any] | None:
             return self.schemas.get(ref.rsplit("/", 1)[-1])
         schema = self.schemas.get(self.name)
-        return DYN if schema is None else schema_type(schema, resolve)
+        return kernel_cel.DYN if schema is None else kernel_cel.schema_type(schema, resolve)
 
 
 #: ``kind_for(group, version, resource)``: the served kind's schema, or None.
@@ -92,21 +93,21 @@ def check(policy: Mapping[str, Any], kind_for: KindFor, schema_for: SchemaFor) -
     return warnings
 
 
-def _param_type(param_kind: Mapping[str, Any] | None, schema_for: SchemaFor) -> DeclType:
+def _param_type(param_kind: Mapping[str, Any] | None, schema_for: SchemaFor) -> kernel_cel.DeclType:
     if not param_kind:
-        return DYN
+        return kernel_cel.DYN
     group, _, version = (param_kind.get("apiVersion") or "").rpartition("/")
     found = schema_for(group, version, param_kind.get("kind") or "")
-    return DYN if found is None else found.decl_type()
+    return kernel_cel.DYN if found is None else found.decl_type()
 
 
-def _environment(object_type: DeclType, params: DeclType) -> Environment:
-    variables: dict[str, DeclType] = {name: DYN for name in BASE_VARIABLES}
+def _environment(object_type: kernel_cel.DeclType, params: kernel_cel.DeclType) -> kernel_cel.Environment:
+    variables: dict[str, kernel_cel.DeclType] = {name: kernel_cel.DYN for name in BASE_VARIABLES}
     variables.update({OBJECT: object_type, OLD_OBJECT: object_type, PARAMS: params})
-    return Environment(variables=variables, library="admission")
+    return kernel_cel.Environment(variables=variables, library="admission")
 
 
-def _check_expression(envs: Sequence[tuple[KindSchema, Environment]], expression: str) -> str:
+def _check_expression(envs: Sequence[tuple[KindSchema, kernel_cel.Environment]], expression: str) -> str:
     """kube's TypeCheckingResults.String(): ``<gvk>: <issues>\\n`` per failing kind, joined
     with newlines."""
     messages = []

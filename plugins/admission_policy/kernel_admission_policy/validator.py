@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel_cel import EvalError
+from kernel_cel.errors import EvalError
 
 from .compiler import VARIABLES, CompiledPolicy, Expression, Validation
 

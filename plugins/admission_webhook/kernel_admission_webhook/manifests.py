@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from kernel_admission_webhook.accessor import Hook, hooks_of
 
@@ -18,6 +17,8 @@ API_VERSION = "admissionregistration.k8s.io/v1"
 
 
 def _documents(path: Path) -> list[Any]:
+    import yaml  # only a server given a manifests directory reads YAML here
+
     documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
     items = []
     for doc in documents:
@@ -30,6 +31,8 @@ def load(directory: str) -> tuple[list[dict[str, Any]], list[str]]:
     root = Path(directory)
     if not root.is_dir():
         return [], [f"{directory}: not a directory"]
+    import yaml
+
     found, errors = [], []
     for path in sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml", ".json")):
         try:

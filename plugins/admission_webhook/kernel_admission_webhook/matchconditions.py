@@ -13,10 +13,11 @@ import trio
 from kernel.authentication.user import UserInfo
 from kernel.authorization import Attributes as AuthorizationAttributes
 from kernel.authorization import Decision
-from kernel_cel import DYN, Authorizer, CompileError, Environment, EvalError
+import kernel_cel  # cel-cpp loads with the first environment (see kernel_cel)
+from kernel_cel.errors import CompileError, EvalError
 
 # the admission library adds ``authorizer`` and ``authorizer.requestResource``, as kube's does
-_VARIABLES = {"object": DYN, "oldObject": DYN, "request": DYN}
+_VARIABLES = ("object", "oldObject", "request")
 #: ``authorize(attributes)``: the server's authorizer chain (context.authorize), async
 Authorize = Callable[[AuthorizationAttributes], Awaitable[tuple[Decision, str]]]
 
@@ -38,7 +39,7 @@ class MatchResult:
 
 def compile_conditions(conditions: Sequence[Mapping[str, Any]]) -> tuple[Condition, ...]:
     """Each condition compiled; one that does not compile fails when evaluated, as kube's."""
-    env = Environment(variables=_VARIABLES, library="admission")
+    env = kernel_cel.Environment(variables=dict.fromkeys(_VARIABLES, kernel_cel.DYN), library="admission")
     compiled = []
     for condition in conditions:
         expression = condition.get("expression") or ""
@@ -90,7 +91,7 @@ def _user(user: UserInfo, service_account: str | None) -> UserInfo:
                                              "system:authenticated"))
 
 
-def cel_authorizer(user: UserInfo, authorize: Authorize) -> Authorizer:
+def cel_authorizer(user: UserInfo, authorize: Authorize) -> kernel_cel.Authorizer:
     """The ``authorizer`` value for one request. CEL calls it synchronously, so conditions that
     use it are evaluated in a worker thread (:func:`match_in_thread`), which runs the async
     authorizer chain back in trio."""
@@ -104,7 +105,7 @@ def cel_authorizer(user: UserInfo, authorize: Authorize) -> Authorizer:
             label_selector=attributes.get("labelSelector") or "")
         decision, reason = trio.from_thread.run(authorize, asked)
         return {Decision.ALLOW: "allow", Decision.DENY: "deny"}.get(decision, "no-opinion"), reason
-    return Authorizer(check)
+    return kernel_cel.Authorizer(check)
 
 
 async def match_in_thread(conditions: Sequence[Condition], values: Mapping[str, Any], fail: bool) -> MatchResult:

@@ -10,13 +10,15 @@ from __future__ import annotations
 from functools import cache
 
 from kernel.apimachinery.validation import FieldError
-from kernel_cel import DYN, CompileError, Environment
+import kernel_cel  # cel-cpp loads with the first environment (see kernel_cel)
+from kernel_cel.errors import CompileError
 
 from kernel_api_admissionregistration.rules import ExpressionCheck
 
 
 @cache
-def _environment(params: bool, authorizer: bool, variables: bool) -> Environment:
+def _environment(params: bool, authorizer: bool, variables: bool) -> kernel_cel.Environment:
+    DYN = kernel_cel.DYN
     declared = {"object": DYN, "oldObject": DYN, "request": DYN, "namespaceObject": DYN}
     if params:
         declared["params"] = DYN
@@ -24,7 +26,7 @@ def _environment(params: bool, authorizer: bool, variables: bool) -> Environment
         declared["authorizer"] = DYN
     if variables:
         declared["variables"] = DYN
-    return Environment(variables=declared, library="admission")
+    return kernel_cel.Environment(variables=declared, library="admission")
 
 
 def _check(expression: str, path: str, result: str | None, params: bool, authorizer: bool,

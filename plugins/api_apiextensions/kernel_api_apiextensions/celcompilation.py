@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.apimachinery.validation import FieldError, GoLiteral
-from kernel_cel import CompileError, Environment, Program, cost_message, schema_type
+import kernel_cel  # cel-cpp loads with the first CRD that has rules (see kernel_cel)
+from kernel_cel.errors import CompileError
 
 from kernel_api_apiextensions import rulefieldpath
 
@@ -35,14 +36,14 @@ _STRINGS = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"")
 #: optionalOldSelf rules see ``oldSelf`` as optional(T); cel-expr-python cannot take an optional
 #: value from Python, so the rule is wrapped to build it in CEL from these two variables.
 _OLD_VALUE, _OLD_PRESENT = "oldSelfValue__", "oldSelfPresent__"
-_BOOL = schema_type({"type": "boolean"})
+_BOOL_SCHEMA = {"type": "boolean"}
 
 
 @dataclass
 class CompiledRule:
     rule: Mapping[str, Any]
-    program: Program
-    message: Program | None = None
+    program: kernel_cel.Program
+    message: kernel_cel.Program | None = None
     uses_old_self: bool = False
     optional_old_self: bool = False
     field_path: str = ""  # normalised (``spec.x``), relative to the node
@@ -68,7 +69,7 @@ class RuleNode:
     items: RuleNode | None = None
     additional: RuleNode | None = None
     map_keys: tuple[str, ...] = ()  # x-kubernetes-list-map-keys: items correlate by these
-    env: Environment | None = None
+    env: kernel_cel.Environment | None = None
 
 
 @dataclass
@@ -174,8 +175,9 @@ def _field_path_errors(schema: Schema, field_path: str, path: str) -> list[Field
     return errs
 
 
-def _compile_one(env: Environment, opt_env: Environment, schema: Schema, rule: Mapping[str, Any],
-                 path: str, walk: _Walk, cardinality: int | None) -> CompiledRule | None:
+def _compile_one(env: kernel_cel.Environment, opt_env: kernel_cel.Environment, schema: Schema,
+                 rule: Mapping[str, Any], path: str, walk: _Walk,
+                 cardinality: int | None) -> CompiledRule | None:
     """One rule (and its messageExpression): the program, or the FieldErrors kube reports."""
     expression = rule.get("rule") or ""
     optional = bool(rule.get("optionalOldSelf"))
@@ -192,7 +194,8 @@ def _compile_one(env: Environment, opt_env: Environment, schema: Schema, rule: M
     unbounded = MAX_REQUEST_SIZE // (min_serialized_size(schema) + 1)
     cost = program.estimated_cost * (cardinality if cardinality is not None else unbounded)
     if cost > STATIC_COST_LIMIT:
-        walk.errors.append(FieldError.forbidden(f"{path}.rule", cost_message(cost, STATIC_COST_LIMIT)))
+        walk.errors.append(FieldError.forbidden(f"{path}.rule",
+                                                kernel_cel.cost_message(cost, STATIC_COST_LIMIT)))
     walk.costs.append((f"{path}.rule", cost))
     if program.result_type != "bool":
         walk.errors.append(FieldError.invalid(f"{path}.rule", _rule_value(rule),
@@ -212,8 +215,8 @@ def _compile_one(env: Environment, opt_env: Environment, schema: Schema, rule: M
     return compiled
 
 
-def _compile_message(env: Environment, rule: Mapping[str, Any], path: str, walk: _Walk,
-                     cardinality: int | None, unbounded: int) -> Program | None:
+def _compile_message(env: kernel_cel.Environment, rule: Mapping[str, Any], path: str, walk: _Walk,
+                     cardinality: int | None, unbounded: int) -> kernel_cel.Program | None:
     try:
         program = env.compile(rule["messageExpression"])
     except CompileError as error:
@@ -228,17 +231,19 @@ def _compile_message(env: Environment, rule: Mapping[str, Any], path: str, walk:
     if cost > STATIC_COST_LIMIT:
         walk.errors.append(FieldError.forbidden(
             f"{path}.messageExpression",
-            cost_message(cost, STATIC_COST_LIMIT, "estimated messageExpression cost")))
+            kernel_cel.cost_message(cost, STATIC_COST_LIMIT, "estimated messageExpression cost")))
     walk.costs.append((f"{path}.messageExpression", cost))
     return program
 
 
-def _environments(schema: Schema, resource_root: bool) -> tuple[Environment, Environment]:
+def _environments(schema: Schema, resource_root: bool) -> tuple[kernel_cel.Environment,
+                                                                kernel_cel.Environment]:
     cel_schema = _cel_schema(_with_object_fields(schema) if resource_root else schema)
-    decl = schema_type(cel_schema)
-    env = Environment(variables={"self": decl, "oldSelf": decl}, library="crd")
-    optional = Environment(variables={"self": decl, _OLD_VALUE: decl, _OLD_PRESENT: _BOOL},
-                           library="crd")
+    decl = kernel_cel.schema_type(cel_schema)
+    env = kernel_cel.Environment(variables={"self": decl, "oldSelf": decl}, library="crd")
+    present = kernel_cel.schema_type(_BOOL_SCHEMA)
+    optional = kernel_cel.Environment(variables={"self": decl, _OLD_VALUE: decl, _OLD_PRESENT: present},
+                                      library="crd")
     return env, optional
 
 
@@ -316,7 +321,7 @@ def compile_rules(schema: Schema | None, path: str = "openAPIV3Schema") -> tuple
             walk.errors.append(FieldError.forbidden(
                 where, "contributed to estimated rule cost total exceeding cost limit for entire "
                 "OpenAPIv3 schema"))
-        walk.errors.append(FieldError.forbidden(path, cost_message(
+        walk.errors.append(FieldError.forbidden(path, kernel_cel.cost_message(
             total, STATIC_CRD_COST_LIMIT,
             "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema")))
     return root, walk.errors

@@ -17,7 +17,7 @@ from typing import Any
 
 from kernel.apimachinery.validation import OMIT_VALUE, FieldError, go_quote
 from kernel.endpoints.request import recorded
-from kernel_cel import EvalError
+from kernel_cel.errors import EvalError
 
 from kernel_api_apiextensions.celcompilation import (_OLD_PRESENT, _OLD_VALUE,
                                                      RUNTIME_COST_BUDGET, CompiledRule, RuleNode)

@@ -8,7 +8,6 @@ import datetime
 import logging
 from typing import Any
 
-import httpx
 import trio
 
 from kernel.apimachinery.status import StatusError
@@ -86,6 +85,8 @@ def _describe(error: BaseException) -> str:
 
 async def _openapi_entry(backend: Backend, headers: list[tuple[str, str]]) -> dict[str, Any]:
     """The backend's OpenAPI v3 index entry of the group-version (empty if it has none)."""
+    import httpx  # imported with the backend's client (see backend.py)
+
     assert backend.client is not None
     try:
         with trio.fail_after(PROBE_TIMEOUT):
@@ -159,6 +160,8 @@ class AvailabilityController:
 
     async def _probe(self, backend: Backend) -> None:
         """kube's discovery check: the backend's ``/apis`` must list the group-version."""
+        import httpx  # imported with the backend's client (see backend.py)
+
         assert backend.client is not None
         headers = [("Accept", AGGREGATED), *proxy_headers(PROBE_USER, PROBE_GROUPS, {})]
         try:

@@ -8,9 +8,8 @@ groups are merged into the kernel's own discovery; everything else goes to the d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 import trio
 
@@ -18,6 +17,9 @@ from kernel.apimachinery import status
 from kernel.endpoints.request import Handler, Request
 
 from kernel_api_apiregistration.backend import Backend, forwarded_headers, proxy_headers
+
+if TYPE_CHECKING:
+    import httpx  # imported when a remote APIService is first built (see backend.py)
 
 #: kube's limit on a request body it reads whole (3 MiB); watches and gets have none.
 MAX_BODY = 3 * 1024 * 1024
@@ -130,6 +132,8 @@ class Aggregator:
         if not backend.available or backend.client is None:
             await request.respond_error(_service_unavailable())
             return
+        import httpx
+
         user = request.user
         body = b"" if request.method in ("GET", "HEAD") else await request.body(MAX_BODY)
         headers = forwarded_headers(request.scope["headers"])
@@ -159,6 +163,8 @@ class Aggregator:
 
     async def _relay(self, request: Request, response: httpx.Response) -> None:
         """The backend's answer as it streams (watches, logs), chunk by chunk."""
+        import httpx
+
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
                    if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length")]
         await request.send({"type": "http.response.start", "status": response.status_code,

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 
 from kernel.apimachinery.validation import FieldError, aggregate_message, is_dns1123_subdomain
 from kernel.audit import Level, RequestAuditConfig, Stage
@@ -76,6 +75,8 @@ def load_policy_file(path: str) -> Policy:
 
 
 def load_policy(data: bytes) -> Policy:
+    import yaml  # only a server given --audit-policy-file reads YAML here
+
     try:
         raw = yaml.safe_load(data)
     except yaml.YAMLError as error:

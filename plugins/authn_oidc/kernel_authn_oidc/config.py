@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 
 GROUP = "apiserver.config.k8s.io"
 API_VERSIONS = tuple(f"{GROUP}/{v}" for v in ("v1", "v1beta1", "v1alpha1"))
@@ -225,6 +224,8 @@ def _jwt(value: Any, path: str, errors: _Errors) -> JWTAuthenticator | None:
 
 def parse_authentication_configuration(data: bytes | str) -> AuthenticationConfig:
     """Decode (YAML or JSON) and validate; ConfigError lists every problem."""
+    import yaml  # only a server given --authentication-config reads YAML here
+
     errors = _Errors()
     try:
         doc = yaml.safe_load(data)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kernel_cel import DYN, CompileError as CelCompileError, Environment, EvalError, Program
+import kernel_cel  # cel-cpp loads with the first environment (see kernel_cel)
+from kernel_cel.errors import CompileError as CelCompileError, EvalError
 
 
-def _env() -> Environment:
-    return Environment(variables={"request": DYN}, library="authz")
+def _env() -> kernel_cel.Environment:
+    return kernel_cel.Environment(variables={"request": kernel_cel.DYN}, library="authz")
 
 
 class CompileError(ValueError):
@@ -30,7 +31,7 @@ class MatchError(Exception):
     """A condition failed to evaluate (and none was false): the failure policy decides."""
 
 
-def compile_one(expression: str) -> Program:
+def compile_one(expression: str) -> kernel_cel.Program:
     """The compiled program; ValueError with kube's detail (``compilation failed: ...``)."""
     return _env().compile(expression, result="bool")
 

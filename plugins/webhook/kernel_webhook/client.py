@@ -6,6 +6,9 @@
 ``resolver`` (its endpoints may move); the TLS server name checked is ``<name>.<namespace>.svc``
 whatever address is dialled, as kube's webhook client does. Connections are pooled, one httpx
 client per CA bundle (and per trio run: a pool cannot outlive the event loop its sockets belong to).
+
+httpx is imported by the first call, not with this module: importing it costs about 50 ms of
+every server's startup, and most servers never call a webhook.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ import errno
 import math
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 import msgspec
 import trio
 
 from kernel_webhook.config import ClientConfig, ServiceReference
 from kernel_webhook.errors import CallError, status_of_response
 from kernel_webhook.resolve import ResolveError, Target, resolve
+
+if TYPE_CHECKING:
+    import httpx
 
 #: ``resolver(service)``: where a service's webhook is served now (ResolveError when nowhere).
 Resolver = Callable[[ServiceReference], Awaitable[Target]]
@@ -47,6 +52,8 @@ class ClientPool:
         self._clients: dict[bytes | None, httpx.AsyncClient] = {}
 
     def client(self, ca_bundle: bytes | None) -> httpx.AsyncClient:
+        import httpx
+
         run = trio.lowlevel.current_root_task()
         if run is not self._run:  # a new event loop (tests): the old sockets are not usable here
             self._run, self._clients = run, {}
@@ -118,6 +125,8 @@ def _transport_error(url: str, error: Exception) -> str:
             return f'Post "{url}": dial tcp {parts.netloc.rpartition("@")[2]}: connect: connection refused'
         if isinstance(cause, ConnectionResetError):
             return f'Post "{url}": read: connection reset by peer'
+    import httpx
+
     text = str(error) or type(error).__name__
     if isinstance(error, httpx.RemoteProtocolError):
         return f'Post "{url}": EOF'
@@ -131,6 +140,8 @@ async def post(config: ClientConfig, body: Any, timeout: float, *, resolver: Res
     kube's ``timeout=<n>s``; "" for none). CallError when the call fails or the answer is an
     HTTP error or not JSON."""
     url = _with_query(config.request_url, timeout_query(timeout) if query is None else query)
+    import httpx
+
     client = (pool or _POOL).client(config.ca_bundle)
     with trio.move_on_after(timeout) as scope:
         dial, extensions, headers = await _target(config, resolver, url)

@@ -16,14 +16,16 @@ connection, HTTP 429, 500, 504, or an answer with Retry-After). Failures raise
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 import trio
 
 from kernel_webhook import kubeconfig
 from kernel_webhook.backoff import DEFAULT_BACKOFF, Backoff, with_backoff
+
+if TYPE_CHECKING:
+    import httpx  # imported on first use, as in kernel_webhook.client
 
 #: kube's request timeout for a webhook built from a kubeconfig (webhookutil.LoadKubeconfig).
 DEFAULT_TIMEOUT = 30.0
@@ -93,6 +95,8 @@ class GenericWebhook:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx
+
             headers = {"Accept": "application/json", "Content-Type": "application/json"}
             if self.client_config.token:
                 headers["Authorization"] = f"Bearer {self.client_config.token}"
@@ -108,6 +112,8 @@ class GenericWebhook:
 
     async def post_once(self, obj: Any) -> Any:
         """One attempt of :meth:`post`."""
+        import httpx
+
         body = obj if isinstance(obj, bytes) else msgspec.json.encode(obj)
         extensions = {"sni_hostname": self.client_config.server_name} if self.client_config.server_name else None
         with trio.move_on_after(self.timeout) as scope:

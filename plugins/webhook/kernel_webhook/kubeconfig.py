@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 
 
 class KubeconfigError(ValueError):
@@ -95,6 +94,8 @@ def _sections(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[s
 
 
 def load(path: str) -> ClientConfig:
+    import yaml  # only a server configured with a webhook kubeconfig reads YAML here
+
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
