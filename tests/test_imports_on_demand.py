@@ -1,7 +1,9 @@
 """The heavy optional libraries are imported by the first request that needs them, not at startup:
 a server with every installed plugin has not imported cel-cpp (CEL: about 14 MB of RSS), httpx
-(webhooks, aggregated APIs) or Quart (the debug plugin's routes) once it is ready and idle. The
-first ValidatingAdmissionPolicy and the first /debug request then import them and work as before.
+(webhooks, aggregated APIs), Quart (the debug plugin's routes) or cryptography (service-account
+keys: about 9 MB) once it is ready and idle (its certificates already made). The first /debug
+request, the first service-account token and the first ValidatingAdmissionPolicy then import
+them and work as before.
 
 The server runs under a wrapper whose audit hook logs each first import of those modules with the
 stack that caused it, so a failure names the importer.
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from kernel.testing import start_kernel
 
-WATCHED = ("cel_expr_python", "httpx", "quart")
+WATCHED = ("cel_expr_python", "cryptography", "httpx", "quart")
 MARK = "imported-on-demand:"
 WRAPPER = f"""
 import sys, traceback
@@ -46,10 +48,12 @@ def imported(log: str) -> set[str]:
     return set(re.findall(MARK + r" (\S+)", log))
 
 
-def test_idle_server_with_every_plugin_has_not_imported_cel_httpx_or_quart(tmp_path: Path) -> None:
+def test_idle_server_with_every_plugin_has_not_imported_optional_libraries(tmp_path: Path) -> None:
     wrapper = tmp_path / "wrapper.py"
     wrapper.write_text(WRAPPER)
-    kernel = start_kernel(tmp_path / "k", command=(sys.executable, str(wrapper)))
+    certs = tmp_path / "certs"
+    start_kernel(tmp_path / "first", cert_dir=certs).stop()  # generates the certificates and keys
+    kernel = start_kernel(tmp_path / "k", cert_dir=certs, command=(sys.executable, str(wrapper)))
     try:
         with kernel.client() as client:
             assert client.get("/api/v1/namespaces/default/configmaps").status_code == 200
@@ -57,6 +61,16 @@ def test_idle_server_with_every_plugin_has_not_imported_cel_httpx_or_quart(tmp_p
 
             assert client.get("/debug/flags/v").text.strip().isdigit()
             assert imported(kernel.log()) == {"quart"}
+
+            sa = "/api/v1/namespaces/default/serviceaccounts/default"
+            deadline = time.monotonic() + 10
+            while client.get(sa).status_code == 404 and time.monotonic() < deadline:
+                time.sleep(0.05)  # made by the service account controller
+            token = client.post(f"{sa}/token", json={"spec": {}}).json()["status"]["token"]
+            assert "cryptography" in imported(kernel.log())
+            review = client.post("/apis/authentication.k8s.io/v1/tokenreviews",
+                                 json={"spec": {"token": token}}).json()
+            assert review["status"]["user"]["username"] == "system:serviceaccount:default:default"
 
             assert client.post(f"{POLICIES}/validatingadmissionpolicies", json=POLICY).status_code == 201
             assert client.post(f"{POLICIES}/validatingadmissionpolicybindings",

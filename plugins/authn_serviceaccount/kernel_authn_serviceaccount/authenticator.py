@@ -14,18 +14,19 @@ import hmac
 import time
 from datetime import datetime
 from collections.abc import Sequence
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from kernel.authentication import AuthenticationError, UserInfo, bearer_token, unverified_jwt_claims
 from kernel.endpoints.request import Request
 
 from kernel_authn_serviceaccount.getter import ObjectGetter
-from kernel_authn_serviceaccount.keys import KeySet, PublicKey, algorithm
+from kernel_authn_serviceaccount.keys import KeySet, algorithm
 from kernel_authn_serviceaccount.legacy import LegacyValidator
 from kernel_authn_serviceaccount.tokens import (ALL_SERVICE_ACCOUNTS_GROUP, LEGACY_ISSUER,
                                                 make_username)
+
+if TYPE_CHECKING:
+    from kernel_authn_serviceaccount.keys import PublicKey
 
 #: go-jose's jwt.DefaultLeeway, which kube's claim validation uses.
 LEEWAY = 60.0
@@ -62,8 +63,7 @@ class ServiceAccountAuthenticator:
     def __init__(self, issuers: Sequence[str], keys: KeySet, api_audiences: Sequence[str],
                  getter: ObjectGetter, legacy: LegacyValidator | None = None) -> None:
         self.issuers = frozenset(issuers)
-        self.keys_by_kid = keys.by_kid()
-        self.all_keys = list(keys.public_keys)
+        self.keys = keys  # read on the first token checked (see keys.py)
         self.api_audiences = list(api_audiences)
         self.getter = getter
         self.legacy = legacy
@@ -82,12 +82,14 @@ class ServiceAccountAuthenticator:
 
     def verify(self, token: str, *, implicit: bool = False) -> dict[str, Any]:
         """The verified claims: signature, issuer and audiences (not the times)."""
+        import jwt  # with the keys: on the first token checked
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise AuthenticationError("invalid bearer token") from None
         kid = header.get("kid")
-        keys = self.keys_by_kid.get(kid, []) if isinstance(kid, str) and kid else self.all_keys
+        keys = self.keys.by_kid.get(kid, []) if isinstance(kid, str) and kid else self.keys.public_keys
         if not keys:
             raise AuthenticationError("invalid signature, no keys found")
         claims, errors = None, []
@@ -159,6 +161,8 @@ class ServiceAccountAuthenticator:
 
 
 def _decode(token: str, key: PublicKey, errors: list[str]) -> dict[str, Any] | None:
+    import jwt
+
     try:
         return jwt.decode(token, key, algorithms=[algorithm(key)], options={
             "verify_aud": False, "verify_iss": False, "verify_exp": False, "verify_nbf": False,

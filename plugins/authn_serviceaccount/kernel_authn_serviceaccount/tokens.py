@@ -10,11 +10,10 @@ the ``kubernetes.io/serviceaccount/*`` claims instead.
 from __future__ import annotations
 
 import time
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import jwt
 
 from kernel_authn_serviceaccount.keys import KeySet, algorithm
 
@@ -82,8 +81,13 @@ class TokenGenerator:
     def __init__(self, issuer: str, keys: KeySet) -> None:
         self.issuer = issuer
         self.keys = keys
-        self.algorithm = algorithm(keys.signing_key)
+
+    @functools.cached_property
+    def algorithm(self) -> str:
+        return algorithm(self.keys.signing_key)
 
     def generate(self, token_claims: Mapping[str, Any]) -> str:
+        import jwt  # with the keys: on the first token issued (see keys.py)
+
         return jwt.encode({**token_claims, "iss": self.issuer}, self.keys.signing_key,
                           algorithm=self.algorithm, headers={"kid": self.keys.signing_kid})
