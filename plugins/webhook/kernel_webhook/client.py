@@ -52,13 +52,13 @@ class ClientPool:
         self._clients: dict[bytes | None, httpx.AsyncClient] = {}
 
     def client(self, ca_bundle: bytes | None) -> httpx.AsyncClient:
-        import httpx
-
         run = trio.lowlevel.current_root_task()
         if run is not self._run:  # a new event loop (tests): the old sockets are not usable here
             self._run, self._clients = run, {}
         client = self._clients.get(ca_bundle)
         if client is None:
+            import httpx
+
             context = ssl.create_default_context(cadata=ca_bundle.decode("ascii", "replace")
                                                  if ca_bundle else None)
             client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(verify=context), timeout=None,
