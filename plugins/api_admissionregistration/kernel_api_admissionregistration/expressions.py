@@ -18,15 +18,10 @@ from kernel_api_admissionregistration.rules import ExpressionCheck
 
 @cache
 def _environment(params: bool, authorizer: bool, variables: bool) -> kernel_cel.Environment:
-    DYN = kernel_cel.DYN
-    declared = {"object": DYN, "oldObject": DYN, "request": DYN, "namespaceObject": DYN}
-    if params:
-        declared["params"] = DYN
-    if authorizer:
-        declared["authorizer"] = DYN
-    if variables:
-        declared["variables"] = DYN
-    return kernel_cel.Environment(variables=declared, library="admission")
+    names = ["object", "oldObject", "request", "namespaceObject"]
+    names += [name for name, declared in (("params", params), ("authorizer", authorizer),
+                                          ("variables", variables)) if declared]
+    return kernel_cel.Environment(variables=dict.fromkeys(names, kernel_cel.DYN), library="admission")
 
 
 def _check(expression: str, path: str, result: str | None, params: bool, authorizer: bool,

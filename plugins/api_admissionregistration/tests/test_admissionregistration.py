@@ -152,11 +152,16 @@ def test_policy_validation_messages(kernel: KernelProcess) -> None:
 
 
 def test_binding_validation_and_columns(kernel: KernelProcess) -> None:
+    """Makes its own policy and webhook configuration: the module's tests share a server but
+    may run on different pytest-xdist workers."""
     path = f"{BASE}/validatingadmissionpolicybindings"
     binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-               "metadata": {"name": "b"}, "spec": {"policyName": "small", "validationActions": ["Deny", "Warn"],
+               "metadata": {"name": "b"}, "spec": {"policyName": "columns", "validationActions": ["Deny", "Warn"],
                                                    "paramRef": {"name": "p", "selector": {}}}}
     with kernel.client() as http:
+        assert http.post(f"{BASE}/validatingadmissionpolicies", json=_policy("columns")).status_code == 201
+        listed = _config("ValidatingWebhookConfiguration", "listed", _webhook())
+        assert http.post(f"{BASE}/validatingwebhookconfigurations", json=listed).status_code == 201
         response = http.post(path, json=binding)
         assert response.status_code == 422
         causes = {(c["field"], c["message"]) for c in response.json()["details"]["causes"]}
@@ -168,9 +173,9 @@ def test_binding_validation_and_columns(kernel: KernelProcess) -> None:
         assert http.post(path, json=binding).status_code == 201
     lines = kernel.kubectl("get", "validatingadmissionpolicybindings", "b").stdout.splitlines()
     assert lines[0].split() == ["NAME", "POLICYNAME", "PARAMREF", "AGE"]
-    assert lines[1].split()[:3] == ["b", "small", "default/p"]
-    lines = kernel.kubectl("get", "validatingadmissionpolicies").stdout.splitlines()
+    assert lines[1].split()[:3] == ["b", "columns", "default/p"]
+    lines = kernel.kubectl("get", "validatingadmissionpolicies", "columns").stdout.splitlines()
     assert lines[0].split() == ["NAME", "VALIDATIONS", "PARAMKIND", "AGE"]
-    assert lines[1].split()[:3] == ["small", "1", "<unset>"]
-    assert "validatingwebhookconfiguration.admissionregistration.k8s.io/gen" in kernel.kubectl(
+    assert lines[1].split()[:3] == ["columns", "1", "<unset>"]
+    assert "validatingwebhookconfiguration.admissionregistration.k8s.io/listed" in kernel.kubectl(
         "get", "api-extensions", "-o", "name").stdout
