@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import trio
 
 from kernel import app
 from kernel.server.genericapiserver import APIServer, create_server_chain, prepare_run, run
-from kernel.testing import KERNEL, KernelProcess, start_kernel
+from kernel.testing import KERNEL, KernelProcess, install_into, start_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -30,10 +29,7 @@ def test_plugins_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     environment stays without them.
     """
     target = tmp_path_factory.mktemp("test-plugins")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(FIXTURES / "kernel-test-plugins")],
-        check=True, capture_output=True)
+    install_into(FIXTURES / "kernel-test-plugins", target)
     return str(target)
 
 

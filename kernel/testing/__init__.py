@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,6 +125,20 @@ def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
     if wait_ready:
         kernel.wait_ready()
     return kernel
+
+
+def install_into(source: Path, target: Path) -> None:
+    """pip-install the project at ``source`` (without its dependencies) into the directory
+    ``target``, for a ``kernel`` subprocess to find on ``PYTHONPATH`` (real entry points). It is
+    built from a copy: pip builds a local project in place (``build/``, ``*.egg-info``), and two
+    pytest-xdist workers installing the same source at once trip over each other's files."""
+    with tempfile.TemporaryDirectory(prefix="kernel-install-") as tmp:
+        copy = Path(tmp) / source.name
+        shutil.copytree(source, copy,
+                        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--no-build-isolation", "--target", str(target), str(copy)],
+                       check=True, capture_output=True)
 
 
 def assemble(workdir: Path, *args: str) -> Any:

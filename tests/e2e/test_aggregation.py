@@ -8,14 +8,13 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kernel.testing import KUBECTL, KernelProcess, start_kernel
+from kernel.testing import KUBECTL, KernelProcess, install_into, start_kernel
 from kernel_authn_x509.testing import CertificateAuthority
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +29,7 @@ DEADLINE = 30.0
 def wardle_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The wardle fixture plugin installed into a directory of its own, for the backend only."""
     target = tmp_path_factory.mktemp("wardle")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target), str(WARDLE)],
-                   check=True, capture_output=True)
+    install_into(WARDLE, target)
     return str(target)
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from kernel.testing import KernelProcess, start_kernel
+from kernel.testing import KernelProcess, install_into, start_kernel
 from kernel_api_apiregistration.backend import forwarded_headers, proxy_headers
 from kernel_authn_x509.testing import CertificateAuthority
 
@@ -100,8 +98,7 @@ def test_front_proxy_headers() -> None:
 def test_a_service_with_endpoints_is_verified_by_its_caBundle(front: KernelProcess, tmp_path: Path) -> None:
     """spec.service through the Service's Endpoints; TLS checks the name <service>.<namespace>.svc."""
     target = tmp_path / "wardle-plugin"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(WARDLE)], check=True, capture_output=True)
+    install_into(WARDLE, target)
     ca = CertificateAuthority("backend-ca")
     serving = ca.issue("wardle", usages=(ExtendedKeyUsageOID.SERVER_AUTH,),
                        dns_names=["wardle.default.svc", "localhost"], ip_addresses=["127.0.0.1"])

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kernel.testing import KernelProcess, start_kernel
+from kernel.testing import KernelProcess, install_into, start_kernel
 
 from schema import check_event
 
@@ -50,9 +48,7 @@ ALICE = "alice-token"
 def panic_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The test route that raises, pip-installed into a directory of its own (real entry point)."""
     target = tmp_path_factory.mktemp("audit-panic-plugin")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target),
-                    str(HERE / "fixtures" / "kernel-audit-panic")], check=True, capture_output=True)
+    install_into(HERE / "fixtures" / "kernel-audit-panic", target)
     return str(target)
 
 
