@@ -7,7 +7,9 @@ cache), and a working directory outside the repository, so nothing can come from
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata as metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -26,13 +28,27 @@ def storage_plugin() -> str:
     return "storage_sqlite" if "storage_sqlite" in names else "storage_memory"
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    output = tmp_path_factory.mktemp("build") / "kernel.pyz"
+def _build(output: Path) -> None:
     result = subprocess.run([KERNEL, "bundle", "-o", str(output), f"--plugins=api_core,{storage_plugin()}"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert f"wrote {output}" in result.stdout
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per test run, pytest-xdist workers included: ``kernel bundle`` builds the local
+    source trees in place, and two workers building at once would share their ``build/``."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        output = tmp_path_factory.mktemp("build") / "kernel.pyz"
+        _build(output)
+        return output
+    shared = tmp_path_factory.getbasetemp().parent  # this run's directory, the same for every worker
+    output = shared / "kernel.pyz"
+    with open(shared / "kernel.pyz.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not output.exists():
+            _build(output)
     return output
 
 
