@@ -101,13 +101,15 @@ def _param_type(param_kind: Mapping[str, Any] | None, schema_for: SchemaFor) -> 
     return kernel_cel.DYN if found is None else found.decl_type()
 
 
-def _environment(object_type: kernel_cel.DeclType, params: kernel_cel.DeclType) -> kernel_cel.Environment:
+def _environment(object_type: kernel_cel.DeclType,
+                 params: kernel_cel.DeclType) -> kernel_cel.Environment:
     variables: dict[str, kernel_cel.DeclType] = {name: kernel_cel.DYN for name in BASE_VARIABLES}
     variables.update({OBJECT: object_type, OLD_OBJECT: object_type, PARAMS: params})
     return kernel_cel.Environment(variables=variables, library="admission")
 
 
-def _check_expression(envs: Sequence[tuple[KindSchema, kernel_cel.Environment]], expression: str) -> str:
+def _check_expression(envs: Sequence[tuple[KindSchema, kernel_cel.Environment]],
+                      expression: str) -> str:
     """kube's TypeCheckingResults.String(): ``<gvk>: <issues>\\n`` per failing kind, joined
     with newlines."""
     messages = []

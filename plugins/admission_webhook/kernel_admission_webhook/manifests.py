@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from kernel_admission_webhook.accessor import Hook, hooks_of
 
 KINDS = {"MutatingWebhookConfiguration": True, "ValidatingWebhookConfiguration": False}

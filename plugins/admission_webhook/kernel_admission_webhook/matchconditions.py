@@ -39,7 +39,8 @@ class MatchResult:
 
 def compile_conditions(conditions: Sequence[Mapping[str, Any]]) -> tuple[Condition, ...]:
     """Each condition compiled; one that does not compile fails when evaluated, as kube's."""
-    env = kernel_cel.Environment(variables=dict.fromkeys(_VARIABLES, kernel_cel.DYN), library="admission")
+    env = kernel_cel.Environment(variables=dict.fromkeys(_VARIABLES, kernel_cel.DYN),
+                                 library="admission")
     compiled = []
     for condition in conditions:
         expression = condition.get("expression") or ""

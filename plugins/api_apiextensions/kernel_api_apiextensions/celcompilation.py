@@ -242,8 +242,8 @@ def _environments(schema: Schema, resource_root: bool) -> tuple[kernel_cel.Envir
     decl = kernel_cel.schema_type(cel_schema)
     env = kernel_cel.Environment(variables={"self": decl, "oldSelf": decl}, library="crd")
     present = kernel_cel.schema_type(_BOOL_SCHEMA)
-    optional = kernel_cel.Environment(variables={"self": decl, _OLD_VALUE: decl, _OLD_PRESENT: present},
-                                      library="crd")
+    optional = kernel_cel.Environment(
+        variables={"self": decl, _OLD_VALUE: decl, _OLD_PRESENT: present}, library="crd")
     return env, optional
 
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 from kernel.apimachinery.validation import FieldError, aggregate_message, is_dns1123_subdomain
 from kernel.audit import Level, RequestAuditConfig, Stage
 from kernel.authorization import Attributes

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-
 class KubeconfigError(ValueError):
     """The file cannot be used; the message says why."""
 
