@@ -372,6 +372,111 @@ class H2Client:
         return events
 
 
+class _RecordingStream(trio.abc.Stream):
+    """A transport that keeps every byte it receives: the TLS records as the server wrote them."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.received = bytearray()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        data = await self.inner.receive_some(max_bytes)
+        self.received += data
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _tls_records(raw: bytes) -> list[int]:
+    """The content type of each TLS record in ``raw`` (5-byte headers: type, version, length)."""
+    types, at = [], 0
+    while at + 5 <= len(raw):
+        types.append(raw[at])
+        at += 5 + int.from_bytes(raw[at + 3:at + 5], "big")
+    assert at == len(raw), "a partial record"
+    return types
+
+
+async def test_http1_response_with_a_length_leaves_in_one_tls_record(
+        plain_server: tuple[int, str]) -> None:
+    # Hypercorn writes a response's head and body separately: two records and two writes.
+    port, ca_file = plain_server
+    with trio.fail_after(10):
+        raw = _RecordingStream(await trio.open_tcp_stream("127.0.0.1", port))
+        context = client_context(ca_file)
+        context.set_alpn_protocols(["http/1.1"])
+        stream = trio.SSLStream(raw, context, server_hostname="127.0.0.1", https_compatible=True)
+        await stream.do_handshake()
+        await _http1_exchange(stream, "/")  # TLS 1.3 session tickets come with the first answer
+        for _ in range(3):
+            raw.received.clear()
+            response = await _http1_exchange(stream, "/")
+            assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"\r\n\r\nok")
+            assert _tls_records(bytes(raw.received)) == [23]  # one application-data record
+        await stream.aclose()
+
+
+async def test_http2_response_with_a_length_leaves_in_one_tls_record(
+        plain_server: tuple[int, str]) -> None:
+    # Hypercorn flushes HEADERS, DATA and END_STREAM each on its own: three records and writes.
+    port, ca_file = plain_server
+    with trio.fail_after(10):
+        raw = _RecordingStream(await trio.open_tcp_stream("127.0.0.1", port))
+        context = client_context(ca_file)
+        context.set_alpn_protocols(["h2"])
+        stream = trio.SSLStream(raw, context, server_hostname="127.0.0.1", https_compatible=True)
+        await stream.do_handshake()
+        client = H2Client(stream)
+        await client.flush()
+        await client.get("/")  # settings, their acknowledgements and the session tickets
+        for _ in range(3):
+            raw.received.clear()
+            stream_id, events = await client.get("/")
+            [response] = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+            assert dict(response.headers)[b":status"] == b"200"
+            assert b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived)) == b"ok"
+            assert _tls_records(bytes(raw.received)) == [23]
+        await stream.aclose()
+
+
+async def test_http1_streamed_response_head_is_sent_before_its_body(tmp_path: Path,
+                                                                   nursery: trio.Nursery) -> None:
+    # Only a response with a Content-Length is held back until its body: a watch's head must
+    # reach the client at once, whenever its first event comes.
+    release = trio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
+    with trio.fail_after(10):
+        stream = await _open(port, ca_file, "http/1.1")
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await _receive(stream)
+        assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head.lower()
+        release.set()
+        rest = head.split(b"\r\n\r\n", 1)[1]
+        while not rest.endswith(b"0\r\n\r\n"):
+            chunk = await _receive(stream)
+            assert chunk, rest
+            rest += chunk
+        assert rest == b"2\r\nok\r\n0\r\n\r\n"
+
+
 async def test_http2_connection_close_sends_goaway_and_closes(plain_server: tuple[int, str]) -> None:
     # h2 drops the Connection header (forbidden in HTTP/2); like Go's net/http2 the server must
     # still honour it: GOAWAY, then close, so clients reconnect (e.g. to another apiserver).

@@ -10,9 +10,11 @@ from typing import Any
 
 import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 import trio
 from hypercorn.events import Closed, Event, RawData
+from hypercorn.protocol.events import Event as StreamEvent, Response
 from hypercorn.protocol.h2 import H2Protocol
 from hyperframe.frame import GoAwayFrame
 
@@ -41,6 +43,8 @@ class GracefulH2Protocol(H2Protocol):
         })
         self.connection.max_inbound_frame_size = config.h2_max_inbound_frame_size
         self.connection.decoder.max_header_list_size = config.h2_max_header_list_size
+        self._holding = False  # _flush leaves h2's output for the next one (see _send_data)
+        self._held_headers: dict[int, list[tuple[bytes, bytes]]] = {}  # see stream_send
 
     async def initiate(self, headers: Any = None, settings: Any = None) -> None:
         await super().initiate(headers, settings)
@@ -74,10 +78,50 @@ class GracefulH2Protocol(H2Protocol):
         await self.send(RawData(data=frame.serialize()))
         self.goaway_sent.set()
 
+    async def stream_send(self, event: StreamEvent) -> None:
+        if isinstance(event, Response) and any(name.lower() == b"content-length"
+                                               for name, _ in event.headers):
+            # The whole body follows at once: its HEADERS go out with the first DATA frame (see
+            # _send_data). Hypercorn flushes the headers, the data and the END_STREAM each on its
+            # own: three TLS records and three writes for a small response, one here. (The
+            # headers as Hypercorn's stream_send makes them.)
+            self._held_headers[event.stream_id] = [(b":status", b"%d" % event.status_code),
+                                                   *event.headers,
+                                                   *self.config.response_headers("h2")]
+            return
+        await super().stream_send(event)
+
+    def _send_held_headers(self, stream_id: int) -> None:
+        headers = self._held_headers.pop(stream_id, None)
+        if headers is not None:
+            try:
+                self.connection.send_headers(stream_id, headers)
+            except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+                pass  # the stream or connection has closed: nothing more is sent on it
+
+    async def _flush(self) -> None:
+        if not self._holding:
+            await super()._flush()
+
     async def _send_data(self, stream_id: int) -> None:
-        await super()._send_data(stream_id)
+        # Held headers, a DATA frame and the END_STREAM after it leave in one write (nothing in
+        # Hypercorn's _send_data awaits anything but the flushes held here).
+        self._send_held_headers(stream_id)
+        self._holding = True
+        try:
+            await super()._send_data(stream_id)
+        finally:
+            self._holding = False
+        await self._flush()
         if self.go_away_requested and not self.stream_buffers:  # the last END_STREAM went out
             await self._go_away()
+
+    async def _close_stream(self, stream_id: int) -> None:
+        # A response that ended without its body still gets its headers, as from Hypercorn.
+        if stream_id in self._held_headers:
+            self._send_held_headers(stream_id)
+            await self._flush()
+        await super()._close_stream(stream_id)
 
     async def handle(self, event: Event) -> None:
         await super().handle(event)

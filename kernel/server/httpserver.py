@@ -125,6 +125,10 @@ def _asks_to_close(message: dict[str, Any]) -> bool:
                for name, value in message.get("headers", ()))
 
 
+def _has_length(message: dict[str, Any]) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
+
+
 class _ConnectionContext:
     """The worker context as Hypercorn's protocol code sees it: never terminated.
 
@@ -175,10 +179,20 @@ class _ConnectionApp:
             scope["extensions"][BODY_WRITER] = connection.body_writer
 
             async def send(message: dict[str, Any]) -> None:
-                if (message["type"] == "http.response.start" and not _asks_to_close(message)
-                        and (connection.shutting_down.is_set() or connection.request_body_unread())):
-                    message = {**message, "headers": [*message.get("headers", ()),
-                                                      (b"connection", b"close")]}
+                kind = message["type"]
+                if kind == "http.response.start":
+                    if not _asks_to_close(message) and (connection.shutting_down.is_set()
+                                                        or connection.request_body_unread()):
+                        message = {**message, "headers": [*message.get("headers", ()),
+                                                          (b"connection", b"close")]}
+                    if _has_length(message):  # the whole body follows at once
+                        connection.cork()
+                elif kind == "http.response.body" and connection.corked:
+                    try:
+                        await original_send(message)
+                    finally:
+                        await connection.uncork()
+                    return
                 await original_send(message)
 
         await self.app(scope, receive, send, sync_spawn, call_soon)
@@ -265,6 +279,7 @@ class PeerCertTCPServer(TCPServer):
         self._request_started = False  # the first bytes of the next request arrived
         self._reader_done = False  # no more requests can arrive (EOF or a broken connection)
         self._watcher = trio.CancelScope()
+        self._corked: list[bytes] | None = None  # see cork()
 
     @property  # type: ignore[override]
     def protocol(self) -> ProtocolWrapper:
@@ -294,7 +309,33 @@ class PeerCertTCPServer(TCPServer):
             await self.shutting_down.wait()
             await self.go_away()
 
+    def cork(self) -> None:
+        """HTTP/1.1: hold what the protocol writes until :meth:`uncork`, so that a response whose
+        body follows its head at once leaves in one TLS record and one write. Hypercorn writes the
+        head and the body separately: two records, two system calls and two trips through
+        trio's ``send_all`` per response, which cost a small GET about a tenth of its CPU."""
+        if self._corked is None:
+            self._corked = []
+
+    @property
+    def corked(self) -> bool:
+        return self._corked is not None
+
+    async def uncork(self) -> None:
+        """Write what :meth:`cork` held, with the fast path of :mod:`kernel.server.tlswrite`."""
+        held, self._corked = self._corked, None
+        if held:
+            try:
+                await tlswrite.send_all(self.stream, b"".join(held), self.send_lock)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await self.protocol.handle(Closed())
+
     async def protocol_send(self, event: Event) -> None:
+        if self._corked is not None:
+            if isinstance(event, RawData):
+                self._corked.append(event.data)
+                return
+            await self.uncork()  # anything else (the end of the connection) comes after the bytes
         if isinstance(event, Updated):
             if self._reader_done or (self._http2 is not None and self._http2.closed):
                 # The connection is over (Hypercorn still starts the next keep-alive cycle when
