@@ -6,8 +6,7 @@ is made. The ID goes on every response the request gets, errors included, and in
 
 from __future__ import annotations
 
-import uuid
-
+from kernel.apimachinery.meta import new_uid
 from kernel.endpoints.request import Handler, Request
 
 HEADER = b"audit-id"  # lower-case: HTTP/2 requires it, HTTP/1.1 clients match it case-blind
@@ -27,7 +26,7 @@ def with_audit_init(handler: Handler) -> Handler:
         if raw:
             request.audit_id = raw.decode("latin-1")
         else:
-            request.audit_id = str(uuid.uuid4())
+            request.audit_id = new_uid()
             raw = request.audit_id.encode()
         request.extra_headers.append((HEADER, raw))
         await handler(request)
