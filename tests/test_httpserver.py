@@ -719,6 +719,42 @@ async def test_oversized_header_is_refused_with_431(plain_server: tuple[int, str
         assert (await _receive(stream)).startswith(b"HTTP/1.1 200 ")
 
 
+# -- idle keep-alive connections -------------------------------------------------------------------
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "http2"])
+async def test_idle_connections_close_after_the_keep_alive_timeout_but_busy_ones_stay(
+        tmp_path: Path, nursery: trio.Nursery, http2: bool) -> None:
+    # The idle timer restarts after every response and stops at every request: a connection
+    # used more often than the timeout stays open, and so does one whose request takes longer
+    # than the timeout; left idle, it is closed (HTTP/2: GOAWAY first).
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/slow":
+            await trio.sleep(1.2)
+        await _asgi_app(scope, receive, send)
+
+    port, ca_file = await start_plain_server(tmp_path, nursery, app,
+                                             config=hypercorn_config(idle_timeout=0.6))
+    with trio.fail_after(20):
+        stream = await _open(port, ca_file, "h2" if http2 else "http/1.1")
+        client = H2Client(stream) if http2 else None
+        if client is not None:
+            await client.flush()
+        for path in ["/"] * 4 + ["/slow"] + ["/"] * 4:  # 3 s: well past the timeout in all
+            await trio.sleep(0.25)
+            if client is not None:
+                _, events = await client.get(path)
+                assert any(isinstance(e, h2.events.DataReceived) and e.data == b"ok" for e in events)
+            else:
+                await _http1_exchange(stream, path)
+        idle_since = trio.current_time()
+        if client is not None:
+            events = await client.events_until_closed()
+            assert any(isinstance(e, h2.events.ConnectionTerminated) for e in events)
+        else:
+            assert await _receive(stream) == b""
+        assert 0.5 < trio.current_time() - idle_since < 5
+
+
 # -- slow clients ----------------------------------------------------------------------------------
 
 async def test_slow_header_connections_are_dropped_while_requests_are_served(

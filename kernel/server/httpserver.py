@@ -262,6 +262,33 @@ class ChunkWriter:
             await self.connection.connection_broken()
 
 
+class _IdleTask:
+    """Hypercorn's TrioSingleTask (the connection's idle timer, restarted after every response
+    and stopped at every request) without its lock and ``nursery.start``: nothing here awaits,
+    so a restart is atomic, and the new task need not have started when it returns (a stop
+    before it runs cancels it before its first checkpoint). ``start`` waited for the task to
+    run, a round trip through the scheduler on every request."""
+
+    def __init__(self) -> None:
+        self._scope: trio.CancelScope | None = None
+
+    async def restart(self, task_group: Any, action: Callable[[], Awaitable[None]]) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+        scope = self._scope = trio.CancelScope()
+
+        async def run() -> None:
+            with scope:
+                await action()
+
+        task_group.spawn(run)
+
+    async def stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+            self._scope = None
+
+
 class PeerCertTCPServer(TCPServer):
     """One connection: Hypercorn's TCPServer plus the client certificate, graceful GOAWAY,
     header timeouts and a drain that answers every request it read (module docstring)."""
@@ -272,6 +299,7 @@ class PeerCertTCPServer(TCPServer):
     def __init__(self, app: Any, config: Config, context: _ConnectionContext, state: Any,
                  stream: trio.SSLStream[trio.SocketStream]) -> None:
         super().__init__(app, config, context, state, stream)  # type: ignore[arg-type]
+        self.idle_task = _IdleTask()  # type: ignore[assignment]
         self.shutting_down = context.shutting_down
         self._http2: GracefulH2Protocol | None = None
         self._served = False  # a request has been received on this connection
