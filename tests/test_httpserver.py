@@ -446,6 +446,29 @@ async def test_http2_response_with_a_length_leaves_in_one_tls_record(
         await stream.aclose()
 
 
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "http2"])
+async def test_big_response_with_a_length_arrives_whole(tmp_path: Path, nursery: trio.Nursery,
+                                                        http2: bool) -> None:
+    # Past CORK_JOIN_LIMIT the head and the body are written one after the other, not joined.
+    body = bytes(range(256)) * 4096 + b"end"  # 1 MiB and 3 bytes
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
+    with trio.fail_after(20):
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", http2=http2,
+                                     verify=client_context(ca_file)) as http:
+            for _ in range(2):  # the second on the kept-alive connection
+                response = await http.get("/")
+                assert response.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+                assert response.status_code == 200 and response.content == body
+
+
 async def test_http1_streamed_response_head_is_sent_before_its_body(tmp_path: Path,
                                                                    nursery: trio.Nursery) -> None:
     # Only a response with a Content-Length is held back until its body: a watch's head must
