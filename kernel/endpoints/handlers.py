@@ -21,7 +21,9 @@ from kernel.apimachinery import codecs, fieldvalidation, managedfields, protobuf
 from kernel.apimachinery.patchtypes import APPLY_PATCH, PATCH_CONTENT_TYPES, STRATEGIC_MERGE_PATCH
 from kernel.endpoints import table
 from kernel.apimachinery import meta as objmeta
-from kernel.endpoints.listoptions import ListQuery, object_predicate, parse_list_query
+from kernel.endpoints.listoptions import (
+    ListQuery, object_predicate, parse_list_query, parse_resource_version,
+)
 from kernel.registry.store import ListOptions, Store, check_object_name
 from kernel.endpoints.requestoptions import DeleteOptions, WriteOptions, write_options
 from kernel.registry.resource import Object, ResourceSpec, TableColumn, protobuf_kinds
@@ -128,7 +130,9 @@ class ResourceHandler:
         if verb == "get" and info.subresource == "scale" and spec.scale is not None:
             await self._respond(request, spec, media, await store.get_scale(namespace, name), columns=table.SCALE_COLUMNS)
         elif verb == "get":
-            await self._respond(request, spec, media, await store.get(namespace, name))
+            rv = request.query_value("resourceVersion") if request.scope["query_string"] else ""
+            revision = parse_resource_version(rv) if rv else None
+            await self._respond(request, spec, media, await store.get(namespace, name, revision))
         elif verb in ("list", "watch"):
             query = parse_list_query(request, spec, watch=verb == "watch")
             if verb == "watch":

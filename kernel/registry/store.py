@@ -150,8 +150,11 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def get(self, namespace: str, name: str) -> Object:
+    async def get(self, namespace: str, name: str, revision: int | None = None) -> Object:
+        """The object; ``revision`` (a GET's resourceVersion) lets the watch cache answer."""
         async with self._translate(name):
+            if revision is not None and isinstance(self.storage, Cacher):
+                return await self.storage.get(self.key(namespace, name), revision=revision)
             return await self.storage.get(self.key(namespace, name))
 
     async def list(self, namespace: str, options: ListOptions) -> ListResult:

@@ -19,8 +19,10 @@ Reads: a list at revision None is a consistent read: the cache first catches up 
 backend's current revision (falling back to the backend after ``fresh_timeout``, or at once when
 the backend cannot report progress: its ``watch_progress`` is false); revision 0 is served at
 once; a list at an exact revision (or a continue token) is served from memory when the cache's
-state is that revision's state, else by the backend's MVCC history. ``get`` and every
-write go to the backend. ``close()`` stops the cache only: backends are shared by many caches.
+state is that revision's state, else by the backend's MVCC history. A ``get`` with a revision
+(kube's GET with a resourceVersion) is served from memory once the cache has reached it; a
+``get`` without one and every write go to the backend. ``close()`` stops the cache only:
+backends are shared by many caches.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from kernel.storage.cache_watcher import CacheWatcher
 from kernel.storage.codec import exact
 from kernel.storage.continuation import LATEST, decode_continue, encode_continue
 from kernel.storage.errors import (
-    ResourceExpiredError, StorageError, StorageUnavailableError, WatchTooSlowError,
+    KeyNotFoundError, ResourceExpiredError, StorageError, StorageUnavailableError,
+    TooLargeResourceVersionError, WatchTooSlowError,
 )
 from kernel.storage.interface import (
     EventType, ListResult, NamedPredicate, Object, Predicate, Preconditions, Storage, TryUpdate,
@@ -383,8 +386,23 @@ class Cacher:
                                       deadline=deadline)
         return CacheWatcher(self, prefix, revision, predicate, bookmarks, deadline)
 
-    async def get(self, key: str) -> Object:
-        return await self.backend.get(key)
+    async def get(self, key: str, *, revision: int | None = None) -> Object:
+        """Storage.get; with ``revision`` (a GET's resourceVersion: not older than it) from memory,
+        as kube's Cacher.Get: 0 at once, a later one once the cache has reached it. Without
+        one (a quorum read), or while the cache is not serving, the backend answers."""
+        if revision is None or not self._covers(key):
+            return await self.backend.get(key)
+        if revision > self.revision:
+            current = await self.backend.current_revision()
+            if revision > current:
+                raise TooLargeResourceVersionError(key, revision=revision, current=current)
+            if not self._told_progress() or not await self.wait_for(revision) or \
+                    not self._covers(key):
+                return await self.backend.get(key)  # as fresh as the store: fresher than asked
+        data = self._objects.get(key)
+        if data is None:
+            raise KeyNotFoundError(key, resource_version=self.revision)
+        return _decode(data)
 
     async def create(self, key: str, obj: Object) -> Object:
         return await self.backend.create(key, obj)

@@ -12,7 +12,9 @@ import trio
 import trio.testing
 
 from kernel.storage.cacher import Cacher, open_cacher
-from kernel.storage.errors import ResourceExpiredError, WatchTooSlowError
+from kernel.storage.errors import (
+    KeyNotFoundError, ResourceExpiredError, TooLargeResourceVersionError, WatchTooSlowError,
+)
 from kernel.storage.interface import ListResult, Object, WatchEvent
 from kernel.storage.testing import PREFIX, is_blue, key, names, relabel, rv, take, widget
 
@@ -25,6 +27,11 @@ class CountingMemoryStorage(MemoryStorage):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.lists: list[tuple[str, int | None, str | None]] = []
+        self.gets: list[str] = []
+
+    async def get(self, key: str) -> Object:
+        self.gets.append(key)
+        return await super().get(key)
 
     async def get_list(self, prefix: str, **kwargs: object) -> ListResult:  # type: ignore[override]
         self.lists.append((prefix, kwargs.get("revision"), kwargs.get("continue_from")))  # type: ignore[arg-type]
@@ -66,6 +73,32 @@ async def test_lists_are_served_from_memory(backend: CountingMemoryStorage, cach
     assert len(backend.lists) == 1
     outside = await cacher.get_list("/registry/gadgets/")
     assert names(outside.items) == ["g"] and len(backend.lists) == 2
+
+
+async def test_gets_with_a_revision_are_served_from_memory(backend: CountingMemoryStorage,
+                                                          cacher: Cacher) -> None:
+    first = await cacher.create(key("a"), widget("a"))
+    assert (await cacher.get(key("a")))["metadata"] == first["metadata"]  # no revision: the backend
+    assert backend.gets == [key("a")]
+    relabelled = await cacher.guaranteed_update(key("a"), relabel("blue"))
+    await backend.create("/registry/gadgets/default/g", widget("g"))  # the store moves on
+    with trio.fail_after(5):
+        got = await cacher.get(key("a"), revision=rv(relabelled))  # waits for the cache to apply it
+        assert got == relabelled
+        assert await cacher.get(key("a"), revision=await backend.current_revision()) == relabelled
+    assert await cacher.get(key("a"), revision=0) == relabelled
+    assert await cacher.get(key("a"), revision=rv(first)) == relabelled  # not older than: newer
+    got["metadata"]["labels"] = {}  # a private copy
+    assert await cacher.get(key("a"), revision=0) == relabelled
+    with pytest.raises(KeyNotFoundError):
+        await cacher.get(key("nope"), revision=0)
+    assert backend.gets == [key("a")]  # all of those from memory
+    future = await backend.current_revision() + 5
+    with pytest.raises(TooLargeResourceVersionError) as raised:
+        await cacher.get(key("a"), revision=future)
+    assert (raised.value.revision, raised.value.current) == (future, future - 5)
+    assert await cacher.get("/registry/gadgets/default/g", revision=0) == \
+        await backend.get("/registry/gadgets/default/g")  # outside the cache's prefix: the backend
 
 
 async def test_progress_from_other_resources_keeps_the_cache_fresh(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import kernel_storage_memory
-from kernel.storage.interface import ListResult
+from kernel.storage.interface import ListResult, Object
 
 from kernel_storage_sqlite.store import SqliteStorage
 
@@ -31,6 +31,11 @@ class CountingSqliteStorage(SqliteStorage):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lists: list[tuple[str, int | None, str | None]] = []
+        self.gets: list[str] = []
+
+    async def get(self, key: str) -> Object:
+        self.gets.append(key)
+        return await super().get(key)
 
     async def get_list(self, prefix: str, **kwargs: object) -> ListResult:  # type: ignore[override]
         self.lists.append((prefix, kwargs.get("revision"), kwargs.get("continue_from")))  # type: ignore[arg-type]
