@@ -404,16 +404,21 @@ def _tls_records(raw: bytes) -> list[int]:
     return types
 
 
+async def _open_recorded(port: int, ca_file: str, alpn: str) -> tuple[_RecordingStream, trio.SSLStream]:
+    """A TLS connection whose transport keeps the records it receives."""
+    raw = _RecordingStream(await trio.open_tcp_stream("127.0.0.1", port))
+    context = client_context(ca_file)
+    context.set_alpn_protocols([alpn])
+    stream = trio.SSLStream(raw, context, server_hostname="127.0.0.1", https_compatible=True)
+    await stream.do_handshake()
+    return raw, stream
+
+
 async def test_http1_response_with_a_length_leaves_in_one_tls_record(
         plain_server: tuple[int, str]) -> None:
     # Hypercorn writes a response's head and body separately: two records and two writes.
-    port, ca_file = plain_server
     with trio.fail_after(10):
-        raw = _RecordingStream(await trio.open_tcp_stream("127.0.0.1", port))
-        context = client_context(ca_file)
-        context.set_alpn_protocols(["http/1.1"])
-        stream = trio.SSLStream(raw, context, server_hostname="127.0.0.1", https_compatible=True)
-        await stream.do_handshake()
+        raw, stream = await _open_recorded(*plain_server, "http/1.1")
         await _http1_exchange(stream, "/")  # TLS 1.3 session tickets come with the first answer
         for _ in range(3):
             raw.received.clear()
@@ -426,13 +431,8 @@ async def test_http1_response_with_a_length_leaves_in_one_tls_record(
 async def test_http2_response_with_a_length_leaves_in_one_tls_record(
         plain_server: tuple[int, str]) -> None:
     # Hypercorn flushes HEADERS, DATA and END_STREAM each on its own: three records and writes.
-    port, ca_file = plain_server
     with trio.fail_after(10):
-        raw = _RecordingStream(await trio.open_tcp_stream("127.0.0.1", port))
-        context = client_context(ca_file)
-        context.set_alpn_protocols(["h2"])
-        stream = trio.SSLStream(raw, context, server_hostname="127.0.0.1", https_compatible=True)
-        await stream.do_handshake()
+        raw, stream = await _open_recorded(*plain_server, "h2")
         client = H2Client(stream)
         await client.flush()
         await client.get("/")  # settings, their acknowledgements and the session tickets
