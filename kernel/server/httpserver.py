@@ -348,7 +348,7 @@ class PeerCertTCPServer(TCPServer):
         """HTTP/1.1: hold what the protocol writes until :meth:`uncork`, so that a response whose
         body follows its head at once leaves in one TLS record and one write. Hypercorn writes the
         head and the body separately: two records, two system calls and two trips through
-        trio's ``send_all`` per response, which cost a small GET about a tenth of its CPU."""
+        trio's ``send_all`` per response, about a third of a small GET's CPU."""
         if self._corked is None:
             self._corked = []
 
