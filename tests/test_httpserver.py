@@ -469,6 +469,29 @@ async def test_big_response_with_a_length_arrives_whole(tmp_path: Path, nursery:
                 assert response.status_code == 200 and response.content == body
 
 
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "http2"])
+async def test_response_with_a_length_in_several_bodies_arrives_in_order(
+        tmp_path: Path, nursery: trio.Nursery, http2: bool) -> None:
+    # Only the first body goes out with the head; the rest follow it through the protocol's path.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"12")]})
+        for part in (b"abcd", b"efgh"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+            await trio.sleep(0.01)
+        await send({"type": "http.response.body", "body": b"ijkl"})
+
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
+    with trio.fail_after(10):
+        async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", http2=http2,
+                                     verify=client_context(ca_file)) as http:
+            for _ in range(3):
+                response = await http.get("/")
+                assert response.status_code == 200 and response.content == b"abcdefghijkl"
+
+
 async def test_http1_streamed_response_head_is_sent_before_its_body(tmp_path: Path,
                                                                    nursery: trio.Nursery) -> None:
     # Only a response with a Content-Length is held back until its body: a watch's head must
