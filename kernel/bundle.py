@@ -9,7 +9,9 @@ compiled wheels are built for it.
 
 Each distribution is installed from where this environment got it: the local source tree it was
 installed from (editable or not, per its ``direct_url.json``), otherwise ``name==version`` from the
-package index.
+package index. pip builds a local project in place (its ``build/`` and ``*.egg-info``), so the
+trees are copied first, without VCS, virtualenv and build directories: two bundles of one
+checkout at once do not collide, and the checkout is left as it was.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -29,6 +32,9 @@ from urllib.parse import unquote, urlparse
 from kernel.plugins import GROUP as ENTRY_POINT_GROUP
 
 KERNEL_DISTRIBUTION = "kernel"
+# Not part of a source tree's build (the kernel's own tree is the repository, .venv included).
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "venv", ".tox", "build", "dist", "*.egg-info",
+                                     "__pycache__", ".pytest_cache", "*.pyz")
 
 
 class BundleError(Exception):
@@ -104,18 +110,22 @@ def build(output: Path, plugins: Sequence[str] | None, python: str = "/usr/bin/e
     if importlib.util.find_spec("setuptools") is not None:
         # the local trees build with this environment's setuptools: no build environments to make
         pip_args.append("--no-build-isolation")
-    command = [sys.executable, "-m", "shiv", "--output-file", str(output),
-               "--entry-point", "kernel.cli:main", "--python", python, "--compressed",
-               "--reproducible", *pip_args, *wanted]
-    trees = [Path(r) for r in wanted if Path(r).is_dir()]
-    fresh = [tree / "build" for tree in trees if not (tree / "build").exists()]
-    try:
+    with tempfile.TemporaryDirectory(prefix="kernel-bundle-") as sources:
+        copies = [_copy(Path(item), Path(sources) / str(i)) if Path(item).is_dir() else item
+                  for i, item in enumerate(wanted)]
+        command = [sys.executable, "-m", "shiv", "--output-file", str(output),
+                   "--entry-point", "kernel.cli:main", "--python", python, "--compressed",
+                   "--reproducible", *pip_args, *copies]
         result = subprocess.run(command, capture_output=quiet, text=True)
-    finally:
-        for directory in fresh:  # pip builds local trees in place: leave them as they were
-            shutil.rmtree(directory, ignore_errors=True)
     if result.returncode != 0:
         raise BundleError(f"building the bundle failed:\n{result.stdout or ''}{result.stderr or ''}")
+
+
+def _copy(tree: Path, parent: Path) -> str:
+    """A copy of the source tree ``tree`` under ``parent`` (keeping its name), for pip to build."""
+    copy = parent / tree.name
+    shutil.copytree(tree, copy, ignore=_NOT_SOURCE, symlinks=True)
+    return str(copy)
 
 
 def parser() -> argparse.ArgumentParser:

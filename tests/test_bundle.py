@@ -37,8 +37,7 @@ def _build(output: Path) -> None:
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per test run, pytest-xdist workers included: ``kernel bundle`` builds the local
-    source trees in place, and two workers building at once would share their ``build/``."""
+    """Built once per test run, pytest-xdist workers included (it takes a while)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:
         output = tmp_path_factory.mktemp("build") / "kernel.pyz"
         _build(output)
@@ -100,3 +99,35 @@ def test_unknown_plugin_is_an_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Error: unknown plugins nope; installed: ")
     assert not (tmp_path / "k.pyz").exists()
+
+
+def _build_outputs(tree: Path) -> dict[str, int]:
+    """What building ``tree`` in place would write or change: its build/, dist/ and *.egg-info."""
+    found = {}
+    for entry in tree.iterdir():
+        if entry.name in ("build", "dist") or entry.name.endswith(".egg-info"):
+            for path in [entry, *entry.rglob("*")]:
+                found[str(path)] = path.stat().st_mtime_ns
+    return found
+
+
+def test_two_bundles_of_one_checkout_build_at_once_and_leave_it_as_it_was(tmp_path: Path) -> None:
+    # pip builds a local project where it finds it: kernel bundle hands it copies, so two builds
+    # at once (two terminals, two CI jobs) do not share a build/ and the checkout is not written.
+    from kernel.bundle import requirements
+    plugins = ["api_core", storage_plugin()]
+    trees = [Path(item) for item in requirements(plugins) if Path(item).is_dir()]
+    assert trees, "the kernel and its plugins are installed from source trees here"
+    before = {tree: (sorted(os.listdir(tree)), _build_outputs(tree)) for tree in trees}
+    builds = [subprocess.Popen([KERNEL, "bundle", "-o", str(tmp_path / f"kernel-{i}.pyz"),
+                                f"--plugins={','.join(plugins)}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for i in range(2)]
+    for build in builds:
+        output, _ = build.communicate(timeout=300)
+        assert build.returncode == 0, output
+    for i in range(2):
+        listed = subprocess.run([SYSTEM_PYTHON, "-m", "zipfile", "-l", str(tmp_path / f"kernel-{i}.pyz")],
+                                capture_output=True, text=True, check=True).stdout
+        assert "kernel/cli.py" in listed
+    assert {tree: (sorted(os.listdir(tree)), _build_outputs(tree)) for tree in trees} == before
