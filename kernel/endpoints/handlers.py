@@ -130,7 +130,7 @@ class ResourceHandler:
         if verb == "get" and info.subresource == "scale" and spec.scale is not None:
             await self._respond(request, spec, media, await store.get_scale(namespace, name), columns=table.SCALE_COLUMNS)
         elif verb == "get":
-            rv = request.query_value("resourceVersion") if request.scope["query_string"] else ""
+            rv = request.query_value("resourceVersion")
             revision = parse_resource_version(rv) if rv else None
             await self._respond(request, spec, media, await store.get(namespace, name, revision))
         elif verb in ("list", "watch"):
