@@ -111,8 +111,8 @@ def build(output: Path, plugins: Sequence[str] | None, python: str = "/usr/bin/e
         # the local trees build with this environment's setuptools: no build environments to make
         pip_args.append("--no-build-isolation")
     with tempfile.TemporaryDirectory(prefix="kernel-bundle-") as sources:
-        copies = [_copy(Path(item), Path(sources) / str(i)) if Path(item).is_dir() else item
-                  for i, item in enumerate(wanted)]
+        copies = [str(copy_source_tree(Path(item), Path(sources) / str(i))) if Path(item).is_dir()
+                  else item for i, item in enumerate(wanted)]
         command = [sys.executable, "-m", "shiv", "--output-file", str(output),
                    "--entry-point", "kernel.cli:main", "--python", python, "--compressed",
                    "--reproducible", *pip_args, *copies]
@@ -121,11 +121,13 @@ def build(output: Path, plugins: Sequence[str] | None, python: str = "/usr/bin/e
         raise BundleError(f"building the bundle failed:\n{result.stdout or ''}{result.stderr or ''}")
 
 
-def _copy(tree: Path, parent: Path) -> str:
-    """A copy of the source tree ``tree`` under ``parent`` (keeping its name), for pip to build."""
+def copy_source_tree(tree: Path, parent: Path) -> Path:
+    """A copy of the source tree ``tree`` under ``parent`` (keeping its name), for pip to build:
+    pip builds a local project in place (``build/``, ``*.egg-info``), so two builds of one tree
+    at once would share those, and the tree would be written to."""
     copy = parent / tree.name
     shutil.copytree(tree, copy, ignore=_NOT_SOURCE, symlinks=True)
-    return str(copy)
+    return copy
 
 
 def parser() -> argparse.ArgumentParser:

@@ -368,7 +368,7 @@ class PeerCertTCPServer(TCPServer):
                 if part:
                     await tlswrite.send_all(self.stream, part, self.send_lock)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.protocol.handle(Closed())
+            await self.connection_broken()
 
     async def protocol_send(self, event: Event) -> None:
         if self._corked is not None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import ssl
 import subprocess
@@ -130,12 +129,12 @@ def start_kernel(workdir: Path, *args: str, env: dict[str, str] | None = None,
 def install_into(source: Path, target: Path) -> None:
     """pip-install the project at ``source`` (without its dependencies) into the directory
     ``target``, for a ``kernel`` subprocess to find on ``PYTHONPATH`` (real entry points). It is
-    built from a copy: pip builds a local project in place (``build/``, ``*.egg-info``), and two
-    pytest-xdist workers installing the same source at once trip over each other's files."""
+    built from a copy (:func:`kernel.bundle.copy_source_tree`), so two pytest-xdist workers
+    installing the same source at once do not trip over each other's build files."""
+    from kernel.bundle import copy_source_tree  # kernel imports stay in functions here (as assemble)
+
     with tempfile.TemporaryDirectory(prefix="kernel-install-") as tmp:
-        copy = Path(tmp) / source.name
-        shutil.copytree(source, copy,
-                        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        copy = copy_source_tree(source, Path(tmp))
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                         "--no-build-isolation", "--target", str(target), str(copy)],
                        check=True, capture_output=True)
