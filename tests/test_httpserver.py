@@ -12,8 +12,11 @@ import contextlib
 import datetime
 import gc
 import json
+import logging
 import socket
 import ssl
+import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +231,68 @@ async def test_alpn_offers_h2_and_http_1_1(kernel_in_process, http2: bool, negot
         response = await client.get("/version")
     assert response.status_code == 200
     assert response.http_version == negotiated
+
+
+DEFERRED_PROBE = """
+import json, logging, sys, tempfile
+import kernel.server.httpserver
+from kernel.server.hypercornimports import DEFERRED
+found = {"imported": [m for m in (*DEFERRED, "h2.connection", "hpack", "wsproto", "multiprocessing")
+                      if m in sys.modules]}
+# Hypercorn's uses of the stand-ins reach the real modules: a TOML configuration file, and a
+# logging configuration (logging.config.dictConfig).
+from hypercorn.config import Config
+from hypercorn.logging import Logger
+with tempfile.NamedTemporaryFile("w", suffix=".toml") as toml:
+    toml.write("keep_alive_timeout = 7\\n")
+    toml.flush()
+    found["toml"] = Config.from_toml(toml.name).keep_alive_timeout
+config = Config()
+config.logconfig_dict = {"version": 1, "loggers": {"probe": {"level": "ERROR"}}}
+Logger(config)
+found["logger level"] = logging.getLogger("probe").level
+# Any other name Hypercorn reads from a stand-in is the real module's; a later import gets the
+# real module.
+import hypercorn.config, tomllib
+from multiprocessing.synchronize import Event
+found["real"] = (hypercorn.config.tomllib.TOMLDecodeError is tomllib.TOMLDecodeError
+                 and isinstance(Event, type) and "logging.config" in sys.modules)
+print(json.dumps(found))
+"""
+
+
+async def test_what_hypercorn_imports_for_unused_features_is_imported_on_first_use(
+        kernel_process) -> None:
+    # The serving module leaves unimported what Hypercorn imports for features the kernel does
+    # not use (kernel.server.hypercornimports): its HTTP/2 stack and WebSocket stream until a
+    # connection needs one, logging.config, multiprocessing and tomllib until ever used.
+    probe = subprocess.run([sys.executable, "-c", DEFERRED_PROBE], capture_output=True, text=True,
+                           check=True)
+    assert json.loads(probe.stdout) == {"imported": [], "toml": 7, "logger level": logging.ERROR,
+                                        "real": True}
+
+    # A fresh server process loads each when first needed, and serves it as before.
+    running = kernel_process("--plugins=api_core,storage_memory")
+    port = _port(running.url)
+    with trio.fail_after(20):
+        http1 = await _open(port, running.ca_file, "http/1.1")
+        await http1.send_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert (await _receive(http1)).startswith(b"HTTP/1.1 200 ")
+        # HTTP/2 through the kernel's own protocol: kube's settings, not Hypercorn's defaults.
+        client = H2Client(await _open(port, running.ca_file, "h2"))
+        _, events = await client.get("/version")
+        settings = next(e for e in events
+                        if isinstance(e, h2.events.RemoteSettingsChanged)).changed_settings
+        assert settings[h2.settings.SettingCodes.MAX_FRAME_SIZE].new_value == 256 * 1024
+        response = next(e for e in events if isinstance(e, h2.events.ResponseReceived))
+        assert dict(response.headers)[b":status"] == b"200"
+        # An Upgrade: websocket request reaches Hypercorn's WebSocket stream, which answers it
+        # (the kernel serves no WebSocket endpoint); a failed import would drop the connection.
+        ws = await _open(port, running.ca_file, "http/1.1")
+        await ws.send_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert (await _receive(ws)).startswith(b"HTTP/1.1 ")
 
 
 # -- shutdown with idle keep-alive connections -----------------------------------------------------

@@ -18,10 +18,6 @@ from hypercorn.protocol.events import Event as StreamEvent, Response
 from hypercorn.protocol.h2 import H2Protocol
 from hyperframe.frame import GoAwayFrame
 
-# resourceBody99Percentile: MaxReadFrameSize and MaxUploadBufferPerStream, so most POSTs fit in
-# one frame and one window; the connection window is that times the stream limit.
-HTTP2_FRAME_AND_STREAM_WINDOW = 256 * 1024
-
 
 class GracefulH2Protocol(H2Protocol):
     """Hypercorn's HTTP/2 protocol with kube's limits and Go's graceful GOAWAY."""
@@ -34,12 +30,13 @@ class GracefulH2Protocol(H2Protocol):
         self.goaway_sent = trio.Event()
         config = self.config
         # Hypercorn advertises MAX_FRAME_SIZE and windows at h2's defaults (16 KiB, 64 KiB) and
-        # leaves h2's header-list limit at 64 KiB whatever it advertises: set kube's values.
+        # leaves h2's header-list limit at 64 KiB whatever it advertises: set kube's values. The
+        # stream window is the frame size (HTTP2_FRAME_AND_STREAM_WINDOW in httpserver).
         self.connection.local_settings = h2.settings.Settings(client=False, initial_values={
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
             h2.settings.SettingCodes.MAX_FRAME_SIZE: config.h2_max_inbound_frame_size,
-            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: HTTP2_FRAME_AND_STREAM_WINDOW,
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: config.h2_max_inbound_frame_size,
         })
         self.connection.max_inbound_frame_size = config.h2_max_inbound_frame_size
         self.connection.decoder.max_header_list_size = config.h2_max_header_list_size
@@ -50,7 +47,7 @@ class GracefulH2Protocol(H2Protocol):
         await super().initiate(headers, settings)
         # The connection window: the stream window times the stream limit (kube's
         # MaxUploadBufferPerConnection); h2 starts it at 64 KiB.
-        window = HTTP2_FRAME_AND_STREAM_WINDOW * self.config.h2_max_concurrent_streams
+        window = self.config.h2_max_inbound_frame_size * self.config.h2_max_concurrent_streams
         self.connection.increment_flow_control_window(window - 65535)
         await self._flush()
 

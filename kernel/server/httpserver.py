@@ -51,23 +51,26 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h11
 import trio
 from h11._writers import ChunkedWriter  # private: re-test with a new h11 (as with hypercorn)
+
+from kernel.server import hypercornimports  # noqa: F401  (first: defers what is not used)
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData, Updated
 from hypercorn.protocol import ProtocolWrapper
-from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
 from kernel.server import tlswrite
-from kernel.server.http2 import HTTP2_FRAME_AND_STREAM_WINDOW, GracefulH2Protocol
+
+if TYPE_CHECKING:
+    from kernel.server.http2 import GracefulH2Protocol
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -92,6 +95,9 @@ GOAWAY_CLOSE_DELAY = 1.0
 # still sending a body (a 413) stays open this long, its input discarded, so the close is not an
 # RST that destroys the response before the client reads it.
 CLOSE_WAIT_FOR_UNREAD_BODY = 0.5
+# resourceBody99Percentile: HTTP/2's MaxReadFrameSize and MaxUploadBufferPerStream, so most POSTs
+# fit in one frame and one window; the connection window is that times the stream limit.
+HTTP2_FRAME_AND_STREAM_WINDOW = 256 * 1024
 # The largest response written as one piece by PeerCertTCPServer.uncork (joining copies it).
 CORK_JOIN_LIMIT = 256 * 1024
 
@@ -323,7 +329,9 @@ class PeerCertTCPServer(TCPServer):
     @protocol.setter
     def protocol(self, wrapper: ProtocolWrapper) -> None:
         # TCPServer.run builds the ProtocolWrapper; swap in our HTTP/2 protocol before initiate().
-        if isinstance(wrapper.protocol, H2Protocol):
+        if not isinstance(wrapper.protocol, H11Protocol):
+            from kernel.server.http2 import GracefulH2Protocol  # with h2: on first use
+
             self._http2 = GracefulH2Protocol(wrapper.app, wrapper.config, wrapper.context,
                                       wrapper.task_group, wrapper.state, wrapper.ssl, wrapper.client,
                                       wrapper.server, wrapper.send, shutting_down=self.shutting_down)
