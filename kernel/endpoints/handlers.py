@@ -17,7 +17,7 @@ import trio
 
 from kernel.admission import options_object
 from kernel.audit import context as audit
-from kernel.apimachinery import codecs, fieldvalidation, managedfields, protobuf, status, validation
+from kernel.apimachinery import codecs, protobuf, status, validation
 from kernel.apimachinery.patchtypes import APPLY_PATCH, PATCH_CONTENT_TYPES, STRATEGIC_MERGE_PATCH
 from kernel.endpoints import table
 from kernel.apimachinery import meta as objmeta
@@ -223,6 +223,8 @@ class ResourceHandler:
                      body: bytes, mode: str) -> list[str]:
         """Apply fieldValidation to a body: type errors are always 400; unknown/duplicate fields
         per mode (400 under Strict, warnings under Warn)."""
+        from kernel.apimachinery import fieldvalidation  # imported by the first write
+
         report = fieldvalidation.check(obj, spec.schema_name, spec.schemas)
         if report.type_errors and not spec.unstructured:  # kube reports the first one
             raise status.bad_request(fieldvalidation.decode_error_message(
@@ -327,6 +329,8 @@ class ResourceHandler:
                 raise status.bad_request("error strict decoding YAML: " + "; ".join(problems))
             warnings.extend(problems)
         if subresource == "scale" and store.spec.scale is not None:
+            from kernel.apimachinery import managedfields
+
             fields = managedfields.FieldManager(
                 managedfields.TypeConverter(kind.schemas).named(kind.schema_name), kind.group_version, kind.kind)
         else:
@@ -453,6 +457,8 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
                          mode: str) -> list[str]:
     """fieldValidation of a patched object (handlers/patch.go): a field of the wrong type, or an
     unknown one under Strict, is a 422 on the field "patch" (not the 400 of a request body)."""
+    from kernel.apimachinery import fieldvalidation
+
     report = fieldvalidation.check(patched, spec.schema_name, spec.schemas)
     if isinstance(spec, BodyKind) and spec.unstructured:
         report.type_errors.clear()
@@ -472,7 +478,7 @@ def _patched_field_check(spec: ResourceSpec | BodyKind, patched: Object, body: b
 def _patcher(kind: BodyKind, content_type: str, body: bytes, options: WriteOptions,
              warnings: list[str]) -> Callable[[Object], Object]:
     """A JSON, merge or strategic-merge PATCH as ``mutate(current) -> new``."""
-    from kernel.apimachinery import patch  # only PATCH requests need the patch machinery
+    from kernel.apimachinery import fieldvalidation, patch  # only PATCH requests need the patch machinery
     patch_meta = fieldvalidation.patch_meta(kind.schema_name, kind.schemas)
 
     def apply(current: Object) -> Object:
@@ -496,6 +502,8 @@ def _tracked(store: Store, request: Request, options: WriteOptions) -> dict[str,
 
 def _manager(request: Request, options: WriteOptions) -> str:
     """The manager an Update is recorded under: fieldManager, else the User-Agent's product."""
+    from kernel.apimachinery import managedfields
+
     return managedfields.manager_or_user_agent(options.field_manager, request.headers.get("user-agent"))
 
 

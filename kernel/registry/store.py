@@ -11,14 +11,14 @@ import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from kernel.admission import Admission, Attributes, GroupVersionKind, GroupVersionResource, Operation
 from kernel.admission import options_object
 from kernel.apimachinery import meta as objmeta
-from kernel.apimachinery import managedfields, status, validation
+from kernel.apimachinery import status, validation
 from kernel.registry.resource import Finish, Object, ResourceSpec
 from kernel.registry.subresources import SCALE_GVK, SubresourceCall, validate_scale
 from kernel.authentication.user import UserInfo
@@ -26,6 +26,9 @@ from kernel.storage import errors as storage_errors
 from kernel.storage import keys
 from kernel.storage.cacher import Cacher
 from kernel.storage.interface import ListResult, Preconditions, Storage, WatchEvent
+
+if TYPE_CHECKING:
+    from kernel.apimachinery import managedfields
 
 Predicate = Callable[[Object], bool]
 _OPTIONS_KIND = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions",
@@ -85,6 +88,8 @@ class Store:
         """The managedFields bookkeeping of this resource (or one of its subresources)."""
         manager = self._field_managers.get(subresource)
         if manager is None:
+            from kernel.apimachinery import managedfields  # imported by the first write
+
             if self._type_converter is None:
                 self._type_converter = managedfields.TypeConverter(self.spec.schemas)
             manager = self._field_managers[subresource] = _field_manager(
@@ -527,6 +532,8 @@ def _field_manager(spec: ResourceSpec, converter: managedfields.TypeConverter,
     """The FieldManager of ``spec`` at ``subresource``, with the fields that endpoint resets
     ignored: ``status`` on the resource itself when it has a status subresource, and everything
     but ``status`` on ``/status`` (kube's GetResetFields of the generic strategies)."""
+    from kernel.apimachinery import managedfields
+
     ref = converter.named(spec.schema_name)
     ignored = None
     if subresource == "status":

@@ -89,14 +89,21 @@ def kernel_admission_plugins():
 
 
 async def create_default_namespaces(context: ServerContext) -> None:
-    # Through the API, as kube's bootstrap controller does: admission and validation apply.
+    # Through the API, as kube's bootstrap controller does: admission and validation apply. As
+    # there, a namespace already there (an earlier start) is found by a read, not a failed create.
     client = context.loopback_client(BOOTSTRAP_USER_AGENT)
     for name in DEFAULT_NAMESPACES:
+        try:
+            await client.get(f"/api/v1/namespaces/{name}")
+            continue
+        except status.StatusError as error:
+            if error.code != 404:
+                raise
         try:
             await client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                        "metadata": {"name": name}})
         except status.StatusError as error:
-            if error.code != 409:  # already there from an earlier start
+            if error.code != 409:  # created meanwhile (another --workers process)
                 raise
 
 

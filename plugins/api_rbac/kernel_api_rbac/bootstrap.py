@@ -72,7 +72,10 @@ class PolicyWriter:
         log.info("reconciled %s %s", plural, meta["name"])
 
     async def ensure_namespace(self, namespace: str) -> None:
-        """kube's tryEnsureNamespace: namespaced bootstrap roles need their namespace."""
+        """kube's tryEnsureNamespace: namespaced bootstrap roles need their namespace (read
+        first, so a restart finds it without a write)."""
+        if await self._get(f"/api/v1/namespaces/{namespace}") is not None:
+            return
         try:
             await self.client.create("/api/v1/namespaces", {
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
