@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernel.storage.codec import decode as load
@@ -12,6 +13,13 @@ from kernel.storage.interface import EventType, WatchEvent
 class Version:
     revision: int
     data: bytes | None  # None: the key was deleted at this revision (a tombstone)
+
+
+def versions_of(kept: Version | list[Version] | None) -> Sequence[Version]:
+    """A key's versions, oldest first, from what the store keeps for it (see MemoryStorage)."""
+    if kept is None:
+        return ()
+    return (kept,) if type(kept) is Version else kept
 
 
 @dataclass(slots=True)
