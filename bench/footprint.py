@@ -15,7 +15,8 @@ pip and setuptools (bytecode pip compiled included); "no .pyc" the same less the
 writes bytecode only for the modules it imports. Import time is the median of ``import
 kernel.cli`` and the selected plugins' modules in a new interpreter; startup time the median of
 spawn → /readyz 200 (certificates already generated); idle RSS is VmRSS a few seconds after ready.
-Per-object RSS: on the trimmed build, (RSS after N creates − RSS before) / N − the object's JSON
+Per-object RSS: on the trimmed build, (RSS after N creates − RSS before, taken after one create
+that loads what the first HTTP/2 connection and write import) / N − the object's JSON
 size, at each ``--objects`` count (a new server each).
 
     python bench/footprint.py [--builds trimmed,default,all] [--objects 10000,100000]
@@ -166,6 +167,7 @@ def startup_and_rss(venv: Path, workdir: Path, backend: str, runs: int) -> tuple
                  command=command).stop()  # generates the certificates and the bytecode caches
     times, idle = [], []
     for run in range(runs):
+        shutil.rmtree(workdir / f"run{run}", ignore_errors=True)  # a first start, with a --workdir too
         began = time.monotonic()
         kernel = start_kernel(workdir / f"run{run}", *serve_args(backend), cert_dir=certs,
                               command=command)
@@ -183,15 +185,16 @@ def configmap(index: int) -> dict:
             "data": {"config": f"{index:06d}".ljust(1024, "x")}}
 
 
-async def create_many(url: str, token: str, ca_file: str, count: int, concurrency: int = 16) -> int:
-    """Create ``count`` configmaps; returns one stored object's JSON size."""
+async def create_many(url: str, token: str, ca_file: str, count: int, concurrency: int = 16,
+                      start: int = 0) -> int:
+    """Create ``count`` configmaps (numbered from ``start``); returns one stored object's JSON size."""
     import ssl
 
     context = ssl.create_default_context(cafile=ca_file)
     size = 0
     async with httpx.AsyncClient(base_url=url, http2=True, verify=context, timeout=60,
                                  headers={"Authorization": f"Bearer {token}"}) as client:
-        next_index = iter(range(count))
+        next_index = iter(range(start, start + count))
 
         async def worker() -> None:
             nonlocal size
@@ -199,7 +202,7 @@ async def create_many(url: str, token: str, ca_file: str, count: int, concurrenc
                 response = await client.post("/api/v1/namespaces/default/configmaps",
                                              json=configmap(index))
                 response.raise_for_status()
-                if index == 0:
+                if index == start:
                     size = len(json.dumps(response.json(), separators=(",", ":")))
 
         async with trio.open_nursery() as nursery:
@@ -209,9 +212,13 @@ async def create_many(url: str, token: str, ca_file: str, count: int, concurrenc
 
 
 def per_object(venv: Path, workdir: Path, backend: str, count: int) -> dict:
+    shutil.rmtree(workdir / f"objects{count}", ignore_errors=True)  # no objects of a --workdir's last run
     kernel = start_kernel(workdir / f"objects{count}", *serve_args(backend),
                           cert_dir=workdir / "certs", command=(str(venv / "bin" / "kernel"),))
     try:
+        # One create first (not counted), so what the first HTTP/2 connection and the first write
+        # import is not counted as the objects' memory.
+        trio.run(create_many, kernel.url, kernel.token, kernel.ca_file, 1, 1, count)
         time.sleep(IDLE_SECONDS)
         before = rss(kernel.process.pid)
         began = time.monotonic()
