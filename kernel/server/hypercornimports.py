@@ -10,7 +10,7 @@ Hypercorn's modules import at once what only some of its features need:
   multi-process runner, which the kernel does not use (``--workers`` is its own);
 - ``tomllib``, for TOML configuration files, which the kernel does not read.
 
-Together about 2.5 MB of an idle server's 41 (the trimmed build, ``bench/footprint.py``). While
+Together about 2.5 MB of the trimmed build's idle 41.5 MB (``bench/footprint.py``). While
 :func:`import_hypercorn` imports the Hypercorn modules the kernel uses, each of those modules is
 a stand-in in ``sys.modules``: each name Hypercorn takes from it is a function that imports the
 real module and calls the real class or function, and any other attribute is read from the real
