@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import logging
 import sys
@@ -64,6 +65,10 @@ def _load(argv: Sequence[str]) -> tuple[app.ServerRunOptions, opts.Options, list
 #: collection sees them: 34 ms in the same run. Cycles wait a little longer to be collected.
 GC_THRESHOLD = (10_000, 10, 10)
 
+#: Once the server has stopped, the process must end: a library thread stuck in the interpreter's
+#: teardown (gRPC's have been) would keep it, and a --workers supervisor waiting for it, alive.
+EXIT_TIMEOUT = 10.0
+
 
 def serve(argv: Sequence[str]) -> int:
     gc.set_threshold(*GC_THRESHOLD)  # the server's process only: not for in-process test servers
@@ -109,6 +114,8 @@ def serve(argv: Sequence[str]) -> int:
     except ListenError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
+    # Beyond EXIT_TIMEOUT, every thread's stack goes to stderr (the log) and the process exits 1.
+    faulthandler.dump_traceback_later(EXIT_TIMEOUT, exit=True)
     return 0
 
 

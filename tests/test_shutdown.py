@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -269,3 +270,31 @@ def test_watches_end_cleanly_at_shutdown_and_do_not_hold_the_drain(kernel_proces
     signals = lifecycle_signals(log)
     assert signals[-3] == "NotAcceptingNewRequest"
     assert set(signals[-2:]) == {"HTTPServerStoppedListening", "InFlightRequestsDrained"}
+
+
+STUCK_TEARDOWN = """
+import sys, threading
+import kernel.cli
+
+kernel.cli.EXIT_TIMEOUT = 1.0
+# A non-daemon thread that never ends: the interpreter's teardown waits for it forever.
+threading.Thread(target=threading.Event().wait, name="never-ends").start()
+sys.exit(kernel.cli.main())
+"""
+
+
+def test_a_teardown_that_hangs_after_the_server_stopped_still_ends_the_process(
+        kernel_process, tmp_path: Path) -> None:
+    # kube's process ends with its server; a thread left behind by a library must not keep this
+    # one (and a --workers supervisor waiting for it) alive: past kernel.cli.EXIT_TIMEOUT every
+    # thread's stack goes to the log and the process exits 1.
+    wrapper = tmp_path / "stuck.py"
+    wrapper.write_text(STUCK_TEARDOWN)
+    kernel = kernel_process("--plugins=api_core,storage_memory", command=(sys.executable, str(wrapper)))
+    kernel.process.send_signal(signal.SIGTERM)
+    assert kernel.process.wait(timeout=30) == 1
+    log = kernel.log()
+    stopped = log.index("server stopped")
+    # The dump: the watchdog's line, then the stacks, the main thread's in the teardown's join.
+    assert log.index("Timeout (0:00:01)!") > stopped, log[-3000:]
+    assert re.search(r'File ".*threading.py", line \d+ in _shutdown', log), log[-3000:]
