@@ -56,6 +56,8 @@ class AggregationController:
         self.informer = context.informer(GROUP, "clusterroles")
         self.queue: set[str] = set()
         self.wake = trio.Event()
+        self.written: dict[str, int] = {}  # the resourceVersion of this controller's last write
+        self._writing = trio.Lock()  # run's worker and the bootstrap's sync_all, one at a time
 
     def _enqueue_aggregators(self, *_: Object) -> None:
         for role in self.informer.list():
@@ -69,22 +71,29 @@ class AggregationController:
         return [_normalized(r) for r in rules] != [_normalized(r) for r in role.get("rules") or []]
 
     async def sync(self, name: str) -> int:
-        """Aggregate one role; the resourceVersion written, 0 when nothing was."""
-        role = self.informer.get(name)
-        if role is None or not role.get("aggregationRule") or not self.stale(role):
-            return 0
-        client = self.context.loopback_client(USER_AGENT)
-        try:
-            updated = await client.update(f"/apis/{GROUP}/v1/clusterroles/{name}", {
-                **role, "rules": aggregated_rules(role, self.informer.list())})
-        except StatusError as error:
-            if error.code not in (404, 409):
-                raise
-            if error.code == 409:  # changed meanwhile: compute it again from the newer state
-                self.queue.add(name)
-                self.wake.set()
-            return 0
-        return int(updated["metadata"]["resourceVersion"])
+        """Aggregate one role; the resourceVersion written, 0 when nothing was.
+
+        Only from a state of the role at least as new as this controller's last write of it: an
+        older one (the informer has not seen that write yet) would be refused with a conflict.
+        A newer state of the role, or of a role it aggregates, reaches the informer as an event,
+        which queues the role again: a write refused with a conflict needs no retry of its own.
+        """
+        async with self._writing:
+            role = self.informer.get(name)
+            if role is None or not role.get("aggregationRule") or not self.stale(role):
+                return 0
+            if int(role["metadata"].get("resourceVersion") or 0) < self.written.get(name, 0):
+                return 0
+            client = self.context.loopback_client(USER_AGENT)
+            try:
+                updated = await client.update(f"/apis/{GROUP}/v1/clusterroles/{name}", {
+                    **role, "rules": aggregated_rules(role, self.informer.list())})
+            except StatusError as error:
+                if error.code not in (404, 409):
+                    raise
+                return 0
+            written = self.written[name] = int(updated["metadata"]["resourceVersion"])
+            return written
 
     async def sync_all(self, timeout: float = 30.0) -> None:
         """Until the informer holds every aggregating ClusterRole aggregated (the bootstrap
