@@ -69,7 +69,7 @@ class PolicyWriter:
                 existing = await self._get(f"{base}/{meta['name']}") if error.code == 409 else None
                 if existing is None:
                     raise
-        else:  # a list's items carry neither: the object's own read would
+        else:  # a list's items carry no apiVersion and kind (a GET's would)
             existing = {"apiVersion": expected["apiVersion"], "kind": expected["kind"], **existing}
         if not binding:
             result = reconcile_role(existing, expected)
