@@ -22,6 +22,17 @@ def versions_of(kept: Version | list[Version] | None) -> Sequence[Version]:
     return (kept,) if type(kept) is Version else kept
 
 
+def with_version(kept: Version | list[Version] | None, version: Version) -> Version | list[Version]:
+    """What the store keeps for a key once ``version`` is added to ``kept`` (a list grows in
+    place; a single Version becomes a list of two)."""
+    if kept is None:
+        return version
+    if type(kept) is Version:
+        return [kept, version]
+    kept.append(version)
+    return kept
+
+
 @dataclass(slots=True)
 class Change:
     revision: int

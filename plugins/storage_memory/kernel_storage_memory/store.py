@@ -40,7 +40,7 @@ from kernel.storage.keys import prefix_end
 
 from kernel.storage.codec import decode as load
 from kernel.storage.codec import encode as content
-from kernel_storage_memory.records import Change, Version, versions_of
+from kernel_storage_memory.records import Change, Version, versions_of, with_version
 from kernel_storage_memory.watch import MemoryWatch, WatchRouter
 
 DEFAULT_HISTORY = 10000
@@ -178,14 +178,10 @@ class MemoryStorage:
     def _commit(self, key: str, data: bytes | None, prev: Version | None) -> int:
         self._revision += 1
         revision = self._revision
-        version, kept = Version(revision, data), self._versions.get(key)
+        kept = self._versions.get(key)
         if kept is None:
-            self._versions[key] = version
             insort(self._index, key)
-        elif type(kept) is Version:
-            self._versions[key] = [kept, version]
-        else:
-            kept.append(version)
+        self._versions[key] = with_version(kept, Version(revision, data))
         if prev is None:
             insort(self._live, key)
         elif data is None:

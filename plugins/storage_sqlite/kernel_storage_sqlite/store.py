@@ -22,7 +22,7 @@ from kernel.storage.errors import StorageUnavailableError
 from kernel.storage.interface import Object, Predicate, Preconditions, TryUpdate, ValidateDeletion, WatchEvent
 
 from kernel_storage_memory import MemoryStorage
-from kernel_storage_memory.records import Change, Version, versions_of
+from kernel_storage_memory.records import Change, Version, with_version
 from kernel_storage_memory.watch import MemoryWatch, WatchRouter
 from kernel_storage_sqlite import db
 from kernel_storage_sqlite.writer import Writer
@@ -69,19 +69,11 @@ class SqliteStorage(MemoryStorage):
                 else:
                     versions[key] = version
                 continue
-            current = versions.get(key)  # as the memory store keeps them: a Version, else a list
-            latest = versions_of(current)[-1] if current is not None else None
-            prev = latest if latest is not None and latest.data is not None else None
-            if current is None:
-                versions[key] = version
-            elif type(current) is Version:
-                versions[key] = [current, version]
-            else:
-                current.append(version)
+            prev = self._current(key)
+            versions[key] = with_version(versions.get(key), version)
             changes.append(Change(rev, key, data, prev))
         self._index = sorted(versions)
-        self._live = sorted(key for key, kept in versions.items()
-                            if versions_of(kept)[-1].data is not None)
+        self._live = sorted(key for key in versions if self._current(key) is not None)
         self._compacted = max(compacted, 1)
         self._revision = max(last, self._compacted)
         for key in self._live:  # TTLs restart with the server (a deadline at most one TTL late)
