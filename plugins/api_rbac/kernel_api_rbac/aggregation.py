@@ -70,8 +70,8 @@ class AggregationController:
         rules = aggregated_rules(role, self.informer.list())
         return [_normalized(r) for r in rules] != [_normalized(r) for r in role.get("rules") or []]
 
-    async def sync(self, name: str) -> int:
-        """Aggregate one role; the resourceVersion written, 0 when nothing was.
+    async def sync(self, name: str) -> None:
+        """Aggregate one role (write it when its rules are not the union of what it selects).
 
         Only from a state of the role at least as new as this controller's last write of it: an
         older one (the informer has not seen that write yet) would be refused with a conflict.
@@ -81,9 +81,9 @@ class AggregationController:
         async with self._writing:
             role = self.informer.get(name)
             if role is None or not role.get("aggregationRule") or not self.stale(role):
-                return 0
+                return
             if int(role["metadata"].get("resourceVersion") or 0) < self.written.get(name, 0):
-                return 0
+                return
             client = self.context.loopback_client(USER_AGENT)
             try:
                 updated = await client.update(f"/apis/{GROUP}/v1/clusterroles/{name}", {
@@ -91,25 +91,21 @@ class AggregationController:
             except StatusError as error:
                 if error.code not in (404, 409):
                     raise
-                return 0
-            written = self.written[name] = int(updated["metadata"]["resourceVersion"])
-            return written
+                return
+            self.written[name] = int(updated["metadata"]["resourceVersion"])
 
     async def sync_all(self, timeout: float = 30.0) -> None:
         """Until the informer holds every aggregating ClusterRole aggregated (the bootstrap
         hook's last step, so /readyz implies admin, edit and view are complete)."""
         await self.informer.wait_synced()
-        written: dict[str, int] = {}
         with trio.move_on_after(timeout):
             while True:
                 pending = [role for role in self.informer.list()
                            if role.get("aggregationRule") and self.stale(role)]
                 if not pending:
                     return
-                for role in pending:
-                    name = role["metadata"]["name"]
-                    if int(role["metadata"].get("resourceVersion") or 0) >= written.get(name, 0):
-                        written[name] = await self.sync(name) or written.get(name, 0)
+                for role in pending:  # sync skips a role the informer shows older than its write
+                    await self.sync(role["metadata"]["name"])
                 await trio.sleep(0.01)  # let the informer see the writes
         log.warning("aggregated clusterroles not settled after %gs; the controller goes on", timeout)
 
