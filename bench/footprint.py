@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -218,7 +219,7 @@ def per_object(venv: Path, workdir: Path, backend: str, count: int) -> dict:
     try:
         # One create first (not counted), so what the first HTTP/2 connection and the first write
         # import is not counted as the objects' memory.
-        trio.run(create_many, kernel.url, kernel.token, kernel.ca_file, 1, 1, count)
+        trio.run(partial(create_many, kernel.url, kernel.token, kernel.ca_file, 1, start=count))
         time.sleep(IDLE_SECONDS)
         before = rss(kernel.process.pid)
         began = time.monotonic()
