@@ -16,13 +16,18 @@ get`` are Etcd3Storage.create / get called in-process from trio tasks (one store
 as the server calls them. The targets of issue 18 are read per request: (kernel on etcd − kernel
 on memory) and the storage call alone, each ÷ the raw CAS txn (CREATE) or raw get (GET).
 
-    python bench/etcd.py [--rounds 3] [--seconds 1] [--concurrency 1,8]
+With ``--before DIR`` (an older tree: ``git archive REV kernel plugins | tar -x -C DIR``) a third
+kernel on the same etcd runs that tree's code through ``bench/run_tree.py`` in the same rounds
+("before CREATE" / "before GET"), and the targets are printed for it too.
+
+    python bench/etcd.py [--rounds 3] [--seconds 1] [--concurrency 1,8] [--before DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 import functools
 import statistics
 import tempfile
@@ -39,8 +44,7 @@ import trio
 
 from kernel.testing import KernelProcess, start_kernel
 from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig
-from kernel_storage_etcd3.config import GRPC_OPTIONS
-from kernel_storage_etcd3.testing import etcd_server
+from kernel_storage_etcd3.testing import etcd_server, raw_client
 
 VALUE = "v" * 1024
 STORAGE_PREFIX = "/bench-storage"  # the --etcd-prefix of the storage series
@@ -103,11 +107,15 @@ class Workloads:
         self.serial = itertools.count()  # unique names across rounds and threads
 
     def ops(self) -> dict[str, Callable[[int], Callable[[int], None]]]:
-        return {"etcd put": self.raw_put, "etcd CAS txn": self.raw_txn,
-                "kernel CREATE": self.kernel_create, "storage create": STORAGE,
-                "etcd get": self.raw_get, "kernel GET": self.kernel_get, "storage get": STORAGE,
-                "memory CREATE": lambda t: self.kernel_create(t, "memory"),
-                "memory GET": lambda t: self.kernel_get(t, "memory")}
+        ops = {"etcd put": self.raw_put, "etcd CAS txn": self.raw_txn,
+               "kernel CREATE": self.kernel_create, "storage create": STORAGE,
+               "etcd get": self.raw_get, "kernel GET": self.kernel_get, "storage get": STORAGE,
+               "memory CREATE": lambda t: self.kernel_create(t, "memory"),
+               "memory GET": lambda t: self.kernel_get(t, "memory")}
+        if "before" in self.kernels:
+            ops["before CREATE"] = lambda t: self.kernel_create(t, "before")
+            ops["before GET"] = lambda t: self.kernel_get(t, "before")
+        return ops
 
     def storage_rate(self, name: str, concurrency: int, seconds: float) -> float:
         """Operations per second of ``concurrency`` trio tasks calling one Etcd3Storage."""
@@ -199,10 +207,14 @@ def measure(args: argparse.Namespace, levels: list[int]) -> dict[str, Series]:
         on_etcd = start_kernel(Path(tmp) / "etcd3", "--storage-backend=etcd3",
                                f"--etcd-servers={etcd.url}", "--etcd-compaction-interval=0")
         on_memory = start_kernel(Path(tmp) / "memory", "--storage-backend=memory")
-        host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
-        raw = pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
-            host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=30)
+        raw = raw_client(etcd.url)
         kernels = {"etcd3": on_etcd, "memory": on_memory}
+        if args.before:
+            run_tree = str(Path(__file__).with_name("run_tree.py"))
+            kernels["before"] = start_kernel(
+                Path(tmp) / "before", "--storage-backend=etcd3", f"--etcd-servers={etcd.url}",
+                "--etcd-compaction-interval=0", "--etcd-prefix=/before",
+                command=[sys.executable, run_tree, args.before, str(Path(sys.executable).with_name("kernel"))])
         work = Workloads(raw, kernels, etcd.url)
         work.seed()
         ops = work.ops()
@@ -247,15 +259,19 @@ def report(series: dict[str, Series], args: argparse.Namespace, levels: list[int
             ("storage create", lambda c: cost("storage create", c)),
             ("storage get", lambda c: cost("storage get", c))):
         print(label.ljust(32) + "".join(f"{values(c):12.3f}" for c in levels))
-    print(f"\n{'target ratios (<= 1.2)':<32}" + "".join(f"{f'c={c}':>12}" for c in levels))
-    for label, over, floor in (("CREATE: (kernel-memory) / CAS", ("kernel CREATE", "memory CREATE"), "etcd CAS txn"),
-                               ("GET: (kernel-memory) / get", ("kernel GET", "memory GET"), "etcd get"),
+    print(f"\n{'target ratios (<= 1.2)':<36}" + "".join(f"{f'c={c}':>12}" for c in levels))
+    rows = [("CREATE: (kernel-memory) / CAS", ("kernel CREATE", "memory CREATE"), "etcd CAS txn"),
+            ("GET: (kernel-memory) / get", ("kernel GET", "memory GET"), "etcd get")]
+    if "before GET" in series:
+        rows += [("before: CREATE (kernel-memory) / CAS", ("before CREATE", "memory CREATE"), "etcd CAS txn"),
+                 ("before: GET (kernel-memory) / get", ("before GET", "memory GET"), "etcd get")]
+    for label, over, floor in (*rows,
                                ("storage create / CAS txn", ("storage create", None), "etcd CAS txn"),
                                ("storage get / get", ("storage get", None), "etcd get")):
         def ratio(c: int) -> float:
             extra = cost(over[0], c) - (cost(over[1], c) if over[1] else 0.0)
             return extra / cost(floor, c)
-        print(label.ljust(32) + "".join(f"{ratio(c):12.2f}" for c in levels))
+        print(label.ljust(36) + "".join(f"{ratio(c):12.2f}" for c in levels))
 
 
 def _ms_per_request(series: dict[str, Series], name: str, concurrency: int) -> float:
@@ -268,6 +284,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every series (default 3)")
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement (default 1)")
     parser.add_argument("--concurrency", default="1,8", help="thread counts (default 1,8)")
+    parser.add_argument("--before", help="an older tree's kernel on the same etcd, same rounds")
     args = parser.parse_args()
     levels = [int(n) for n in args.concurrency.split(",")]
     report(measure(args, levels), args, levels)

@@ -5,13 +5,15 @@ key on the same etcd, sequentially from one trio task, interleaved round by roun
 
 - ``blocking``: pyetcd's stub called directly (blocks the event loop: the floor, not an option);
 - ``to_thread``: that call in ``trio.to_thread`` (the backend before: two thread switches);
-- ``future``: gRPC's future API from the trio thread, woken by gRPC's completion thread
-  (``kernel_storage_etcd3.rpc.unary``) while no other call keeps that thread alive, so gRPC
-  starts a new one per request;
-- ``future, kept``: the same with the store's watch stream open (what ``Etcd3Storage.get``
-  does): one completion thread for every request;
+- ``future``: gRPC's future API from the trio thread, woken by gRPC's completion thread with
+  ``TrioToken.run_sync_soon`` (the backend until the HTTP/2 transport) while no other call keeps
+  that thread alive, so gRPC starts a new one per request;
+- ``future, kept``: the same with a long-lived Watch call open on the channel (as the backend
+  kept its watch stream open): one completion thread for every request;
 - ``JSON gateway``: etcd's HTTP gateway (``POST /v3/kv/range``) over one keep-alive HTTP/1.1
-  connection driven by h11 in the trio thread: no thread at all, but etcd translates to gRPC.
+  connection driven by h11 in the trio thread: no thread at all, but etcd translates to gRPC;
+- ``HTTP/2 in trio``: the backend's calls (``kernel_storage_etcd3.transport``): gRPC over one
+  HTTP/2 connection, written and read by the trio thread; no thread, no translation.
 
     python bench/etcd_transports.py [--rounds 5] [--requests 500]
 """
@@ -21,17 +23,20 @@ from __future__ import annotations
 import argparse
 import base64
 import functools
+import queue
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import h11
 import msgspec
 import trio
 from pyetcd import etcdrpc
 
-from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig, rpc
-from kernel_storage_etcd3.testing import etcd_server
+from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig
+from kernel_storage_etcd3.store import RANGE
+from kernel_storage_etcd3.testing import etcd_server, raw_client
 
 KEY = "/registry/configmaps/default/x"
 
@@ -64,14 +69,27 @@ class Gateway:
         return base64.b64decode(msgspec.json.decode(b"".join(chunks))["kvs"][0]["value"])
 
 
-async def measure(url: str, rounds: int, requests: int) -> dict[str, list[float]]:
+async def future_call(method: Any, request: Any, timeout: float) -> Any:
+    """``method(request)`` with gRPC's future API, the trio task woken from gRPC's thread."""
+    future = method.future(request, timeout)
+    token, task = trio.lowlevel.current_trio_token(), trio.lowlevel.current_task()
+    future.add_done_callback(lambda _: token.run_sync_soon(trio.lowlevel.reschedule, task))
+    await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
+    return future.result()
+
+
+async def measure(url: str, rounds: int,
+                  requests: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     store = Etcd3Storage(EtcdConfig.for_servers(url))
     await store.create(KEY, {"metadata": {"name": "x"}, "data": {"v": "v" * 1024}})
     host, port = url.removeprefix("http://").rsplit(":", 1)
     gateway = Gateway(await trio.open_tcp_stream(host, int(port)), host)
-    stub = store._client.kvstub
+    raw = raw_client(url)
+    stub = raw.kvstub
     request = etcdrpc.RangeRequest(key=KEY.encode())
     blocking = functools.partial(stub.Range, request, 30)
+    watch_requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    keeper = None  # a long-lived call that keeps gRPC's completion thread
 
     async def direct() -> None:
         blocking()
@@ -80,33 +98,40 @@ async def measure(url: str, rounds: int, requests: int) -> dict[str, list[float]
         await trio.to_thread.run_sync(blocking)
 
     async def future() -> None:
-        await rpc.unary(stub.Range, request, 30)
-
-    async def kept() -> None:
-        await store.get(KEY)
+        await future_call(stub.Range, request, 30)
 
     async def json_gateway() -> None:
         await gateway.range(KEY.encode())
 
+    async def native() -> None:
+        await store._rpc(KEY, RANGE, request)
+
     options: dict[str, Callable[[], Awaitable[None]]] = {
-        "blocking": direct, "to_thread": in_thread, "future": future, "future, kept": kept,
-        "JSON gateway": json_gateway}
+        "blocking": direct, "to_thread": in_thread, "future": future, "future, kept": future,
+        "JSON gateway": json_gateway, "HTTP/2 in trio": native}
     times: dict[str, list[float]] = {name: [] for name in options}
+    cpus: dict[str, list[float]] = {name: [] for name in options}  # this process's CPU
     try:
         for _ in range(rounds):
             for name, op in options.items():
-                if name == "future" and store._stream is not None:
-                    store._stream.close()  # no call left to keep gRPC's completion thread
-                    store._stream = None
+                if name == "future, kept":
+                    keeper = etcdrpc.WatchStub(raw.channel).Watch(
+                        iter(watch_requests.get, None))
+                elif keeper is not None:
+                    keeper.cancel()
+                    watch_requests.put(None)
+                    keeper = None
                     await trio.sleep(0.05)
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
                 for _ in range(requests):
                     await op()
                 times[name].append((time.perf_counter() - began) / requests * 1e3)
+                cpus[name].append((time.process_time() - cpu) / requests * 1e3)
     finally:
         await gateway.stream.aclose()
         await store.close()
-    return times
+        raw.close()
+    return times, cpus
 
 
 def main() -> None:
@@ -115,15 +140,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
     with etcd_server() as etcd:
-        times = trio.run(measure, etcd.url, args.rounds, args.requests)
+        times, cpus = trio.run(measure, etcd.url, args.rounds, args.requests)
     floor = statistics.median(times["blocking"])
     print(f"one Range of a 1 KiB key from trio, {args.rounds} rounds x {args.requests} requests "
-          "(ms per request; ratio: median / blocking median)")
-    print(f"{'':<16}{'median':>8}{'min':>8}{'max':>8}{'ratio':>8}")
+          "(ms per request; ratio: median / blocking median; cpu: this process's, all threads)")
+    print(f"{'':<16}{'median':>8}{'min':>8}{'max':>8}{'ratio':>8}{'cpu':>8}")
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"{name:<16}{median:8.3f}{min(values):8.3f}{max(values):8.3f}{median / floor:8.2f}")
-
+        print(f"{name:<16}{median:8.3f}{min(values):8.3f}{max(values):8.3f}{median / floor:8.2f}"
+              f"{statistics.median(cpus[name]):8.3f}")
 
 if __name__ == "__main__":
     main()

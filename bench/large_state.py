@@ -57,8 +57,7 @@ import trio
 
 from kernel import testing as kernel_testing
 from kernel.testing import KernelProcess, start_kernel
-from kernel_storage_etcd3.config import GRPC_OPTIONS
-from kernel_storage_etcd3.testing import EtcdProcess, etcd_server
+from kernel_storage_etcd3.testing import EtcdProcess, etcd_server, raw_client
 
 NAMESPACES = [f"bench-{i}" for i in range(10)]
 SMALL = "small"
@@ -98,12 +97,6 @@ def cpu_seconds(pid: int) -> float:
     wall-clock time)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def raw_client(etcd: EtcdProcess) -> pyetcd.MultiEndpointEtcd3Client:
-    host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
-    return pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
-        host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=60)
 
 
 # -- the state ------------------------------------------------------------------------------------
@@ -347,7 +340,7 @@ def main() -> None:
 
     with etcd_server() as etcd, tempfile.TemporaryDirectory(prefix="bench-large-") as tmp:
         work = Path(tmp)
-        raw = raw_client(etcd)
+        raw = raw_client(etcd.url, timeout=60)
         probe, _ = start(work / "probe", etcd, "/registry")
         shapes = templates(probe, raw)
         probe.stop()

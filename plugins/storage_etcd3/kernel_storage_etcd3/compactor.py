@@ -17,7 +17,7 @@ from pyetcd import etcdrpc
 from kernel.storage.errors import StorageError
 
 from kernel_storage_etcd3.errors import Compacted, FutureRevision
-from kernel_storage_etcd3.store import Etcd3Storage
+from kernel_storage_etcd3.store import COMPACT, Etcd3Storage
 
 log = logging.getLogger("kernel.storage.etcd3")
 
@@ -62,7 +62,7 @@ class Compactor:
         if previous == 0:
             return None  # kube does not compact on the first round
         try:
-            await storage._rpc("", "kvstub", "Compact", etcdrpc.CompactionRequest(revision=previous))
+            await storage._rpc("", COMPACT, etcdrpc.CompactionRequest(revision=previous))
         except (Compacted, FutureRevision):
             return None
         log.info("etcd: compacted at revision %d", previous)

@@ -1,45 +1,17 @@
-"""The etcd connection: kube's --etcd-* flags parsed into a config, and the pyetcd client built from it.
-
-The client is python-etcd3's ``MultiEndpointEtcd3Client`` (package ``etcd-sdk-python``, imported as
-``pyetcd``), with the settings measured to matter:
-
-- every ``Endpoint`` has ``time_retry=0``: the client otherwise refuses a node for 300 s after one
-  UNAVAILABLE/DEADLINE_EXCEEDED. Failover between several --etcd-servers is ours (see
-  :meth:`EtcdClient.failover`), since with ``time_retry=0`` the client itself never moves on;
-- ``grpc.max_receive_message_length`` is unlimited, so lists over 4 MiB work;
-- reconnect backoff is capped at 1 s, so the server notices a returning etcd within a second
-  instead of gRPC's default of up to 2 minutes; keepalive pings (30 s / 10 s, kube's values)
-  detect a silently dead connection under a long-lived watch.
+"""The etcd connection settings: kube's --etcd-* flags parsed into a config, and the choice of
+endpoint among --etcd-servers (failover to the next after a connection failure).
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the gRPC stack is imported when a client is made, not when the plugin loads
-    import grpc
-    import pyetcd
 
 DEFAULT_PREFIX = "/registry"
 DEFAULT_COMPACTION_INTERVAL = 300.0
 DEFAULT_HEALTHCHECK_TIMEOUT = 2.0
 DEFAULT_READYCHECK_TIMEOUT = 2.0
 DEFAULT_REQUEST_TIMEOUT = 60.0
-
-GRPC_OPTIONS = [
-    ("grpc.max_receive_message_length", -1),
-    ("grpc.max_send_message_length", -1),
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    ("grpc.keepalive_time_ms", 30000),
-    ("grpc.keepalive_timeout_ms", 10000),
-]
-
 
 @dataclass(frozen=True)
 class Server:
@@ -123,57 +95,24 @@ def validate(servers: list[str], ca_file: str, cert_file: str, key_file: str) ->
     return errors
 
 
-@dataclass
-class EtcdClient:
-    """The pyetcd client and the endpoint choice across --etcd-servers."""
+class Endpoints:
+    """The endpoint in use among --etcd-servers, and the move to the next after a failure."""
 
-    config: EtcdConfig
-    client: pyetcd.MultiEndpointEtcd3Client = field(init=False)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        import grpc
-        import pyetcd
-
-        credentials = None
-        if any(server.secure for server in self.config.servers):
-            credentials = grpc.ssl_channel_credentials(
-                _read(self.config.ca_file), _read(self.config.key_file),
-                _read(self.config.cert_file))
-        endpoints = [pyetcd.Endpoint(f"[{server.host}]" if ":" in server.host else server.host,
-                                     server.port, secure=server.secure,
-                                     creds=credentials if server.secure else None,
-                                     time_retry=0, opts=GRPC_OPTIONS)
-                     for server in self.config.servers]
-        self.client = pyetcd.MultiEndpointEtcd3Client(
-            endpoints=endpoints, timeout=self.config.request_timeout, failover=False)
-
-    @property
-    def endpoint(self) -> str:
-        """The endpoint in use (``host:port``)."""
-        return str(self.client._current_endpoint_label)
-
-    def channel(self) -> grpc.Channel:
-        return self.client.channel
+    def __init__(self, servers: tuple[Server, ...]) -> None:
+        self.servers = {endpoint(server): server for server in servers}
+        self.current = next(iter(self.servers))
 
     def failover(self, failed: str) -> None:
         """After a connection failure on endpoint ``failed``, use the next endpoint (if any).
 
         A no-op when another caller already moved on, so that concurrent failures advance once.
         """
-        with self._lock:
-            labels = list(self.client.endpoints)
-            current = self.client._current_endpoint_label
-            if len(labels) < 2 or current != failed:
-                return
-            self.client._current_endpoint_label = labels[(labels.index(current) + 1) % len(labels)]
-
-    def close(self) -> None:
-        self.client.close()
+        labels = list(self.servers)
+        if len(labels) < 2 or self.current != failed:
+            return
+        self.current = labels[(labels.index(failed) + 1) % len(labels)]
 
 
-def _read(path: str) -> bytes | None:
-    if not path:
-        return None
-    with open(path, "rb") as file:
-        return file.read()
+def endpoint(server: Server) -> str:
+    """``host:port`` (an IPv6 host in brackets), as errors and metrics name an endpoint."""
+    return f"[{server.host}]:{server.port}" if ":" in server.host else f"{server.host}:{server.port}"

@@ -41,8 +41,8 @@ from kernel.storage.interface import (
     ListResult, Object, Predicate, Preconditions, TryUpdate, ValidateDeletion, WatchEvent,
 )
 
-from kernel_storage_etcd3 import codec, rpc
-from kernel_storage_etcd3.config import EtcdClient, EtcdConfig, normalize_prefix
+from kernel_storage_etcd3 import codec, transport
+from kernel_storage_etcd3.config import Endpoints, EtcdConfig, normalize_prefix
 from kernel_storage_etcd3.errors import (
     Compacted, FutureRevision, is_connection_failure, translate,
 )
@@ -56,6 +56,13 @@ from kernel_storage_etcd3.watch import Etcd3Watch, WatchStream
 PROGRESS_RETRY = 0.1
 MAX_BATCH = 10000  # the largest range read while filling a filtered page (kube's maxLimit)
 _EQUAL, _MOD = etcdrpc.Compare.EQUAL, etcdrpc.Compare.MOD
+# etcd's unary methods the store calls
+RANGE = transport.Method(b"/etcdserverpb.KV/Range", etcdrpc.RangeResponse)
+TXN = transport.Method(b"/etcdserverpb.KV/Txn", etcdrpc.TxnResponse)
+DELETE_RANGE = transport.Method(b"/etcdserverpb.KV/DeleteRange", etcdrpc.DeleteRangeResponse)
+COMPACT = transport.Method(b"/etcdserverpb.KV/Compact", etcdrpc.CompactionResponse)
+LEASE_GRANT = transport.Method(b"/etcdserverpb.Lease/LeaseGrant", etcdrpc.LeaseGrantResponse)
+STATUS = transport.Method(b"/etcdserverpb.Maintenance/Status", etcdrpc.StatusResponse)
 
 
 class Etcd3Storage:
@@ -66,8 +73,12 @@ class Etcd3Storage:
     def __init__(self, config: EtcdConfig, *, ttls: Mapping[str, float] = {}) -> None:
         self.config = config
         self.keys = codec.Keys(normalize_prefix(config.prefix))
-        self._etcd = EtcdClient(config)
-        self._client = self._etcd.client
+        self._endpoints = Endpoints(config.servers)
+        tls = transport.client_ssl_context(config.ca_file, config.cert_file, config.key_file) \
+            if any(server.secure for server in config.servers) else None
+        self._channels = {label: transport.Channel(server.host, server.port,
+                                                   tls if server.secure else None)
+                          for label, server in self._endpoints.servers.items()}
         # Keys under a prefix of ``ttls`` are written with a lease of that many seconds (kube's
         # --event-ttl); etcd's leases are whole seconds.
         self.ttls = {prefix: max(1, math.ceil(ttl)) for prefix, ttl in ttls.items() if ttl > 0}
@@ -82,14 +93,15 @@ class Etcd3Storage:
 
     @property
     def endpoint(self) -> str:
-        return self._etcd.endpoint
+        """The etcd endpoint in use (``host:port``)."""
+        return self._endpoints.current
 
     # -- calling etcd --------------------------------------------------------------------------
 
-    async def _rpc(self, key: str, stub: str, method: str, request: Any, *, retry: bool = False,
+    async def _rpc(self, key: str, method: transport.Method, request: Any, *, retry: bool = False,
                    timeout: float | None = None) -> Any:
-        """One unary etcd request (``<stub>.<method>``) from the trio thread, without a worker
-        thread; failures as storage errors.
+        """One unary etcd request from the trio thread (:mod:`kernel_storage_etcd3.transport`);
+        failures as storage errors.
 
         ``retry``: an idempotent read, tried once more on the next endpoint after a connection
         failure (when there is more than one).
@@ -98,45 +110,30 @@ class Etcd3Storage:
         for attempt in range(attempts):
             if self.closed:
                 raise StorageUnavailableError(key, "the etcd storage is closed")
-            client = self._client
-            endpoint = self._etcd.endpoint
-            self._keep_completion_thread()
+            endpoint = self._endpoints.current
             try:
-                call = getattr(getattr(client, stub), method)
-                return await rpc.unary(call, request, timeout or client.timeout,
-                                       credentials=client.call_credentials,
-                                       metadata=client.metadata)
+                return await self._channels[endpoint].call(
+                    method, request, timeout or self.config.request_timeout)
             except Exception as error:
                 if is_connection_failure(error):
-                    self._etcd.failover(endpoint)
+                    self._endpoints.failover(endpoint)
                     if attempt + 1 < attempts:
                         continue
                 raise translate(error, key, endpoint) from None
         raise AssertionError("unreachable")
 
-    def _keep_completion_thread(self) -> None:
-        """Keep the watch stream open: gRPC runs a channel's completion thread only while a call
-        is in flight and starts a new thread for the next call after that (0.3 ms or more per
-        request here); the stream's long-lived call keeps one thread for every request."""
-        stream = self._stream
-        if stream is None or not stream.alive or stream.token is not trio.lowlevel.current_trio_token():
-            try:
-                self.watch_stream()
-            except StorageUnavailableError:
-                pass  # the request itself reports it
-
     async def _range(self, key: str, request: Any) -> Any:
-        return await self._rpc(key, "kvstub", "Range", request, retry=True)
+        return await self._rpc(key, RANGE, request, retry=True)
 
     async def _txn(self, key: str, request: Any) -> Any:
-        return await self._rpc(key, "kvstub", "Txn", request)
+        return await self._rpc(key, TXN, request)
 
     async def _get_kv(self, key: str, etcd_key: bytes) -> Any | None:
         response = await self._range(key, etcdrpc.RangeRequest(key=etcd_key))
         return response.kvs[0] if response.kvs else None
 
     async def _grant(self, ttl: int) -> int:
-        response = await self._rpc("", "leasestub", "LeaseGrant", etcdrpc.LeaseGrantRequest(TTL=ttl))
+        response = await self._rpc("", LEASE_GRANT, etcdrpc.LeaseGrantRequest(TTL=ttl))
         return int(response.ID)
 
     async def _put(self, key: str, etcd_key: bytes, data: bytes) -> Any:
@@ -269,7 +266,7 @@ class Etcd3Storage:
                      validate_deletion: ValidateDeletion | None = None) -> Object:
         etcd_key = self.keys.to_etcd(key)
         if preconditions is None and validate_deletion is None:
-            response = await self._rpc(key, "kvstub", "DeleteRange",
+            response = await self._rpc(key, DELETE_RANGE,
                                        etcdrpc.DeleteRangeRequest(key=etcd_key, prev_kv=True))
             return self._deleted(key, response, response.header.revision)
         kv = await self._get_kv(key, etcd_key)
@@ -302,7 +299,7 @@ class Etcd3Storage:
 
     async def compact(self, revision: int) -> None:
         try:
-            await self._rpc("", "kvstub", "Compact", etcdrpc.CompactionRequest(revision=revision))
+            await self._rpc("", COMPACT, etcdrpc.CompactionRequest(revision=revision))
         except Compacted:
             pass  # already compacted at or past it
         except FutureRevision:
@@ -334,27 +331,30 @@ class Etcd3Storage:
         # Periodic bookmarks (and the deadline they precede) are optional for a backend; the watch cache makes them for clients.
         return Etcd3Watch(self, prefix, revision, predicate, progress_notify)
 
-    def watch_stream(self) -> WatchStream:
+    async def watch_stream(self) -> WatchStream:
         """The shared Watch stream, opened (again) if there is none or it ended."""
-        if self.closed:
-            raise StorageUnavailableError("", "the etcd storage is closed")
-        stream, token = self._stream, trio.lowlevel.current_trio_token()
-        if stream is None or not stream.alive or stream.token is not token:
+        while True:
+            if self.closed:
+                raise StorageUnavailableError("", "the etcd storage is closed")
+            stream, token = self._stream, trio.lowlevel.current_trio_token()
+            if stream is not None and stream.alive and stream.token is token:
+                return stream
             if stream is not None:
                 stream.close()  # of an earlier trio run
-            endpoint = self._etcd.endpoint
+            endpoint = self._endpoints.current
             try:
-                channel = self._etcd.channel()
-            except ValueError as error:
-                raise StorageUnavailableError("", f"etcd {endpoint}: {error}") from None
-            stream = self._stream = WatchStream(self, channel, endpoint, token)
-        return stream
+                connection = await self._channels[endpoint].connection(self.config.request_timeout)
+            except transport.CallError as error:
+                self._endpoints.failover(endpoint)
+                raise translate(error, "", endpoint) from None
+            if self._stream is stream:  # no other task opened one meanwhile
+                self._stream = WatchStream(self, connection, endpoint)
 
     def stream_ended(self, stream: WatchStream, error: BaseException | None) -> None:
         """Called by a stream that broke: the next watch opens a new one (on the next endpoint
         if this one failed)."""
         if error is not None and is_connection_failure(error):
-            self._etcd.failover(stream.endpoint)
+            self._endpoints.failover(stream.endpoint)
         if self._stream is stream:
             self._stream = None
 
@@ -362,16 +362,15 @@ class Etcd3Storage:
         """Learn whether every etcd endpoint answers progress requests truthfully (kube's
         RequestWatchProgress feature check): etcd 3.4.31+ or 3.5.13+ (etcd-io/etcd#15220,
         #17507), read from each endpoint's Status once it answers; unknown counts as no."""
-        for label, endpoint in self._etcd.client.endpoints.items():
+        for label, channel in self._channels.items():
             if label not in self._versions and not self.closed:
-                stub = etcdrpc.MaintenanceStub(endpoint.channel)
                 try:
-                    status = await rpc.unary(stub.Status, etcdrpc.StatusRequest(),
-                                             self.config.request_timeout)
+                    status = await channel.call(STATUS, etcdrpc.StatusRequest(),
+                                                self.config.request_timeout)
                 except Exception:  # noqa: BLE001 - not reachable now: asked again next watch
                     continue
                 self._versions[label] = status.version
-        self.watch_progress = len(self._versions) == len(self._etcd.client.endpoints) and \
+        self.watch_progress = len(self._versions) == len(self._channels) and \
             all(answers_progress_truthfully(v) for v in self._versions.values())
 
     def want_progress(self, revision: int) -> None:
@@ -394,7 +393,7 @@ class Etcd3Storage:
     async def check(self, timeout: float) -> None:
         """kube's etcd health check: a read of ``<prefix>/health`` within ``timeout``."""
         request = etcdrpc.RangeRequest(key=self.keys.health_key, count_only=True)
-        await self._rpc("", "kvstub", "Range", request, timeout=timeout)
+        await self._rpc("", RANGE, request, timeout=timeout)
 
     async def health(self) -> None:
         await self.check(self.config.healthcheck_timeout)
@@ -405,7 +404,8 @@ class Etcd3Storage:
         self.closed = True
         if self._stream is not None:
             self._stream.close()
-        self._etcd.close()
+        for channel in self._channels.values():
+            channel.close()
         await trio.lowlevel.checkpoint()
 
     def __repr__(self) -> str:

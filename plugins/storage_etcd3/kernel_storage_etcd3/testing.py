@@ -24,6 +24,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyetcd
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 ETCDCTL = shutil.which("etcdctl") or "/usr/bin/etcdctl"
@@ -170,3 +174,14 @@ def etcd_server(tls: TLSFiles | None = None) -> Iterator[EtcdProcess]:
     finally:
         etcd.stop(signal.SIGKILL)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def raw_client(url: str, timeout: float = 30) -> pyetcd.MultiEndpointEtcd3Client:
+    """A plain python-etcd3 client of ``url`` (``http://host:port``), for tests and benchmarks
+    that read or write etcd behind the backend's back; lists of any size."""
+    import pyetcd
+
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+    return pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
+        host, int(port), secure=False, time_retry=0, opts=options)], timeout=timeout)

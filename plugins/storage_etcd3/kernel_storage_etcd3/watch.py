@@ -1,11 +1,11 @@
 """etcd watches bridged into trio.
 
-One gRPC Watch stream per store carries every watch (as clientv3 shares one per client). gRPC's
-blocking API needs two threads for it: gRPC's own, which sends the requests put in a queue, and
-a reader that hands each response to trio with ``TrioToken.run_sync_soon`` and goes straight back
-to reading; it never waits for trio, so one slow consumer cannot hold up the stream. Everything
-else — routing responses to watches by id, buffering events, requesting progress — happens in
-the trio thread, without locks.
+One Watch stream per store carries every watch (as clientv3 shares one per client): a streaming
+call on the store's connection to etcd (:mod:`kernel_storage_etcd3.transport`), whose reader task
+hands each response to the stream in the trio thread. Routing responses to watches by id,
+buffering events, requesting progress: all in the trio thread, without locks or threads; a
+response is handled without waiting for any consumer, so one slow consumer cannot hold up the
+stream.
 
 A broken stream (etcd restarted, connection lost) ends no watch: each re-creates itself on a new
 stream from the last revision it delivered + 1, retrying until etcd answers, so consumers see no
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
-import threading
 from collections import deque
 from types import TracebackType
 from typing import Any, Protocol
@@ -42,8 +40,10 @@ from kernel.storage.errors import (
 )
 from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_event
 
-from kernel_storage_etcd3 import codec
+from kernel_storage_etcd3 import codec, transport
 from kernel_storage_etcd3.config import EtcdConfig
+
+WATCH = transport.Method(b"/etcdserverpb.Watch/Watch", etcdrpc.WatchResponse)
 
 
 class WatchedStore(Protocol):
@@ -56,7 +56,7 @@ class WatchedStore(Protocol):
 
     async def check_watchable(self, prefix: str, revision: int, *, resume: bool = False) -> None: ...
 
-    def watch_stream(self) -> WatchStream: ...
+    async def watch_stream(self) -> WatchStream: ...
 
     def stream_ended(self, stream: WatchStream, error: BaseException | None) -> None: ...
 
@@ -74,39 +74,16 @@ RETRY_MIN, RETRY_MAX = 0.05, 1.0  # backoff while re-creating a watch on a broke
 class WatchStream:
     """One etcd Watch stream and the watches on it."""
 
-    def __init__(self, store: WatchedStore, channel: grpc.Channel, endpoint: str,
-                 token: trio.lowlevel.TrioToken) -> None:
+    def __init__(self, store: WatchedStore, connection: transport.Connection,
+                 endpoint: str) -> None:
         self.store = store
         self.endpoint = endpoint
         self.alive = True
         self.progress_asked = -math.inf  # trio time of the unanswered progress request, if any
-        self.token = token
-        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.token = connection.token
         self._pending: deque[Etcd3Watch] = deque()  # create requests sent, not yet answered
         self._watches: dict[int, Etcd3Watch] = {}
-        self._call = etcdrpc.WatchStub(channel).Watch(iter(self._requests.get, None))
-        threading.Thread(target=self._read, name=f"etcd-watch {endpoint}", daemon=True).start()
-
-    # -- the reader thread -----------------------------------------------------------------------
-
-    def _read(self) -> None:
-        error: BaseException | None = None
-        try:
-            for response in self._call:
-                self.token.run_sync_soon(self._on_response, response)
-        except trio.RunFinishedError:
-            self._call.cancel()
-            return
-        except grpc.RpcError as rpc_error:
-            error = rpc_error
-        except Exception as other:  # noqa: BLE001 - reported to the watches, never lost
-            error = other
-        finally:
-            self._requests.put(None)  # lets gRPC's request thread finish
-        try:
-            self.token.run_sync_soon(self._on_end, error)
-        except trio.RunFinishedError:
-            pass
+        self._call = connection.open_stream(WATCH, self._on_response, self._on_end)
 
     # -- the trio side -------------------------------------------------------------------------
 
@@ -116,7 +93,7 @@ class WatchStream:
             key=prefix, range_end=self.store.keys.range_end(prefix), start_revision=start_revision,
             prev_kv=True, progress_notify=watch.progress_notify)
         self._pending.append(watch)
-        self._requests.put(etcdrpc.WatchRequest(create_request=request))
+        self._call.send(etcdrpc.WatchRequest(create_request=request))
 
     def cancel(self, watch: Etcd3Watch) -> None:
         if watch.watch_id is not None and self._watches.get(watch.watch_id) is watch:
@@ -128,12 +105,12 @@ class WatchStream:
     def _send_cancel(self, watch_id: int) -> None:
         if self.alive:
             request = etcdrpc.WatchCancelRequest(watch_id=watch_id)
-            self._requests.put(etcdrpc.WatchRequest(cancel_request=request))
+            self._call.send(etcdrpc.WatchRequest(cancel_request=request))
 
     def request_progress(self) -> None:
         if self.alive:
             self.progress_asked = trio.current_time()
-            self._requests.put(etcdrpc.WatchRequest(progress_request=etcdrpc.WatchProgressRequest()))
+            self._call.send(etcdrpc.WatchRequest(progress_request=etcdrpc.WatchProgressRequest()))
 
     def behind(self, revision: int) -> bool:
         """Whether a progress-notify watch on this stream has not reported ``revision`` yet."""
@@ -141,8 +118,8 @@ class WatchStream:
 
     def close(self) -> None:
         if self.alive:
-            self._call.cancel()  # the reader ends, then _on_end tells the watches
-        self.alive = False
+            self._call.cancel()
+            self._on_end(None)
 
     def _on_response(self, response: Any) -> None:
         try:
@@ -293,7 +270,7 @@ class Etcd3Watch:
         self._broken, self._created, self.abandoned = None, False, False
         if self.progress_notify:
             await self.store.check_watch_progress()
-        stream = self.store.watch_stream()
+        stream = await self.store.watch_stream()
         self._stream = stream
         stream.create(self, self.last + 1 if self.last else 0)
         try:

@@ -8,12 +8,10 @@ import json
 import os
 import uuid
 
-import pyetcd
 import pytest
 
 from kernel.storage import codec
-from kernel_storage_etcd3.config import GRPC_OPTIONS
-from kernel_storage_etcd3.testing import INSTALLED, MISSING, EtcdProcess
+from kernel_storage_etcd3.testing import INSTALLED, MISSING, EtcdProcess, raw_client
 
 from etcd3_helpers import KUBECTL
 
@@ -27,9 +25,7 @@ LIMIT = 500
 
 def load(etcd: EtcdProcess) -> dict[tuple[str, str], int]:
     """COUNT configmaps as the kernel stores them, put in transactions of 120; their revisions."""
-    host, port = etcd.url.removeprefix("http://").rsplit(":", 1)
-    client = pyetcd.MultiEndpointEtcd3Client(endpoints=[pyetcd.Endpoint(
-        host, int(port), secure=False, time_retry=0, opts=GRPC_OPTIONS)], timeout=30)
+    client = raw_client(etcd.url)
     txn = client.transactions
     revisions = {}
     names = [(NAMESPACES[i % 3], f"cm-{(i * 7919) % COUNT:05d}") for i in range(COUNT)]
