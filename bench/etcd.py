@@ -20,7 +20,12 @@ With ``--before DIR`` (an older tree: ``git archive REV kernel plugins | tar -x 
 kernel on the same etcd runs that tree's code through ``bench/run_tree.py`` in the same rounds
 ("before CREATE" / "before GET"), and the targets are printed for it too.
 
-    python bench/etcd.py [--rounds 3] [--seconds 1] [--concurrency 1,8] [--before DIR]
+Then, since the throughput of one series in one second at c=1 swings with whatever else the
+machine does in that second, the c=1 series are measured again request by request in turn
+(``--requests`` each: raw CAS txn, kernel CREATE, memory CREATE, ..., then again) and the
+targets are printed from the median latencies too.
+
+    python bench/etcd.py [--rounds 3] [--seconds 1] [--concurrency 1,8] [--before DIR] [--requests 1000]
 """
 
 from __future__ import annotations
@@ -201,7 +206,26 @@ class Workloads:
         return op
 
 
-def measure(args: argparse.Namespace, levels: list[int]) -> dict[str, Series]:
+LATENCY_OPS = ("etcd CAS txn", "kernel CREATE", "memory CREATE", "before CREATE",
+               "etcd get", "kernel GET", "memory GET", "before GET")
+
+
+def interleaved_latencies(ops: dict[str, Callable[[int], Callable[[int], None]]],
+                          requests: int) -> dict[str, float]:
+    """Median ms of one request of each series at concurrency 1, the series taking turns request
+    by request, so that drift and hiccups of a shared machine fall on all of them alike."""
+    chosen = {name: ops[name](0) for name in LATENCY_OPS if name in ops}
+    times: dict[str, list[float]] = {name: [] for name in chosen}
+    for i in range(requests):
+        for name, op in chosen.items():
+            began = time.perf_counter()
+            op(i)
+            times[name].append(time.perf_counter() - began)
+    return {name: statistics.median(values) * 1000 for name, values in times.items()}
+
+
+def measure(args: argparse.Namespace,
+            levels: list[int]) -> tuple[dict[str, Series], dict[str, float]]:
     """Every series, interleaved round by round, against one etcd and two kernels."""
     with etcd_server() as etcd, tempfile.TemporaryDirectory(prefix="bench-etcd-") as tmp:
         on_etcd = start_kernel(Path(tmp) / "etcd3", "--storage-backend=etcd3",
@@ -228,11 +252,12 @@ def measure(args: argparse.Namespace, levels: list[int]) -> dict[str, Series]:
                                     if make_op is STORAGE
                                     else rate(make_op, concurrency, args.seconds))
                         series[name].rates.setdefault(concurrency, []).append(measured)
+            latencies = interleaved_latencies(ops, args.requests) if args.requests else {}
         finally:
             raw.close()
             for kernel in kernels.values():
                 kernel.stop()
-    return series
+    return series, latencies
 
 
 def report(series: dict[str, Series], args: argparse.Namespace, levels: list[int]) -> None:
@@ -274,6 +299,20 @@ def report(series: dict[str, Series], args: argparse.Namespace, levels: list[int
         print(label.ljust(36) + "".join(f"{ratio(c):12.2f}" for c in levels))
 
 
+def report_latencies(latencies: dict[str, float], requests: int) -> None:
+    print(f"\nc=1, request by request in turn ({requests} each): median ms per request")
+    for name, ms in latencies.items():
+        print(f"{name:<32}{ms:12.3f}")
+    print(f"\n{'target ratios from these (<= 1.2)':<36}")
+    for label, kernel, floor in (("CREATE: (kernel-memory) / CAS", "kernel CREATE", "etcd CAS txn"),
+                                 ("GET: (kernel-memory) / get", "kernel GET", "etcd get"),
+                                 ("before: CREATE (kernel-memory) / CAS", "before CREATE", "etcd CAS txn"),
+                                 ("before: GET (kernel-memory) / get", "before GET", "etcd get")):
+        if kernel in latencies:
+            memory = "memory " + kernel.split()[1]
+            print(label.ljust(36) + f"{(latencies[kernel] - latencies[memory]) / latencies[floor]:12.2f}")
+
+
 def _ms_per_request(series: dict[str, Series], name: str, concurrency: int) -> float:
     """Milliseconds of one request of ``name`` at ``concurrency`` (from its median rate)."""
     return 1000.0 * concurrency / series[name].median(concurrency)
@@ -285,9 +324,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement (default 1)")
     parser.add_argument("--concurrency", default="1,8", help="thread counts (default 1,8)")
     parser.add_argument("--before", help="an older tree's kernel on the same etcd, same rounds")
+    parser.add_argument("--requests", type=int, default=1000,
+                        help="requests per series at c=1 taken in turn, request by request "
+                             "(default 1000; 0: none)")
     args = parser.parse_args()
     levels = [int(n) for n in args.concurrency.split(",")]
-    report(measure(args, levels), args, levels)
+    series, latencies = measure(args, levels)
+    report(series, args, levels)
+    if latencies:
+        report_latencies(latencies, args.requests)
 
 
 if __name__ == "__main__":
