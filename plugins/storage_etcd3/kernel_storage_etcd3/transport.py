@@ -105,6 +105,10 @@ class _Exchange:
     def received(self, data: bytes) -> None:
         raise NotImplementedError
 
+    def end(self, error: CallError | None) -> None:
+        """The stream ended: cleanly (None) or with ``error``."""
+        raise NotImplementedError
+
 
 class _Call(_Exchange):
     """A unary call in flight: its answer's headers and data, and its waiting task."""
@@ -119,7 +123,7 @@ class _Call(_Exchange):
     def received(self, data: bytes) -> None:
         self.chunks.append(data)
 
-    def ended(self, error: CallError | None) -> None:
+    def end(self, error: CallError | None) -> None:
         self.error, self.done = error, True
         if self.waiting:
             self.waiting = False
@@ -162,10 +166,10 @@ class Stream(_Exchange):
             if not self.ended:
                 self.on_message(message)
 
-    def ended_with(self, error: CallError) -> None:
+    def end(self, error: CallError | None) -> None:
         if not self.ended:
             self.ended = True
-            self.on_end(error)
+            self.on_end(error or CallError(grpc.StatusCode.UNAVAILABLE, "etcd ended the stream"))
 
 
 class Connection:
@@ -386,8 +390,8 @@ class Connection:
                     break
                 self._keepalive()
                 await self._flush()
-        except CallError:
-            pass  # closed
+        except Exception as error:  # noqa: BLE001 - a system task must not raise: the calls fail
+            self.close(f"writing to etcd: {error or type(error).__name__}")
         except trio.Cancelled:
             self.close("the client is closed")
             raise
@@ -468,8 +472,8 @@ class Connection:
             call = self._finish(stream_id)
             if call is not None:
                 code = _WORD.unpack(payload)[0]
-                self._ended(call, CallError(_RESET_CODES.get(code, grpc.StatusCode.INTERNAL),
-                                            f"stream reset by etcd (HTTP/2 error {code})"))
+                call.end(CallError(_RESET_CODES.get(code, grpc.StatusCode.INTERNAL),
+                                   f"stream reset by etcd (HTTP/2 error {code})"))
         elif kind == SETTINGS:
             if not flags & ACK:
                 self._settings(payload)
@@ -522,7 +526,7 @@ class Connection:
     def _end(self, stream_id: int) -> None:
         call = self._finish(stream_id)
         if call is not None:
-            self._ended(call, _status(call.headers))
+            call.end(_status(call.headers))
 
     def _settings(self, payload: bytes) -> None:
         for offset in range(0, len(payload) - 5, 6):
@@ -542,18 +546,10 @@ class Connection:
         self.retiring = True
         for stream_id in [stream_id for stream_id in self._calls if stream_id > last]:
             call = self._calls.pop(stream_id)
-            self._ended(call, CallError(grpc.StatusCode.UNAVAILABLE,
-                                        f"etcd is going away (HTTP/2 error {code})"))
+            call.end(CallError(grpc.StatusCode.UNAVAILABLE,
+                               f"etcd is going away (HTTP/2 error {code})"))
         if not self._calls:
             self.close(f"etcd ended the connection (HTTP/2 error {code})")
-
-    @staticmethod
-    def _ended(call: _Exchange, error: CallError | None) -> None:
-        if isinstance(call, _Call):
-            call.ended(error)
-        elif isinstance(call, Stream):
-            call.ended_with(error or CallError(grpc.StatusCode.UNAVAILABLE,
-                                               "etcd ended the stream"))
 
     def close(self, reason: str) -> None:
         """Fail every call in flight (UNAVAILABLE) and close the connection."""
@@ -562,7 +558,7 @@ class Connection:
         self.closed = reason
         calls, self._calls = self._calls, {}
         for call in calls.values():
-            self._ended(call, CallError(grpc.StatusCode.UNAVAILABLE, reason))
+            call.end(CallError(grpc.StatusCode.UNAVAILABLE, reason))
         self._writer_wake.set()
         stream = self.stream
         if isinstance(stream, trio.SSLStream):
