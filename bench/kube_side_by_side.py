@@ -17,7 +17,10 @@ VmRSS after all the loads.
 Targets (issue 18): kernel on etcd ÷ kube-apiserver — GET ≥ 0.8, CREATE ≥ 0.8, LIST ≥ 1.2,
 RSS ≤ 0.25.
 
-    python bench/kube_side_by_side.py [--anchor /tmp/kube-anchor] [--rounds 3] [--duration 5]
+``--before DIR`` adds an older tree's kernel on etcd (``git archive REV kernel plugins | tar -x -C
+DIR``, run through ``bench/run_tree.py``, own ``--etcd-prefix``) as another column of the same rounds.
+
+    python bench/kube_side_by_side.py [--anchor /tmp/kube-anchor] [--rounds 3] [--duration 5] [--before DIR]
 """
 
 from __future__ import annotations
@@ -129,9 +132,11 @@ def start_kube(anchor: Path, work: Path, pin: list[str], etcd_url: str) -> tuple
     return _server("kube-apiserver", process, port, TOKEN), context
 
 
-def start_kernel(name: str, work: Path, pin: list[str], *args: str) -> tuple[Server, ssl.SSLContext]:
+def start_kernel(name: str, work: Path, pin: list[str], *args: str,
+                 command: list[str] | None = None) -> tuple[Server, ssl.SSLContext]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    kernel = testing.start_kernel(work / name, *args, env=env, command_prefix=pin)
+    kernel = testing.start_kernel(work / name, *args, env=env, command_prefix=pin,
+                                  command=command or [testing.KERNEL])
     return (_server(name, kernel.process, int(kernel.url.rsplit(":", 1)[1]), kernel.token),
             ssl.create_default_context(cafile=kernel.ca_file))
 
@@ -154,6 +159,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--no-memory", action="store_true", help="leave out the kernel on storage_memory")
+    parser.add_argument("--before", help="an older tree's kernel on etcd as another column")
     args = parser.parse_args()
     anchor = Path(args.anchor)
     if not (anchor / "kube-apiserver").exists():
@@ -174,6 +180,14 @@ def main() -> None:
                 "--storage-backend=etcd3", f"--etcd-servers={etcd_url}", "--etcd-prefix=/kernel")
             started.append(kernel)
             servers = [(kube, kube_context), (kernel, kernel_context)]
+            if args.before:
+                run_tree = str(Path(__file__).with_name("run_tree.py"))
+                before, before_context = start_kernel(
+                    "before, on etcd", work, server_pin, KERNEL_PLUGINS, "--authorization-mode=RBAC",
+                    "--storage-backend=etcd3", f"--etcd-servers={etcd_url}", "--etcd-prefix=/before",
+                    command=[sys.executable, run_tree, args.before, testing.KERNEL])
+                started.append(before)
+                servers.append((before, before_context))
             if not args.no_memory:
                 memory, memory_context = start_kernel(
                     "kernel on memory", work, server_pin,

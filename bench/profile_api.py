@@ -10,7 +10,11 @@ non-blocking, idle frames left out), fills it as bench/api.py does, drives one v
   + TLS". The kernel's share is what the kernel could cut; the rest is the serving floor;
 - the top functions by self time and by cumulative time (% of samples).
 
-    python bench/profile_api.py get|list|create [--seconds 10] [--out bench/profiles/NAME.txt]
+With ``--etcd`` the kernel runs ``--plugins=api_core,storage_etcd3`` on a fresh etcd (Debian's
+``etcd-server``) instead: the etcd client's share shows as ``kernel: kernel_storage_etcd3...`` and
+grpcio's and protobuf's Python frames as "etcd client libraries".
+
+    python bench/profile_api.py get|list|create [--seconds 10] [--etcd] [--out bench/profiles/NAME.txt]
 
 Needs ``py-spy`` in the venv (``.venv/bin/pip install py-spy``) and ``wrk``.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import shlex
 import shutil
@@ -35,6 +40,7 @@ import api  # noqa: E402  (bench/api.py: the same servers, fill and wrk scripts)
 from kernel import testing  # noqa: E402
 
 STACK = ("hypercorn", "h11", "h2", "wsproto")  # the serving stack's own code
+ETCD_CLIENT = ("grpc", "pyetcd", "google", "hpack")
 # kernel/server/httpserver.py and http2.py subclass Hypercorn's connection and protocol: what
 # they run (reading the socket, TLS) is the serving stack's work, which the floor does too.
 SERVING = ("kernel.server.httpserver", "kernel.server.http2")
@@ -48,6 +54,8 @@ def _module(frame: str) -> str:
             path = path.split(marker, 1)[1]
     path = path.removesuffix(".py").removesuffix("/__init__")
     parts = [p for p in path.split("/") if p and not p.startswith("python3") and p != "src"]
+    if len(parts) > 1 and parts[1].startswith("kernel_"):  # plugins/<dir>/kernel_<name>/...
+        parts = parts[1:]
     return ".".join(parts)
 
 
@@ -63,6 +71,8 @@ def _owner(stack: list[str]) -> str:
             return "kernel: " + ".".join(module.split(".")[:3])
         if top in STACK:
             return "hypercorn/h11 (HTTP)"
+        if top in ETCD_CLIENT:
+            return "etcd client libraries (grpcio, pyetcd, protobuf, hpack)"
     return "event loop + TLS (trio, ssl, interpreter)"
 
 
@@ -105,16 +115,22 @@ def main() -> None:
                         help="what runs `serve` (default: this venv's kernel), e.g. another tree's")
     parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
     parser.add_argument("--out", help="write the summary here too")
+    parser.add_argument("--etcd", action="store_true", help="the kernel on etcd3 (a fresh etcd)")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if not py_spy or not shutil.which("wrk"):
         raise SystemExit("needs py-spy (.venv/bin/pip install py-spy) and wrk")
     server_pin, load_pin, pinning = api._pinning()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp, contextlib.ExitStack() as stack:
         work, raw = Path(tmp), Path(tmp) / "samples.txt"
-        kernel = testing.start_kernel(work, "--plugins=api_core,storage_memory", env=env,
-                                      command_prefix=server_pin,
+        flags = ["--plugins=api_core,storage_memory"]
+        if args.etcd:
+            from kernel_storage_etcd3.testing import etcd_server
+            etcd = stack.enter_context(etcd_server())
+            flags = ["--plugins=api_core,storage_etcd3", "--storage-backend=etcd3",
+                     f"--etcd-servers={etcd.url}"]
+        kernel = testing.start_kernel(work, *flags, env=env, command_prefix=server_pin,
                                       command=shlex.split(args.kernel_command))
         try:
             port = int(kernel.url.rsplit(":", 1)[1])
@@ -145,7 +161,7 @@ def main() -> None:
             spy.wait(60)
         finally:
             kernel.stop()
-        title = (f"{args.verb.upper()} under wrk -c32 for {args.seconds} s: {load.req_s:.0f} req/s "
+        title = (f"{args.verb.upper()}{' on etcd' if args.etcd else ''} under wrk -c32 for {args.seconds} s: {load.req_s:.0f} req/s "
                  f"(slowed by sampling at {args.rate}/s); {pinning}; load average "
                  f"{os.getloadavg()[0]:.1f} (shared machine)")
         summary = summarise(raw, title)
