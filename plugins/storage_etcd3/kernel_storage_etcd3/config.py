@@ -21,9 +21,14 @@ class Server:
     host: str
     port: int
 
-    def __str__(self) -> str:
+    @property
+    def endpoint(self) -> str:
+        """``host:port`` (an IPv6 host in brackets), as errors and metrics name an endpoint."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'https' if self.secure else 'http'}://{host}:{self.port}"
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
 
 
 def parse_server(text: str) -> Server:
@@ -99,7 +104,7 @@ class Endpoints:
     """The endpoint in use among --etcd-servers, and the move to the next after a failure."""
 
     def __init__(self, servers: tuple[Server, ...]) -> None:
-        self.servers = {endpoint(server): server for server in servers}
+        self.servers = {etcd.endpoint: etcd for etcd in servers}
         self.current = next(iter(self.servers))
 
     def failover(self, failed: str) -> None:
@@ -111,8 +116,3 @@ class Endpoints:
         if len(labels) < 2 or self.current != failed:
             return
         self.current = labels[(labels.index(failed) + 1) % len(labels)]
-
-
-def endpoint(server: Server) -> str:
-    """``host:port`` (an IPv6 host in brackets), as errors and metrics name an endpoint."""
-    return f"[{server.host}]:{server.port}" if ":" in server.host else f"{server.host}:{server.port}"

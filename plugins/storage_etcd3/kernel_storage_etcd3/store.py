@@ -12,13 +12,13 @@ Modelled on k8s.io/apiserver/pkg/storage/etcd3/store.go:
   ``limit``, growing the batch when a predicate filters items out;
 - watches share one gRPC stream (see :mod:`kernel_storage_etcd3.watch`).
 
-Every KV call is one gRPC request started from the trio thread with gRPC's future API and
-awaited without a worker thread (:mod:`kernel_storage_etcd3.rpc`): one request per API operation
-in the common case, no thread hop. Events under a prefix of ``ttls`` (kube's --event-ttl) are
-written with an etcd lease (:mod:`kernel_storage_etcd3.lease_manager`). A connection failure
-is a StorageUnavailableError (503) at once, a deadline a StorageTimeoutError (504); nothing waits
-for etcd to come back, and the next call simply tries again (the endpoints are built with
-``time_retry=0``). Reads are retried once on the next endpoint when there are several.
+Every KV call is one gRPC request written and read by the trio thread over the endpoint's HTTP/2
+connection (:mod:`kernel_storage_etcd3.transport`): one request per API operation in the common
+case, no thread. Events under a prefix of ``ttls`` (kube's --event-ttl) are written with an etcd
+lease (:mod:`kernel_storage_etcd3.lease_manager`). A connection failure is a
+StorageUnavailableError (503) at once, a deadline a StorageTimeoutError (504); nothing waits for
+etcd to come back, and the next call simply connects again. Reads are retried once on the next
+endpoint when there are several.
 """
 
 from __future__ import annotations
