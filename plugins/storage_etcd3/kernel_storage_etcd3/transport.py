@@ -60,7 +60,7 @@ _SETTING = struct.Struct(">HI")
 _WORD = struct.Struct(">I")
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
-_RESET_CODES = {REFUSED_STREAM: grpc.StatusCode.UNAVAILABLE, CANCEL: grpc.StatusCode.CANCELLED}
+_RESET_CODES = {CANCEL: grpc.StatusCode.CANCELLED}
 
 
 def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
@@ -87,6 +87,15 @@ class CallError(grpc.RpcError):
 
     def details(self) -> str:
         return self._details
+
+
+class NotSent(CallError):
+    """A call etcd cannot have acted on: its request never left (the connection was closed or
+    the write failed), or etcd refused its stream or went away before it (GOAWAY). The channel
+    sends it once more, as gRPC's transparent retry does."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(grpc.StatusCode.UNAVAILABLE, details)
 
 
 def _framed(message: Any) -> bytes:
@@ -238,7 +247,7 @@ class Connection:
 
     def _open(self, method: Method, timeout: float | None, exchange: _Exchange) -> int:
         if self.closed:
-            raise CallError(grpc.StatusCode.UNAVAILABLE, self.closed)
+            raise NotSent(self.closed)
         stream_id = self._next_stream_id
         self._next_stream_id += 2
         if self._next_stream_id > LAST_STREAM_ID:  # later calls go to a new connection
@@ -266,7 +275,10 @@ class Connection:
         with trio.move_on_after(timeout) as deadline:
             try:
                 self._queue(stream_id, _framed(request), end_stream=True)
-                await self._flush()
+                try:
+                    await self._flush()
+                except CallError as error:  # the write failed: the request never left
+                    raise NotSent(error.details()) from None
                 if not call.done:
                     call.waiting = True
 
@@ -472,8 +484,9 @@ class Connection:
             call = self._finish(stream_id)
             if call is not None:
                 code = _WORD.unpack(payload)[0]
-                call.end(CallError(_RESET_CODES.get(code, grpc.StatusCode.INTERNAL),
-                                   f"stream reset by etcd (HTTP/2 error {code})"))
+                details = f"stream reset by etcd (HTTP/2 error {code})"
+                call.end(NotSent(details) if code == REFUSED_STREAM else
+                         CallError(_RESET_CODES.get(code, grpc.StatusCode.INTERNAL), details))
         elif kind == SETTINGS:
             if not flags & ACK:
                 self._settings(payload)
@@ -546,8 +559,7 @@ class Connection:
         self.retiring = True
         for stream_id in [stream_id for stream_id in self._calls if stream_id > last]:
             call = self._calls.pop(stream_id)
-            call.end(CallError(grpc.StatusCode.UNAVAILABLE,
-                               f"etcd is going away (HTTP/2 error {code})"))
+            call.end(NotSent(f"etcd is going away (HTTP/2 error {code})"))
         if not self._calls:
             self.close(f"etcd ended the connection (HTTP/2 error {code})")
 
@@ -599,7 +611,10 @@ class Channel:
             return connection
 
     async def call(self, method: Method, request: Any, timeout: float) -> Any:
-        return await (await self.connection(timeout)).call(method, request, timeout)
+        try:
+            return await (await self.connection(timeout)).call(method, request, timeout)
+        except NotSent:  # once more (on a new connection if this one is closed or closing)
+            return await (await self.connection(timeout)).call(method, request, timeout)
 
     async def _open(self, timeout: float) -> Connection:
         host = self.host

@@ -111,31 +111,39 @@ async def test_a_request_larger_than_the_peers_window_waits_for_its_updates(serv
 
 
 async def test_grpc_errors_and_refused_streams(serve) -> None:
+    """A refused stream is sent again once (etcd did not act on it)."""
+    refused: list[int] = []
+
     def answer(p: Peer, stream_id: int, request: bytes) -> None:
         if etcdrpc.RangeRequest.FromString(request).key == b"refuse":
+            refused.append(stream_id)
             p.h2.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
         else:  # trailers-only, with a percent-encoded message
             p.h2.send_headers(stream_id, [(":status", "200"), ("content-type", "application/grpc"),
                                           ("grpc-status", "9"), ("grpc-message", "a%20b%25")],
                               end_stream=True)
 
-    _, channel = await serve(answer)
+    peer, channel = await serve(answer)
     with pytest.raises(transport.CallError) as info:
         await channel.call(RANGE, REQUEST, 5)
     assert (info.value.code(), info.value.details()) == (grpc.StatusCode.FAILED_PRECONDITION, "a b%")
     with pytest.raises(transport.CallError) as info:
         await channel.call(RANGE, etcdrpc.RangeRequest(key=b"refuse"), 5)
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert refused == [3, 5]  # sent twice; an answered error (stream 1) is not sent again
 
 
-async def test_goaway_fails_only_the_calls_the_peer_did_not_take(serve) -> None:
-    held: list[int] = []
+async def test_goaway_answers_what_the_peer_took_and_resends_the_rest(serve) -> None:
+    held: list[tuple[int, int]] = []  # (connection, stream id) of each request
 
     def answer(p: Peer, stream_id: int, request: bytes) -> None:
-        held.append(stream_id)
+        held.append((p.connections, stream_id))
         if len(held) == 2:  # going away: stream 1 will be answered, stream 3 never processed
-            p.first = b"\0\0\x08\x07\0\0\0\0\0" + held[0].to_bytes(4, "big") + bytes(4)  # GOAWAY
-            ok(p, held[0])
+            last = held[0][1]
+            p.first = b"\0\0\x08\x07\0\0\0\0\0" + last.to_bytes(4, "big") + bytes(4)  # GOAWAY
+            ok(p, last)
+        elif len(held) > 2:
+            ok(p, stream_id)
 
     peer, channel = await serve(answer)
     results: dict[int, object] = {}
@@ -150,10 +158,8 @@ async def test_goaway_fails_only_the_calls_the_peer_did_not_take(serve) -> None:
         nursery.start_soon(call, 0)
         await trio.sleep(0.05)
         nursery.start_soon(call, 1)
-    assert results == {0: b"v", 1: grpc.StatusCode.UNAVAILABLE}
-    peer.answer = lambda p, stream_id, request: ok(p, stream_id)
-    assert (await channel.call(RANGE, REQUEST, 5)).kvs[0].value == b"v"  # on a new connection
-    assert peer.connections == 2
+    assert results == {0: b"v", 1: b"v"}
+    assert held == [(1, 1), (1, 3), (2, 1)]  # the second call again, on a new connection
 
 
 async def test_garbage_fails_the_calls_and_not_the_trio_run(serve) -> None:

@@ -87,8 +87,6 @@ async def test_a_call_after_etcd_closed_the_connection_goes_on_a_new_one(own_etc
 
 
 async def test_a_peer_that_stops_answering(own_etcd, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "KEEPALIVE_TIME", 0.3)
-    monkeypatch.setattr(transport, "KEEPALIVE_TIMEOUT", 0.3)
     store = Etcd3Storage(EtcdConfig.for_servers(own_etcd.url, request_timeout=0.5))
     await store.create(KEY, {"metadata": {"name": "x"}})
     assert own_etcd.process is not None
@@ -99,10 +97,14 @@ async def test_a_peer_that_stops_answering(own_etcd, monkeypatch: pytest.MonkeyP
             with pytest.raises(StorageTimeoutError):  # a call: its deadline, then 504
                 await store.get(KEY)
             assert first.closed == "no answer from etcd"
+            monkeypatch.setattr(transport, "KEEPALIVE_TIME", 0.3)  # for the next connection
+            monkeypatch.setattr(transport, "KEEPALIVE_TIMEOUT", 0.3)
             await store._channels[store.endpoint].connection(5)  # a new one (the kernel accepts)
             second = connection_of(store)
             second._calls[-1] = transport._Call(0)  # as if a call were in flight
-            await trio.sleep(1.0)  # with a call open, a ping; no answer: closed
+            with trio.fail_after(10):  # with a call open, a ping after 0.3 s; unanswered: closed
+                while not second.closed:
+                    await trio.sleep(0.05)
             assert second.closed == "etcd did not answer a keepalive ping"
         finally:
             own_etcd.process.send_signal(signal.SIGCONT)
