@@ -191,10 +191,10 @@ class Connection:
         # A plain socket takes a small write at once, without trio's send_all (no lock, no
         # task switch); send_all runs when the socket is full or another write is under way.
         self._fd = transport.socket.fileno() if transport is stream else -1
-        # The same socket, to see whether etcd has closed it before a call is sent on it
-        # (the reader task may not have run since).
-        self._peek = socket.socket(fileno=os.dup(transport.socket.fileno()))
-        self._peek.setblocking(False)
+        # The same socket, to learn before a call is sent on it what etcd sent since the reader
+        # task last ran: the connection's end, a reset, a GOAWAY.
+        self._socket = socket.socket(fileno=os.dup(transport.socket.fileno()))
+        self._socket.setblocking(False)
         self._headers = [(b":method", b"POST"), (b":scheme", scheme.encode()), (b":path", b""),
                          (b":authority", authority.encode()),
                          (b"content-type", b"application/grpc"), (b"te", b"trailers")]
@@ -221,18 +221,25 @@ class Connection:
         self.retiring = False  # no new calls: out of stream IDs, or etcd is going away
 
     def usable(self) -> bool:
-        """Whether a new call may be sent on this connection: open, etcd has not closed it, and
-        in the calling trio run."""
+        """Whether a new call may be sent on this connection: open, not going away, and in the
+        calling trio run; what etcd sent since the reader task last ran is read first."""
         if self.closed or self.retiring or self.token is not trio.lowlevel.current_trio_token():
             return False
+        # On a plain socket the frames are read and handled here, as the reader would (it then
+        # finds nothing left); under TLS the bytes belong to the TLS stream, and only the
+        # socket's end can be seen.
         try:
-            if not self._peek.recv(1, socket.MSG_PEEK):
+            if self._fd >= 0:
+                self._read_ready()
+            elif not self._socket.recv(1, socket.MSG_PEEK):
                 self.close("etcd closed the connection")
         except BlockingIOError:
-            pass  # nothing to read: open
+            pass  # nothing (more) to read
         except OSError as error:
             self.close(f"reading from etcd: {error}")
-        return not self.closed
+        except Exception as error:  # noqa: BLE001 - as the reader: a broken peer closes it
+            self.close(f"reading from etcd: {error or type(error).__name__}")
+        return not self.closed and not self.retiring
 
     async def start(self) -> None:
         self._out += _PREFACE + _frame(SETTINGS, 0, 0, _SETTING.pack(SETTINGS_ENABLE_PUSH, 0)
@@ -427,18 +434,40 @@ class Connection:
     async def _read(self) -> None:
         try:
             while not self.closed:
-                data = await self.stream.receive_some(READ_SIZE)
-                if not data:
-                    self.close("etcd closed the connection")
-                    break
-                self._last_received, self._ping_sent = trio.current_time(), None
-                self._received(data)
-                self._write_soon()  # acknowledgements, and what a window update let go
+                if self._fd >= 0:
+                    # Not trio's receive_some, which yields between reading and returning what
+                    # it read: usable() reads this socket too, and frames must be handled in
+                    # the order they came.
+                    await trio.lowlevel.wait_readable(self._socket)
+                    self._read_ready()
+                else:
+                    data = await self.stream.receive_some(READ_SIZE)
+                    if not data:
+                        self.close("etcd closed the connection")
+                        break
+                    self._handle_data(data)
         except Exception as error:  # noqa: BLE001 - a system task must not raise: the calls fail
             self.close(f"reading from etcd: {error or type(error).__name__}")
         except trio.Cancelled:
             self.close("the client is closed")
             raise
+
+    def _read_ready(self) -> None:
+        """Read and handle what etcd has sent, without waiting (a plain socket)."""
+        for _ in range(16):  # then let other tasks run: a large answer takes several turns
+            try:
+                data = self._socket.recv(READ_SIZE)
+            except BlockingIOError:
+                return
+            if not data:
+                self.close("etcd closed the connection")
+                return
+            self._handle_data(data)
+
+    def _handle_data(self, data: bytes) -> None:
+        self._last_received, self._ping_sent = trio.current_time(), None
+        self._received(data)
+        self._write_soon()  # acknowledgements, and what a window update let go
 
     def _received(self, data: bytes) -> None:
         """Handle every whole frame read so far."""
@@ -577,7 +606,8 @@ class Connection:
             stream = stream.transport_stream  # closing it needs no TLS goodbye from this thread
         if isinstance(stream, trio.SocketStream):
             stream.socket.close()
-        self._peek.close()
+        trio.lowlevel.notify_closing(self._socket)
+        self._socket.close()
 
 
 class ProtocolError(Exception):
