@@ -235,9 +235,7 @@ class Connection:
                 self.close("etcd closed the connection")
         except BlockingIOError:
             pass  # nothing (more) to read
-        except OSError as error:
-            self.close(f"reading from etcd: {error}")
-        except Exception as error:  # noqa: BLE001 - as the reader: a broken peer closes it
+        except Exception as error:  # noqa: BLE001 - as in the reader: a reset, a broken peer
             self.close(f"reading from etcd: {error or type(error).__name__}")
         return not self.closed and not self.retiring
 
@@ -359,7 +357,7 @@ class Connection:
 
     def _write_soon(self) -> None:
         """Write the frames made: at once when the socket takes them, else by the writer."""
-        if not self._out:
+        if self.closed or not self._out:  # (a closed socket's number may be another's now)
             return
         if self._fd >= 0 and not self._send_lock.locked() and not self._unsent:
             data = bytes(self._out)
@@ -378,6 +376,8 @@ class Connection:
 
     async def _flush(self) -> None:
         """Write the frames made (the socket's fast path first)."""
+        if self.closed:
+            raise CallError(grpc.StatusCode.UNAVAILABLE, self.closed)
         if self._fd >= 0 and not self._send_lock.locked() and not self._unsent:
             self._write_soon()
             if not self._unsent:
