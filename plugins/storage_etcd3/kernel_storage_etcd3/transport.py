@@ -27,11 +27,12 @@ errors (``code()``, ``details()``) by :mod:`kernel_storage_etcd3.errors`. Keepal
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -400,7 +401,7 @@ class Connection:
 
     async def _write(self) -> None:
         """The writer task: what the direct writes left, and keepalive pings."""
-        try:
+        with self._closed_on_failure("writing to"):
             while not self.closed:
                 with trio.move_on_at(self._keepalive_due()):
                     await self._writer_wake.wait()
@@ -409,8 +410,14 @@ class Connection:
                     break
                 self._keepalive()
                 await self._flush()
-        except Exception as error:  # noqa: BLE001 - a system task must not raise: the calls fail
-            self.close(f"writing to etcd: {error or type(error).__name__}")
+
+    @contextlib.contextmanager
+    def _closed_on_failure(self, doing: str) -> Iterator[None]:
+        """A system task must not raise: its failure closes the connection (the calls fail)."""
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001
+            self.close(f"{doing} etcd: {error or type(error).__name__}")
         except trio.Cancelled:
             self.close("the client is closed")
             raise
@@ -432,7 +439,7 @@ class Connection:
     # -- reading -------------------------------------------------------------------------------
 
     async def _read(self) -> None:
-        try:
+        with self._closed_on_failure("reading from"):
             while not self.closed:
                 if self._fd >= 0:
                     # Not trio's receive_some, which yields between reading and returning what
@@ -446,11 +453,6 @@ class Connection:
                         self.close("etcd closed the connection")
                         break
                     self._handle_data(data)
-        except Exception as error:  # noqa: BLE001 - a system task must not raise: the calls fail
-            self.close(f"reading from etcd: {error or type(error).__name__}")
-        except trio.Cancelled:
-            self.close("the client is closed")
-            raise
 
     def _read_ready(self) -> None:
         """Read and handle what etcd has sent, without waiting (a plain socket)."""
