@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from pyetcd.utils import prefix_range_end
 
 from kernel.storage import codec as stored
 from kernel.storage.errors import StorageError
@@ -41,8 +40,10 @@ class Keys:
 
     @staticmethod
     def range_end(key: bytes) -> bytes:
-        """etcd's range end for every key starting with ``key``."""
-        return prefix_range_end(key)
+        """etcd's range end for every key starting with ``key`` (clientv3's GetPrefixRangeEnd:
+        the prefix with its last byte below 0xff incremented and what follows it dropped)."""
+        stripped = key.rstrip(b"\xff")
+        return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else b"\0"
 
     @property
     def health_key(self) -> bytes:

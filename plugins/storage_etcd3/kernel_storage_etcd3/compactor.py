@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 
 import trio
-from pyetcd import etcdrpc
 
 from kernel.storage.errors import StorageError
 
+from kernel_storage_etcd3.etcdpb import rpc as etcdrpc
 from kernel_storage_etcd3.errors import Compacted, FutureRevision
 from kernel_storage_etcd3.store import COMPACT, Etcd3Storage
 

@@ -1,16 +1,11 @@
-"""gRPC failures of etcd calls → the kernel's storage errors.
-
-pyetcd turns UNAVAILABLE / DEADLINE_EXCEEDED / INTERNAL into its own exceptions (raised while
-handling the grpc.RpcError, so the original is the exception's ``__context__``) and lets every
-other code through as the grpc.RpcError itself; both are read here by status code.
-"""
+"""Failures of etcd calls (:class:`~kernel_storage_etcd3.transport.CallError`, by gRPC status
+code) → the kernel's storage errors."""
 
 from __future__ import annotations
 
-import grpc
-import pyetcd.exceptions
-
 from kernel.storage.errors import StorageError, StorageTimeoutError, StorageUnavailableError
+
+from kernel_storage_etcd3.transport import CallError, StatusCode
 
 
 class Compacted(Exception):
@@ -25,47 +20,23 @@ _COMPACTED = "required revision has been compacted"
 _FUTURE = "required revision is a future revision"
 
 
-def rpc_error(error: BaseException) -> grpc.RpcError | None:
-    """The grpc.RpcError behind ``error``, if any."""
-    if isinstance(error, grpc.RpcError):
-        return error
-    context = error.__context__
-    return context if isinstance(context, grpc.RpcError) else None
-
-
 def is_connection_failure(error: BaseException) -> bool:
     """A failure of the endpoint rather than of the request: worth trying another endpoint."""
-    rpc = rpc_error(error)
-    return rpc is not None and _code(rpc) in (grpc.StatusCode.UNAVAILABLE,
-                                              grpc.StatusCode.DEADLINE_EXCEEDED)
-
-
-def _code(rpc: grpc.RpcError) -> grpc.StatusCode | None:
-    code = getattr(rpc, "code", None)
-    return code() if callable(code) else None
-
-
-def _details(rpc: grpc.RpcError) -> str:
-    details = getattr(rpc, "details", None)
-    return (details() if callable(details) else "") or ""
+    return isinstance(error, CallError) and \
+        error.code() in (StatusCode.UNAVAILABLE, StatusCode.DEADLINE_EXCEEDED)
 
 
 def translate(error: BaseException, key: str, endpoint: str) -> Exception:
     """The exception to raise for ``error`` from an etcd call about ``key`` on ``endpoint``."""
-    rpc = rpc_error(error)
-    if rpc is None:
-        if isinstance(error, ValueError) and "closed channel" in str(error):
-            return StorageUnavailableError(key, "the etcd client is closed")
-        if isinstance(error, pyetcd.exceptions.Etcd3Exception):
-            return StorageUnavailableError(key, f"etcd {endpoint}: {type(error).__name__}")
-        return error
-    code, details = _code(rpc), _details(rpc)
-    if code == grpc.StatusCode.OUT_OF_RANGE and _COMPACTED in details:
+    if not isinstance(error, CallError):
+        return error  # a bug, not etcd's answer: raised as it is
+    code, details = error.code(), error.details()
+    if code == StatusCode.OUT_OF_RANGE and _COMPACTED in details:
         return Compacted(details)
-    if code == grpc.StatusCode.OUT_OF_RANGE and _FUTURE in details:
+    if code == StatusCode.OUT_OF_RANGE and _FUTURE in details:
         return FutureRevision(details)
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+    if code == StatusCode.DEADLINE_EXCEEDED:
         return StorageTimeoutError(key, f"etcd {endpoint} did not answer in time")
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+    if code in (StatusCode.UNAVAILABLE, StatusCode.CANCELLED):
         return StorageUnavailableError(key, f"etcd {endpoint} is unavailable: {details}")
-    return StorageError(key, f"etcd {endpoint}: {code.name if code else 'error'}: {details}")
+    return StorageError(key, f"etcd {endpoint}: {code.name}: {details}")

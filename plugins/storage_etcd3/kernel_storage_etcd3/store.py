@@ -30,7 +30,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import trio
-from pyetcd import etcdrpc
 
 from kernel.storage.continuation import LATEST, decode_continue, encode_continue
 from kernel.storage.errors import (
@@ -43,6 +42,7 @@ from kernel.storage.interface import (
 
 from kernel_storage_etcd3 import codec, transport
 from kernel_storage_etcd3.config import Endpoints, EtcdConfig, normalize_prefix
+from kernel_storage_etcd3.etcdpb import rpc as etcdrpc
 from kernel_storage_etcd3.errors import (
     Compacted, FutureRevision, is_connection_failure, translate,
 )

@@ -28,6 +28,7 @@ errors (``code()``, ``details()``) by :mod:`kernel_storage_etcd3.errors`. Keepal
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import socket
 import ssl
@@ -37,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import grpc
 import hpack
 import trio
 
@@ -60,8 +60,31 @@ _FRAME = struct.Struct(">IBI")  # 24-bit length and 8-bit type as one word, flag
 _SETTING = struct.Struct(">HI")
 _WORD = struct.Struct(">I")
 
-_CODES = {code.value[0]: code for code in grpc.StatusCode}
-_RESET_CODES = {CANCEL: grpc.StatusCode.CANCELLED}
+
+
+class StatusCode(enum.IntEnum):
+    """gRPC's status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html)."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
+
+
+_RESET_CODES = {CANCEL: StatusCode.CANCELLED}
 
 
 def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
@@ -76,14 +99,14 @@ class Method:
     response: type
 
 
-class CallError(grpc.RpcError):
-    """A call that failed: its gRPC status code and message, as grpcio's errors give them."""
+class CallError(Exception):
+    """A call that failed: its gRPC status code and message (read as grpcio's errors are)."""
 
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: StatusCode, details: str) -> None:
         super().__init__(f"{code.name}: {details}")
         self._code, self._details = code, details
 
-    def code(self) -> grpc.StatusCode:
+    def code(self) -> StatusCode:
         return self._code
 
     def details(self) -> str:
@@ -96,7 +119,7 @@ class NotSent(CallError):
     sends it once more, as gRPC's transparent retry does."""
 
     def __init__(self, details: str) -> None:
-        super().__init__(grpc.StatusCode.UNAVAILABLE, details)
+        super().__init__(StatusCode.UNAVAILABLE, details)
 
 
 def _framed(message: Any) -> bytes:
@@ -179,7 +202,7 @@ class Stream(_Exchange):
     def end(self, error: CallError | None) -> None:
         if not self.ended:
             self.ended = True
-            self.on_end(error or CallError(grpc.StatusCode.UNAVAILABLE, "etcd ended the stream"))
+            self.on_end(error or CallError(StatusCode.UNAVAILABLE, "etcd ended the stream"))
 
 
 class Connection:
@@ -299,7 +322,7 @@ class Connection:
         if deadline.cancelled_caught:
             if self.received == received:  # nothing at all came back: a dead link, reconnect
                 self.close("no answer from etcd")
-            raise CallError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
+            raise CallError(StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
         if call.error is not None:
             raise call.error
         return method.response.FromString(_message(b"".join(call.chunks)))
@@ -378,12 +401,12 @@ class Connection:
     async def _flush(self) -> None:
         """Write the frames made (the socket's fast path first)."""
         if self.closed:
-            raise CallError(grpc.StatusCode.UNAVAILABLE, self.closed)
+            raise CallError(StatusCode.UNAVAILABLE, self.closed)
         if self._fd >= 0 and not self._send_lock.locked() and not self._unsent:
             self._write_soon()
             if not self._unsent:
                 if self.closed:
-                    raise CallError(grpc.StatusCode.UNAVAILABLE, self.closed)
+                    raise CallError(StatusCode.UNAVAILABLE, self.closed)
                 return
         data, self._unsent = self._unsent + self._out, b""
         self._out.clear()
@@ -397,7 +420,7 @@ class Connection:
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
                     self.close(f"writing to etcd: {error}")
         if self.closed:
-            raise CallError(grpc.StatusCode.UNAVAILABLE, self.closed)
+            raise CallError(StatusCode.UNAVAILABLE, self.closed)
 
     async def _write(self) -> None:
         """The writer task: what the direct writes left, and keepalive pings."""
@@ -517,7 +540,7 @@ class Connection:
                 code = _WORD.unpack(payload)[0]
                 details = f"stream reset by etcd (HTTP/2 error {code})"
                 call.end(NotSent(details) if code == REFUSED_STREAM else
-                         CallError(_RESET_CODES.get(code, grpc.StatusCode.INTERNAL), details))
+                         CallError(_RESET_CODES.get(code, StatusCode.INTERNAL), details))
         elif kind == SETTINGS:
             if not flags & ACK:
                 self._settings(payload)
@@ -601,7 +624,7 @@ class Connection:
         self.closed = reason
         calls, self._calls = self._calls, {}
         for call in calls.values():
-            call.end(CallError(grpc.StatusCode.UNAVAILABLE, reason))
+            call.end(CallError(StatusCode.UNAVAILABLE, reason))
         self._writer_wake.set()
         stream = self.stream
         if isinstance(stream, trio.SSLStream):
@@ -661,10 +684,10 @@ class Channel:
                 await connection.start()
                 return connection
         except trio.TooSlowError:
-            raise CallError(grpc.StatusCode.UNAVAILABLE,
+            raise CallError(StatusCode.UNAVAILABLE,
                             f"connecting to {self.endpoint}: timed out") from None
         except (OSError, trio.BrokenResourceError) as error:
-            raise CallError(grpc.StatusCode.UNAVAILABLE,
+            raise CallError(StatusCode.UNAVAILABLE,
                             f"connecting to {self.endpoint}: {error}") from None
 
     def close(self) -> None:
@@ -685,7 +708,7 @@ def client_ssl_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLCo
 def _message(body: bytes) -> bytes:
     """The one message of a unary response (gRPC's 5-byte prefix: compressed flag, length)."""
     if len(body) < 5 or body[0] != 0 or int.from_bytes(body[1:5], "big") != len(body) - 5:
-        raise CallError(grpc.StatusCode.INTERNAL, "a malformed gRPC response from etcd")
+        raise CallError(StatusCode.INTERNAL, "a malformed gRPC response from etcd")
     return body[5:]
 
 
@@ -694,11 +717,13 @@ def _status(headers: dict[bytes, bytes]) -> CallError | None:
     status = headers.get(b"grpc-status")
     if status is None:
         http = headers.get(b":status", b"")
-        code = grpc.StatusCode.UNAVAILABLE if http in (b"502", b"503", b"504") else \
-            grpc.StatusCode.UNKNOWN
+        code = StatusCode.UNAVAILABLE if http in (b"502", b"503", b"504") else \
+            StatusCode.UNKNOWN
         return CallError(code, f"no gRPC status in etcd's answer (HTTP {http.decode()})")
     if status == b"0":
         return None
-    code = _CODES.get(int(status), grpc.StatusCode.UNKNOWN) if status.isdigit() else \
-        grpc.StatusCode.UNKNOWN
+    try:
+        code = StatusCode(int(status))
+    except ValueError:
+        code = StatusCode.UNKNOWN
     return CallError(code, unquote(headers.get(b"grpc-message", b"").decode("utf-8", "replace")))

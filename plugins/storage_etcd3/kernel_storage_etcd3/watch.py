@@ -30,9 +30,7 @@ from collections import deque
 from types import TracebackType
 from typing import Any, Protocol
 
-import grpc
 import trio
-from pyetcd import etcdrpc
 
 from kernel.storage.errors import (
     EXPIRED_WATCH, ResourceExpiredError, StorageError, StorageTimeoutError,
@@ -42,6 +40,7 @@ from kernel.storage.interface import Predicate, WatchEvent, bookmark, filter_eve
 
 from kernel_storage_etcd3 import codec, transport
 from kernel_storage_etcd3.config import EtcdConfig
+from kernel_storage_etcd3.etcdpb import rpc as etcdrpc
 
 WATCH = transport.Method(b"/etcdserverpb.Watch/Watch", etcdrpc.WatchResponse)
 
@@ -173,7 +172,7 @@ class WatchStream:
 
 
 def _describe(error: BaseException | None, endpoint: str) -> str:
-    if isinstance(error, grpc.RpcError) and callable(getattr(error, "code", None)):
+    if isinstance(error, transport.CallError):
         return f"the watch stream to etcd {endpoint} ended: {error.code().name} {error.details()}"
     return f"the watch stream to etcd {endpoint} ended" + (f": {error}" if error else "")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import grpc
 import h2.config
 import h2.connection
 import h2.errors
@@ -15,10 +14,10 @@ import h2.events
 import h2.settings
 import pytest
 import trio
-from pyetcd import etcdrpc
-from pyetcd.etcdrpc import kv_pb2
 
 from kernel_storage_etcd3 import transport
+from kernel_storage_etcd3.etcdpb import kv as kv_pb2
+from kernel_storage_etcd3.etcdpb import rpc as etcdrpc
 from kernel_storage_etcd3.store import RANGE
 
 Answer = Callable[["Peer", int, bytes], None]  # (peer, stream id, request message)
@@ -126,10 +125,10 @@ async def test_grpc_errors_and_refused_streams(serve) -> None:
     peer, channel = await serve(answer)
     with pytest.raises(transport.CallError) as info:
         await channel.call(RANGE, REQUEST, 5)
-    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.FAILED_PRECONDITION, "a b%")
+    assert (info.value.code(), info.value.details()) == (transport.StatusCode.FAILED_PRECONDITION, "a b%")
     with pytest.raises(transport.CallError) as info:
         await channel.call(RANGE, etcdrpc.RangeRequest(key=b"refuse"), 5)
-    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert info.value.code() == transport.StatusCode.UNAVAILABLE
     assert refused == [3, 5]  # sent twice; an answered error (stream 1) is not sent again
 
 
@@ -169,5 +168,5 @@ async def test_garbage_fails_the_calls_and_not_the_trio_run(serve) -> None:
     _, channel = await serve(answer)
     with pytest.raises(transport.CallError) as info:
         await channel.call(RANGE, REQUEST, 5)
-    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert info.value.code() == transport.StatusCode.UNAVAILABLE
     assert "reading from etcd" in info.value.details()

@@ -4,6 +4,8 @@ threads, cancellation, flow control, stream IDs, a peer that closed or stopped a
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -125,3 +127,37 @@ async def test_a_peer_that_stops_answering(own_etcd, monkeypatch: pytest.MonkeyP
         with trio.fail_after(10):  # the watch resumed on a new connection, missing nothing
             assert (await events.__anext__()).object["metadata"]["name"] == "y"
     await store.close()
+
+
+def test_the_backend_runs_without_grpcio_and_pyetcd_still_imports(etcd, tmp_path: Path) -> None:
+    script = tmp_path / "probe.py"
+    script.write_text(f"""
+import sys
+import trio
+from kernel_storage_etcd3 import Etcd3Storage, EtcdConfig, etcdpb
+
+async def main():
+    store = Etcd3Storage(EtcdConfig.for_servers({etcd.url!r}, prefix="/no-grpc"))
+    async with store.watch("/registry/configmaps/", revision=0) as events:
+        await store.create("/registry/configmaps/default/a", {{"metadata": {{"name": "a"}}}})
+        assert (await store.get("/registry/configmaps/default/a"))["metadata"]["name"] == "a"
+        assert (await events.__anext__()).object["metadata"]["name"] == "a"
+    await store.close()
+
+trio.run(main)
+print(sorted(m for m in ("grpc", "pyetcd", "pyetcd.client") if m in sys.modules))
+import pyetcd  # the real package, with the same generated messages
+print(pyetcd.etcdrpc.RangeRequest is etcdpb.rpc.RangeRequest, hasattr(pyetcd, "client"))
+""")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["[]", "True True"]
+
+
+def test_prefix_range_end_is_clientv3s() -> None:
+    from kernel_storage_etcd3.codec import Keys
+
+    assert Keys.range_end(b"/registry/configmaps/") == b"/registry/configmaps0"
+    assert Keys.range_end(b"a\xff") == b"b"  # the byte after the last below 0xff, no more
+    assert Keys.range_end(b"\xff\xff") == b"\0"  # every key from there on
