@@ -32,10 +32,13 @@
    Likewise, once a connection's reader has ended, Hypercorn's idle timer is not restarted (it
    held an HTTP/1.1 connection whose client left mid-response for the keep-alive timeout).
 7. Per-response cost: a response with a Content-Length leaves in one TLS record and one write
-   (:meth:`PeerCertTCPServer.cork`; HTTP/2 in :class:`GracefulH2Protocol`), where Hypercorn
-   wrote the head, the body and (HTTP/2) the END_STREAM each on its own; and the idle timer,
-   restarted after every response, no longer waits for its new task to run (:class:`_IdleTask`).
-   Together they took a small GET from about 640 to 330 µs of CPU.
+   (HTTP/1.1 in :mod:`kernel.server.http1`; HTTP/2 in :class:`GracefulH2Protocol`), where
+   Hypercorn wrote the head, the body and (HTTP/2) the END_STREAM each on its own; and the idle
+   timer, restarted after every response, no longer waits for its new task to run
+   (:class:`_IdleTask`). Together they took a small GET from about 640 to 330 µs of CPU.
+8. HTTP/1.1 requests are parsed and answered by :class:`kernel.server.http1.HTTP1Protocol`
+   (httptools) in place of Hypercorn's h11-based protocol, which was most of what was left of a
+   small request's serving cost; the connection around it (TLS, timeouts, drain) stays this one.
 
 The TLS side (certificates, reloadable client CAs, listeners) is :mod:`kernel.server.tls`.
 
@@ -45,6 +48,7 @@ Pinned to hypercorn==0.18.0; tests/test_httpserver.py guards each of these behav
 from __future__ import annotations
 
 import logging
+import math
 import random
 import select
 import ssl
@@ -53,9 +57,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import h11
 import trio
-from h11._writers import ChunkedWriter  # private: re-test with a new h11 (as with hypercorn)
 
 from kernel.server import hypercornimports  # noqa: F401  (first: defers what is not used)
 from hypercorn.app_wrappers import ASGIWrapper
@@ -67,16 +69,12 @@ from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 
-from kernel.server import tlswrite
+from kernel.server.http1 import HTTP1Protocol
 
 if TYPE_CHECKING:
     from kernel.server.http2 import GracefulH2Protocol
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
-
-# The scope extension (HTTP/1.1 requests) through which a streaming response writes pre-framed
-# body chunks without ASGI: PeerCertTCPServer.body_writer.
-BODY_WRITER = "kernel.body_writer"
 
 # -- kube's serving settings (k8s.io/apiserver secure_serving.go, Go net/http, x/net/http2) -----------
 
@@ -98,8 +96,6 @@ CLOSE_WAIT_FOR_UNREAD_BODY = 0.5
 # resourceBody99Percentile: HTTP/2's MaxReadFrameSize and MaxUploadBufferPerStream, so most POSTs
 # fit in one frame and one window; the connection window is that times the stream limit.
 HTTP2_FRAME_AND_STREAM_WINDOW = 256 * 1024
-# The largest response written as one piece by PeerCertTCPServer.uncork (joining copies it).
-CORK_JOIN_LIMIT = 256 * 1024
 
 
 class ServingConfig(Config):
@@ -138,10 +134,6 @@ def _asks_to_close(message: dict[str, Any]) -> bool:
                for name, value in message.get("headers", ()))
 
 
-def _has_length(message: dict[str, Any]) -> bool:
-    return any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
-
-
 class _ConnectionContext:
     """The worker context as Hypercorn's protocol code sees it: never terminated.
 
@@ -161,11 +153,9 @@ class _ConnectionContext:
 
 
 class _ConnectionApp:
-    """Hypercorn's AppWrapper for one connection: adds the TLS extension to each scope, and asks
-    the connection to go away after a response with ``Connection: close`` (HTTP/2) or a request
-    sampled by --goaway-chance. HTTP/1.1 responses say ``Connection: close`` while shutting down
-    (as Go's server does once keep-alives are off) and when the request body has not all arrived
-    (the connection must then close), so clients send nothing more on them."""
+    """Hypercorn's AppWrapper for one HTTP/2 connection: adds the TLS extension to each scope,
+    and asks the connection to go away after a response with ``Connection: close`` or a request
+    sampled by --goaway-chance (kube's WithProbabilisticGoaway: HTTP/2 only, per request)."""
 
     def __init__(self, app: Any, tls: dict[str, Any] | None, connection: PeerCertTCPServer) -> None:
         self.app = app
@@ -180,99 +170,14 @@ class _ConnectionApp:
             extensions["tls"] = self.tls
         connection = self.connection
         original_send = send
-        if scope.get("http_version") == "2":
-            # kube's WithProbabilisticGoaway: HTTP/2 only, decided per request.
-            sampled = self.goaway_chance > 0 and random.random() < self.goaway_chance
+        sampled = self.goaway_chance > 0 and random.random() < self.goaway_chance
 
-            async def send(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start" and (sampled or _asks_to_close(message)):
-                    await connection.go_away()
-                await original_send(message)
-        else:
-            scope["extensions"][BODY_WRITER] = connection.body_writer
-
-            async def send(message: dict[str, Any]) -> None:
-                kind = message["type"]
-                if kind == "http.response.start":
-                    if not _asks_to_close(message) and (connection.shutting_down.is_set()
-                                                        or connection.request_body_unread()):
-                        message = {**message, "headers": [*message.get("headers", ()),
-                                                          (b"connection", b"close")]}
-                    if _has_length(message):  # the whole body follows at once
-                        connection.cork()
-                elif kind == "http.response.body" and connection.corked:
-                    try:
-                        await original_send(message)
-                    finally:
-                        await connection.uncork()
-                    return
-                await original_send(message)
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and (sampled or _asks_to_close(message)):
+                await connection.go_away()
+            await original_send(message)
 
         await self.app(scope, receive, send, sync_spawn, call_soon)
-
-
-def _frame(data: bytes) -> bytes:
-    """``data`` as one HTTP/1.1 chunk. The last framing is kept: a watch event goes to every
-    watcher in a row, all with the same bytes object."""
-    global _framed
-    last, chunk = _framed
-    if last is not data:
-        chunk = b"%x\r\n%b\r\n" % (len(data), data)
-        _framed = (data, chunk)
-    return chunk
-
-
-_framed: tuple[bytes, bytes] = (b"", b"")
-
-
-class ChunkWriter:
-    """Writes a started chunked HTTP/1.1 body's chunks straight to the connection's TLS stream
-    (see :meth:`PeerCertTCPServer.body_writer`). Awaiting it writes one chunk as Hypercorn's
-    protocol would (under the send lock, shielded); :meth:`write_now` writes one without
-    awaiting, for the watch cache's dispatch, or declines."""
-
-    def __init__(self, connection: PeerCertTCPServer, h11_connection: h11.Connection) -> None:
-        self.connection = connection
-        self.h11 = h11_connection
-        self.stream = connection.stream
-        self.lock = connection.send_lock
-        # h11's per-role states (private, as ChunkedWriter): the connection keeps this dict for
-        # its lifetime; read it directly, as write_now runs once per watcher and event.
-        self._states: dict[Any, Any] = h11_connection._cstate.states
-
-    async def __call__(self, data: bytes) -> None:
-        if not data or self.h11.our_state is not h11.SEND_BODY:
-            await trio.lowlevel.checkpoint()
-            return
-        try:
-            await tlswrite.send_all(self.stream, _frame(data), self.lock)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.connection.connection_broken()
-
-    def write_now(self, data: bytes) -> bool:
-        """Write ``data`` as one chunk without an ``await``: True when it is written (the part
-        the socket did not take follows from a task of the connection's own), False when nothing
-        was (the stream is busy or the body over: await the writer instead)."""
-        if self._states[h11.SERVER] is not h11.SEND_BODY or not data:
-            return False
-        global _framed
-        last, chunk = _framed
-        if last is not data:  # _frame(data), inlined
-            chunk = b"%x\r\n%b\r\n" % (len(data), data)
-            _framed = (data, chunk)
-        wrote = tlswrite.write_now(self.stream, chunk, self.lock)
-        if wrote is tlswrite.Wrote.ALL:
-            return True
-        if wrote is tlswrite.Wrote.NOTHING:
-            return False
-        self.connection.spawn(self._flush)
-        return True
-
-    async def _flush(self) -> None:
-        try:
-            await tlswrite.flush(self.stream, self.lock)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.connection.connection_broken()
 
 
 class _IdleTask:
@@ -316,11 +221,17 @@ class PeerCertTCPServer(TCPServer):
         self.shutting_down = context.shutting_down
         self._http2: GracefulH2Protocol | None = None
         self._served = False  # a request has been received on this connection
-        self._awaiting_request: trio.CancelScope | None = None  # HTTP/1.1 idle wait
-        self._request_started = False  # the first bytes of the next request arrived
+        # HTTP/1.1's timeouts (see _http1_timeouts): a request is being served; the first bytes
+        # of the next one arrived; the scope whose deadline is the next timeout.
+        self._busy = False
+        self._request_started = False
+        self._timer = trio.CancelScope(deadline=trio.current_time() + config.read_header_timeout)
+        self._began: trio.Event | None = None  # set when a request begins during shutdown
         self._reader_done = False  # no more requests can arrive (EOF or a broken connection)
         self._watcher = trio.CancelScope()
-        self._corked: list[bytes] | None = None  # see cork()
+        self._http1: HTTP1Protocol | None = None
+        self._asgi_app: Any = app.app if isinstance(app, ASGIWrapper) else app
+        self._tls: dict[str, Any] | None = None  # the TLS scope extension, once handshaken
 
     @property  # type: ignore[override]
     def protocol(self) -> ProtocolWrapper:
@@ -337,6 +248,11 @@ class PeerCertTCPServer(TCPServer):
                                       wrapper.server, wrapper.send, shutting_down=self.shutting_down)
             wrapper.protocol = self._http2
             self._task_group.spawn(self._go_away_at_shutdown)
+        else:
+            self._http1 = HTTP1Protocol(self._asgi_app, self, tls=self._tls, client=wrapper.client,
+                                        server=wrapper.server, send=wrapper.send,
+                                        max_header_bytes=self.config.h11_max_incomplete_size)
+            wrapper.protocol = self._http1  # type: ignore[assignment]
         self._protocol = wrapper
 
     async def go_away(self) -> None:
@@ -352,38 +268,7 @@ class PeerCertTCPServer(TCPServer):
             await self.shutting_down.wait()
             await self.go_away()
 
-    def cork(self) -> None:
-        """HTTP/1.1: hold what the protocol writes until :meth:`uncork`, so that a response whose
-        body follows its head at once leaves in one TLS record and one write. Hypercorn writes the
-        head and the body separately: two records, two system calls and two trips through
-        trio's ``send_all`` per response, about a third of a small GET's CPU."""
-        if self._corked is None:
-            self._corked = []
-
-    @property
-    def corked(self) -> bool:
-        return self._corked is not None
-
-    async def uncork(self) -> None:
-        """Write what :meth:`cork` held, with the fast path of :mod:`kernel.server.tlswrite`."""
-        held, self._corked = self._corked, None
-        if not held:
-            return
-        # A big body is written after its head rather than copied behind it.
-        parts = [b"".join(held)] if sum(map(len, held)) <= CORK_JOIN_LIMIT else held
-        try:
-            for part in parts:
-                if part:
-                    await tlswrite.send_all(self.stream, part, self.send_lock)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.connection_broken()
-
     async def protocol_send(self, event: Event) -> None:
-        if self._corked is not None:
-            if isinstance(event, RawData):
-                self._corked.append(event.data)
-                return
-            await self.uncork()  # anything else (the end of the connection) comes after the bytes
         if isinstance(event, Updated):
             if self._reader_done or (self._http2 is not None and self._http2.closed):
                 # The connection is over (Hypercorn still starts the next keep-alive cycle when
@@ -392,6 +277,16 @@ class PeerCertTCPServer(TCPServer):
                 return
             if not event.idle:
                 self._served = True
+            if self._http1 is not None:
+                self._busy = not event.idle
+                self._request_started = False
+                if self._busy:
+                    self._timer.deadline = math.inf
+                    if self._began is not None:
+                        self._began.set()
+                else:
+                    self._timer.deadline = trio.current_time() + self.config.keep_alive_timeout
+                return
         await super().protocol_send(event)
 
     async def _read_data(self) -> None:
@@ -402,10 +297,10 @@ class PeerCertTCPServer(TCPServer):
                 data = await self.stream.receive_some(MAX_RECV)
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 break
-            if self._awaiting_request is not None:
+            if not self._busy and not self._request_started:  # HTTP/1.1: the header timeout
                 self._request_started = True
-                self._awaiting_request.cancel()
-                self._awaiting_request = None
+                self._timer.deadline = min(self._timer.deadline,
+                                           trio.current_time() + self.config.read_header_timeout)
             await self.protocol.handle(RawData(bytes(data)))
             if data == b"":
                 break
@@ -417,50 +312,48 @@ class PeerCertTCPServer(TCPServer):
         await self.idle_task.stop()
 
     async def _idle_timeout(self) -> None:
-        """Runs whenever the connection has no request in progress (Hypercorn restarts it)."""
+        """HTTP/2: runs whenever the connection has no stream (Hypercorn restarts it). HTTP/1.1:
+        started once, runs for the connection's life (:meth:`_http1_timeouts`)."""
+        if self._http2 is None:
+            if await self._http1_timeouts():
+                with trio.CancelScope(shield=True):
+                    await self._initiate_server_close()
+            return
         timeout = self.config.keep_alive_timeout if self._served else self.config.read_header_timeout
-        if self._http2 is not None:
-            if not self._http2.go_away_requested:
-                with trio.move_on_after(timeout):
-                    await self.shutting_down.wait()
-            if self._http2.last_stream_id is None:
-                await self._http2.request_go_away()  # as Go's idle timer does: graceful
-                await self._http2.goaway_sent.wait()  # after the last stream's END_STREAM
-            await trio.sleep(GOAWAY_CLOSE_DELAY)
-        else:
-            self._request_started = False
-            self._awaiting_request = trio.CancelScope(deadline=trio.current_time() + timeout)
-            with self._awaiting_request:
+        if not self._http2.go_away_requested:
+            with trio.move_on_after(timeout):
                 await self.shutting_down.wait()
-            self._awaiting_request = None
-            if self._request_started or self._input_pending():
-                # A request is arriving: the reader serves it (and stops this task once its
-                # header is complete); a header slower than this is a slowloris client.
-                await trio.sleep(self.config.read_header_timeout)
+        if self._http2.last_stream_id is None:
+            await self._http2.request_go_away()  # as Go's idle timer does: graceful
+            await self._http2.goaway_sent.wait()  # after the last stream's END_STREAM
+        await trio.sleep(GOAWAY_CLOSE_DELAY)
         with trio.CancelScope(shield=True):
             await self._initiate_server_close()
 
-    def body_writer(self) -> ChunkWriter | None:
-        """HTTP/1.1, for the response being sent (started, chunked): a :class:`ChunkWriter` of
-        its body straight to the TLS stream, or None (then the app uses ASGI sends).
+    async def _http1_timeouts(self) -> bool:
+        """Whether the connection is to close: idle for the keep-alive timeout (or the header
+        timeout before its first request), a request's header slower than the header timeout
+        from its first byte (a slowloris client), or idle at shutdown.
 
-        A watch writes every event to every watcher: through ASGI that is Hypercorn's stream
-        state machine, h11's framing and four awaits per line (most of a delivery's time). h11
-        keeps no count of chunked bytes, so chunks framed here leave its state as it was, and
-        the body still ends with an ASGI send (h11's last chunk)."""
-        wrapper = getattr(self, "_protocol", None)
-        http1 = wrapper.protocol if wrapper is not None else None
-        if not isinstance(http1, H11Protocol):
-            return None
-        h11_connection = http1.connection
-        if (h11_connection.our_state is not h11.SEND_BODY
-                or not isinstance(getattr(h11_connection, "_writer", None), ChunkedWriter)):
-            return None  # not started, a Content-Length body or an HTTP/1.0 client
-        return ChunkWriter(self, h11_connection)
+        Requests move the deadline of one scope (none while a request is served, the keep-alive
+        timeout after it, the header timeout from a request's first bytes) rather than restarting
+        a timer task for each: a task per request cost a small GET a quarter of its CPU."""
+        with self._timer:
+            await self.shutting_down.wait()
+            if self._busy:
+                return False  # its response says Connection: close, and the connection closes
+            if self._request_started or self._input_pending():
+                # A request is arriving: served if its header comes within the header timeout.
+                self._timer.deadline = min(self._timer.deadline,
+                                           trio.current_time() + self.config.read_header_timeout)
+                self._began = trio.Event()
+                await self._began.wait()
+                return False
+        return not self._busy
 
-    def spawn(self, task: Callable[[], Awaitable[None]]) -> None:
+    def spawn(self, task: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run ``task`` in the connection's task group (it ends with the connection)."""
-        self._task_group.spawn(task)
+        self._task_group.spawn(task, *args)
 
     async def connection_broken(self) -> None:
         """A write found the client gone: end the connection as Hypercorn's own send would."""
@@ -470,9 +363,7 @@ class PeerCertTCPServer(TCPServer):
     def request_body_unread(self) -> bool:
         """HTTP/1.1: the request's body has not all arrived (the response comes first, e.g. a
         413), so the connection cannot be reused."""
-        protocol = getattr(self, "_protocol", None)
-        http1 = protocol.protocol if protocol is not None else None
-        return isinstance(http1, H11Protocol) and http1.connection.their_state is h11.SEND_BODY
+        return self._http1 is not None and self._http1.request_body_unread()
 
     async def _close(self) -> None:
         if self.request_body_unread():
@@ -505,6 +396,7 @@ class PeerCertTCPServer(TCPServer):
             der = self.stream.getpeercert(binary_form=True)
             tls = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
                    "tls_version": None, "cipher_suite": None}
+        self._tls = tls
         self.app = _ConnectionApp(self.app, tls, self)  # type: ignore[assignment]
         await super().run()  # its own do_handshake() returns at once now
 
