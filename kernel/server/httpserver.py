@@ -221,12 +221,13 @@ class PeerCertTCPServer(TCPServer):
         self.shutting_down = context.shutting_down
         self._http2: GracefulH2Protocol | None = None
         self._served = False  # a request has been received on this connection
-        # HTTP/1.1's timeouts (see _http1_timeouts): a request is being served; the first bytes
-        # of the next one arrived; the scope whose deadline is the next timeout.
+        # The idle and header timeouts (see _idle_timeout): a request (HTTP/2: a stream) is being
+        # served; the first bytes of the next HTTP/1.1 request arrived; the scope whose deadline
+        # is the next timeout; an event set when the connection turns busy or idle.
         self._busy = False
         self._request_started = False
         self._timer = trio.CancelScope(deadline=trio.current_time() + config.read_header_timeout)
-        self._began: trio.Event | None = None  # set when a request begins during shutdown
+        self._busy_changed: trio.Event | None = None
         self._reader_done = False  # no more requests can arrive (EOF or a broken connection)
         self._watcher = trio.CancelScope()
         self._http1: HTTP1Protocol | None = None
@@ -269,25 +270,29 @@ class PeerCertTCPServer(TCPServer):
             await self.go_away()
 
     async def protocol_send(self, event: Event) -> None:
-        if isinstance(event, Updated):
-            if self._reader_done or (self._http2 is not None and self._http2.closed):
-                # The connection is over (Hypercorn still starts the next keep-alive cycle when
-                # a response ends after the client left): no idle timer may hold it open. Its
-                # remaining streams end by themselves, then the connection closes.
-                return
-            if not event.idle:
-                self._served = True
-            if self._http1 is not None:
-                self._busy = not event.idle
-                self._request_started = False
-                if self._busy:
-                    self._timer.deadline = math.inf
-                    if self._began is not None:
-                        self._began.set()
-                else:
-                    self._timer.deadline = trio.current_time() + self.config.keep_alive_timeout
-                return
-        await super().protocol_send(event)
+        if not isinstance(event, Updated):
+            await super().protocol_send(event)
+            return
+        if self._reader_done or (self._http2 is not None and self._http2.closed):
+            # The connection is over (Hypercorn still starts the next keep-alive cycle when a
+            # response ends after the client left): no idle timer may hold it open. Its remaining
+            # streams end by themselves, then the connection closes.
+            return
+        # Hypercorn restarts a timer task whenever the connection turns idle and cancels it when
+        # a request comes; here the timer is one task for the connection's life, and this moves
+        # its deadline: a task per request cost a small GET a quarter of its CPU.
+        self._busy = not event.idle
+        self._request_started = False
+        if self._busy:
+            self._served = True
+            self._timer.deadline = math.inf
+        elif self._http2 is not None and self._http2.go_away_requested:
+            self._timer.deadline = trio.current_time()  # its last stream is done: close
+        else:
+            self._timer.deadline = trio.current_time() + self.config.keep_alive_timeout
+        if self._busy_changed is not None:
+            self._busy_changed.set()
+            self._busy_changed = None
 
     async def _read_data(self) -> None:
         # Hypercorn's loop, without its read_timeout (kube has none) and noting the first bytes
@@ -312,32 +317,24 @@ class PeerCertTCPServer(TCPServer):
         await self.idle_task.stop()
 
     async def _idle_timeout(self) -> None:
-        """HTTP/2: runs whenever the connection has no stream (Hypercorn restarts it). HTTP/1.1:
-        started once, runs for the connection's life (:meth:`_http1_timeouts`)."""
-        if self._http2 is None:
-            if await self._http1_timeouts():
-                with trio.CancelScope(shield=True):
-                    await self._initiate_server_close()
+        """The connection's idle and header timeouts, for its whole life (started once by
+        Hypercorn's ``TCPServer.run``): it closes the connection once idle for the keep-alive
+        timeout (the header timeout before its first request), when an HTTP/1.1 request's header
+        is slower than the header timeout from its first byte (a slowloris client), or when it is
+        idle at shutdown. Requests move the deadline (see :meth:`protocol_send`)."""
+        if self._http2 is not None:
+            await self._http2_timeouts()
+        elif not await self._http1_timeouts():
             return
-        timeout = self.config.keep_alive_timeout if self._served else self.config.read_header_timeout
-        if not self._http2.go_away_requested:
-            with trio.move_on_after(timeout):
-                await self.shutting_down.wait()
-        if self._http2.last_stream_id is None:
-            await self._http2.request_go_away()  # as Go's idle timer does: graceful
-            await self._http2.goaway_sent.wait()  # after the last stream's END_STREAM
-        await trio.sleep(GOAWAY_CLOSE_DELAY)
         with trio.CancelScope(shield=True):
             await self._initiate_server_close()
 
-    async def _http1_timeouts(self) -> bool:
-        """Whether the connection is to close: idle for the keep-alive timeout (or the header
-        timeout before its first request), a request's header slower than the header timeout
-        from its first byte (a slowloris client), or idle at shutdown.
+    async def _until_busy_changes(self) -> None:
+        self._busy_changed = trio.Event()
+        await self._busy_changed.wait()
 
-        Requests move the deadline of one scope (none while a request is served, the keep-alive
-        timeout after it, the header timeout from a request's first bytes) rather than restarting
-        a timer task for each: a task per request cost a small GET a quarter of its CPU."""
+    async def _http1_timeouts(self) -> bool:
+        """Whether to close the connection (else its response closes it)."""
         with self._timer:
             await self.shutting_down.wait()
             if self._busy:
@@ -346,10 +343,22 @@ class PeerCertTCPServer(TCPServer):
                 # A request is arriving: served if its header comes within the header timeout.
                 self._timer.deadline = min(self._timer.deadline,
                                            trio.current_time() + self.config.read_header_timeout)
-                self._began = trio.Event()
-                await self._began.wait()
+                await self._until_busy_changes()
                 return False
         return not self._busy
+
+    async def _http2_timeouts(self) -> None:
+        """Returns once the connection is to close, after a graceful GOAWAY."""
+        http2 = self._http2
+        assert http2 is not None
+        with self._timer:
+            await self.shutting_down.wait()
+            while self._busy:  # GOAWAY went out at shutdown: its streams end first
+                await self._until_busy_changes()
+        if http2.last_stream_id is None:
+            await http2.request_go_away()  # as Go's idle timer does: graceful
+            await http2.goaway_sent.wait()  # after the last stream's END_STREAM
+        await trio.sleep(GOAWAY_CLOSE_DELAY)
 
     def spawn(self, task: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run ``task`` in the connection's task group (it ends with the connection)."""
