@@ -143,7 +143,9 @@ print(time.perf_counter() - start)
 
 def import_time(venv: Path, runs: int) -> float:
     """``import kernel.cli`` and every installed plugin's module, as ``kernel serve`` does."""
-    times = [float(subprocess.run([str(venv / "bin" / "python"), "-c", IMPORT_TIMER],
+    # -P: not the working directory first on sys.path (run from a checkout, `-c` imported its
+    # kernel package instead of the venv's).
+    times = [float(subprocess.run([str(venv / "bin" / "python"), "-P", "-c", IMPORT_TIMER],
                                   check=True, capture_output=True, text=True).stdout)
              for _ in range(runs)]
     return statistics.median(times)

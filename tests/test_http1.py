@@ -123,6 +123,16 @@ async def _read(stream: trio.SSLStream, *methods: str,
     return responses, closed
 
 
+async def _exchange(port: int, ca_file: str, raw: bytes,
+                    *methods: str) -> tuple[list[Response], bool]:
+    """Send ``raw`` on a new connection: the responses to the requests of ``methods`` in it, and
+    whether the server then closed the connection (see :func:`_read`)."""
+    with trio.fail_after(10):
+        stream = await _open(port, ca_file, "http/1.1")
+        await stream.send_all(raw)
+        return await _read(stream, *methods)
+
+
 def _request(method: str, path: str, body: bytes = b"", *headers: str) -> bytes:
     head = [f"{method} {path} HTTP/1.1", "Host: localhost", *headers]
     if body:
@@ -132,12 +142,11 @@ def _request(method: str, path: str, body: bytes = b"", *headers: str) -> bytes:
 
 async def test_pipelined_requests_are_answered_in_order_on_one_connection(served) -> None:
     app, port, ca_file = served
-    with trio.fail_after(10):
-        stream = await _open(port, ca_file, "http/1.1")
-        # Three requests in one write, the middle one with a body.
-        await stream.send_all(_request("GET", "/echo?n=0") + _request("POST", "/echo?n=1", b"x" * 10)
-                              + _request("GET", "/echo?n=2"))
-        responses, closed = await _read(stream, "GET", "POST", "GET")
+    # Three requests in one write, the middle one with a body.
+    responses, closed = await _exchange(
+        port, ca_file, _request("GET", "/echo?n=0", b"", "X-Padded: \t v w \t")
+        + _request("POST", "/echo?n=1", b"x" * 10)
+        + _request("GET", "/echo?n=2"), "GET", "POST", "GET")
     assert [json.loads(body)["query"] for _, _, body in responses] == ["n=0", "n=1", "n=2"]
     assert [json.loads(body)["length"] for _, _, body in responses] == [0, 10, 0]
     assert all(status == 200 and "connection" not in headers for status, headers, _ in responses)
@@ -145,6 +154,7 @@ async def test_pipelined_requests_are_answered_in_order_on_one_connection(served
     first = json.loads(responses[0][2])
     assert first["version"] == "1.1" and first["tls"]
     assert ["host", "localhost"] in first["headers"]  # names lowercase, as ASGI requires
+    assert ["x-padded", "v w"] in first["headers"]  # values without the whitespace around them
 
 
 @pytest.mark.parametrize("raw", [
@@ -152,17 +162,17 @@ async def test_pipelined_requests_are_answered_in_order_on_one_connection(served
     b"GET / HTTP/1.1\r\n\r\n",  # HTTP/1.1 without Host
     b"GET /\xff HTTP/1.1\r\nHost: localhost\r\n\r\n",
     b"GET / HTTP/9.9\r\nHost: localhost\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost : localhost\r\n\r\n",  # whitespace before the colon
+    b"GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n folded\r\n\r\n",  # obsolete line folding
     # Request smuggling: a body framed two ways.
     b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd",
-], ids=["header", "no-host", "non-ascii-path", "version", "length-and-chunked", "two-lengths"])
+], ids=["header", "no-host", "non-ascii-path", "version", "space-before-colon", "folded",
+        "length-and-chunked", "two-lengths"])
 async def test_malformed_requests_get_gos_400_and_never_reach_the_app(served, raw: bytes) -> None:
     app, port, ca_file = served
-    with trio.fail_after(10):
-        stream = await _open(port, ca_file, "http/1.1")
-        await stream.send_all(raw)
-        responses, closed = await _read(stream, "GET")
+    responses, closed = await _exchange(port, ca_file, raw, "GET")
     assert responses == [(400, {"content-type": "text/plain; charset=utf-8", "connection": "close",
                                 "content-length": "15"}, b"400 Bad Request")]
     assert closed
@@ -171,11 +181,9 @@ async def test_malformed_requests_get_gos_400_and_never_reach_the_app(served, ra
 
 async def test_a_malformed_chunked_body_disconnects_the_app_and_gets_400(served) -> None:
     app, port, ca_file = served
-    with trio.fail_after(10):
-        stream = await _open(port, ca_file, "http/1.1")
-        await stream.send_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\n"
-                              b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n")
-        responses, closed = await _read(stream, "POST")
+    responses, closed = await _exchange(port, ca_file, b"POST /echo HTTP/1.1\r\nHost: localhost\r\n"
+                                        b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",
+                                        "POST")
     assert [status for status, _, _ in responses] == [400] and closed
     assert app.requests == [{"path": "/echo", "method": "POST", "disconnected": True}]
 
@@ -287,15 +295,21 @@ async def test_a_response_cut_short_closes_the_connection(served, path: str) -> 
 
 async def test_an_upgrade_request_is_answered_plainly_then_the_connection_closes(served) -> None:
     app, port, ca_file = served
-    with trio.fail_after(10):
-        stream = await _open(port, ca_file, "http/1.1")
-        await stream.send_all(_request("GET", "/echo", b"", "Connection: Upgrade", "Upgrade: websocket",
-                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-                                       "Sec-WebSocket-Version: 13")
-                              + b"\x81\x85not http at all")
-        (response,), closed = await _read(stream, "GET")
+    (response,), closed = await _exchange(
+        port, ca_file, _request("GET", "/echo", b"", "Connection: Upgrade", "Upgrade: websocket",
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13")
+        + b"\x81\x85not http at all", "GET")
     assert response[0] == 200 and response[1]["connection"] == "close" and closed
     assert [r["path"] for r in app.requests] == ["/echo"]
+
+
+async def test_http2_without_alpn_gets_505(served) -> None:
+    # HTTP/2 is negotiated by ALPN; its preface on an HTTP/1.1 connection is refused as Go
+    # refuses a request line of an unsupported version.
+    app, port, ca_file = served
+    (response,), closed = await _exchange(port, ca_file, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "GET")
+    assert response[0] == 505 and response[2] == b"505 HTTP Version Not Supported" and closed
+    assert app.requests == []
 
 
 async def test_a_client_gone_mid_response_is_a_disconnect_for_the_app(served) -> None:

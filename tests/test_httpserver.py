@@ -253,10 +253,11 @@ Logger(config)
 found["logger level"] = logging.getLogger("probe").level
 # Any other name Hypercorn reads from a stand-in is the real module's; a later import gets the
 # real module.
-import hypercorn.config, tomllib
+import hypercorn.config, hypercorn.typing, h11, tomllib
 from multiprocessing.synchronize import Event
 found["real"] = (hypercorn.config.tomllib.TOMLDecodeError is tomllib.TOMLDecodeError
-                 and isinstance(Event, type) and "logging.config" in sys.modules)
+                 and isinstance(Event, type) and "logging.config" in sys.modules
+                 and hypercorn.typing.h11.Data is h11.Data)  # not the import-time placeholder
 print(json.dumps(found))
 """
 
@@ -265,7 +266,8 @@ async def test_what_hypercorn_imports_for_unused_features_is_imported_on_first_u
         kernel_process) -> None:
     # The serving module leaves unimported what Hypercorn imports for features the kernel does
     # not use (kernel.server.hypercornimports): its HTTP/2 stack and WebSocket stream until a
-    # connection needs one, logging.config, multiprocessing and tomllib until ever used.
+    # connection needs one, its h11 protocol and h11 (HTTP/1.1 is kernel.server.http1),
+    # logging.config, multiprocessing and tomllib until ever used.
     probe = subprocess.run([sys.executable, "-c", DEFERRED_PROBE], capture_output=True, text=True,
                            check=True)
     assert json.loads(probe.stdout) == {"imported": [], "toml": 7, "logger level": logging.ERROR,
@@ -286,8 +288,8 @@ async def test_what_hypercorn_imports_for_unused_features_is_imported_on_first_u
         assert settings[h2.settings.SettingCodes.MAX_FRAME_SIZE].new_value == 256 * 1024
         response = next(e for e in events if isinstance(e, h2.events.ResponseReceived))
         assert dict(response.headers)[b":status"] == b"200"
-        # An Upgrade: websocket request reaches Hypercorn's WebSocket stream, which answers it
-        # (the kernel serves no WebSocket endpoint); a failed import would drop the connection.
+        # An Upgrade: websocket request is answered as a plain request (the kernel serves no
+        # WebSocket endpoint).
         ws = await _open(port, running.ca_file, "http/1.1")
         await ws.send_all(b"GET /version HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

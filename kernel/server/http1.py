@@ -42,7 +42,6 @@ from urllib.parse import unquote
 import httptools
 import trio
 from hypercorn.events import Closed, Event, RawData, Updated
-from hypercorn.protocol.h11 import H2ProtocolAssumedError
 
 from kernel.server import tlswrite
 
@@ -386,7 +385,9 @@ class HTTP1Protocol:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.lower(), value))
+        # llhttp drops the whitespace before a value but not after it (RFC 9110 5.5: not part
+        # of the value; h11 and Go drop both).
+        self._headers.append((name.lower(), value.rstrip(b" \t")))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -417,8 +418,13 @@ class HTTP1Protocol:
             return
         if self._first:
             self._first = False
-            if data.startswith(_HTTP2_PREFACE):  # HTTP/2 with prior knowledge: Hypercorn's H2
-                raise H2ProtocolAssumedError(data)
+            if data.startswith(_HTTP2_PREFACE):
+                # HTTP/2 without ALPN ("prior knowledge"). Go's server hands this preface to
+                # handlers that wire up HTTP/2 themselves (kube's do not) and refuses every
+                # other HTTP/2 request line with 505; HTTP/2 here is negotiated by ALPN only.
+                await self.write(error_response(505))
+                await self._close()
+                return
         error: int | None = None
         upgrade = False
         try:

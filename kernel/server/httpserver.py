@@ -34,8 +34,8 @@
 7. Per-response cost: a response with a Content-Length leaves in one TLS record and one write
    (HTTP/1.1 in :mod:`kernel.server.http1`; HTTP/2 in :class:`GracefulH2Protocol`), where
    Hypercorn wrote the head, the body and (HTTP/2) the END_STREAM each on its own; and the idle
-   timer, restarted after every response, no longer waits for its new task to run
-   (:class:`_IdleTask`). Together they took a small GET from about 640 to 330 µs of CPU.
+   timer is one task per connection whose deadline requests move, where Hypercorn started a
+   task after every response (:meth:`PeerCertTCPServer.protocol_send`).
 8. HTTP/1.1 requests are parsed and answered by :class:`kernel.server.http1.HTTP1Protocol`
    (httptools) in place of Hypercorn's h11-based protocol, which was most of what was left of a
    small request's serving cost; the connection around it (TLS, timeouts, drain) stays this one.
@@ -63,11 +63,11 @@ from kernel.server import hypercornimports  # noqa: F401  (first: defers what is
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData, Updated
-from hypercorn.protocol import ProtocolWrapper
-from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.trio.task_group import TaskGroup
 from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
+from hypercorn.utils import parse_socket_addr
 
 from kernel.server.http1 import HTTP1Protocol
 
@@ -181,11 +181,11 @@ class _ConnectionApp:
 
 
 class _IdleTask:
-    """Hypercorn's TrioSingleTask (the connection's idle timer, restarted after every response
-    and stopped at every request) without its lock and ``nursery.start``: nothing here awaits,
-    so a restart is atomic, and the new task need not have started when it returns (a stop
-    before it runs cancels it before its first checkpoint). ``start`` waited for the task to
-    run, a round trip through the scheduler on every request."""
+    """Hypercorn's TrioSingleTask (the connection's idle timer, which ``TCPServer.run`` starts
+    and :meth:`PeerCertTCPServer._read_data` stops) without its lock and ``nursery.start``, which
+    waits for the task to run: the timer now runs once per connection (requests move its
+    deadline, :meth:`PeerCertTCPServer.protocol_send`), and a stop before it runs cancels it
+    before its first checkpoint."""
 
     def __init__(self) -> None:
         self._scope: trio.CancelScope | None = None
@@ -234,27 +234,27 @@ class PeerCertTCPServer(TCPServer):
         self._asgi_app: Any = app.app if isinstance(app, ASGIWrapper) else app
         self._tls: dict[str, Any] | None = None  # the TLS scope extension, once handshaken
 
-    @property  # type: ignore[override]
-    def protocol(self) -> ProtocolWrapper:
-        return self._protocol
-
-    @protocol.setter
-    def protocol(self, wrapper: ProtocolWrapper) -> None:
-        # TCPServer.run builds the ProtocolWrapper; swap in our HTTP/2 protocol before initiate().
-        if not isinstance(wrapper.protocol, H11Protocol):
+    def _start_protocol(self, task_group: TaskGroup) -> None:
+        """The connection's protocol, by ALPN (Hypercorn's ``ProtocolWrapper`` built an h11
+        protocol for every connection, and imported h11 for it)."""
+        tls = isinstance(self.stream, trio.SSLStream)
+        alpn = self.stream.selected_alpn_protocol() if tls else None
+        socket = self.stream.transport_stream.socket if tls else self.stream.socket  # type: ignore[attr-defined]
+        client = parse_socket_addr(socket.family, socket.getpeername())
+        server = parse_socket_addr(socket.family, socket.getsockname())
+        if alpn == "h2":
             from kernel.server.http2 import GracefulH2Protocol  # with h2: on first use
 
-            self._http2 = GracefulH2Protocol(wrapper.app, wrapper.config, wrapper.context,
-                                      wrapper.task_group, wrapper.state, wrapper.ssl, wrapper.client,
-                                      wrapper.server, wrapper.send, shutting_down=self.shutting_down)
-            wrapper.protocol = self._http2
-            self._task_group.spawn(self._go_away_at_shutdown)
+            self._http2 = GracefulH2Protocol(self.app, self.config, self.context, task_group,
+                                             ConnectionState(self.state), tls, client, server,
+                                             self.protocol_send, shutting_down=self.shutting_down)
+            self.protocol = self._http2  # type: ignore[assignment]
+            task_group.spawn(self._go_away_at_shutdown)
         else:
-            self._http1 = HTTP1Protocol(self._asgi_app, self, tls=self._tls, client=wrapper.client,
-                                        server=wrapper.server, send=wrapper.send,
+            self._http1 = HTTP1Protocol(self._asgi_app, self, tls=self._tls, client=client,
+                                        server=server, send=self.protocol_send,
                                         max_header_bytes=self.config.h11_max_incomplete_size)
-            wrapper.protocol = self._http1  # type: ignore[assignment]
-        self._protocol = wrapper
+            self.protocol = self._http1  # type: ignore[assignment]
 
     async def go_away(self) -> None:
         """HTTP/2: send GOAWAY (once no response is being sent), then close once the streams it
@@ -407,7 +407,18 @@ class PeerCertTCPServer(TCPServer):
                    "tls_version": None, "cipher_suite": None}
         self._tls = tls
         self.app = _ConnectionApp(self.app, tls, self)  # type: ignore[assignment]
-        await super().run()  # its own do_handshake() returns at once now
+        # Hypercorn's TCPServer.run from here, the protocol chosen by _start_protocol.
+        try:
+            async with TaskGroup() as task_group:
+                self._task_group = task_group
+                self._start_protocol(task_group)
+                await self.protocol.initiate()
+                await self.idle_task.restart(task_group, self._idle_timeout)
+                await self._read_data()
+        except OSError:
+            pass
+        finally:
+            await self._close()
 
 
 async def serve(

@@ -33,11 +33,23 @@ from typing import Any
 
 # A deferred module → the names Hypercorn's modules take from it.
 DEFERRED: dict[str, tuple[str, ...]] = {
+    # HTTP/1.1 is the kernel's own (kernel.server.http1): Hypercorn's h11 protocol and h11 are
+    # not used; h2's events are type hints of hypercorn.typing, needed from the first HTTP/2
+    # connection.
+    "hypercorn.protocol.h11": ("H2CProtocolRequiredError", "H2ProtocolAssumedError", "H11Protocol"),
+    "h11": (),
+    "h2.events": (),
     "hypercorn.protocol.h2": ("H2Protocol",),
     "hypercorn.protocol.ws_stream": ("WSStream",),
     "logging.config": ("dictConfig", "fileConfig"),
     "multiprocessing.synchronize": ("Event",),
     "tomllib": ("load", "loads"),
+}
+# Names a Hypercorn module uses as types while it is imported (hypercorn.typing's
+# ``H11SendableEvent = h11.Data | ...``): placeholder classes, removed once Hypercorn is imported
+# so that any later use reaches the real module.
+PLACEHOLDER_TYPES: dict[str, tuple[str, ...]] = {
+    "h11": ("Data", "EndOfMessage", "InformationalResponse", "Response"),
 }
 # The Hypercorn modules the kernel imports (with what they import).
 HYPERCORN = ("hypercorn.app_wrappers", "hypercorn.config", "hypercorn.events", "hypercorn.protocol",
@@ -73,6 +85,8 @@ def import_hypercorn() -> None:
             stand_in = stand_ins[module] = _StandIn(module, f"Stands in for {module}: {__name__}.")
             for name in names:
                 setattr(stand_in, name, _forwarder(module, name))
+            for name in PLACEHOLDER_TYPES.get(module, ()):
+                setattr(stand_in, name, type(name, (), {}))
     sys.modules.update(stand_ins)
     try:
         for module in HYPERCORN:
@@ -81,6 +95,8 @@ def import_hypercorn() -> None:
         for module, stand_in in stand_ins.items():
             if sys.modules.get(module) is stand_in:
                 del sys.modules[module]
+            for name in PLACEHOLDER_TYPES.get(module, ()):
+                delattr(stand_in, name)
 
 
 import_hypercorn()
