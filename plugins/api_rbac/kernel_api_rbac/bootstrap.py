@@ -85,6 +85,13 @@ class PolicyWriter:
             self._wrote(plural, await self.client.update(f"{base}/{meta['name']}", result))
         log.info("reconciled %s %s", plural, meta["name"])
 
+    @staticmethod
+    def up_to_date(expected: Object, binding: bool, existing: Object) -> bool:
+        """Whether ``existing`` (listed before) already has all of ``expected``: no write."""
+        if binding:
+            return reconcile_binding(existing, expected)[0] == "none"
+        return reconcile_role(existing, expected) is None
+
     async def ensure_namespace(self, namespace: str) -> None:
         """kube's tryEnsureNamespace: namespaced bootstrap roles need their namespace (read
         first, so a restart finds it without a write)."""
@@ -127,7 +134,11 @@ async def ensure_policy(context: ServerContext, writer: PolicyWriter) -> None:
 
         async with trio.open_nursery() as nursery:
             for expected in objects():
-                nursery.start_soon(ensure, expected)
+                meta = expected["metadata"]
+                current = existing.get((meta.get("namespace") or "", meta["name"]))
+                # A restart finds nearly all as written: decided here, without a task each.
+                if current is None or not writer.up_to_date(expected, binding, current):
+                    nursery.start_soon(ensure, expected)
         if errors:
             raise errors[0]
 

@@ -3,7 +3,10 @@ ConfirmNoEscalation's message; and the bootstrap reconciliation rules."""
 
 from __future__ import annotations
 
+import copy
+
 from kernel.authentication import UserInfo
+from kernel_api_rbac import bootstrappolicy
 from kernel_api_rbac.escalation import (breakdown_rule, compact_rules, compact_string,
                                         confirm_no_escalation, covers)
 from kernel_api_rbac.reconciliation import reconcile_binding, reconcile_role
@@ -88,3 +91,14 @@ def test_reconcile_binding_subjects_and_role_ref() -> None:
     operation, recreated = reconcile_binding(moved, expected)
     assert operation == "recreate" and recreated["roleRef"]["name"] == "x"
     assert "resourceVersion" not in recreated["metadata"]
+
+
+def test_reconciling_the_policy_as_stored_writes_nothing() -> None:
+    # A restart finds every bootstrap role as it was written (in storage's shape): no update,
+    # whether its rules are matched as written or (reordered) by the coverage check.
+    for role in bootstrappolicy.cluster_roles() + bootstrappolicy.namespaced_roles():
+        stored = copy.deepcopy(role)
+        stored["metadata"].update(resourceVersion="7", uid="u")
+        assert reconcile_role(stored, role) is None, role["metadata"]["name"]
+        stored["rules"] = list(reversed(stored.get("rules") or []))
+        assert reconcile_role(stored, role) is None, role["metadata"]["name"]
