@@ -11,8 +11,9 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from kernel import plugins
 from kernel.server import authorizationconfig, certs
@@ -31,8 +32,7 @@ class OptionsError(Exception):
         self.errors = list(errors)
 
 
-@dataclass
-class ServerRunOptions:
+class ServerRunOptions(msgspec.Struct):
     option_set: OptionSet
     plugins: plugins.PluginManager
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from kernel.apimachinery.selectors import SelectorError, parse_field_selector
 from kernel.authentication.user import UserInfo
@@ -16,8 +17,7 @@ class Decision(enum.Enum):
     NO_OPINION = 2
 
 
-@dataclass(frozen=True)
-class Attributes:
+class Attributes(msgspec.Struct, frozen=True):
     """authorizer.Attributes of one request."""
 
     user: UserInfo
@@ -63,8 +63,7 @@ class AuthorizationError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class ResourceRule:
+class ResourceRule(msgspec.Struct, frozen=True):
     """authorization/v1 ResourceRule: what a user may do to resources (SelfSubjectRulesReview)."""
 
     verbs: tuple[str, ...]
@@ -73,16 +72,14 @@ class ResourceRule:
     resource_names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class NonResourceRule:
+class NonResourceRule(msgspec.Struct, frozen=True):
     """authorization/v1 NonResourceRule: what a user may do to non-resource URLs."""
 
     verbs: tuple[str, ...]
     non_resource_urls: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(msgspec.Struct, frozen=True):
     """authorizer.RuleResolver's answer: the rules a user has in a namespace; ``incomplete`` when
     some mode cannot list its rules (a webhook) or failed to, with the failure in ``error``."""
 

@@ -23,15 +23,15 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
 _EXTRAS = re.compile(r"\s*\[.*\]\s*$")
 
 
-@dataclass(frozen=True)
-class Distribution:
+class Distribution(msgspec.Struct, frozen=True):
     """An installed distribution: its metadata directory."""
 
     path: str
@@ -87,8 +87,7 @@ class Distribution:
         return found
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(msgspec.Struct, frozen=True):
     name: str
     value: str  # module[:attr.path] [extras]
     group: str

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
+import msgspec
 import pluggy
 
 from kernel import hookspecs
@@ -54,8 +54,7 @@ class PluginError(Exception):
     """A plugin selection that cannot be loaded; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(msgspec.Struct, frozen=True):
     name: str
     distribution: str
     version: str

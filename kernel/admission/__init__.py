@@ -15,7 +15,6 @@ change it makes is discarded rather than stored unvalidated. A plugin refuses by
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -30,15 +29,13 @@ Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 META_V1 = "meta.k8s.io/v1"
 
 
-@dataclass(frozen=True)
-class GroupVersionKind:
+class GroupVersionKind(msgspec.Struct, frozen=True):
     group: str
     version: str
     kind: str
 
 
-@dataclass(frozen=True)
-class GroupVersionResource:
+class GroupVersionResource(msgspec.Struct, frozen=True):
     group: str
     version: str
     resource: str
@@ -49,8 +46,7 @@ class GroupVersionResource:
         return f"{self.resource}.{self.group}" if self.group else self.resource
 
 
-@dataclass(frozen=True)
-class Attributes:
+class Attributes(msgspec.Struct, frozen=True):
     """One admission request, shaped like kube's ``admission.Attributes``.
 
     ``object`` is the new object (None on DELETE); ``old_object`` the stored one (None on CREATE).
@@ -93,7 +89,7 @@ class Attributes:
 
     def copied(self) -> Attributes:
         """These attributes with their own copy of the objects (for a validating plugin)."""
-        return dataclasses.replace(self, object=_copy(self.object), old_object=_copy(self.old_object))
+        return msgspec.structs.replace(self, object=_copy(self.object), old_object=_copy(self.old_object))
 
 
 @runtime_checkable

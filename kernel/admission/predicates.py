@@ -19,8 +19,10 @@ an unparsable selector is an internal error, a namespace that does not exist a 4
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kernel.admission import Attributes, GroupVersionKind, GroupVersionResource
 from kernel.apimachinery import status
@@ -247,4 +249,4 @@ def with_match(attributes: Attributes, match: Match) -> Attributes:
     """``attributes`` as the matched (equivalent) resource and kind: what the webhook is sent."""
     if match.resource == attributes.resource and match.kind == attributes.kind:
         return attributes
-    return replace(attributes, resource=match.resource, kind=match.kind)
+    return msgspec.structs.replace(attributes, resource=match.resource, kind=match.kind)

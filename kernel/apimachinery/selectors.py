@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.status import StatusError, bad_request
 from kernel.apimachinery.validation import (
@@ -49,8 +50,7 @@ def _key_error(key: str, path: str) -> FieldError | None:
     return FieldError.invalid(path, key, "; ".join(msgs)) if msgs else None
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(msgspec.Struct, frozen=True):
     """One ANDed term of a label selector; build it with new_requirement()."""
 
     key: str
@@ -119,8 +119,7 @@ def new_requirement(key: str, operator: str, values: Iterable[str] = (), path: s
     return Requirement(key, operator, tuple(values))
 
 
-@dataclass(frozen=True)
-class LabelSelector:
+class LabelSelector(msgspec.Struct, frozen=True):
     """ANDed requirements; no requirements selects everything, ``nothing`` selects nothing."""
 
     requirements: tuple[Requirement, ...] = ()
@@ -369,8 +368,7 @@ def unescape_field_value(value: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
-class FieldTerm:
+class FieldTerm(msgspec.Struct, frozen=True):
     field: str
     value: str
     negated: bool = False
@@ -382,8 +380,7 @@ class FieldTerm:
         return f"{self.field}{'!=' if self.negated else '='}{escape_field_value(self.value)}"
 
 
-@dataclass(frozen=True)
-class FieldSelector:
+class FieldSelector(msgspec.Struct, frozen=True):
     """ANDed field terms; no terms selects everything."""
 
     terms: tuple[FieldTerm, ...] = ()

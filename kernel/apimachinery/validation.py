@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.status import StatusError
 
@@ -95,8 +96,7 @@ _OMIT = object()
 OMIT_VALUE = _OMIT
 
 
-@dataclass(frozen=True)
-class FieldError:
+class FieldError(msgspec.Struct, frozen=True):
     """One field-level validation failure (kube's field.Error)."""
 
     type: str

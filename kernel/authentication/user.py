@@ -5,7 +5,8 @@ the authenticators."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+
+import msgspec
 
 ANONYMOUS = "system:anonymous"
 UNAUTHENTICATED = "system:unauthenticated"
@@ -14,14 +15,13 @@ MASTERS = "system:masters"
 APISERVER_USER = "system:apiserver"
 
 
-@dataclass(frozen=True)
-class UserInfo:
+class UserInfo(msgspec.Struct, frozen=True):
     """user.Info: the identity carried to authorization and audit."""
 
     name: str
     uid: str = ""
     groups: Sequence[str] = ()
-    extra: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    extra: Mapping[str, Sequence[str]] = msgspec.field(default_factory=dict)
 
 
 def user_info_json(user: UserInfo) -> dict[str, object]:

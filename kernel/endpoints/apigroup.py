@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kernel.registry.resource import ResourceSpec
 from kernel.endpoints.request import Handler
 
 
-@dataclass(frozen=True)
-class APIGroup:
+class APIGroup(msgspec.Struct, frozen=True):
     """One group-version, served under ``/api/<version>`` (core group) or ``/apis/<group>/<version>``.
 
     ``resources`` are served by the kernel's generic REST machinery (and appear in discovery
@@ -30,7 +30,7 @@ class APIGroup:
     version: str
     resources: Sequence[ResourceSpec] = ()
     handler: Handler | None = None
-    storage: Mapping[str, Any] = field(default_factory=dict)
+    storage: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def prefix(self) -> str:

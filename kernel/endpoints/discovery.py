@@ -16,7 +16,6 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
@@ -51,13 +50,12 @@ DEFAULT_SUBRESOURCE: tuple[tuple[str, ...], None] = (("get", "patch", "update"),
 
 # -- content negotiation ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class MediaRange:
+class MediaRange(msgspec.Struct, frozen=True):
     """One entry of an Accept header."""
 
     type: str
     subtype: str
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = msgspec.field(default_factory=dict)
     q: float = 1.0
 
     def matches(self, type_: str, subtype: str) -> bool:
@@ -293,8 +291,7 @@ def aggregated_discovery(groups: Iterable[APIGroup], *, core: bool,
 
 # -- handlers -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Encoded:
+class Encoded(msgspec.Struct, frozen=True):
     body: bytes
     etag: str
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -40,8 +39,7 @@ SERVED_PATCH_TYPES = (*PATCH_CONTENT_TYPES, APPLY_PATCH)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class BodyKind:
+class BodyKind(msgspec.Struct, frozen=True):
     """The kind a request body must be at one URL: the resource's, or its subresource's own."""
 
     group_version: str

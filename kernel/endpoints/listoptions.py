@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+import msgspec
 
 from kernel.apimachinery import selectors, status, validation
 from kernel.apimachinery.queryparams import bool_param, int_param, parse_uint64
@@ -17,8 +18,7 @@ DEFAULT_WATCH_TIMEOUT = 1800.0
 MAX_WATCH_TIMEOUT = ((1 << 63) - 1) // 1_000_000_000
 
 
-@dataclass
-class ListQuery:
+class ListQuery(msgspec.Struct):
     label_selector: selectors.LabelSelector
     field_selector: selectors.FieldSelector
     limit: int

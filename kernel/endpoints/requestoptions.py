@@ -9,8 +9,9 @@ body is even decoded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery import status
 from kernel.apimachinery.queryparams import int_param
@@ -29,8 +30,7 @@ PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
 FIELD_MANAGER_MAX_LENGTH = 128
 
 
-@dataclass(frozen=True)
-class WriteOptions:
+class WriteOptions(msgspec.Struct, frozen=True):
     dry_run: bool
     field_validation: str  # Strict, Warn or Ignore; unset means Warn (kube's default since 1.23)
     field_manager: str = ""
@@ -88,8 +88,7 @@ def _force(request: Request) -> bool | None:
     raise status.bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
-@dataclass(frozen=True)
-class DeleteOptions:
+class DeleteOptions(msgspec.Struct, frozen=True):
     preconditions: Preconditions | None
     dry_run: bool
 

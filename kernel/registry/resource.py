@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.protobuf.schema import Message
 from kernel.registry.subresources import (SCALE_GVK, SCALE_PROTOBUF, SCALE_SCHEMAS,
@@ -24,8 +25,7 @@ Finish = Callable[[bool], None]
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
-@dataclass(frozen=True)
-class TableColumn:
+class TableColumn(msgspec.Struct, frozen=True):
     """A server-side printing column (metav1.TableColumnDefinition) and how to fill it."""
 
     name: str
@@ -119,8 +119,7 @@ class StatusStrategy(Strategy):
 STATUS_STRATEGY = StatusStrategy()
 
 
-@dataclass(frozen=True)
-class StorageConversion:
+class StorageConversion(msgspec.Struct, frozen=True):
     """Serve a resource from another resource's storage, converting on the way in and out.
 
     kube stores one object and serves it at several group-versions (events.k8s.io/v1 Events are
@@ -149,8 +148,7 @@ class StorageConversion:
     from_storage_many: Callable[[list[Object]], Awaitable[list[Object]]] | None = None
 
 
-@dataclass(frozen=True)
-class ResourceSpec:
+class ResourceSpec(msgspec.Struct, frozen=True):
     group: str
     version: str
     kind: str
@@ -165,9 +163,9 @@ class ResourceSpec:
     categories: Sequence[str] = ()
     verbs: Sequence[str] = ALL_VERBS
     subresources: Sequence[str] = ()  # "status"; "scale" and custom ones are added from below
-    strategy: Strategy = field(default_factory=Strategy)
+    strategy: Strategy = msgspec.field(default_factory=Strategy)
     #: Strategies of subresources updated through PUT/PATCH (``status``: :data:`STATUS_STRATEGY`).
-    subresource_strategies: Mapping[str, Strategy] = field(default_factory=dict)
+    subresource_strategies: Mapping[str, Strategy] = msgspec.field(default_factory=dict)
     table_columns: Sequence[TableColumn] = ()
     #: ``(name, is_prefix) -> messages``; None: a DNS-1123 subdomain (namespaces use a label).
     name_validator: Callable[[str, bool], list[str]] | None = None
@@ -180,7 +178,7 @@ class ResourceSpec:
     #: The generic ``scale`` subresource (autoscaling/v1 Scale over the object's replicas).
     scale: ScaleSpec | None = None
     #: POST subresources with a request kind and handler of their own (``pods/binding``).
-    custom_subresources: Mapping[str, CustomSubresource] = field(default_factory=dict)
+    custom_subresources: Mapping[str, CustomSubresource] = msgspec.field(default_factory=dict)
     #: Stored as another resource (see :class:`StorageConversion`); None: stored as served.
     conversion: StorageConversion | None = None
     #: Decoded as unstructured (custom resources): fieldValidation still reports and drops
@@ -197,13 +195,13 @@ class ResourceSpec:
         subresources = [*self.subresources, *(s for s in extra if s not in self.subresources)]
         added = ([SCALE_SCHEMAS] if self.scale else []) + [
             custom.schemas for custom in self.custom_subresources.values()]
-        object.__setattr__(self, "subresources", tuple(subresources))
+        msgspec.structs.force_setattr(self, "subresources", tuple(subresources))
         if added:
             # A view, not a merged copy: generated components are decoded on first lookup, so
             # copying them would decode every one at registration. The kind's own win, then
             # the later subresources', as a merge in this order would have it.
             maps = [self.schemas, *reversed(added)]
-            object.__setattr__(self, "schemas", ChainMap(*maps))  # type: ignore[arg-type]
+            msgspec.structs.force_setattr(self, "schemas", ChainMap(*maps))
 
     def strategy_for(self, subresource: str) -> Strategy:
         if not subresource or (subresource == "scale" and self.scale):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -62,8 +61,7 @@ def check_object_name(obj: Object, name: str, namespace: str) -> None:
                                  f"namespace on the request ({namespace})")
 
 
-@dataclass
-class ListOptions:
+class ListOptions(msgspec.Struct):
     predicate: Predicate | None = None
     limit: int = 0
     continue_from: str | None = None

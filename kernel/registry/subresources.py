@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.admission import GroupVersionKind
 from kernel.apimachinery import schemas as meta
@@ -125,8 +126,7 @@ def selector_string(value: Any) -> str:
     return ",".join(f"{key}={value[key]}" for key in sorted(value))  # labels.SelectorFromSet
 
 
-@dataclass(frozen=True)
-class ScaleSpec:
+class ScaleSpec(msgspec.Struct, frozen=True):
     """Where a resource keeps what its Scale shows (a CRD's ``subresources.scale``)."""
 
     spec_replicas_path: str = ".spec.replicas"
@@ -173,8 +173,7 @@ def validate_scale(scale: Object, namespaced: bool = True) -> list[FieldError]:
     return errors
 
 
-@dataclass(frozen=True)
-class SubresourceCall:
+class SubresourceCall(msgspec.Struct, frozen=True):
     """What a custom subresource's handler receives: the decoded, admitted request body."""
 
     #: The registry (``kernel.registry.store.Store``) of the resource the subresource belongs to.
@@ -198,8 +197,7 @@ class SubresourceCall:
 SubresourceHandler = Callable[[SubresourceCall], Awaitable[Object]]
 
 
-@dataclass(frozen=True)
-class CustomSubresource:
+class CustomSubresource(msgspec.Struct, frozen=True):
     """A POST subresource with its own request kind (kube's NamedCreater: pods/binding...)."""
 
     group: str

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.validation import FieldError, is_dns1123_subdomain
 from kernel.server.options import duration, format_duration
@@ -46,8 +47,7 @@ class ConfigError(ValueError):
         self.errors = list(errors)
 
 
-@dataclass(frozen=True)
-class WebhookConfiguration:
+class WebhookConfiguration(msgspec.Struct, frozen=True):
     """One Webhook entry's ``webhook`` (durations in seconds, defaults as kube's v1 defaulting)."""
 
     timeout: float
@@ -63,8 +63,7 @@ class WebhookConfiguration:
     match_conditions: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class AuthorizerConfiguration:
+class AuthorizerConfiguration(msgspec.Struct, frozen=True):
     """One entry of the chain: the mode (``type``), its ``name``, a Webhook's settings."""
 
     type: str
@@ -80,9 +79,8 @@ class AuthorizerConfiguration:
         return f"{self.type}/{self.name}"
 
 
-@dataclass(frozen=True)
-class AuthorizationConfiguration:
-    authorizers: tuple[AuthorizerConfiguration, ...] = field(default_factory=tuple)
+class AuthorizationConfiguration(msgspec.Struct, frozen=True):
+    authorizers: tuple[AuthorizerConfiguration, ...] = msgspec.field(default_factory=tuple)
 
 
 def from_modes(modes: Iterable[str]) -> AuthorizationConfiguration:

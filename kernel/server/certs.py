@@ -17,8 +17,9 @@ import logging
 import re
 import socket
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from kernel.server.certfiles import (CA_CERT, CA_KEY, CA_VALIDITY, RENEW_BEFORE, SERVING_CERT,  # noqa: F401
                                      SERVING_KEY, SERVING_VALIDITY)
@@ -26,8 +27,7 @@ from kernel.server.certfiles import (CA_CERT, CA_KEY, CA_VALIDITY, RENEW_BEFORE,
 log = logging.getLogger("kernel.server.certs")
 
 
-@dataclass(frozen=True)
-class ServingCertificate:
+class ServingCertificate(msgspec.Struct, frozen=True):
     cert_file: str
     key_file: str
     ca_file: str  # what clients should trust (written into kubeconfigs)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
+import msgspec
 import trio
 
 from kernel.endpoints.request import Request
@@ -25,8 +25,7 @@ class CheckFailed(Exception):
     """Raised by a check to fail with a reason."""
 
 
-@dataclass(frozen=True)
-class HealthCheck:
+class HealthCheck(msgspec.Struct, frozen=True):
     name: str
     check: Check
     livez: bool = True

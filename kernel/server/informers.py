@@ -40,9 +40,9 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import trio
 
 from kernel.storage.cacher import Cacher
@@ -79,14 +79,13 @@ def _resource_version(obj: Object) -> str:
     return obj["metadata"].get("resourceVersion", "")
 
 
-@dataclass(eq=False)
-class Registration:
+class Registration(msgspec.Struct, eq=False):
     """A handler added with :meth:`Informer.add_event_handler` (client-go's registration)."""
 
     on_add: Handler | None
     on_update: Handler | None
     on_delete: Handler | None
-    _synced: trio.Event = field(default_factory=trio.Event)
+    _synced: trio.Event = msgspec.field(default_factory=trio.Event)
 
     @property
     def has_synced(self) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -33,13 +32,12 @@ MERGE_PATCH = "application/merge-patch+json"
 Query = Mapping[str, str] | None
 
 
-@dataclass
-class Response:
+class Response(msgspec.Struct):
     """A loopback response: status, headers (lower-cased names; repeated ones joined with
     ``,``) and the whole body."""
 
     status: int
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
     body: bytes = b""
 
     def json(self) -> Any:

@@ -12,8 +12,9 @@ import ipaddress
 import re
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 KERNEL = "kernel"
 
@@ -117,8 +118,7 @@ def non_negative_duration(text: str) -> float:
 _EXPECTED = {int: "expected an integer", float: "expected a number"}
 
 
-@dataclass
-class Flag:
+class Flag(msgspec.Struct):
     name: str  # without the leading dashes
     default: Any
     help: str
@@ -190,11 +190,10 @@ class Options:
         return f"Options({shown!r})"
 
 
-@dataclass
-class ParseResult:
+class ParseResult(msgspec.Struct):
     options: Options
-    errors: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
+    errors: list[str] = msgspec.field(default_factory=list)
+    unknown: list[str] = msgspec.field(default_factory=list)
 
 
 def build_parser(option_set: OptionSet, prog: str = "kernel serve") -> argparse.ArgumentParser:

@@ -9,9 +9,10 @@ admission then treat them as the resource's own).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from kernel.endpoints.apigroup import APIGroup
 
@@ -49,10 +50,10 @@ def attach(group: APIGroup, subresources: Mapping[tuple[str, str], Mapping[str, 
             if clash:
                 raise SubresourceError(f"kernel_subresources: {spec.group_resource} already has the "
                                   f"subresource {', '.join(clash)}")
-            spec = dataclasses.replace(spec, custom_subresources={**spec.custom_subresources, **extra})
+            spec = msgspec.structs.replace(spec, custom_subresources={**spec.custom_subresources, **extra})
             changed = True
         specs.append(spec)
-    return dataclasses.replace(group, resources=tuple(specs)) if changed else group
+    return msgspec.structs.replace(group, resources=tuple(specs)) if changed else group
 
 
 def unattached(subresources: Subresources, groups: Mapping[str, APIGroup]) -> list[str]:

@@ -24,16 +24,15 @@ Supervision, as a kube admin expects of a supervisor (kubelet, systemd):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import trio
 
 from kernel.server.genericapiserver import APIServer, ListenError, listen_address, run
@@ -51,8 +50,7 @@ RESTART_BACKOFF_MAX = 30.0
 RESTART_BACKOFF_RESET = 60.0
 
 
-@dataclass
-class WorkerSpec:
+class WorkerSpec(msgspec.Struct):
     """What the parent hands a worker: the values every worker must share."""
 
     index: int
@@ -79,7 +77,7 @@ def read_spec(channel: socket.socket) -> WorkerSpec:
         if not chunk:
             raise SystemExit("kernel worker: the supervisor closed the channel before the spec")
         data += chunk
-    return WorkerSpec(**json.loads(data))
+    return msgspec.json.decode(data, type=WorkerSpec)
 
 
 def apply_spec(options: Options, spec: WorkerSpec) -> None:
@@ -203,7 +201,7 @@ class Supervisor:
             spec = WorkerSpec(index, self.port, self.options.loopback_token,
                               self.options.loopback_uid)
             try:
-                parent.sendall(json.dumps(spec.__dict__).encode() + b"\n")
+                parent.sendall(msgspec.json.encode(spec) + b"\n")
             except OSError:  # it died at once: its exit status tells why
                 pass
             if self.stopping:  # a signal came while it was starting

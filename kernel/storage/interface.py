@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+import msgspec
 
 from kernel.storage.errors import ConflictError
 
@@ -25,16 +26,14 @@ ValidateDeletion = Callable[[Object], "None | Awaitable[None]"]
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 
 
-@dataclass(slots=True)
-class ListResult:
+class ListResult(msgspec.Struct):
     items: list[Object]
     revision: int  # the revision the list was read at: the list's metadata.resourceVersion
     continue_from: str | None = None  # token for the next page; None on the last page
     remaining: int | None = None  # items after this page (None when unknown: with a predicate)
 
 
-@dataclass(slots=True, eq=False)
-class WatchEvent:
+class WatchEvent(msgspec.Struct, eq=False):
     """One change. ``object`` is the new state (for DELETED: the last state, with the deletion's
     revision as its resourceVersion); ``prev_object`` the state before the change, if any.
 
@@ -49,7 +48,7 @@ class WatchEvent:
     prev_object: Object | None
     revision: int
     key: str = ""
-    encoded: dict[str, bytes] = field(default_factory=dict, repr=False)
+    encoded: dict[str, bytes] = msgspec.field(default_factory=dict)
 
 
 def bookmark(revision: int) -> WatchEvent:
@@ -57,8 +56,7 @@ def bookmark(revision: int) -> WatchEvent:
     return WatchEvent("BOOKMARK", {"metadata": {"resourceVersion": str(revision)}}, None, revision)
 
 
-@dataclass(frozen=True, slots=True)
-class Preconditions:
+class Preconditions(msgspec.Struct, frozen=True):
     """Conditions a write checks against the stored object (metav1.Preconditions)."""
 
     uid: str | None = None

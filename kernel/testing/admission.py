@@ -23,7 +23,6 @@ and stores nothing; a dry run is admitted the same way and stores nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +95,7 @@ def _fresh(attributes: Attributes, dry_run: bool | None = None) -> Attributes:
     copied = attributes.copied()
     if dry_run is None:
         return copied
-    return dataclasses.replace(copied, dry_run=dry_run, options=options_object(
+    return msgspec.structs.replace(copied, dry_run=dry_run, options=options_object(
         _OPTIONS[attributes.operation], dry_run))
 
 

@@ -24,9 +24,10 @@ else is kube's 403 Status whose message carries the mode's reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 
@@ -175,7 +176,7 @@ class AuthorizerContract(ContractSuite):
             return
         _, reason = await authorizer.authorize(case.attributes)
         # The server adds system:authenticated; the message names only the user.
-        expected = forbidden_message(replace(case.attributes, path=path), reason)
+        expected = forbidden_message(msgspec.structs.replace(case.attributes, path=path), reason)
         status = response.json()
         assert (response.status_code, status.get("reason"), status.get("message")) == (
             403, "Forbidden", expected), f"{case} got {response.status_code} {response.text}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import logging
@@ -11,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import pytest
 
 from kernel.endpoints.apigroup import APIGroup
@@ -115,7 +115,7 @@ def test_index_lists_every_document_with_its_hash(service: OpenAPIService) -> No
 def test_hash_changes_only_for_the_document_whose_schema_changed(service: OpenAPIService) -> None:
     schemas = copy.deepcopy(dict(GIZMOS.schemas))
     schemas[GIZMO]["properties"]["shade"] = {"type": "string"}
-    changed = OpenAPIService([APIGroup("", "v1", [dataclasses.replace(GIZMOS, schemas=schemas)]),
+    changed = OpenAPIService([APIGroup("", "v1", [msgspec.structs.replace(GIZMOS, schemas=schemas)]),
                               GROUPS[1]], version="v1.32.4")
     assert changed.hash("api/v1") != service.hash("api/v1")
     assert changed.hash("apis/example.com/v1") == service.hash("apis/example.com/v1")
@@ -227,7 +227,7 @@ def test_no_document_has_a_dangling_reference(service: OpenAPIService) -> None:
 
 
 def test_missing_schema_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    lonely = dataclasses.replace(GIZMOS, schemas={GIZMO: GIZMOS.schemas[GIZMO]})
+    lonely = msgspec.structs.replace(GIZMOS, schemas={GIZMO: GIZMOS.schemas[GIZMO]})
     with caplog.at_level(logging.WARNING, logger="kernel.openapi"):
         v3.build_documents([APIGroup("", "v1", [lonely])])
     assert OBJECT_META in caplog.text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -50,8 +49,7 @@ def parse_media_type(value: str) -> tuple[str, dict[str, str]]:
     return media, params
 
 
-@dataclass(frozen=True, slots=True)
-class MediaType:
+class MediaType(msgspec.Struct, frozen=True):
     """A negotiated response format: JSON or YAML, maybe converted to another kind.
 
     ``kind``/``group``/``version`` name the conversion asked for with ``as``/``g``/``v``
@@ -142,7 +140,7 @@ def negotiate_uncached(accept: str | None, *,
                     return chosen
                 if chosen.type != JSON:  # kube has no YAML stream serializer either
                     raise not_acceptable(STREAM_MEDIA_TYPES)
-                return replace(chosen, stream="watch")
+                return msgspec.structs.replace(chosen, stream="watch")
     raise not_acceptable(STREAM_MEDIA_TYPES if stream else OUTPUT_MEDIA_TYPES)
 
 

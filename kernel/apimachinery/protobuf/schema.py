@@ -34,8 +34,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _GO_ZERO_TIME = -62135596800  # 0001-01-01T00:00:00Z in Unix seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(msgspec.Struct, frozen=True):
     name: str
     kind: str
     message: Message | None = None  # MESSAGE, and MAP with MESSAGE values

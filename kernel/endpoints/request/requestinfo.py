@@ -9,7 +9,8 @@ verb is the lower-cased method.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from kernel.apimachinery import status
 
@@ -23,8 +24,7 @@ METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update",
                 "PATCH": "patch", "DELETE": "delete"}
 
 
-@dataclass
-class RequestInfo:
+class RequestInfo(msgspec.Struct):
     path: str
     verb: str
     is_resource_request: bool = False
@@ -35,7 +35,7 @@ class RequestInfo:
     resource: str = ""
     subresource: str = ""
     name: str = ""
-    parts: list[str] = field(default_factory=list)
+    parts: list[str] = msgspec.field(default_factory=list)
     # The raw selectors of a list, watch or deletecollection (kube ≥ 1.31 authorizes with them).
     field_selector: str = ""
     label_selector: str = ""

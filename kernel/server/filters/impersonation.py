@@ -12,8 +12,9 @@ authenticated one in ``request.original_user`` (for audit), and the headers are 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from urllib.parse import unquote
+
+import msgspec
 
 from kernel import logs
 from kernel.apimachinery import status
@@ -32,8 +33,7 @@ SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 AUTHENTICATION_GROUP = "authentication.k8s.io"
 
 
-@dataclass(frozen=True)
-class ImpersonationRequest:
+class ImpersonationRequest(msgspec.Struct, frozen=True):
     """One part of the requested identity (kube uses a corev1.ObjectReference for it)."""
 
     kind: str  # ServiceAccount, User, Group, UserExtra, UID

@@ -20,9 +20,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import trio
 
 from kernel.apimachinery import status
@@ -45,8 +45,7 @@ def first_service_ip(cidrs: str) -> str:
     return str(ipaddress.ip_network(primary, strict=False).network_address + 1)
 
 
-@dataclass(frozen=True)
-class Collections:
+class Collections(msgspec.Struct, frozen=True):
     """Where the three kinds are served (the core and discovery groups; tests use others)."""
 
     services: str = f"/api/v1/namespaces/{NAMESPACE}/services"
@@ -54,8 +53,7 @@ class Collections:
     endpoint_slices: str = f"/apis/discovery.k8s.io/v1/namespaces/{NAMESPACE}/endpointslices"
 
 
-@dataclass(frozen=True)
-class KubernetesService:
+class KubernetesService(msgspec.Struct, frozen=True):
     """What the three objects must say. Bodies carry no apiVersion/kind: the URL decides."""
 
     cluster_ip: str

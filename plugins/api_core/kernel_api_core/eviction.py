@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+import msgspec
 
 from kernel.apimachinery import status
 from kernel.apimachinery.selectors import SelectorError, label_selector_from_dict
@@ -31,8 +32,7 @@ TOO_MANY = "Cannot evict pod as it would violate the pod's disruption budget."
 MAX_DISRUPTED_POD_SIZE = 2000
 
 
-@dataclass(frozen=True)
-class EvictionRefused:
+class EvictionRefused(msgspec.Struct, frozen=True):
     """Why the eviction may not proceed, as the Status kube answers with."""
 
     code: int  # 429 (retry), 403 or 500

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import trio
 
 from kernel.apimachinery import status
@@ -32,8 +32,7 @@ log = logging.getLogger("kernel_api_core.namespace_defaults")
 RETRY = 1.0
 
 
-@dataclass(frozen=True)
-class PerNamespace:
+class PerNamespace(msgspec.Struct, frozen=True):
     """One object every active namespace must hold."""
     resource: str  # core v1 plural
     name: str

@@ -57,6 +57,10 @@ class AggregationController:
         self.queue: set[str] = set()
         self.wake = trio.Event()
         self.written: dict[str, int] = {}  # the resourceVersion of this controller's last write
+        # role -> (its resourceVersion, the informer's revision) when found aggregated: the
+        # informer changes its objects and revision together, between two awaits, so the same
+        # pair means the same answer (a restart replays ~70 adds, each queueing every aggregator)
+        self._aggregated_at: dict[str, tuple[str, int]] = {}
         self._writing = trio.Lock()  # run's worker and the bootstrap's sync_all, one at a time
 
     def _enqueue_aggregators(self, *_: Object) -> None:
@@ -67,8 +71,15 @@ class AggregationController:
 
     def stale(self, role: Object) -> bool:
         """Whether an aggregating role lacks the union of what its selectors match."""
+        name, seen_at = role["metadata"]["name"], (role["metadata"].get("resourceVersion") or "",
+                                                   self.informer.revision)
+        if self._aggregated_at.get(name) == seen_at:
+            return False
         rules = aggregated_rules(role, self.informer.list())
-        return [_normalized(r) for r in rules] != [_normalized(r) for r in role.get("rules") or []]
+        if [_normalized(r) for r in rules] != [_normalized(r) for r in role.get("rules") or []]:
+            return True
+        self._aggregated_at[name] = seen_at
+        return False
 
     async def sync(self, name: str) -> None:
         """Aggregate one role (write it when its rules are not the union of what it selects).

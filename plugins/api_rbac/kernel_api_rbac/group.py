@@ -4,8 +4,9 @@ aggregation controller of its server (found by other plugins through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kernel.context import ServerContext
 from kernel.endpoints.apigroup import APIGroup
@@ -17,10 +18,9 @@ from kernel_api_rbac.ruleresolver import RuleResolver, informer_resolver
 GROUP_VERSION = f"{GROUP}/{VERSION}"
 
 
-@dataclass(frozen=True)
-class RBACGroup(APIGroup):
+class RBACGroup(APIGroup, frozen=True):
     context: ServerContext | None = None
-    _shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _shared: dict[str, Any] = msgspec.field(default_factory=dict)  # what the properties build
 
     @property
     def rule_resolver(self) -> RuleResolver:

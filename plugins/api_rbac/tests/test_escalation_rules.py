@@ -66,7 +66,9 @@ def test_reconcile_role_adds_what_is_missing_and_keeps_extras() -> None:
         "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}]}
     existing = {"metadata": {"name": "r", "labels": {"a": "mine"}},
                 "rules": [{"verbs": ["list"], "apiGroups": [""], "resources": ["nodes"]}]}
+    before = copy.deepcopy((existing, expected))
     result = reconcile_role(existing, expected)
+    assert (existing, expected) == before  # the inputs are left as they were
     assert result["metadata"]["labels"] == {"a": "mine"}
     assert result["metadata"]["annotations"] == expected["metadata"]["annotations"]
     assert result["rules"] == [existing["rules"][0],
@@ -83,14 +85,17 @@ def test_reconcile_binding_subjects_and_role_ref() -> None:
     existing = {"metadata": {"name": "b", "resourceVersion": "5"},
                 "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "x"},
                 "subjects": [{"kind": "User", "apiGroup": G, "name": "extra"}]}
+    before = copy.deepcopy((existing, expected))
     operation, result = reconcile_binding(existing, expected)
     assert operation == "update"
+    assert (existing, expected) == before  # subjects defaulted on copies
     assert result["subjects"] == [existing["subjects"][0], {"kind": "Group", "apiGroup": G, "name": "g"}]
     assert reconcile_binding(result, expected) == ("none", None)
     moved = {**result, "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "old"}}
     operation, recreated = reconcile_binding(moved, expected)
     assert operation == "recreate" and recreated["roleRef"]["name"] == "x"
     assert "resourceVersion" not in recreated["metadata"]
+    assert moved["metadata"]["resourceVersion"] == "5" and moved["roleRef"]["name"] == "old"
 
 
 def test_reconciling_the_policy_as_stored_writes_nothing() -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 
@@ -43,7 +44,7 @@ async def make(tmp_path: Path, webhook: LocalWebhook) -> AsyncIterator[Make]:
         hook = WebhookConfiguration(timeout=10, subject_access_review_version="v1",
                                     failure_policy="NoOpinion", connection_type="KubeConfigFile",
                                     kubeconfig_file=path)
-        authorizer = build("test", replace(hook, **fields))
+        authorizer = build("test", msgspec.structs.replace(hook, **fields))
         authorizer.settings = replace(authorizer.settings, backoff=FAST)
         built.append(authorizer)
         return authorizer
@@ -82,7 +83,7 @@ async def test_the_review_on_the_wire_is_a_v1_subject_access_review(make: Make, 
 
 
 async def test_a_lists_selectors_are_sent_as_kubes_requirements(make: Make, webhook: LocalWebhook) -> None:
-    listing = replace(resource(ALICE, "list", "pods", namespace="dev"),
+    listing = msgspec.structs.replace(resource(ALICE, "list", "pods", namespace="dev"),
                           field_selector="spec.nodeName=n1,status.phase!=Failed",
                           label_selector="app in (web,api),!canary,tier,size>3")
     assert (await make().authorize(listing))[0] is Decision.ALLOW
@@ -238,7 +239,7 @@ async def test_a_client_certificate_from_the_kubeconfig_authenticates_to_the_web
         hook = WebhookConfiguration(timeout=10, subject_access_review_version="v1",
                                     failure_policy="NoOpinion", connection_type="KubeConfigFile",
                                     kubeconfig_file=webhook.write_kubeconfig(tmp_path / "mtls", client_cert=True))
-        without = replace(hook, kubeconfig_file=webhook.write_kubeconfig(tmp_path / "plain"))
+        without = msgspec.structs.replace(hook, kubeconfig_file=webhook.write_kubeconfig(tmp_path / "plain"))
         authorizer, anonymous = build("mtls", hook), build("plain", without)
         try:
             assert (await authorizer.authorize(resource("alice", "get", "pods")))[0] is Decision.ALLOW

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from kernel.authorization import AuthorizationError, Decision
@@ -79,7 +79,7 @@ async def test_the_webhook_certificate_is_verified(tmp_path: Path, webhook: Loca
     untrusted = build("untrusted", hook)
     insecure_path = write(tmp_path / "insecure", {"clusters": [{"name": "c", "cluster": {
         "server": webhook.url, "insecure-skip-tls-verify": True}}]})
-    insecure = build("insecure", replace(hook, kubeconfig_file=insecure_path))
+    insecure = build("insecure", msgspec.structs.replace(hook, kubeconfig_file=insecure_path))
     try:
         with pytest.raises(AuthorizationError) as failed:
             await untrusted.authorize(resource("alice", "get", "pods"))

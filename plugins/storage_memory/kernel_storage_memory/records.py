@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from kernel.storage.codec import decode as load
 from kernel.storage.interface import EventType, WatchEvent
 
 
-@dataclass(slots=True)
-class Version:
+class Version(msgspec.Struct):
     revision: int
     data: bytes | None  # None: the key was deleted at this revision (a tombstone)
 
@@ -33,8 +33,7 @@ def with_version(kept: Version | list[Version] | None, version: Version) -> Vers
     return kept
 
 
-@dataclass(slots=True)
-class Change:
+class Change(msgspec.Struct):
     revision: int
     key: str
     data: bytes | None  # None: a deletion
