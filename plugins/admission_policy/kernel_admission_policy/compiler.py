@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+
+import msgspec
 
 import kernel_cel  # cel-cpp loads with the first policy compiled (see kernel_cel)
 from kernel_cel.errors import CompileError, EvalError
@@ -42,8 +44,7 @@ def shared_environment() -> kernel_cel.Environment:
     return environment()
 
 
-@dataclass(frozen=True)
-class Expression:
+class Expression(msgspec.Struct, frozen=True):
     """One compiled expression, or the reason it did not compile."""
 
     text: str
@@ -74,22 +75,19 @@ def compile_expression(text: str, result: str | None) -> Expression:
     return Expression(text, program, "", referenced, uses_authorizer, names)
 
 
-@dataclass(frozen=True)
-class Validation:
+class Validation(msgspec.Struct, frozen=True):
     expression: Expression
     message: str
     message_expression: Expression | None
     reason: str
 
 
-@dataclass(frozen=True)
-class AuditAnnotation:
+class AuditAnnotation(msgspec.Struct, frozen=True):
     key: str
     value_expression: Expression
 
 
-@dataclass(frozen=True)
-class CompiledPolicy:
+class CompiledPolicy(msgspec.Struct, frozen=True):
     """Everything a policy evaluates, compiled: what :mod:`.validator` runs per request."""
 
     name: str
@@ -100,7 +98,7 @@ class CompiledPolicy:
     audit_annotations: tuple[AuditAnnotation, ...]
     uses_authorizer: bool = False
     #: variable name -> the variables it needs, transitively (its own name included)
-    closure: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    closure: Mapping[str, frozenset[str]] = msgspec.field(default_factory=dict)
     #: the top-level variables some expression may read: the others are never converted for CEL
     reads: frozenset[str] = BASE_VARIABLES_SET
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+
+import msgspec
 
 from kernel.admission import Attributes
 from kernel.admission.predicates import Match, MatchCriteria, Matcher
@@ -33,8 +35,7 @@ class Recorder(Protocol):
     def add_annotation(self, key: str, value: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(msgspec.Struct, frozen=True):
     binding: Mapping[str, Any]
     criteria: MatchCriteria | None  # None: no matchResources, it matches what the policy does
 
@@ -47,8 +48,7 @@ class Binding:
         return self.binding.get("spec") or {}
 
 
-@dataclass(frozen=True)
-class PolicyHook:
+class PolicyHook(msgspec.Struct, frozen=True):
     """One policy with its bindings, compiled (kube's PolicyHook)."""
 
     policy: Mapping[str, Any]
@@ -63,16 +63,14 @@ class PolicyHook:
         return self.compiled.name
 
 
-@dataclass
-class _Denial:
+class _Denial(msgspec.Struct):
     policy: str
     binding: str | None
     message: str
     reason: str = ""
 
 
-@dataclass
-class Dispatch:
+class Dispatch(msgspec.Struct):
     """One request's pass over the policies."""
 
     attributes: Attributes
@@ -80,7 +78,7 @@ class Dispatch:
     namespace: Callable[[str], Mapping[str, Any] | None]
     recorder: Recorder
     authorizer: Mapping[str, Any] | None = None  # the authorizer's CEL values, when a policy uses it
-    denials: list[_Denial] = field(default_factory=list)
+    denials: list[_Denial] = msgspec.field(default_factory=list)
 
     def config_error(self, hook: PolicyHook, binding: Binding | None, error: str) -> None:
         """kube's addConfigError: Ignore skips the policy, Fail denies."""

@@ -5,8 +5,10 @@ missing or misconfigured reference."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+
+import msgspec
 
 from kernel.apimachinery.selectors import LabelSelector, SelectorError
 
@@ -24,8 +26,7 @@ class Lister(Protocol):
     def has_synced(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class ParamSource:
+class ParamSource(msgspec.Struct, frozen=True):
     """Where a policy's paramKind lives: its informer and whether it is namespaced."""
 
     kind: str  # the paramKind as kube prints it in errors

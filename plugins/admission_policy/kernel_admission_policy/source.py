@@ -6,8 +6,10 @@ per uid and generation, and the informer of each policy's paramKind found and st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+
+import msgspec
 
 from kernel.admission.predicates import MatchCriteria
 
@@ -19,8 +21,7 @@ GROUP = "admissionregistration.k8s.io"
 POLICIES, BINDINGS = "validatingadmissionpolicies", "validatingadmissionpolicybindings"
 
 
-@dataclass(frozen=True)
-class ParamResource:
+class ParamResource(msgspec.Struct, frozen=True):
     """The served resource of a paramKind."""
 
     group: str

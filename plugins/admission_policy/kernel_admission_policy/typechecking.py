@@ -11,8 +11,10 @@ into a CEL type (``kernel_cel.schema_type``). ``object``/``oldObject`` take that
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+
+import msgspec
 
 import kernel_cel  # cel-cpp loads with the first policy compiled (see kernel_cel)
 from kernel_cel.errors import CompileError
@@ -23,8 +25,7 @@ MAX_TYPES_TO_CHECK = 10
 COMPILATION_FAILED = "compilation failed: "
 
 
-@dataclass(frozen=True)
-class KindSchema:
+class KindSchema(msgspec.Struct, frozen=True):
     """A served kind and its OpenAPI schema (``schemas[name]``, ``$ref``s into ``schemas``)."""
 
     group: str

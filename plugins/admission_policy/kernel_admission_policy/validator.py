@@ -10,8 +10,10 @@ reads a variable that failed fails with kube's ``composited variable "x" fails t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+
+import msgspec
 
 from kernel_cel.errors import EvalError
 
@@ -23,26 +25,23 @@ MAX_MESSAGE_BYTES = 5 * 1024  # celconfig.MaxEvaluatedMessageExpressionSizeBytes
 MAX_AUDIT_VALUE_BYTES = 10 * 1024  # the dispatcher's maxAuditAnnotationValueLength
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     action: str  # ADMIT or DENY
     message: str = ""
     reason: str = ""  # a StatusReason for a denial by an expression; "" for an error
     error: bool = False
 
 
-@dataclass(frozen=True)
-class AuditResult:
+class AuditResult(msgspec.Struct, frozen=True):
     key: str
     action: str  # PUBLISH, EXCLUDE or ERROR
     value: str = ""
     error: str = ""
 
 
-@dataclass
-class ValidateResult:
-    decisions: list[Decision] = field(default_factory=list)
-    audit_annotations: list[AuditResult] = field(default_factory=list)
+class ValidateResult(msgspec.Struct):
+    decisions: list[Decision] = msgspec.field(default_factory=list)
+    audit_annotations: list[AuditResult] = msgspec.field(default_factory=list)
 
 
 class Scope:

@@ -5,9 +5,9 @@ admission/plugin/webhook/matchconditions). Compiled once per webhook with the sh
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import trio
 
 from kernel.authentication.user import UserInfo
@@ -22,16 +22,14 @@ _VARIABLES = ("object", "oldObject", "request")
 Authorize = Callable[[AuthorizationAttributes], Awaitable[tuple[Decision, str]]]
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(msgspec.Struct, frozen=True):
     name: str
     expression: str
     program: Any  # a kernel_cel Program, or None when it did not compile
     error: str = ""
 
 
-@dataclass(frozen=True)
-class MatchResult:
+class MatchResult(msgspec.Struct, frozen=True):
     matches: bool
     error: str = ""  # evaluation errors under failurePolicy Fail (the request is then refused)
     failed_condition: str = ""

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import jsonpatch
+import msgspec
 
 from kernel.admission import Attributes, MutatingAdmission, Operation
 from kernel.apimachinery import status
@@ -23,12 +23,11 @@ MUTATION_PREFIX = "mutation.webhook.admission.k8s.io/"
 FAILED_OPEN_PREFIX = "failed-open." + MUTATION_PREFIX
 
 
-@dataclass
-class Reinvocation:
+class Reinvocation(msgspec.Struct):
     """kube's webhookReinvokeContext for one request."""
 
-    invoked: set[str] = field(default_factory=set)  # IfNeeded webhooks called since the last change
-    reinvoke: set[str] = field(default_factory=set)
+    invoked: set[str] = msgspec.field(default_factory=set)  # IfNeeded webhooks called since the last change
+    reinvoke: set[str] = msgspec.field(default_factory=set)
     needed: bool = False
 
     def changed(self) -> None:

@@ -7,8 +7,9 @@ import base64
 import binascii
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kernel.admission import Attributes
 from kernel.admission.predicates import Match
@@ -22,14 +23,13 @@ class InvalidResponse(Exception):
     """The answer is not a usable AdmissionReview (kube's "received invalid webhook response")."""
 
 
-@dataclass
-class AdmissionResponse:
+class AdmissionResponse(msgspec.Struct):
     allowed: bool
     result: dict[str, Any] | None = None
     patch: bytes = b""
     patch_type: str = ""
-    warnings: list[str] = field(default_factory=list)
-    audit_annotations: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = msgspec.field(default_factory=list)
+    audit_annotations: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 def create_review(attributes: Attributes, match: Match, versions: list[str]) -> tuple[str, dict[str, Any]] | None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.validation import FieldError, GoLiteral
 import kernel_cel  # cel-cpp loads with the first CRD that has rules (see kernel_cel)
@@ -39,8 +40,7 @@ _OLD_VALUE, _OLD_PRESENT = "oldSelfValue__", "oldSelfPresent__"
 _BOOL_SCHEMA = {"type": "boolean"}
 
 
-@dataclass
-class CompiledRule:
+class CompiledRule(msgspec.Struct):
     rule: Mapping[str, Any]
     program: kernel_cel.Program
     message: kernel_cel.Program | None = None
@@ -59,23 +59,21 @@ class CompiledRule:
         return message or f"failed rule: {self.text}"
 
 
-@dataclass
-class RuleNode:
+class RuleNode(msgspec.Struct):
     """The rules of one schema node, and the nodes below it that have rules."""
 
     type: str
-    rules: list[CompiledRule] = field(default_factory=list)
-    properties: dict[str, RuleNode] = field(default_factory=dict)
+    rules: list[CompiledRule] = msgspec.field(default_factory=list)
+    properties: dict[str, RuleNode] = msgspec.field(default_factory=dict)
     items: RuleNode | None = None
     additional: RuleNode | None = None
     map_keys: tuple[str, ...] = ()  # x-kubernetes-list-map-keys: items correlate by these
     env: kernel_cel.Environment | None = None
 
 
-@dataclass
-class _Walk:
-    errors: list[FieldError] = field(default_factory=list)
-    costs: list[tuple[str, int]] = field(default_factory=list)
+class _Walk(msgspec.Struct):
+    errors: list[FieldError] = msgspec.field(default_factory=list)
+    costs: list[tuple[str, int]] = msgspec.field(default_factory=list)
 
 
 def _with_object_fields(schema: Schema) -> dict[str, Any]:

@@ -12,8 +12,9 @@ not an error but a warning on the response.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.validation import OMIT_VALUE, FieldError, go_quote
 from kernel.endpoints.request import recorded
@@ -28,8 +29,7 @@ _COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"
 _CHEAP = 1000  # estimated costs charged as they are (see _cost)
 
 
-@dataclass
-class _State:
+class _State(msgspec.Struct):
     budget: int
     errors: list[FieldError]
     stopped: bool = False

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 Schema = Mapping[str, Any]
 _NO_DEFAULT = object()
@@ -20,12 +21,11 @@ _NO_DEFAULT = object()
 OBJECT_FIELDS = ("apiVersion", "kind", "metadata")
 
 
-@dataclass
-class Node:
+class Node(msgspec.Struct):
     """One schema node, ready for walking."""
 
     type: str = ""
-    properties: dict[str, Node] = field(default_factory=dict)
+    properties: dict[str, Node] = msgspec.field(default_factory=dict)
     items: Node | None = None
     additional: Node | bool | None = None
     required: tuple[str, ...] = ()

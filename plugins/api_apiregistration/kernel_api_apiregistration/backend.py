@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+import msgspec
 
 from kernel_webhook.resolve import Target
 
@@ -52,8 +53,7 @@ def forwarded_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str
     return kept
 
 
-@dataclass
-class Backend:
+class Backend(msgspec.Struct):
     """A remote APIService's resolved address and client (rebuilt when its spec or address changes)."""
 
     name: str
@@ -64,8 +64,8 @@ class Backend:
     client: httpx.AsyncClient | None
     available: bool = False
     message: str = ""
-    discovery: dict[str, Any] = field(default_factory=dict)  # the aggregated discovery version entry
-    openapi: dict[str, Any] = field(default_factory=dict)  # its entry of the backend's /openapi/v3
+    discovery: dict[str, Any] = msgspec.field(default_factory=dict)  # the aggregated discovery version entry
+    openapi: dict[str, Any] = msgspec.field(default_factory=dict)  # its entry of the backend's /openapi/v3
 
     @property
     def extensions(self) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
 import trio
 
 from kernel.audit.metrics import AuditMetrics
@@ -55,8 +55,7 @@ class Delegate(Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class BatchConfig:
+class BatchConfig(msgspec.Struct, frozen=True):
     """pluginbuffered.BatchConfig, with kube's webhook defaults."""
 
     buffer_size: int = 10000

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.validation import FieldError, aggregate_message, is_dns1123_subdomain
 from kernel.audit import Level, RequestAuditConfig, Stage
@@ -30,15 +31,13 @@ class PolicyError(Exception):
     """The policy file cannot be used; the message is kube's."""
 
 
-@dataclass(frozen=True)
-class GroupResources:
+class GroupResources(msgspec.Struct, frozen=True):
     group: str = ""
     resources: tuple[str, ...] = ()
     resource_names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class PolicyRule:
+class PolicyRule(msgspec.Struct, frozen=True):
     level: str
     users: tuple[str, ...] = ()
     user_groups: tuple[str, ...] = ()
@@ -50,8 +49,7 @@ class PolicyRule:
     omit_managed_fields: bool | None = None
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True):
     rules: tuple[PolicyRule, ...]
     omit_stages: tuple[str, ...] = ()
     omit_managed_fields: bool = False

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 GROUP = "apiserver.config.k8s.io"
 API_VERSIONS = tuple(f"{GROUP}/{v}" for v in ("v1", "v1beta1", "v1alpha1"))
@@ -31,14 +32,12 @@ class ConfigError(ValueError):
         self.errors = list(errors)
 
 
-@dataclass(frozen=True)
-class PrefixedClaim:
+class PrefixedClaim(msgspec.Struct, frozen=True):
     claim: str
     prefix: str = ""
 
 
-@dataclass(frozen=True)
-class JWTAuthenticator:
+class JWTAuthenticator(msgspec.Struct, frozen=True):
     url: str
     audiences: tuple[str, ...]
     username: PrefixedClaim
@@ -49,8 +48,7 @@ class JWTAuthenticator:
     certificate_authority: str = ""  # PEM; empty: the system's trust store
 
 
-@dataclass(frozen=True)
-class AuthenticationConfig:
+class AuthenticationConfig(msgspec.Struct, frozen=True):
     jwt: tuple[JWTAuthenticator, ...] = ()
     signing_algs: tuple[str, ...] = ALL_SIGNING_ALGS
 
@@ -279,8 +277,7 @@ def required_claims(text: str) -> dict[str, str]:
     return claims
 
 
-@dataclass
-class OIDCFlags:
+class OIDCFlags(msgspec.Struct):
     issuer_url: str = ""
     client_id: str = ""
     ca_pem: str = ""
@@ -289,7 +286,7 @@ class OIDCFlags:
     groups_claim: str = ""
     groups_prefix: str = ""
     signing_algs: Sequence[str] = ("RS256",)
-    required: Mapping[str, str] = field(default_factory=dict)
+    required: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
 def from_flags(flags: OIDCFlags) -> AuthenticationConfig:

@@ -14,7 +14,8 @@ referenced by one pod leaves the graph with that pod.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+import msgspec
 
 CONFIGMAP, NODE, POD, PVC, PV, SECRET, VOLUME_ATTACHMENT, SERVICE_ACCOUNT = (
     "configmap", "node", "pod", "pvc", "pv", "secret", "volumeattachment", "serviceAccount")
@@ -24,11 +25,10 @@ AUTHORITATIVE = frozenset({CONFIGMAP, POD, PVC, VOLUME_ATTACHMENT, SERVICE_ACCOU
 Vertex = tuple[str, str, str]  # (kind, namespace, name)
 
 
-@dataclass
-class _Edges:
-    out: dict[Vertex, Vertex | None] = field(default_factory=dict)  # to -> destination node
-    into: set[Vertex] = field(default_factory=set)
-    destinations: dict[Vertex, int] = field(default_factory=dict)  # node -> out-edges to it
+class _Edges(msgspec.Struct):
+    out: dict[Vertex, Vertex | None] = msgspec.field(default_factory=dict)  # to -> destination node
+    into: set[Vertex] = msgspec.field(default_factory=set)
+    destinations: dict[Vertex, int] = msgspec.field(default_factory=dict)  # node -> out-edges to it
 
     @property
     def degree(self) -> int:

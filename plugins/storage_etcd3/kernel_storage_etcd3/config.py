@@ -4,8 +4,9 @@ endpoint among --etcd-servers (failover to the next after a connection failure).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import msgspec
 
 DEFAULT_PREFIX = "/registry"
 DEFAULT_COMPACTION_INTERVAL = 300.0
@@ -13,8 +14,7 @@ DEFAULT_HEALTHCHECK_TIMEOUT = 2.0
 DEFAULT_READYCHECK_TIMEOUT = 2.0
 DEFAULT_REQUEST_TIMEOUT = 60.0
 
-@dataclass(frozen=True)
-class Server:
+class Server(msgspec.Struct, frozen=True):
     """One --etcd-servers entry."""
 
     secure: bool
@@ -56,8 +56,7 @@ def normalize_prefix(prefix: str) -> str:
     return "/" + prefix.strip("/") if prefix.strip("/") else ""
 
 
-@dataclass(frozen=True)
-class EtcdConfig:
+class EtcdConfig(msgspec.Struct, frozen=True):
     servers: tuple[Server, ...]
     prefix: str = DEFAULT_PREFIX
     ca_file: str = ""

@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
+import msgspec
 import trio
 
 log = logging.getLogger("kernel.webhook")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(msgspec.Struct, frozen=True):
     """wait.Backoff; the default is kube's DefaultRetryBackoff for webhooks (0.5 s, x1.5, 20%
     jitter, 5 attempts)."""
 

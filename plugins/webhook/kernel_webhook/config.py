@@ -8,8 +8,9 @@ import base64
 import binascii
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.commonvalidation import is_valid_port_num
 from kernel.apimachinery.validation import FieldError, is_dns1123_subdomain
@@ -17,8 +18,7 @@ from kernel.apimachinery.validation import FieldError, is_dns1123_subdomain
 _FORM = "; desired format: https://host[/path]"
 
 
-@dataclass(frozen=True)
-class ServiceReference:
+class ServiceReference(msgspec.Struct, frozen=True):
     namespace: str
     name: str
     path: str = ""
@@ -34,8 +34,7 @@ class ServiceReference:
         return {"namespace": self.namespace, "name": self.name, "port": self.port}
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(msgspec.Struct, frozen=True):
     """One webhook's client configuration; ``ca_bundle`` is PEM (decoded from base64), or None
     for the system's trust roots."""
 

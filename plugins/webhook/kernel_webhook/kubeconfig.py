@@ -14,18 +14,18 @@ import base64
 import ssl
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 
 class KubeconfigError(ValueError):
     """The file cannot be used; the message says why."""
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(msgspec.Struct, frozen=True):
     server: str
     ca_pem: str = ""  # empty: the system's trust store
     insecure: bool = False

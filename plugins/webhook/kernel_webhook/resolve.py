@@ -11,8 +11,9 @@ machine), on the port named as the service port ``spec.service.port``; the TLS s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kernel.apimachinery.status import StatusError
 
@@ -25,8 +26,7 @@ class ResolveError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     host: str
     port: int
     server_name: str
