@@ -31,3 +31,21 @@ def test_a_restart_reads_the_bootstrap_namespaces_and_writes_nothing(tmp_path: P
         assert revision(restarted) == written
     finally:
         restarted.stop()
+
+
+def test_a_restart_with_every_plugin_creates_nothing(tmp_path: Path) -> None:
+    # Every bootstrap hook reads before it creates (namespaces, RBAC policy, system priority
+    # classes, ...). What a restart may still write is the kubernetes Service's endpoints: this
+    # test's servers listen on a new port each time.
+    first = start_kernel(tmp_path, "-v=2")
+    first.stop()
+    restarted = start_kernel(tmp_path, "-v=2")
+    try:
+        writes = [line for line in restarted.log().splitlines() if "kernel.httplog]" in line
+                  and 'verb="GET"' not in line and 'verb="LIST"' not in line
+                  and 'verb="WATCH"' not in line]
+        assert writes, "the port changed: the kubernetes endpoints are written"
+        assert all('verb="PUT"' in line and "/namespaces/default/" in line and "/kubernetes\"" in line
+                   for line in writes), "\n".join(writes)
+    finally:
+        restarted.stop()

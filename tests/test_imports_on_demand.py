@@ -1,7 +1,8 @@
 """The heavy optional libraries are imported by the first request that needs them, not at startup:
 a server with every installed plugin has not imported cel-cpp (CEL: about 14 MB of RSS), httpx
-(webhooks, aggregated APIs), Quart (the debug plugin's routes) or cryptography (service-account
-keys: about 9 MB) once it is ready and idle (its certificates already made). The first /debug
+(webhooks, aggregated APIs), Quart (the debug plugin's routes), cryptography (service-account
+keys: about 9 MB), jsonpatch (mutating webhooks' answers) or zoneinfo (CronJob time zones) once
+it is ready and idle (its certificates already made). The first /debug
 request, the first service-account token and the first ValidatingAdmissionPolicy then import
 them and work as before.
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from kernel.testing import start_kernel
 
-WATCHED = ("cel_expr_python", "cryptography", "httpx", "quart")
+WATCHED = ("cel_expr_python", "cryptography", "httpx", "quart", "jsonpatch", "zoneinfo")
 MARK = "imported-on-demand:"
 WRAPPER = f"""
 import sys, traceback

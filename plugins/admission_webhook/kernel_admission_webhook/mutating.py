@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import jsonpatch
 import msgspec
 
 from kernel.admission import Attributes, MutatingAdmission, Operation
@@ -38,6 +37,8 @@ class Reinvocation(msgspec.Struct):
 
 def _apply(hook: Hook, attributes: Attributes, patch: bytes, patch_type: str) -> bool:
     """Apply a webhook's patch to ``attributes.object`` in place; whether it changed."""
+    import jsonpatch  # with difflib and jsonpointer: by the first patch a webhook answers with
+
     try:
         operations = jsonpatch.JsonPatch.from_string(patch.decode("utf-8", "replace"))
     except (jsonpatch.JsonPatchException, ValueError) as error:

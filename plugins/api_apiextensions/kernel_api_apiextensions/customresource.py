@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kernel.apimachinery import status as apistatus
-from kernel.apimachinery.patch import JSON_PATCH, MERGE_PATCH
+from kernel.apimachinery.patchtypes import JSON_PATCH, MERGE_PATCH
 from kernel.apimachinery.validation import (NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY,
                                             FieldError)
 from kernel.apimachinery.schemas import (API_VERSION_DESCRIPTION, KIND_DESCRIPTION, OBJECT_META,

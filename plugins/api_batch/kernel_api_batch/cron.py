@@ -9,7 +9,6 @@ needed, never the next run time (there is no CronJob controller).
 from __future__ import annotations
 
 import re
-import zoneinfo
 
 _MONTHS = {name: i + 1 for i, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
@@ -81,6 +80,8 @@ def check_schedule(spec: str) -> None:
     if spec.startswith(("TZ=", "CRON_TZ=")):
         space = spec.find(" ")
         zone = spec[spec.index("=") + 1:space if space >= 0 else len(spec)]
+        import zoneinfo  # with sysconfig: by the first schedule that names a zone
+
         try:
             zoneinfo.ZoneInfo(zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

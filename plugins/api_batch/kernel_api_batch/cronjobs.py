@@ -4,7 +4,6 @@ the job template's restartPolicy OnFailure or Never), /status and printer column
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from kernel.apimachinery.validation import FieldError
@@ -65,6 +64,8 @@ def _validate_time_zone(zone: Any) -> list[FieldError]:
     if zone.lower() == "local":
         return [FieldError.invalid(path, zone, "timeZone must be an explicit time zone as defined in "
                                                "https://www.iana.org/time-zones")]
+    import zoneinfo  # with sysconfig: by the first CronJob with a timeZone
+
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -21,15 +21,23 @@ def kernel_api_groups():
 
 
 async def create_system_priority_classes(context: ServerContext) -> None:
-    # Through the API, as kube's AddSystemPriorityClasses hook does: validation and admission apply.
+    # Through the API, as kube's AddSystemPriorityClasses hook does: validation and admission
+    # apply. As there, each is read first: a restart finds them without a refused create (and
+    # without loading the write path).
     client = context.loopback_client(USER_AGENT)
     for name, (value, description) in SYSTEM_PRIORITY_CLASSES.items():
+        try:
+            await client.get(f"{PATH}/{name}")
+            continue
+        except status.StatusError as error:
+            if error.code != 404:
+                raise
         try:
             await client.create(PATH, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                                        "metadata": {"name": name}, "value": value,
                                        "description": description})
         except status.StatusError as error:
-            if error.code != 409:  # already there from an earlier start
+            if error.code != 409:  # created meanwhile (another --workers process)
                 raise
 
 
