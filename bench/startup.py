@@ -2,21 +2,25 @@
 
 Compared, in the same run and interleaved, with a floor: a ``python -c`` that imports trio and
 hypercorn and serves a raw ASGI app over TLS (same certificate) until it answers. The ratio
-separates the kernel's own startup cost from the interpreter + libraries. A third series starts
-the kernel on a fresh --cert-dir each time, so the difference is the cost of generating the CA
-and serving certificate.
+separates the kernel's own startup cost from the interpreter + libraries. The kernel's series is a
+restart: the certificates and the data directory of its earlier starts (each series has its own
+data directory). A third series starts the kernel on a fresh --cert-dir each time, so the
+difference is the cost of generating the CA and serving certificate (and of what the new CA
+makes the root CA publisher rewrite).
 
 Each server reports its port by writing a file once it listens (the kernel: --write-kubeconfig;
 the floor: a port file); the client then polls /readyz over a new TLS connection every 2 ms.
 The server's CPU time (user + system, from /proc) until ready is printed too: on a shared
 machine wall time follows the other load, CPU time much less.
 
-``--plugins`` passes a selection to ``kernel serve`` (the trimmed build: ``--plugins=api_core,
+``--same-port`` starts every kernel on one port, as a restarted server would be (by default each
+start gets a new port, so the ``kubernetes`` Service's endpoints change and are written at every
+start of a build serving them). ``--plugins`` passes a selection to ``kernel serve`` (the trimmed build: ``--plugins=api_core,
 storage_sqlite,authn_x509,api_rbac,authz_rbac``); ``--baseline-kernel`` adds a series started from
 another installation's ``kernel`` command (say a checkout of main), interleaved with the others,
 for a before/after in one run.
 
-    python bench/startup.py [--runs 5] [--plugins a,b] [--baseline-kernel PATH]
+    python bench/startup.py [--runs 5] [--plugins a,b] [--baseline-kernel PATH] [--same-port]
 """
 
 from __future__ import annotations
@@ -129,6 +133,12 @@ def _measure(argv: list[str], port_file: Path, read_port: Callable[[str], int], 
             process.wait()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _kubeconfig_port(text: str) -> int:
     return int(re.search(r'"server": "https://[^"]+:(\d+)"', text).group(1))
 
@@ -139,6 +149,10 @@ def main() -> None:
     parser.add_argument("--plugins", default=None, help="--plugins for kernel serve (default: all)")
     parser.add_argument("--baseline-kernel", default=None,
                         help="another kernel command to measure in the same run (reused certs)")
+    parser.add_argument("--same-port", action="store_true",
+                        help="every kernel start listens on one port, as a restarted server does "
+                             "(default: a new port each start, which the kubernetes Service's "
+                             "endpoints then follow: a write at every start)")
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # installed plugins only
@@ -146,14 +160,21 @@ def main() -> None:
         work = Path(tmp)
         reused = work / "certs"
         kubeconfig = work / "kubeconfig"
-        serve = ["serve", "--secure-port=0", "--bind-address=127.0.0.1",
-                 f"--write-kubeconfig={kubeconfig}", f"--data-dir={work / 'data'}"]
+        port = _free_port() if args.same_port else 0
+        serve = ["serve", f"--secure-port={port}", "--bind-address=127.0.0.1",
+                 f"--write-kubeconfig={kubeconfig}"]
         if args.plugins is not None:
             serve.append(f"--plugins={args.plugins}")
-        kernel_argv = [KERNEL, *serve]
-        # One unmeasured start creates the reused cert dir and warms the OS file cache.
-        _measure([*kernel_argv, f"--cert-dir={reused}"], kubeconfig, _kubeconfig_port,
-                 str(reused / "ca.crt"), env)
+        # Each series its own data directory: a restart finds what it wrote itself (with
+        # another series' CA in it, the root CA publisher would rewrite its ConfigMaps).
+        kernel_argv = [KERNEL, *serve, f"--data-dir={work / 'data-reused'}"]
+        baseline_argv = [args.baseline_kernel, *serve, f"--data-dir={work / 'data-baseline'}",
+                         f"--cert-dir={reused}"] if args.baseline_kernel else []
+        # Unmeasured starts create the reused cert dir and each restarted series' data, and warm
+        # the OS file cache.
+        for argv in ([*kernel_argv, f"--cert-dir={reused}"], baseline_argv):
+            if argv:
+                _measure(argv, kubeconfig, _kubeconfig_port, str(reused / "ca.crt"), env)
 
         floor = Series("floor: python + trio + hypercorn")
         warm = Series("kernel serve, reused --cert-dir")
@@ -162,15 +183,15 @@ def main() -> None:
         port_file = work / "port"
         floor_argv = [sys.executable, "-c", FLOOR, str(reused / "apiserver.crt"),
                       str(reused / "apiserver.key"), str(port_file)]
+        fresh_argv = [KERNEL, *serve, f"--data-dir={work / 'data-fresh'}"]
         for run in range(args.runs):  # interleaved, so drift affects every series alike
-            extra = [] if not args.baseline_kernel else [
-                (baseline, [args.baseline_kernel, *serve, f"--cert-dir={reused}"], kubeconfig,
-                 _kubeconfig_port, reused / "ca.crt")]
+            extra = [] if not baseline_argv else [
+                (baseline, baseline_argv, kubeconfig, _kubeconfig_port, reused / "ca.crt")]
             for series, argv, ready_file, read_port, ca in (*extra,
                     (floor, floor_argv, port_file, int, reused / "ca.crt"),
                     (warm, [*kernel_argv, f"--cert-dir={reused}"], kubeconfig, _kubeconfig_port,
                      reused / "ca.crt"),
-                    (fresh, [*kernel_argv, f"--cert-dir={work / f'fresh-{run}'}"], kubeconfig,
+                    (fresh, [*fresh_argv, f"--cert-dir={work / f'fresh-{run}'}"], kubeconfig,
                      _kubeconfig_port, work / f"fresh-{run}" / "ca.crt")):
                 listening, ready, cpu = _measure(argv, ready_file, read_port, str(ca), env)
                 series.listening.append(listening)
