@@ -19,7 +19,6 @@ an unparsable selector is an internal error, a namespace that does not exist a 4
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -38,8 +37,7 @@ NAMESPACES = GroupVersionResource("", "v1", "namespaces")
 _EVERYTHING = LabelSelector.everything()
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(msgspec.Struct, frozen=True):
     """The resource (and subresource) and kind a request matched as."""
 
     resource: GroupVersionResource
@@ -58,8 +56,7 @@ def _selector(value: Mapping[str, Any] | None) -> LabelSelector | str:
         return str(error)
 
 
-@dataclass(frozen=True)
-class MatchCriteria:
+class MatchCriteria(msgspec.Struct, frozen=True):
     """One webhook's, policy's or binding's matching fields, parsed once."""
 
     rules: tuple[Mapping[str, Any], ...] = ()
@@ -68,7 +65,7 @@ class MatchCriteria:
     object_selector: LabelSelector | str = _EVERYTHING
     match_policy: str = "Equivalent"
     #: the policy form: no resourceRules matches every resource (a webhook without rules matches none)
-    empty_rules_match_all: bool = field(default=False)
+    empty_rules_match_all: bool = False
 
     @classmethod
     def for_webhook(cls, webhook: Mapping[str, Any]) -> MatchCriteria:
