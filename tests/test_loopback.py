@@ -183,3 +183,25 @@ async def test_namespace_controller_empties_a_namespace_through_the_api(
     assert {line["user"] for line in controller} == {"system:apiserver"}
     assert ("PUT", "/api/v1/namespaces/doomed/finalize", 200) in {
         (line["verb"], line["URI"], line["resp"]) for line in controller}
+
+
+async def test_ensure_reads_before_it_creates(api):
+    client = api.server.context.loopback_client()
+    wanted = {"metadata": {"name": "ensured"}, "data": {"a": "1"}}
+    assert await client.ensure(CONFIGMAPS, wanted) is True
+    stored = await client.get(f"{CONFIGMAPS}/ensured")
+    assert await client.ensure(CONFIGMAPS, {**wanted, "data": {"a": "2"}}) is False
+    assert (await client.get(f"{CONFIGMAPS}/ensured"))["metadata"]["resourceVersion"] == \
+        stored["metadata"]["resourceVersion"]  # found by the read: nothing written
+
+    class Late(LoopbackClient):
+        """Reads before another writer's create shows: the create then gets 409."""
+
+        async def get(self, path, params=None):
+            raise StatusError(404, "NotFound", "not yet")
+
+    late = Late(api.server, api.server.context.options.loopback_token)
+    assert await late.ensure(CONFIGMAPS, wanted) is False
+    with pytest.raises(StatusError) as caught:  # anything else is the caller's
+        await client.ensure(CONFIGMAPS, {"metadata": {"name": "Not_Valid"}})
+    assert caught.value.code == 422

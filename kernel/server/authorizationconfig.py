@@ -80,7 +80,7 @@ class AuthorizerConfiguration(msgspec.Struct, frozen=True):
 
 
 class AuthorizationConfiguration(msgspec.Struct, frozen=True):
-    authorizers: tuple[AuthorizerConfiguration, ...] = msgspec.field(default_factory=tuple)
+    authorizers: tuple[AuthorizerConfiguration, ...] = ()
 
 
 def from_modes(modes: Iterable[str]) -> AuthorizationConfiguration:

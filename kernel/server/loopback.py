@@ -96,6 +96,24 @@ class LoopbackClient:
         the deleted object, or its state while finalizers hold it, or a Status."""
         return await self._call("DELETE", path, options, params=params)
 
+    async def ensure(self, collection: str, obj: Any) -> bool:
+        """Create ``obj`` in ``collection`` unless it is there, read first as kube's bootstrap
+        hooks do (a restart finds it without a refused create); a create that loses to another
+        writer (409: another --workers process) counts as found. Whether it created ``obj``."""
+        try:
+            await self.get(f"{collection}/{obj['metadata']['name']}")
+            return False
+        except StatusError as error:
+            if error.code != 404:
+                raise
+        try:
+            await self.create(collection, obj)
+            return True
+        except StatusError as error:
+            if error.code != 409:
+                raise
+            return False
+
     async def _call(self, method: str, path: str, body: Any = None, content_type: str = JSON,
                     params: Query = None) -> Any:
         encoded = None if body is None else body if isinstance(body, bytes) else msgspec.json.encode(body)

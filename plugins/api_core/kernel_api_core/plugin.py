@@ -7,7 +7,6 @@ from __future__ import annotations
 from kernel import hookimpl
 from kernel.admission import default_enabled
 from kernel.endpoints.apigroup import APIGroup
-from kernel.apimachinery import status
 from kernel.context import ServerContext
 
 from kernel.registry.store import ListOptions
@@ -93,18 +92,8 @@ async def create_default_namespaces(context: ServerContext) -> None:
     # there, a namespace already there (an earlier start) is found by a read, not a failed create.
     client = context.loopback_client(BOOTSTRAP_USER_AGENT)
     for name in DEFAULT_NAMESPACES:
-        try:
-            await client.get(f"/api/v1/namespaces/{name}")
-            continue
-        except status.StatusError as error:
-            if error.code != 404:
-                raise
-        try:
-            await client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                       "metadata": {"name": name}})
-        except status.StatusError as error:
-            if error.code != 409:  # created meanwhile (another --workers process)
-                raise
+        await client.ensure("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": name}})
 
 
 @hookimpl

@@ -95,14 +95,8 @@ class PolicyWriter:
     async def ensure_namespace(self, namespace: str) -> None:
         """kube's tryEnsureNamespace: namespaced bootstrap roles need their namespace (read
         first, so a restart finds it without a write)."""
-        if await self._get(f"/api/v1/namespaces/{namespace}") is not None:
-            return
-        try:
-            await self.client.create("/api/v1/namespaces", {
-                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        except StatusError as error:
-            if error.code != 409:
-                raise
+        await self.client.ensure("/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
 
 
 async def ensure_policy(context: ServerContext, writer: PolicyWriter) -> None:

@@ -4,7 +4,6 @@ creates kube's system priority classes."""
 from __future__ import annotations
 
 from kernel import hookimpl
-from kernel.apimachinery import status
 from kernel.context import ServerContext
 from kernel.endpoints.apigroup import APIGroup
 
@@ -26,19 +25,9 @@ async def create_system_priority_classes(context: ServerContext) -> None:
     # without loading the write path).
     client = context.loopback_client(USER_AGENT)
     for name, (value, description) in SYSTEM_PRIORITY_CLASSES.items():
-        try:
-            await client.get(f"{PATH}/{name}")
-            continue
-        except status.StatusError as error:
-            if error.code != 404:
-                raise
-        try:
-            await client.create(PATH, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-                                       "metadata": {"name": name}, "value": value,
-                                       "description": description})
-        except status.StatusError as error:
-            if error.code != 409:  # created meanwhile (another --workers process)
-                raise
+        await client.ensure(PATH, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                   "metadata": {"name": name}, "value": value,
+                                   "description": description})
 
 
 @hookimpl

@@ -11,7 +11,6 @@ Used from one thread only (the log backend's writer).
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import time
@@ -141,6 +140,8 @@ class RotatingFile:
 
 
 def _gzip(path: Path) -> None:
+    import gzip  # by the first compressed backup
+
     target = path.with_name(path.name + ".gz")
     with open(path, "rb") as source, gzip.open(target, "wb") as sink:
         shutil.copyfileobj(source, sink)

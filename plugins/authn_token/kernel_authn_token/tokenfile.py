@@ -13,7 +13,6 @@ up in a map). The cost is linear in the file's size, a few microseconds per thou
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -34,6 +33,8 @@ def _digest(token: str) -> bytes:
 
 
 def parse(text: str, path: str) -> dict[bytes, UserInfo]:
+    import csv  # only with --token-auth-file: not at every start of a server that has the plugin
+
     users: dict[bytes, UserInfo] = {}
     reader = csv.reader(io.StringIO(text), skipinitialspace=True, strict=True)
     number = 0
