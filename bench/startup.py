@@ -15,10 +15,10 @@ machine wall time follows the other load, CPU time much less.
 
 ``--same-port`` starts every kernel on one port, as a restarted server would be (by default each
 start gets a new port, so the ``kubernetes`` Service's endpoints change and are written at every
-start of a build serving them). ``--plugins`` passes a selection to ``kernel serve`` (the trimmed build: ``--plugins=api_core,
-storage_sqlite,authn_x509,api_rbac,authz_rbac``); ``--baseline-kernel`` adds a series started from
-another installation's ``kernel`` command (say a checkout of main), interleaved with the others,
-for a before/after in one run.
+start of a build serving them). ``--plugins`` passes a selection to ``kernel serve`` (the
+trimmed build: ``--plugins=api_core,storage_sqlite,authn_x509,api_rbac,authz_rbac``);
+``--baseline-kernel`` adds a series started from another installation's ``kernel`` command (say
+a checkout of main), interleaved with the others, for a before/after in one run.
 
     python bench/startup.py [--runs 5] [--plugins a,b] [--baseline-kernel PATH] [--same-port]
 """

@@ -25,7 +25,8 @@ FAILED_OPEN_PREFIX = "failed-open." + MUTATION_PREFIX
 class Reinvocation(msgspec.Struct):
     """kube's webhookReinvokeContext for one request."""
 
-    invoked: set[str] = msgspec.field(default_factory=set)  # IfNeeded webhooks called since the last change
+    #: IfNeeded webhooks called since the last change
+    invoked: set[str] = msgspec.field(default_factory=set)
     reinvoke: set[str] = msgspec.field(default_factory=set)
     needed: bool = False
 

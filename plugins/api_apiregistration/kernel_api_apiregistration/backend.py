@@ -64,8 +64,9 @@ class Backend(msgspec.Struct):
     client: httpx.AsyncClient | None
     available: bool = False
     message: str = ""
-    discovery: dict[str, Any] = msgspec.field(default_factory=dict)  # the aggregated discovery version entry
-    openapi: dict[str, Any] = msgspec.field(default_factory=dict)  # its entry of the backend's /openapi/v3
+    #: the aggregated discovery version entry, and its entry of the backend's /openapi/v3
+    discovery: dict[str, Any] = msgspec.field(default_factory=dict)
+    openapi: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def extensions(self) -> dict[str, Any]:
