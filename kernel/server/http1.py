@@ -87,17 +87,29 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _date_line() -> bytes:
-    """The Date header (RFC 9110 IMF-fixdate), made once a second (not email.utils: its
-    package's import is more than an idle server needs)."""
+def http_date() -> bytes:
+    """The Date header's value (RFC 9110 IMF-fixdate), made once a second (not email.utils: its
+    package's import is more than an idle server needs). HTTP/2 responses use it too."""
     global _date
     now = int(time.time())
     if _date[0] != now:
         t = time.gmtime(now)
-        _date = (now, b"date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
+        _date = (now, b"%s, %02d %s %d %02d:%02d:%02d GMT" % (
             _DAYS[t.tm_wday].encode(), t.tm_mday, _MONTHS[t.tm_mon - 1].encode(), t.tm_year,
             t.tm_hour, t.tm_min, t.tm_sec))
     return _date[1]
+
+
+def check_response_header(name: bytes, value: bytes) -> None:
+    """Refuse a response header that is not a token or whose value holds CR, LF or NUL (no
+    response splitting); ``name`` lowercased, ``value`` stripped. HTTP/2 responses use it too."""
+    if name not in _checked_names:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid response header name {name!r}")
+        if len(_checked_names) < 1024:
+            _checked_names.add(name)
+    if _BAD_VALUE.search(value):
+        raise ValueError(f"invalid value of response header {name!r}")
 
 
 def _status_line(status: int) -> bytes:
@@ -212,13 +224,7 @@ class _Cycle:
         for name, value in headers:
             name = bytes(name).lower()
             value = bytes(value).strip()
-            if name not in _checked_names:
-                if not _TOKEN.fullmatch(name):
-                    raise ValueError(f"invalid response header name {name!r}")
-                if len(_checked_names) < 1024:
-                    _checked_names.add(name)
-            if _BAD_VALUE.search(value):
-                raise ValueError(f"invalid value of response header {name!r}")
+            check_response_header(name, value)
             if name == b"content-length":
                 self.length = int(value)
             elif name == b"connection":
@@ -231,7 +237,7 @@ class _Cycle:
                 has_date = True
             lines.append(b"%s: %s\r\n" % (name, value))
         if not has_date:
-            lines.append(_date_line())
+            lines.append(b"date: %s\r\n" % http_date())
         if status in _NO_BODY_STATUS:
             self.no_body = True
         if not self.no_body and self.length is None:

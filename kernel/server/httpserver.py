@@ -2,16 +2,13 @@
 
 1. The verified TLS client certificate in the ASGI scope (``scope["extensions"]["tls"]``):
    Hypercorn 0.18 does not provide it. :class:`PeerCertTCPServer` completes the handshake, reads
-   the peer certificate and wraps the connection's app so every request carries it.
-2. Graceful HTTP/2 GOAWAY as Go's net/http2 sends it: NO_ERROR naming the last stream the
-   connection will serve; streams up to it are answered, later ones ignored (clients retry them
-   elsewhere), and the connection closes once its streams are done. It is sent for a response
-   with ``Connection: close`` (h2 drops the header; kube's --shutdown-send-retry-after and
-   --goaway-chance rely on it), for a sampled request with --goaway-chance, when the connection
-   has been idle for the keep-alive timeout, and at shutdown. Hypercorn's own GOAWAY (h2's
-   ``close_connection``) ends the h2 state machine, so streams in flight were never answered.
-   Unlike Go, the GOAWAY waits for the response being sent to end: the h2 library (httpx) fails
-   a stream whose frames follow a GOAWAY.
+   the peer certificate and hands it to the connection's protocol, which puts it in every scope.
+2. Graceful HTTP/2 GOAWAY as Go's net/http2 sends it (:mod:`kernel.server.http2`): NO_ERROR
+   naming the last stream the connection will serve; streams up to it are answered, later ones
+   ignored (clients retry them elsewhere), and the connection closes once its streams are done.
+   It is sent for a response with ``Connection: close`` (kube's --shutdown-send-retry-after),
+   for a request sampled by --goaway-chance, when the connection has been idle for the
+   keep-alive timeout, and at shutdown.
 3. No per-connection request cap: Hypercorn's ``keep_alive_max_requests`` (1000) closed long-lived
    kubectl and informer connections; kube has none.
 4. Slow clients: a request's header must arrive within --read-header-timeout's equivalent (kube
@@ -25,20 +22,22 @@
    in the socket is not idle, a response started while shutting down says ``Connection: close``,
    and HTTP/2 connections get GOAWAY (Hypercorn's shutdown path dropped both; its protocol code
    therefore sees a context that never terminates, see :class:`_ConnectionContext`).
-6. HTTP/2 connections that end while responses are still being sent (a client killed during a
-   watch, a dropped network): Hypercorn leaves each stream's buffer open, so the app's next send
-   waits forever, keeping its task, the connection and its socket until the process exits (and
-   holding a graceful shutdown up to the drain deadline). :class:`GracefulH2Protocol` closes them.
-   Likewise, once a connection's reader has ended, Hypercorn's idle timer is not restarted (it
-   held an HTTP/1.1 connection whose client left mid-response for the keep-alive timeout).
-7. Per-response cost: a response with a Content-Length leaves in one TLS record and one write
-   (HTTP/1.1 in :mod:`kernel.server.http1`; HTTP/2 in :class:`GracefulH2Protocol`), where
-   Hypercorn wrote the head, the body and (HTTP/2) the END_STREAM each on its own; and the idle
-   timer is one task per connection whose deadline requests move, where Hypercorn started a
-   task after every response (:meth:`PeerCertTCPServer.protocol_send`).
-8. HTTP/1.1 requests are parsed and answered by :class:`kernel.server.http1.HTTP1Protocol`
-   (httptools) in place of Hypercorn's h11-based protocol, which was most of what was left of a
-   small request's serving cost; the connection around it (TLS, timeouts, drain) stays this one.
+6. Connections that end while responses are still being sent (a client killed during a watch,
+   a dropped network) end their requests: the app's next send returns and its ``receive`` says
+   ``http.disconnect`` (Hypercorn's HTTP/2 left the app waiting in send forever, keeping its
+   task, the connection and its socket). Once a connection's reader has ended, the idle timer
+   is not restarted (Hypercorn's held an HTTP/1.1 connection whose client left mid-response for
+   the keep-alive timeout).
+7. Per-response cost: a response with a Content-Length leaves in one TLS record and one write,
+   where Hypercorn wrote the head, the body and (HTTP/2) the END_STREAM each on its own; and the
+   idle timer is one task per connection whose deadline requests move, where Hypercorn started
+   a task after every response (:meth:`PeerCertTCPServer.protocol_send`).
+8. The protocols are the kernel's own, chosen by ALPN: HTTP/1.1 parsed by httptools
+   (:class:`kernel.server.http1.HTTP1Protocol`) in place of Hypercorn's h11-based protocol, and
+   HTTP/2 on h2's state machine (:class:`kernel.server.http2.HTTP2Protocol`) in place of
+   Hypercorn's ``H2Protocol`` and its per-request layers; together they were most of what was
+   left of a small request's serving cost. The connection around them (TLS, timeouts, drain)
+   stays Hypercorn's ``TCPServer``, extended here.
 
 The TLS side (certificates, reloadable client CAs, listeners) is :mod:`kernel.server.tls`.
 
@@ -49,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import select
 import ssl
 import sys
@@ -60,7 +58,6 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from kernel.server import hypercornimports  # noqa: F401  (first: defers what is not used)
-from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.config import Config
 from hypercorn.events import Closed, Event, RawData, Updated
 from hypercorn.trio.task_group import TaskGroup
@@ -72,7 +69,7 @@ from hypercorn.utils import parse_socket_addr
 from kernel.server.http1 import HTTP1Protocol
 
 if TYPE_CHECKING:
-    from kernel.server.http2 import GracefulH2Protocol
+    from kernel.server.http2 import HTTP2Protocol
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -129,11 +126,6 @@ def hypercorn_config(*, http2_max_streams: int = 0, goaway_chance: float = 0.0,
     return config
 
 
-def _asks_to_close(message: dict[str, Any]) -> bool:
-    return any(name.lower() == b"connection" and value.lower() == b"close"
-               for name, value in message.get("headers", ()))
-
-
 class _ConnectionContext:
     """The worker context as Hypercorn's protocol code sees it: never terminated.
 
@@ -150,34 +142,6 @@ class _ConnectionContext:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
-
-
-class _ConnectionApp:
-    """Hypercorn's AppWrapper for one HTTP/2 connection: adds the TLS extension to each scope,
-    and asks the connection to go away after a response with ``Connection: close`` or a request
-    sampled by --goaway-chance (kube's WithProbabilisticGoaway: HTTP/2 only, per request)."""
-
-    def __init__(self, app: Any, tls: dict[str, Any] | None, connection: PeerCertTCPServer) -> None:
-        self.app = app
-        self.tls = tls
-        self.connection = connection
-        self.goaway_chance: float = getattr(connection.config, "goaway_chance", 0.0)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any,
-                       sync_spawn: Callable, call_soon: Callable) -> None:
-        extensions = scope.setdefault("extensions", {})
-        if self.tls is not None:
-            extensions["tls"] = self.tls
-        connection = self.connection
-        original_send = send
-        sampled = self.goaway_chance > 0 and random.random() < self.goaway_chance
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start" and (sampled or _asks_to_close(message)):
-                await connection.go_away()
-            await original_send(message)
-
-        await self.app(scope, receive, send, sync_spawn, call_soon)
 
 
 class _IdleTask:
@@ -219,7 +183,7 @@ class PeerCertTCPServer(TCPServer):
         super().__init__(app, config, context, state, stream)  # type: ignore[arg-type]
         self.idle_task = _IdleTask()  # type: ignore[assignment]
         self.shutting_down = context.shutting_down
-        self._http2: GracefulH2Protocol | None = None
+        self._http2: HTTP2Protocol | None = None
         self._served = False  # a request has been received on this connection
         # The idle and header timeouts (see _idle_timeout): a request (HTTP/2: a stream) is being
         # served; the first bytes of the next HTTP/1.1 request arrived; the scope whose deadline
@@ -231,7 +195,6 @@ class PeerCertTCPServer(TCPServer):
         self._reader_done = False  # no more requests can arrive (EOF or a broken connection)
         self._watcher = trio.CancelScope()
         self._http1: HTTP1Protocol | None = None
-        self._asgi_app: Any = app.app if isinstance(app, ASGIWrapper) else app
         self._tls: dict[str, Any] | None = None  # the TLS scope extension, once handshaken
 
     def _start_protocol(self, task_group: TaskGroup) -> None:
@@ -243,15 +206,19 @@ class PeerCertTCPServer(TCPServer):
         client = parse_socket_addr(socket.family, socket.getpeername())
         server = parse_socket_addr(socket.family, socket.getsockname())
         if alpn == "h2":
-            from kernel.server.http2 import GracefulH2Protocol  # with h2: on first use
+            from kernel.server.http2 import HTTP2Protocol  # with h2: on first use
 
-            self._http2 = GracefulH2Protocol(self.app, self.config, self.context, task_group,
-                                             ConnectionState(self.state), tls, client, server,
-                                             self.protocol_send, shutting_down=self.shutting_down)
+            config = self.config
+            self._http2 = HTTP2Protocol(
+                self.app, self, tls=self._tls, client=client, server=server,
+                send=self.protocol_send, max_concurrent_streams=config.h2_max_concurrent_streams,
+                max_header_list_size=config.h2_max_header_list_size,
+                frame_and_window=config.h2_max_inbound_frame_size,
+                goaway_chance=config.goaway_chance)
             self.protocol = self._http2  # type: ignore[assignment]
             task_group.spawn(self._go_away_at_shutdown)
         else:
-            self._http1 = HTTP1Protocol(self._asgi_app, self, tls=self._tls, client=client,
+            self._http1 = HTTP1Protocol(self.app, self, tls=self._tls, client=client,
                                         server=server, send=self.protocol_send,
                                         max_header_bytes=self.config.h11_max_incomplete_size)
             self.protocol = self._http1  # type: ignore[assignment]
@@ -406,7 +373,6 @@ class PeerCertTCPServer(TCPServer):
             tls = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
                    "tls_version": None, "cipher_suite": None}
         self._tls = tls
-        self.app = _ConnectionApp(self.app, tls, self)  # type: ignore[assignment]
         # Hypercorn's TCPServer.run from here, the protocol chosen by _start_protocol.
         try:
             async with TaskGroup() as task_group:
@@ -417,6 +383,10 @@ class PeerCertTCPServer(TCPServer):
                 await self._read_data()
         except OSError:
             pass
+        except Exception:
+            # A fault in one connection's handling ends that connection, not the server (Go's
+            # server recovers each connection's panics too).
+            logging.getLogger("hypercorn.error").exception("error serving a connection")
         finally:
             await self._close()
 
@@ -437,7 +407,7 @@ async def serve(
     """
     config = config or hypercorn_config()
     context = WorkerContext(None)
-    connection = partial(PeerCertTCPServer, ASGIWrapper(app), config, _ConnectionContext(context),
+    connection = partial(PeerCertTCPServer, app, config, _ConnectionContext(context),
                          ConnectionState({}))
     async with trio.open_nursery() as connections:
         async with trio.open_nursery() as accepting:
