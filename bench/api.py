@@ -52,6 +52,9 @@ LIST_SIZE = 100
 PAYLOAD = "x" * 300  # a ~530-byte configmap, as stored and served
 CONFIGMAP = ('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"%s","labels":'
              '{"app":"bench"}},"data":{"payload":"' + PAYLOAD + '"}}')
+# A CREATE that h2load can repeat (it sends one body): the server names each object.
+CREATE_GENERATE_NAME = ('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"c-",'
+                        '"labels":{"app":"bench"}},"data":{"payload":"' + PAYLOAD + '"}}')
 
 BASELINE = str(Path(__file__).with_name("baseline_app.py"))
 
@@ -247,14 +250,45 @@ def run_wrk(server: Server, pin: list[str], path: str, script: Path, connections
                 ", ".join(errors))
 
 
+def run_h2load(server: Server, pin: list[str], path: str, connections: int, seconds: int,
+               body: Path | None = None) -> Load:
+    """h2load over HTTP/2 (one stream at a time per connection, as a client-go request is): a
+    POST of ``body`` when given. Latencies are not reported (h2load's are per stream)."""
+    headers = [arg for name, value in server.headers.items() for arg in ("-H", f"{name}: {value}")]
+    argv = [*pin, "h2load", f"-c{connections}", "-m1", f"-D{seconds}", *headers,
+            *(["-d", str(body)] if body else []), f"https://127.0.0.1:{server.port}{path}"]
+    cpu_before = server.cpu_seconds()
+    result = subprocess.run(argv, capture_output=True, text=True)
+    cpu = server.cpu_seconds() - cpu_before
+    rate = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", result.stdout)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", result.stdout)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done", result.stdout)
+    if result.returncode != 0 or not (rate and codes and done):
+        raise SystemExit(f"h2load failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    requests = int(done.group(1))
+    bad = sum(int(n) for n in codes.groups()[1:])
+    return Load(float(rate.group(1)), 0.0, 0.0, cpu / requests * 1e6 if requests else 0.0,
+                f"{bad} non-2xx" if bad else "")
+
+
 def interleaved_loads(servers: list[Server], pin: list[str], work: Path, connections: int,
-                      rounds: int, duration: int, warmup: int = 1) -> dict[str, dict[str, list[Load]]]:
-    """GET of one configmap, LIST of all, CREATE with wrk on each server: per test a warm-up run
-    each, then ``rounds`` runs of every server in turn (drift affects them alike); every run is
-    kept, by test and server name."""
+                      rounds: int, duration: int, warmup: int = 1,
+                      http2: bool = False) -> dict[str, dict[str, list[Load]]]:
+    """GET of one configmap, LIST of all, CREATE with wrk (``http2``: h2load, the CREATE a
+    ``generateName`` POST) on each server: per test a warm-up run each, then ``rounds`` runs of
+    every server in turn (drift affects them alike); every run is kept, by test and server name."""
     report, create = work / "report.lua", work / "create.lua"
     report.write_text(WRK_REPORT)
     create.write_text(WRK_CREATE + WRK_REPORT)
+    create_body = work / "create.json"
+    create_body.write_text(CREATE_GENERATE_NAME)
+
+    def run(server: Server, path: str, script: Path, seconds: int, marker: str) -> Load:
+        if http2:
+            return run_h2load(server, pin, path, connections, seconds,
+                              create_body if script is create else None)
+        return run_wrk(server, pin, path, script, connections, seconds, [marker])
+
     every: dict[str, dict[str, list[Load]]] = {}
     for index, (test, path_of, script) in enumerate((
             ("GET configmap", lambda s: s.get_path, report),
@@ -262,12 +296,11 @@ def interleaved_loads(servers: list[Server], pin: list[str], work: Path, connect
             ("CREATE configmap", lambda s: s.create_path, create))):
         runs: dict[str, list[Load]] = {server.name: [] for server in servers}
         for server in servers:
-            run_wrk(server, pin, path_of(server), script, connections, warmup,
-                    [f"{server.name[0]}{index}w"])
+            run(server, path_of(server), script, warmup, f"{server.name[0]}{index}w")
         for i in range(rounds):
             for server in servers:
-                runs[server.name].append(run_wrk(server, pin, path_of(server), script, connections,
-                                                 duration, [f"{server.name[0]}{index}m{i}"]))
+                runs[server.name].append(run(server, path_of(server), script, duration,
+                                             f"{server.name[0]}{index}m{i}"))
         every[test] = runs
     return every
 

@@ -16,39 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import api  # noqa: E402  (the kernel's start, fill and wrk runs)
-
-CREATE_BODY = ('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"generateName":"h2-"},'
-               '"data":{"payload":"' + api.PAYLOAD + '"}}')
-
-
-def run_h2load(server: api.Server, pin: list[str], path: str, connections: int, seconds: int,
-               body: Path | None = None) -> api.Load:
-    headers = [arg for name, value in server.headers.items() for arg in ("-H", f"{name}: {value}")]
-    argv = [*pin, "h2load", f"-c{connections}", "-m1", f"-D{seconds}", *headers,
-            *(["-d", str(body)] if body else []), f"https://127.0.0.1:{server.port}{path}"]
-    cpu_before = server.cpu_seconds()
-    result = subprocess.run(argv, capture_output=True, text=True)
-    cpu = server.cpu_seconds() - cpu_before
-    rate = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", result.stdout)
-    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", result.stdout)
-    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done", result.stdout)
-    if result.returncode != 0 or not (rate and codes and done):
-        raise SystemExit(f"h2load failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    requests = int(done.group(1))
-    bad = sum(int(n) for n in codes.groups()[1:])
-    return api.Load(float(rate.group(1)), 0.0, 0.0, cpu / requests * 1e6 if requests else 0.0,
-                    f"{bad} non-2xx" if bad else "")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -65,7 +40,7 @@ def main() -> None:
         commands["baseline"] = [args.baseline_kernel]
     with tempfile.TemporaryDirectory(prefix="bench-http2-") as tmp:
         work = Path(tmp)
-        (work / "create.json").write_text(CREATE_BODY)
+        (work / "create.json").write_text(api.CREATE_GENERATE_NAME)
         (work / "report.lua").write_text(api.WRK_REPORT)
         servers: list[api.Server] = []
         try:
@@ -86,10 +61,10 @@ def main() -> None:
                 h2: dict[str, list[api.Load]] = {s.name: [] for s in servers}
                 h1: dict[str, list[api.Load]] = {s.name: [] for s in servers}
                 for server in servers:  # warm-up
-                    run_h2load(server, load_pin, path_of(server), args.connections, 1, body)
+                    api.run_h2load(server, load_pin, path_of(server), args.connections, 1, body)
                 for _ in range(args.rounds):
                     for server in servers:
-                        h2[server.name].append(run_h2load(server, load_pin, path_of(server),
+                        h2[server.name].append(api.run_h2load(server, load_pin, path_of(server),
                                                           args.connections, args.seconds, body))
                         if body is None:  # wrk's CREATE needs its own script: api.py has it
                             h1[server.name].append(api.run_wrk(

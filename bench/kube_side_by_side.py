@@ -11,8 +11,9 @@ storage_memory, shows what the etcd path costs.
 With two or more cores and ``taskset``, every server runs on one core, etcd and wrk on another;
 only the server being measured is loaded. GET (one configmap, ``resourceVersion`` unset: each
 server's default read), LIST of 100 configmaps and CREATE are driven by wrk (closed loop,
-keep-alive, HTTP/1.1 over TLS), the servers' runs interleaved per round; RSS is each server's
-VmRSS after all the loads.
+keep-alive, HTTP/1.1 over TLS; with ``--http2`` h2load, one stream at a time per connection as
+client-go sends, the CREATE a ``generateName`` POST), the servers' runs interleaved per round;
+RSS is each server's VmRSS after all the loads.
 
 Targets (issue 18): kernel on etcd ÷ kube-apiserver — GET ≥ 0.8, CREATE ≥ 0.8, LIST ≥ 1.2,
 RSS ≤ 0.25.
@@ -20,7 +21,8 @@ RSS ≤ 0.25.
 ``--before DIR`` adds an older tree's kernel on etcd (``git archive REV kernel plugins | tar -x -C
 DIR``, run through ``bench/run_tree.py``, own ``--etcd-prefix``) as another column of the same rounds.
 
-    python bench/kube_side_by_side.py [--anchor /tmp/kube-anchor] [--rounds 3] [--duration 5] [--before DIR]
+    python bench/kube_side_by_side.py [--anchor /tmp/kube-anchor] [--rounds 3] [--duration 5]
+                                      [--before DIR] [--http2]
 """
 
 from __future__ import annotations
@@ -160,12 +162,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--no-memory", action="store_true", help="leave out the kernel on storage_memory")
     parser.add_argument("--before", help="an older tree's kernel on etcd as another column")
+    parser.add_argument("--http2", action="store_true", help="load with h2load (HTTP/2), not wrk")
     args = parser.parse_args()
     anchor = Path(args.anchor)
     if not (anchor / "kube-apiserver").exists():
         raise SystemExit(f"no {anchor / 'kube-apiserver'}: build it with ../shared/kube-reference/")
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    tool = "h2load" if args.http2 else "wrk"
+    if not shutil.which(tool):
+        raise SystemExit(f"{tool} is not installed: apt-get install -y "
+                         f"{'nghttp2-client' if args.http2 else 'wrk'}")
     server_pin, load_pin, pinning = _pinning()
     started: list[Server] = []
     etcd: subprocess.Popen[bytes] | None = None
@@ -198,11 +203,13 @@ def main() -> None:
             for server, context in servers:
                 prefill_kernel(server, context, [NAMESPACE, CREATE_NAMESPACE])
                 Client(server, context).request("GET", server.get_path)
-            print(f"{etcd_version}, data on tmpfs; {pinning}; wrk -t1 -c{args.connections}, "
+            print(f"{etcd_version}, data on tmpfs; {pinning}; "
+                  f"{'h2load -m1' if args.http2 else 'wrk -t1'} -c{args.connections}, "
                   f"{args.rounds} x {args.duration} s per server and test, interleaved; "
                   f"load average before: {os.getloadavg()[0]:.2f}")
             every_run = interleaved_loads([server for server, _ in servers], load_pin, work,
-                                          args.connections, args.rounds, args.duration, warmup=2)
+                                          args.connections, args.rounds, args.duration, warmup=2,
+                                          http2=args.http2)
             loads = {test: {name: combine(r) for name, r in runs.items()}
                      for test, runs in every_run.items()}
             for test, runs in every_run.items():

@@ -143,6 +143,27 @@ async def test_a_body_larger_than_the_windows_arrives_whole(echo: tuple[EchoApp,
     assert headers[b":status"] == b"200" and json.loads(body)["length"] == 4 * WINDOW + 123
 
 
+async def test_padding_is_not_body_and_its_credit_comes_back(echo: tuple[EchoApp, int, str]) -> None:
+    # Padded DATA frames, some with no data at all: more flow-controlled bytes than a window,
+    # so the client stalls unless the server returns the padding's credit too.
+    _, port, ca_file = echo
+    with trio.fail_after(10):
+        client = H2Client(await _open(port, ca_file, "h2"))
+        stream_id = _request(client, "POST", "/", end_stream=False)
+        sent = 0
+        for i in range(3 * WINDOW // 256):
+            while client.conn.local_flow_control_window(stream_id) < 400:
+                client.conn.receive_data(await _receive(client.stream))
+            data = b"" if i % 2 else b"p" * 100
+            client.conn.send_data(stream_id, data, pad_length=255 - len(data) // 100)
+            sent += len(data)
+            await client.flush()
+        client.conn.end_stream(stream_id)
+        await client.flush()
+        headers, body, _ = await _response(client, stream_id)
+    assert headers[b":status"] == b"200" and json.loads(body)["length"] == sent
+
+
 async def test_body_credit_returns_only_as_the_app_reads(echo: tuple[EchoApp, int, str]) -> None:
     # The server holds at most a stream window of unread body: a client cannot make it buffer
     # more by sending faster than the app reads.

@@ -303,12 +303,12 @@ class HTTP2Protocol:
             # finish sending instead and read the 413.)
             self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             return
-        if event.data:
-            stream.chunks.append(event.data)
+        if not event.data:  # padding only (or empty): nothing for the app to read
+            if event.flow_controlled_length:
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            return
+        stream.chunks.append(event.data)
         stream.unacked += event.flow_controlled_length
-        if not event.data:  # padding only: nothing for the app to read
-            self.h2.acknowledge_received_data(stream.unacked, event.stream_id)
-            stream.unacked = 0
         if stream.waiter is not None:
             stream.waiter.set()
             stream.waiter = None
