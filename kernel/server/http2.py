@@ -214,32 +214,31 @@ class HTTP2Protocol:
             # they are served and the GOAWAY will name them.
             self.go_away_requested = True
         for event in events:
-            kind = type(event)
-            if kind is h2.events.RequestReceived:
-                await self._request(event)  # type: ignore[arg-type]
-            elif kind is h2.events.DataReceived:
-                self._data(event)  # type: ignore[arg-type]
-            elif kind is h2.events.StreamEnded:
-                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+            if isinstance(event, h2.events.RequestReceived):
+                await self._request(event)
+            elif isinstance(event, h2.events.DataReceived):
+                self._data(event)
+            elif isinstance(event, h2.events.StreamEnded):
+                stream = self.streams.get(event.stream_id)
                 if stream is not None:
                     stream.body_complete = True
                     stream.wake()
-            elif kind is h2.events.WindowUpdated:
-                if event.stream_id:  # type: ignore[attr-defined]
-                    stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+            elif isinstance(event, h2.events.WindowUpdated):
+                if event.stream_id:
+                    stream = self.streams.get(event.stream_id)
                     if stream is not None:
                         stream.wake_sender()
                 else:
                     self._wake_senders()
-            elif kind is h2.events.RemoteSettingsChanged:
-                if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:  # type: ignore[attr-defined]
+            elif isinstance(event, h2.events.RemoteSettingsChanged):
+                if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
                     self._wake_senders()
-            elif kind is h2.events.StreamReset:
-                stream = self.streams.get(event.stream_id)  # type: ignore[attr-defined]
+            elif isinstance(event, h2.events.StreamReset):
+                stream = self.streams.get(event.stream_id)
                 if stream is not None:
                     stream.end(disconnected=True)
                     await self._stream_over(stream)
-            elif kind is h2.events.ConnectionTerminated:
+            elif isinstance(event, h2.events.ConnectionTerminated):
                 await self._flush()
                 await self.send(Closed())
                 return
