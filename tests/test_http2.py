@@ -298,3 +298,33 @@ async def test_a_fault_in_one_connection_ends_only_that_connection(
         _, events = await again.get("/")
     assert any(isinstance(e, h2.events.ResponseReceived) for e in events)
     assert "error serving a connection" in caplog.text
+
+
+@pytest.mark.parametrize("table_size", [4096, 0], ids=["default-table", "no-table"])
+async def test_response_headers_arrive_as_sent(tmp_path: Path, nursery: trio.Nursery,
+                                               table_size: int) -> None:
+    # The kernel's HPACK encoder (static table and literals, no dynamic table) as h2's decoder
+    # reads it: names in the static table or not, values over 127 bytes (a multi-byte length),
+    # repeated and unique values, on one connection; also for a client allowing no table.
+    sent = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private"),
+            (b"x-kubernetes-pf-flowschema-uid", b"f" * 36), (b"x-long", b"v" * 300),
+            (b"content-length", b"2")]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        unique = [(b"audit-id", scope["path"].encode())]
+        await send({"type": "http.response.start", "status": 404 if scope["path"] == "/b" else 200,
+                    "headers": sent + unique})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
+    with trio.fail_after(10):
+        client = H2Client(await _open(port, ca_file, "h2"))
+        client.conn.update_settings({h2.settings.SettingCodes.HEADER_TABLE_SIZE: table_size})
+        for path, status in (("/a", b"200"), ("/b", b"404"), ("/c", b"200")):
+            stream_id = _request(client, "GET", path, end_stream=True)
+            await client.flush()
+            headers, body, _ = await _response(client, stream_id)
+            assert body == b"ok"
+            assert headers.pop(b":status") == status and headers.pop(b"audit-id") == path.encode()
+            assert headers.pop(b"date")
+            assert headers == dict(sent)
