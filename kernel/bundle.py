@@ -114,7 +114,7 @@ def build(output: Path, plugins: Sequence[str] | None, python: str = "/usr/bin/e
         copies = [str(copy_source_tree(Path(item), Path(sources) / str(i))) if Path(item).is_dir()
                   else item for i, item in enumerate(wanted)]
         command = [sys.executable, "-m", "shiv", "--output-file", str(output),
-                   "--entry-point", "kernel.cli:main", "--python", python, "--compressed",
+                   "--entry-point", "kernel.command:main", "--python", python, "--compressed",
                    "--reproducible", *pip_args, *copies]
         result = subprocess.run(command, capture_output=quiet, text=True)
     if result.returncode != 0:

@@ -51,17 +51,31 @@ class Distribution(msgspec.Struct, frozen=True):
     @property
     def metadata(self) -> dict[str, str]:
         """The headers of METADATA (PKG-INFO for an egg-info): the first value of each."""
-        text = self.read_text("METADATA") or self.read_text("PKG-INFO") or ""
+        for filename in ("METADATA", "PKG-INFO"):
+            headers = self._headers(filename)
+            if headers is not None:
+                return headers
+        return {}
+
+    def _headers(self, filename: str) -> dict[str, str] | None:
+        """The headers of ``filename``, read up to the blank line that ends them (the body after
+        it, the description, is often the whole README); None if it is missing or empty."""
         headers: dict[str, str] = {}
-        for line in text.splitlines():
-            if not line.strip():
-                break  # the body (the description) starts after the first blank line
-            if line[0] in " \t":
-                continue  # a folded continuation of the previous header
-            name, sep, value = line.partition(":")
-            if sep:
-                headers.setdefault(name.strip(), value.strip())
-        return headers
+        empty = True
+        try:
+            with open(os.path.join(self.path, filename), encoding="utf-8") as file:
+                for line in file:
+                    empty = False
+                    if not line.strip():
+                        return headers  # the body starts after the first blank line
+                    if line[0] in " \t":
+                        continue  # a folded continuation of the previous header
+                    name, sep, value = line.partition(":")
+                    if sep:
+                        headers.setdefault(name.strip(), value.strip())
+        except OSError:
+            return None
+        return None if empty else headers
 
     @property
     def name(self) -> str:

@@ -30,8 +30,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("registry", ("kernel.registry",)),
     ("endpoints", ("kernel.endpoints",)),
     ("server", ("kernel.server", "kernel.context", "kernel.hookspecs", "kernel.plugins")),
-    ("cmd, built-in plugins, contract suites", ("kernel.app", "kernel.cli", "kernel.bundle", "kernel.builtin",
-                                                 "kernel.testing")),
+    ("cmd, built-in plugins, contract suites", ("kernel.app", "kernel.cli", "kernel.command", "kernel.bundle",
+                                                 "kernel.builtin", "kernel.testing")),
 )
 
 

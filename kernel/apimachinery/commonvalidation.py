@@ -12,13 +12,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.selectors import SelectorError, label_selector_from_dict
 from kernel.apimachinery.validation import (DNS1123_SUBDOMAIN_FMT, FieldError, is_label_value, is_qualified_name,
                                             max_len_error, regex_error, validate_labels)
 
 NEGATIVE = "must be greater than or equal to 0"
 _PERCENT_FMT = "[0-9]+%"
-_PERCENT_RE = re.compile(f"^{_PERCENT_FMT}$")
+_PERCENT_RE = lazy_compile(f"^{_PERCENT_FMT}$")
 _PERCENT_MSG = regex_error("a valid percent string must be a numeric string followed by an ending '%'",
                            _PERCENT_FMT, "1%", "93%")
 
@@ -89,15 +90,15 @@ def positive_int_or_percent(value: Any, path: str) -> list[FieldError]:
 # --- names and ports (k8s.io/apimachinery/pkg/util/validation) ------------------------------
 
 _DNS1035_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_DNS1035_RE = re.compile(f"^{_DNS1035_FMT}$")
+_DNS1035_RE = lazy_compile(f"^{_DNS1035_FMT}$")
 _DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
                 "alphabetic character, and end with an alphanumeric character")
 _WILDCARD_FMT = r"\*\." + DNS1123_SUBDOMAIN_FMT
-_WILDCARD_RE = re.compile(f"^{_WILDCARD_FMT}$")
+_WILDCARD_RE = lazy_compile(f"^{_WILDCARD_FMT}$")
 _WILDCARD_MSG = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which "
                  "must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric "
                  "character")
-_PORT_NAME_RE = re.compile("^[-a-z0-9]+$")
+_PORT_NAME_RE = lazy_compile("^[-a-z0-9]+$")
 
 
 def is_dns1035_label(value: str) -> list[str]:

@@ -148,7 +148,7 @@ class Supervisor:
         self.exit_codes: dict[int, int] = {}
 
     def command(self) -> list[str]:
-        return [sys.executable, "-c", "import sys; from kernel.cli import main; sys.exit(main())",
+        return [sys.executable, "-c", "import sys; from kernel.command import main; sys.exit(main())",
                 "serve", *self.argv]
 
     def stop(self, signum: int = signal.SIGTERM) -> None:

@@ -10,13 +10,13 @@ text and reported when it is evaluated, under the policy's failure policy.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 
 import msgspec
 
+from kernel.apimachinery.lazyre import lazy_compile
 import kernel_cel  # cel-cpp loads with the first policy compiled (see kernel_cel)
 from kernel_cel.errors import CompileError, EvalError
 
@@ -26,9 +26,9 @@ OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES = (
 AUTHORIZER = "authorizer"
 BASE_VARIABLES = (OBJECT, OLD_OBJECT, REQUEST, PARAMS, NAMESPACE, VARIABLES)
 BASE_VARIABLES_SET = frozenset(BASE_VARIABLES)
-_VARIABLE_REFERENCE = re.compile(r"\bvariables\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
-_AUTHORIZER_REFERENCE = re.compile(r"\bauthorizer\b")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_VARIABLE_REFERENCE = lazy_compile(r"\bvariables\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_AUTHORIZER_REFERENCE = lazy_compile(r"\bauthorizer\b")
+_NAME = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def environment() -> kernel_cel.Environment:

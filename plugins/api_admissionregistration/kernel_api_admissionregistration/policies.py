@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from kernel.apimachinery.commonvalidation import format_label_selector, is_dns1035_label, validate_label_selector
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import (
     FieldError,
     is_dns1123_subdomain,
@@ -34,7 +35,7 @@ VALIDATION_ACTIONS = ("Audit", "Deny", "Warn")
 REASONS = ("Forbidden", "Invalid", "RequestEntityTooLarge")
 MAX_AUDIT_ANNOTATIONS = 20
 MAX_VALUE_EXPRESSION_BYTES = 5 * 1024
-_CEL_IDENTIFIER = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+_CEL_IDENTIFIER = lazy_compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 _CEL_RESERVED = frozenset(("true", "false", "null", "in", "as", "break", "const", "continue", "else",
                            "for", "function", "if", "import", "let", "loop", "package", "namespace",
                            "return", "var", "void", "while"))

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import FieldError, GoLiteral
 import kernel_cel  # cel-cpp loads with the first CRD that has rules (see kernel_cel)
 from kernel_cel.errors import CompileError
@@ -32,8 +33,8 @@ STATIC_COST_LIMIT = 10_000_000
 STATIC_CRD_COST_LIMIT = 100_000_000
 MAX_REQUEST_SIZE = 3 * 1024 * 1024
 REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid", "FieldValueRequired")
-_OLD_SELF = re.compile(r"\boldSelf\b")
-_STRINGS = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"")
+_OLD_SELF = lazy_compile(r"\boldSelf\b")
+_STRINGS = lazy_compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"")
 #: optionalOldSelf rules see ``oldSelf`` as optional(T); cel-expr-python cannot take an optional
 #: value from Python, so the rule is wrapped to build it in CEL from these two variables.
 _OLD_VALUE, _OLD_PRESENT = "oldSelfValue__", "oldSelfPresent__"

@@ -4,11 +4,12 @@ util/jsonpath): ``.a.b``, ``.a[0]``, ``.a[*].b``, ``.a['k.e.y']`` and filters su
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
-_TOKEN = re.compile(
+from kernel.apimachinery.lazyre import lazy_compile
+
+_TOKEN = lazy_compile(
     r"""\.(?P<field>[A-Za-z0-9_\-$]+)"""
     r"""|\[(?P<index>-?\d+|\*)\]"""
     r"""|\[['"](?P<quoted>[^'"]+)['"]\]"""

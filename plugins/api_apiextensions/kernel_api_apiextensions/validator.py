@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import json
 import ipaddress
-import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import FieldError, GoLiteral
 
 from kernel_api_apiextensions.schema import OBJECT_FIELDS, Node
@@ -83,11 +83,11 @@ def _is_byte(text: str) -> bool:
         return False
 
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MAC = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
-_DURATION = re.compile(r"^[-+]?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^0$")
+_HOSTNAME = lazy_compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_EMAIL = lazy_compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MAC = lazy_compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$")
+_DURATION = lazy_compile(r"^[-+]?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^0$")
 #: The string formats kube checks (k8s.io/kube-openapi/pkg/validation/strfmt); others pass.
 FORMATS: dict[str, Callable[[str], bool]] = {
     "date": _is_date, "date-time": _is_datetime, "datetime": _is_datetime,

@@ -7,10 +7,10 @@ The schemas are kube's OpenAPI v3 components of the group (``generated/v1.json``
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import FieldError
 from kernel.endpoints.table import AGE_COLUMN, NAME_COLUMN
 from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
@@ -18,8 +18,8 @@ from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
 GROUP, VERSION, KIND = "apiregistration.k8s.io", "v1", "APIService"
 SCHEMA_NAME = "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService"
 SCHEMAS = json.loads((Path(__file__).parent / "generated" / "v1.json").read_text())["schemas"]
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = lazy_compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = lazy_compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def condition(obj: Object, kind: str = "Available") -> dict[str, Any] | None:

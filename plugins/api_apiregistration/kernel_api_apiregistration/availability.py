@@ -114,10 +114,12 @@ class AvailabilityController:
             except StatusError as error:  # the server itself is busy or shutting down: next round
                 log.info("apiservice availability: %s", error)
 
-    async def sync_all(self) -> None:
+    async def sync_all(self, *, register: bool = True) -> None:
+        """Probe every APIService; with ``register``, first (re)register the local ones."""
         items = (await self.client.list(PATH)).get("items", [])
-        remote = frozenset((b.group, b.version) for b in self.backends.values())
-        await register_local(self.client, items, remote)
+        if register:
+            remote = frozenset((b.group, b.version) for b in self.backends.values())
+            await register_local(self.client, items, remote)
         for obj in items:
             await self.sync(obj)
         names = {obj["metadata"]["name"] for obj in items}

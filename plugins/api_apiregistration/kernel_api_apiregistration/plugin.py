@@ -85,7 +85,8 @@ def kernel_post_start_hooks(context):
 
     async def available(context) -> None:
         await registered.wait()  # the first round sets the local APIServices Available
-        await controller.sync_all()
+        # autoregistration has just registered them (no remote backend is known yet to differ)
+        await controller.sync_all(register=False)
         context.spawn("apiservice-status-available-controller", controller.run)
 
     return {"kube-apiserver-autoregistration": autoregister,

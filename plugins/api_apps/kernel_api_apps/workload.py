@@ -4,11 +4,11 @@ int-or-percent fields, non-negative counts, generation tracking, printer cells a
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kernel.apimachinery import validation
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.selectors import LabelSelector, SelectorError, label_selector_from_dict
 from kernel.apimachinery.validation import FieldError, GoLiteral
 from kernel.registry.resource import Strategy
@@ -18,7 +18,7 @@ Object = dict[str, Any]
 NEGATIVE = "must be greater than or equal to 0"  # apimachinery IsNegativeErrorMsg
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
 _PERCENT_FMT = "[0-9]+%"
-_PERCENT_RE = re.compile(_PERCENT_FMT)
+_PERCENT_RE = lazy_compile(_PERCENT_FMT)
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 

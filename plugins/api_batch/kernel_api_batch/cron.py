@@ -8,7 +8,7 @@ needed, never the next run time (there is no CronJob controller).
 
 from __future__ import annotations
 
-import re
+from kernel.apimachinery.lazyre import lazy_compile
 
 _MONTHS = {name: i + 1 for i, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
@@ -16,8 +16,8 @@ _DAYS = {name: i for i, name in enumerate(("sun", "mon", "tue", "wed", "thu", "f
 #: (min, max, names) of minute, hour, day of month, month, day of week.
 _BOUNDS = ((0, 59, None), (0, 23, None), (1, 31, None), (1, 12, _MONTHS), (0, 6, _DAYS))
 _DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-_ATOI = re.compile(r"[+-]?[0-9]+")
-_DURATION = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+|0")
+_ATOI = lazy_compile(r"[+-]?[0-9]+")
+_DURATION = lazy_compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+|0")
 _INT64_MAX = 2**63 - 1
 
 

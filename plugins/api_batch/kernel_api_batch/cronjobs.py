@@ -3,9 +3,9 @@ the job template's restartPolicy OnFailure or Never), /status and printer column
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import FieldError
 from kernel.endpoints.table import AGE_COLUMN, NAME_COLUMN, age
 from kernel.registry.resource import Object, ResourceSpec, Strategy, TableColumn
@@ -21,7 +21,7 @@ DESCRIPTION = "CronJob represents the configuration of a single cron job."
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 # the cronjob controller appends "-<11 chars>" to name jobs, and a job name is a 63-char label
 MAX_NAME = 63 - 11
-_ZONE_PART = re.compile(r"[A-Za-z.\-_0-9+]{1,14}")
+_ZONE_PART = lazy_compile(r"[A-Za-z.\-_0-9+]{1,14}")
 
 
 def default(obj: Object) -> None:

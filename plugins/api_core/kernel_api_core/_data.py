@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import FieldError
 
 #: core.MaxSecretSize, also the ConfigMap limit.
@@ -16,7 +16,7 @@ IMMUTABLE_MESSAGE = "field is immutable when `immutable` is set"
 
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 _CONFIG_KEY_MESSAGE = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
-_CONFIG_KEY_RE = re.compile(_CONFIG_KEY_FMT)
+_CONFIG_KEY_RE = lazy_compile(_CONFIG_KEY_FMT)
 _DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 
 

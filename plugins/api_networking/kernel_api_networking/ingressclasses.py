@@ -3,9 +3,9 @@ controller is a domain-prefixed path and immutable."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from kernel.apimachinery.lazyre import lazy_compile
 from kernel.apimachinery.validation import (FIELD_IMMUTABLE, FieldError, is_dns1123_subdomain, name_is_dns_label,
                                             regex_error, validate_path_segment_name)
 from kernel.endpoints.table import AGE_COLUMN
@@ -23,7 +23,7 @@ DEFAULT_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 MAX_CONTROLLER = 250
 SCOPES = ("Cluster", "Namespace")
 _HTTP_PATH_FMT = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+"
-_HTTP_PATH_RE = re.compile(f"^{_HTTP_PATH_FMT}$")
+_HTTP_PATH_RE = lazy_compile(f"^{_HTTP_PATH_FMT}$")
 
 
 def _controller_errors(controller: str) -> list[FieldError]:

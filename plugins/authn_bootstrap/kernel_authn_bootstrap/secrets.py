@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from kernel.apimachinery.lazyre import lazy_compile
 
 NAMESPACE = "kube-system"
 SECRET_PREFIX = "bootstrap-token-"
@@ -21,8 +22,8 @@ USAGE_AUTHENTICATION_KEY = "usage-bootstrap-authentication"
 USER_PREFIX = "system:bootstrap:"
 DEFAULT_GROUP = "system:bootstrappers"
 
-TOKEN = re.compile(r"\A([a-z0-9]{6})\.([a-z0-9]{16})\Z")
-GROUP = re.compile(r"\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\Z")
+TOKEN = lazy_compile(r"\A([a-z0-9]{6})\.([a-z0-9]{16})\Z")
+GROUP = lazy_compile(r"\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\Z")
 
 
 def parse_token(token: str) -> tuple[str, str] | None:

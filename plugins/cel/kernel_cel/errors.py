@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from kernel.apimachinery.lazyre import lazy_compile
+
 
 class CompileError(ValueError):
     """An expression that does not compile, or whose type or estimated cost is refused.
@@ -25,8 +27,8 @@ class EvalError(Exception):
 
 
 # absl status prefixes cel-cpp puts before its message, and the suffix it repeats after it
-_STATUS = re.compile(r"^(?:[A-Z_]+): ")
-_STATUS_SUFFIX = re.compile(r" \[[A-Z_]+\]$")
+_STATUS = lazy_compile(r"^(?:[A-Z_]+): ")
+_STATUS_SUFFIX = lazy_compile(r" \[[A-Z_]+\]$")
 
 
 def _strip_status(text: str) -> str:
@@ -48,12 +50,12 @@ def _translate_checker(text: str) -> str:
 
 # cel-cpp runtime wordings → cel-go's (which kube shows to users)
 _RUNTIME = [
-    (re.compile(r'^Key not found in map : "?(.*?)"?$'), lambda m: f"no such key: {m.group(1)}"),
-    (re.compile(r"^No matching overloads found : (.*)$"), lambda m: f"no such overload: {m.group(1)}"),
-    (re.compile(r"^divide by zero$"), lambda m: "division by zero"),
-    (re.compile(r"^modulus by zero$"), lambda m: "modulus by zero"),
-    (re.compile(r"^(?:integer|int64|uint64) overflow$", re.I), lambda m: "integer overflow"),
-    (re.compile(r"^Applying SELECT to non-message type$"), lambda m: "unsupported index type"),
+    (lazy_compile(r'^Key not found in map : "?(.*?)"?$'), lambda m: f"no such key: {m.group(1)}"),
+    (lazy_compile(r"^No matching overloads found : (.*)$"), lambda m: f"no such overload: {m.group(1)}"),
+    (lazy_compile(r"^divide by zero$"), lambda m: "division by zero"),
+    (lazy_compile(r"^modulus by zero$"), lambda m: "modulus by zero"),
+    (lazy_compile(r"^(?:integer|int64|uint64) overflow$", re.I), lambda m: "integer overflow"),
+    (lazy_compile(r"^Applying SELECT to non-message type$"), lambda m: "unsupported index type"),
 ]
 
 

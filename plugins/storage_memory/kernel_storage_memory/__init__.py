@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from kernel import hookimpl
 from kernel.server.options import Options, OptionSet
 from kernel.storage.keys import resource_prefix
 
-from kernel_storage_memory.store import DEFAULT_HISTORY, MemoryStorage
+from kernel_storage_memory.defaults import DEFAULT_HISTORY
+
+if TYPE_CHECKING:
+    from kernel_storage_memory.store import MemoryStorage
 
 __all__ = ["MemoryStorage", "DEFAULT_HISTORY", "event_ttls", "start_expiry"]
+
+
+def __getattr__(name: str) -> Any:
+    """The store is imported when used, not when the plugin loads (every installed plugin loads,
+    whichever backend is selected)."""
+    if name == "MemoryStorage":
+        from kernel_storage_memory.store import MemoryStorage
+        return MemoryStorage
+    raise AttributeError(name)
 
 
 @hookimpl
@@ -26,6 +40,8 @@ def kernel_validate_options(options: Options) -> list[str]:
 
 
 def _factory(context) -> MemoryStorage:
+    from kernel_storage_memory.store import MemoryStorage
+
     return MemoryStorage(history=context.options.storage_memory_history,
                          ttls=event_ttls(context.options))
 

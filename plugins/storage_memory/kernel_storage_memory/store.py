@@ -40,10 +40,10 @@ from kernel.storage.keys import prefix_end
 
 from kernel.storage.codec import decode as load
 from kernel.storage.codec import encode as content
+from kernel_storage_memory.defaults import DEFAULT_HISTORY
 from kernel_storage_memory.records import Change, Version, versions_of, with_version
 from kernel_storage_memory.watch import MemoryWatch, WatchRouter
 
-DEFAULT_HISTORY = 10000
 
 class MemoryStorage:
     """The ``memory`` storage backend. Data lives in this process only: nothing survives a restart."""
