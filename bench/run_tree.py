@@ -32,4 +32,10 @@ import kernel  # noqa: E402
 
 if not kernel.__file__ or not kernel.__file__.startswith(str(tree)):
     raise SystemExit(f"kernel comes from {kernel.__file__}, not {tree}")
-runpy.run_path(script, run_name="__main__")
+if Path(script).name == "kernel":
+    # The console script imports its entry point by name, which an older tree may not have
+    # (kernel.command came later): run the tree's own.
+    entry = "kernel.command" if (tree / "kernel" / "command.py").exists() else "kernel.cli"
+    runpy.run_module(entry, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(script, run_name="__main__")
