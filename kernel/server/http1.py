@@ -44,6 +44,7 @@ import trio
 from hypercorn.events import Closed, Event, RawData, Updated
 
 from kernel.server import tlswrite
+from kernel.server.exchange import Exchange
 
 
 class Connection(Protocol):
@@ -128,29 +129,21 @@ def error_response(status: int) -> bytes:
             b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(text), text))
 
 
-class _Cycle:
+class _Cycle(Exchange):
     """One request and its response."""
 
-    __slots__ = ("protocol", "scope", "keep_alive", "chunks", "buffered", "body_complete",
-                 "final_sent", "expects_continue", "waiter", "drained", "done", "started",
-                 "complete", "disconnected", "head", "length", "sent", "chunked", "no_body")
+    __slots__ = ("protocol", "keep_alive", "buffered", "expects_continue", "drained", "done",
+                 "head", "length", "sent", "chunked", "no_body")
 
     def __init__(self, protocol: HTTP1Protocol, scope: dict[str, Any], keep_alive: bool,
                  expects_continue: bool, head_request: bool) -> None:
+        super().__init__(scope)
         self.protocol = protocol
-        self.scope = scope
         self.keep_alive = keep_alive
-        self.chunks: list[bytes] = []
         self.buffered = 0
-        self.body_complete = False
-        self.final_sent = False  # the app has been given the body's end
         self.expects_continue = expects_continue
-        self.waiter: trio.Event | None = None  # the app waiting in receive()
         self.drained: trio.Event | None = None  # the reader waiting for the app to read
         self.done = trio.Event()  # the response ended (or the connection did)
-        self.started = False
-        self.complete = False
-        self.disconnected = False
         self.head: bytes | None = None  # a response head held for its body
         self.length: int | None = None
         self.sent = 0
@@ -158,9 +151,7 @@ class _Cycle:
         self.no_body = head_request
 
     def wake(self) -> None:
-        if self.waiter is not None:
-            self.waiter.set()
-            self.waiter = None
+        super().wake()
         if self.drained is not None:
             self.drained.set()
             self.drained = None
@@ -170,49 +161,25 @@ class _Cycle:
         """A chunked body is being sent: :class:`ChunkWriter` may write to it."""
         return self.chunked and self.started and not self.complete and not self.disconnected
 
-    async def receive(self) -> dict[str, Any]:
-        while True:
-            if self.chunks:
-                chunks = self.chunks
-                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                self.chunks = []
-                self.buffered = 0
-                self.final_sent = self.body_complete
-                if self.drained is not None:
-                    self.drained.set()
-                    self.drained = None
-                return {"type": "http.request", "body": body, "more_body": not self.body_complete}
-            if self.body_complete and not self.final_sent:
-                self.final_sent = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            if self.disconnected or self.complete:
-                return {"type": "http.disconnect"}
-            if self.expects_continue and not self.started and not self.body_complete:
-                self.expects_continue = False
-                await self.protocol.write(_CONTINUE)
-                continue
-            self.waiter = trio.Event()
-            await self.waiter.wait()
+    async def _taken(self) -> None:
+        self.buffered = 0
+        if self.drained is not None:
+            self.drained.set()
+            self.drained = None
 
-    async def send(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "http.response.body":
-            if not self.started:
-                raise RuntimeError("http.response.body before http.response.start")
-            if self.complete:
-                raise RuntimeError("http.response.body after the response's end")
-            await self._body(message.get("body", b""), message.get("more_body", False))
-        elif kind == "http.response.start":
-            if self.started:
-                raise RuntimeError("http.response.start sent twice")
-            status = int(message["status"])
-            if status < 200:
-                return  # informational responses are not relayed (as Hypercorn did)
-            self.head = self._head(status, message.get("headers", ()))  # raises: not started
-            self.started = True
-            if self.length is None and not self.no_body:
-                head, self.head = self.head, None
-                await self.protocol.write(head)  # a streamed body: its client waits for the head
+    async def _before_waiting(self) -> bool:
+        if self.expects_continue and not self.started and not self.body_complete:
+            self.expects_continue = False
+            await self.protocol.write(_CONTINUE)
+            return True
+        return False
+
+    async def _start(self, status: int, headers: Any) -> None:
+        self.head = self._head(status, headers)  # raises: not started
+        self.started = True
+        if self.length is None and not self.no_body:
+            head, self.head = self.head, None
+            await self.protocol.write(head)  # a streamed body: its client waits for the head
 
     def _head(self, status: int, headers: Any) -> bytes:
         protocol = self.protocol

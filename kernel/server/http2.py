@@ -57,6 +57,7 @@ from hpack.table import HeaderTable
 from hypercorn.events import Closed, Event, RawData, Updated
 
 from kernel.server import tlswrite
+from kernel.server.exchange import Exchange
 from kernel.server.http1 import Connection, check_response_header, http_date
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -137,35 +138,25 @@ def _encode_field(name: bytes, value: bytes) -> bytes:
     return bytes(field + encode_integer(len(value), 7) + value)
 
 
-class _Stream:
+class _Stream(Exchange):
     """One request and its response."""
 
-    __slots__ = ("protocol", "stream_id", "scope", "chunks", "unacked", "body_complete",
-                 "final_sent", "waiter", "window", "started", "complete", "disconnected",
-                 "headers", "length", "sent", "no_body")
+    __slots__ = ("protocol", "stream_id", "unacked", "window", "headers", "length", "sent",
+                 "no_body")
 
     def __init__(self, protocol: HTTP2Protocol, stream_id: int, scope: dict[str, Any]) -> None:
+        super().__init__(scope)
         self.protocol = protocol
         self.stream_id = stream_id
-        self.scope = scope
-        self.chunks: list[bytes] = []
         self.unacked = 0  # flow-controlled bytes received and not yet read by the app
-        self.body_complete = False
-        self.final_sent = False  # the app has been given the body's end
-        self.waiter: trio.Event | None = None  # the app waiting in receive()
         self.window: trio.Event | None = None  # a send waiting for flow-control credit
-        self.started = False
-        self.complete = False  # the response ended (or the stream did)
-        self.disconnected = False  # reset by the client, or the connection is gone
         self.headers: list[tuple[bytes, bytes]] | None = None  # held for the body (a length)
         self.length: int | None = None
         self.sent = 0
         self.no_body = scope["method"] == "HEAD"
 
     def wake(self) -> None:
-        if self.waiter is not None:
-            self.waiter.set()
-            self.waiter = None
+        super().wake()
         self.wake_sender()
 
     def wake_sender(self) -> None:
@@ -178,41 +169,14 @@ class _Stream:
         self.disconnected = self.disconnected or disconnected
         self.wake()
 
-    async def receive(self) -> dict[str, Any]:
-        while True:
-            if self.chunks:
-                chunks = self.chunks
-                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                self.chunks = []
-                self.final_sent = self.body_complete
-                await self.protocol.acknowledge(self)
-                return {"type": "http.request", "body": body, "more_body": not self.body_complete}
-            if self.body_complete and not self.final_sent:
-                self.final_sent = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            if self.disconnected or self.complete:
-                return {"type": "http.disconnect"}
-            self.waiter = trio.Event()
-            await self.waiter.wait()
+    async def _taken(self) -> None:
+        await self.protocol.acknowledge(self)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "http.response.body":
-            if not self.started:
-                raise RuntimeError("http.response.body before http.response.start")
-            if self.complete:
-                if self.disconnected:
-                    return  # the client reset the stream or left: nothing more is sent
-                raise RuntimeError("http.response.body after the response's end")
-            await self.protocol.send_body(self, message.get("body", b""),
-                                          message.get("more_body", False))
-        elif kind == "http.response.start":
-            if self.started:
-                raise RuntimeError("http.response.start sent twice")
-            status = int(message["status"])
-            if status < 200:
-                return  # informational responses are not relayed (as Hypercorn did)
-            await self.protocol.start_response(self, status, message.get("headers", ()))
+    async def _start(self, status: int, headers: Any) -> None:
+        await self.protocol.start_response(self, status, headers)
+
+    async def _body(self, body: bytes, more: bool) -> None:
+        await self.protocol.send_body(self, body, more)
 
 
 class HTTP2Protocol:
