@@ -2,7 +2,7 @@
 
 Starts ``kernel serve --plugins=api_core,storage_memory`` under ``py-spy record`` (sampling,
 non-blocking, idle frames left out), fills it as bench/api.py does, drives one verb with wrk
-(32 connections) for ``--seconds``, stops the server and summarises the samples:
+(32 connections; h2load over HTTP/2 with ``--http2``) for ``--seconds``, stops the server and summarises the samples:
 
 - by owner: each sample goes to the innermost frame that belongs to the kernel (by module:
   filters, handlers, registry, storage, codecs...) or to Hypercorn/h11 (HTTP parsing, the
@@ -39,11 +39,13 @@ import api  # noqa: E402  (bench/api.py: the same servers, fill and wrk scripts)
 
 from kernel import testing  # noqa: E402
 
-STACK = ("hypercorn", "h11", "h2", "wsproto")  # the serving stack's own code
-ETCD_CLIENT = ("grpc", "pyetcd", "google", "hpack")
+STACK = ("hypercorn", "h11", "wsproto")  # the serving stack's own code
+HTTP2 = ("h2", "hpack", "hyperframe")  # HTTP/2's state machine, frames and header decoding
+ETCD_CLIENT = ("grpc", "pyetcd", "google")
 # kernel/server/httpserver.py and http2.py subclass Hypercorn's connection and protocol: what
 # they run (reading the socket, TLS) is the serving stack's work, which the floor does too.
-SERVING = ("kernel.server.httpserver", "kernel.server.http2")
+SERVING = ("kernel.server.httpserver", "kernel.server.http2", "kernel.server.http2frame",
+           "kernel.server.hpackcodec")
 
 
 def _module(frame: str) -> str:
@@ -63,7 +65,7 @@ def _owner(stack: list[str]) -> str:
     for frame in reversed(stack):  # leaf first
         module = _module(frame)
         top = module.split(".", 1)[0]
-        if module in ("kernel", "kernel.cli", "kernel.app"):  # the process's root frames (script, cli)
+        if module in ("kernel", "kernel.cli", "kernel.app", "kernel.command"):  # the process's root frames (script, cli)
             continue
         if module in SERVING:  # the kernel's Hypercorn subclasses: socket reads, TLS, HTTP/2
             return "hypercorn/h11 (HTTP)"
@@ -71,8 +73,10 @@ def _owner(stack: list[str]) -> str:
             return "kernel: " + ".".join(module.split(".")[:3])
         if top in STACK:
             return "hypercorn/h11 (HTTP)"
+        if top in HTTP2:
+            return "h2, hpack, hyperframe (HTTP/2)"
         if top in ETCD_CLIENT:
-            return "etcd client libraries (grpcio, pyetcd, protobuf, hpack)"
+            return "etcd client libraries (grpcio, pyetcd, protobuf)"
     return "event loop + TLS (trio, ssl, interpreter)"
 
 
@@ -116,6 +120,7 @@ def main() -> None:
     parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
     parser.add_argument("--out", help="write the summary here too")
     parser.add_argument("--etcd", action="store_true", help="the kernel on etcd3 (a fresh etcd)")
+    parser.add_argument("--http2", action="store_true", help="load with h2load -m1, not wrk")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if not py_spy or not shutil.which("wrk"):
@@ -149,7 +154,16 @@ def main() -> None:
             create.write_text(api.WRK_CREATE + api.WRK_REPORT)
             path = {"get": server.get_path, "list": server.list_path, "create": server.create_path}[args.verb]
             script = create if args.verb == "create" else report
-            api.run_wrk(server, load_pin, path, script, 32, 1, ["w"])  # warm-up, not sampled
+            create_body = work / "create.json"
+            create_body.write_text(api.CREATE_GENERATE_NAME)
+
+            def run(seconds: int, marker: str) -> api.Load:
+                if args.http2:
+                    return api.run_h2load(server, load_pin, path, 32, seconds,
+                                          create_body if args.verb == "create" else None)
+                return api.run_wrk(server, load_pin, path, script, 32, seconds, [marker])
+
+            run(1, "w")  # warm-up, not sampled
             # Attached for the load only: startup and the fill stay out of the samples.
             spy = subprocess.Popen(
                 [*load_pin, py_spy, "record", "--nonblocking", "--format", "raw", "--rate",
@@ -157,11 +171,12 @@ def main() -> None:
                  "--pid", str(kernel.process.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
-            load = api.run_wrk(server, load_pin, path, script, 32, args.seconds, ["p"])
+            load = run(args.seconds, "p")
             spy.wait(60)
         finally:
             kernel.stop()
-        title = (f"{args.verb.upper()}{' on etcd' if args.etcd else ''} under wrk -c32 for {args.seconds} s: {load.req_s:.0f} req/s "
+        client = "h2load -m1 -c32" if args.http2 else "wrk -c32"
+        title = (f"{args.verb.upper()}{' on etcd' if args.etcd else ''} under {client} for {args.seconds} s: {load.req_s:.0f} req/s "
                  f"(slowed by sampling at {args.rate}/s); {pinning}; load average "
                  f"{os.getloadavg()[0]:.1f} (shared machine)")
         summary = summarise(raw, title)

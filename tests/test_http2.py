@@ -282,7 +282,7 @@ async def test_a_fault_in_one_connection_ends_only_that_connection(
         caplog: pytest.LogCaptureFixture) -> None:
     from kernel.server.http2 import HTTP2Protocol
 
-    async def broken(self: Any, event: Any) -> None:
+    def broken(self: Any, *args: Any) -> None:
         raise RuntimeError("a bug in the protocol")
 
     _, port, ca_file = echo

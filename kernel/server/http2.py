@@ -1,22 +1,26 @@
-"""HTTP/2 connections: frames read and written by h2's state machine, each request handed to the
-ASGI app directly, with kube's limits and the graceful GOAWAY of Go's x/net/http2.
+"""HTTP/2 connections (RFC 9113), server side: frames read and written here, each request handed
+to the ASGI app directly, with kube's limits and the graceful GOAWAY of Go's x/net/http2.
 
 Used by :class:`kernel.server.httpserver.PeerCertTCPServer` for every connection that negotiated
-``h2`` by ALPN (what kubectl, client-go and every informer speak), in place of Hypercorn's
-``H2Protocol``. h2 still parses and checks every frame, keeps the streams' states and the flow
-control windows, and decodes requests' headers (HPACK); what this module replaces is what
-Hypercorn layered on it per request: an ``HTTPStream`` and its events, the app wrapper's task
-and memory channel, a priority tree, and a sending task woken for every frame; and it encodes
-responses' headers itself (:class:`_ResponseEncoder`). Together that was about a third of a
-small HTTP/2 GET's CPU (``bench/README.md``). What this module does, Go's way where Hypercorn
-differed:
+``h2`` by ALPN (what kubectl, client-go and every informer speak). It was built on h2's state
+machine; h2 checked and accounted each frame through layers of objects and events, and with
+hpack's coding that was 100 µs of a small GET (bench/README.md), a GET costing twice its
+HTTP/1.1 CPU. A server's side of the protocol is small enough to keep here: frames are parsed
+with one unpack (:mod:`kernel.server.http2frame`), header blocks are coded by
+:mod:`kernel.server.hpackcodec`, and the stream states, flow control and errors below are the
+RFC's, as Go's server applies them:
 
 - Settings: kube's stream limit, header-list limit, frame size and windows (256 KiB per stream;
-  the connection's window that times the stream limit: Go's MaxUploadBufferPerConnection).
+  the connection's window that times the stream limit: Go's MaxUploadBufferPerConnection). The
+  client's settings are applied and acknowledged; its first frame must be SETTINGS.
 - Requests: the app starts once a stream's headers arrive; its body reaches the app as DATA
   frames come, and their flow-control credit is returned as the app reads them (a client can
-  have no more unread body in the server than its windows allow). A request without ``:path``
-  (a plain CONNECT), or whose path or method is not ASCII, gets 400.
+  have no more unread body in the server than its windows allow). Request headers are checked
+  as RFC 9113 8.2 and 8.3 say (lowercase names, no NUL/CR/LF or surrounding whitespace in
+  values, no connection-specific fields, pseudo-headers first, once each, and the required
+  ones): a malformed request's stream is reset (PROTOCOL_ERROR). A request without ``:path``
+  (a plain CONNECT), or whose path or method is not ASCII, gets 400; one whose header list is
+  over the limit gets 431, as from Go.
 - Responses: a response with a Content-Length leaves with its HEADERS, its DATA and its
   END_STREAM in one write (one TLS record when small); a streamed one's HEADERS are sent at once
   (a watch's client sees them before the first event), each body part as it comes. Sending waits
@@ -28,128 +32,73 @@ differed:
   was killed returns at its next event instead of waiting forever).
 - GOAWAY (NO_ERROR, naming the highest stream received: those are answered, later ones ignored
   so the client retries them elsewhere) for a response with ``Connection: close`` (kube's
-  --shutdown-send-retry-after), a request sampled by --goaway-chance, an idle connection and
-  shutdown. It goes out once no response is being sent: the h2 library (httpx) fails a stream
-  whose frames follow a GOAWAY. h2's own ``close_connection`` is not used: it ends the state
-  machine, after which the streams in flight could not be answered.
-- A connection error (a frame h2 refuses, a header list over the limit, too many streams) sends
-  h2's GOAWAY and closes the connection, as Go's server does.
+  --shutdown-send-retry-after), a request sampled by --goaway-chance, a GOAWAY from the client,
+  an idle connection and shutdown. It goes out once no response is being sent: the h2 library
+  (httpx) fails a stream whose frames follow a GOAWAY.
+- A connection error (a frame that breaks the protocol, an undecodable header block, windows
+  overrun) sends GOAWAY with its code and closes the connection; a stream error resets only its
+  stream. Frames for streams already closed are ignored (their data's credit returned), as the
+  RFC allows after a reset.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import struct
+import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-import h2.config
-import h2.connection
-import h2.errors
-import h2.events
-import h2.exceptions
-import h2.settings
 import trio
-from hpack.hpack import encode_integer
-from hpack.table import HeaderTable
 from hypercorn.events import Closed, Event, RawData, Updated
 
 from kernel.server import tlswrite
 from kernel.server.exchange import Exchange
+from kernel.server.hpackcodec import DecodeError, RequestDecoder, ResponseEncoder
 from kernel.server.http1 import Connection, check_response_header, http_date
+from kernel.server.http2frame import (
+    ACK, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, END_HEADERS, END_STREAM, HEADER, HEADER_SIZE,
+    MAX_FRAME_SIZE_LIMIT, MAX_WINDOW, PADDED, PREFACE, PRIORITY_FLAG, ErrorCode, FrameType, GoAway,
+    ResetStream, Setting, error_code, frame, goaway, headers as headers_frames, parse_settings,
+    rst_stream, settings, u32, window_update)
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 log = logging.getLogger("hypercorn.error")  # where app crashes were logged: the same log
 
 _ASGI = {"spec_version": "2.3", "version": "3.0"}
-# Inbound frames are checked and normalised by h2; outbound headers are made here, already
-# lowercase and without connection-specific fields (h2's own checks of them cost 5% of a GET).
-_H2_CONFIG = h2.config.H2Configuration(client_side=False, header_encoding=None,
-                                       validate_outbound_headers=False,
-                                       normalize_outbound_headers=False)
-# RFC 9113 8.2.2: fields that mean something only to an HTTP/1.1 connection are not sent.
+# RFC 9113 8.2.2: fields that mean something only to an HTTP/1.1 connection.
 _CONNECTION_SPECIFIC = frozenset({b"connection", b"keep-alive", b"proxy-connection",
                                   b"transfer-encoding", b"upgrade"})
 _NO_BODY_STATUS = frozenset({204, 304})
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
-# RFC 7541 Appendix A, 1-based: each full field's index, and each name's first index.
-_STATIC_FIELDS = {field: i for i, field in enumerate(HeaderTable.STATIC_TABLE, 1)}
-_STATIC_NAMES: dict[bytes, int] = {}
-for _index, (_name, _) in enumerate(HeaderTable.STATIC_TABLE, 1):
-    _STATIC_NAMES.setdefault(_name, _index)
-_UNIQUE_VALUES = frozenset({b"audit-id", b"date", b"content-length"})  # not worth keeping
-_ENCODED: dict[tuple[bytes, bytes], bytes] = {}  # response fields' encodings (_ResponseEncoder)
-_ENCODED_LIMIT = 1024
-_GOAWAY_HEADER = struct.pack(">I", 8)[1:] + b"\x07\x00" + b"\x00\x00\x00\x00"  # length, type, stream 0
-
-
-class _ResponseEncoder:
-    """HPACK for responses without the dynamic table (h2 calls ``encode`` for each header block).
-
-    hpack's Encoder searches the static and dynamic tables for every field, adds each literal to
-    the dynamic table and Huffman-codes it: about 35 µs of a small response here, a tenth of a
-    GET over HTTP/2. This one sends each field as a static-table index when name and value are
-    in it (``:status: 200``), else as a literal without indexing (RFC 7541 6.2.2) that names the
-    static table's entry for its name where there is one, without Huffman coding. Without a
-    dynamic table a field's encoding is the same on every connection, so the encodings of
-    fields whose values repeat (the content type, cache-control, the priority-and-fairness
-    uids) are kept for all. The first block sets the dynamic table's size to 0 (6.3): the
-    client's decoder table is never written, so no later SETTINGS_HEADER_TABLE_SIZE needs
-    another update. Requests are still decoded by hpack (h2's decoder)."""
-
-    def __init__(self) -> None:
-        self._first = True
-
-    @property
-    def header_table_size(self) -> int:
-        return 0
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        pass  # h2 passes on the client's limit; an empty table is within any
-
-    def encode(self, headers: list[tuple[bytes, bytes]]) -> bytes:
-        cache = _ENCODED
-        out = [b"\x20"] if self._first else []  # dynamic table size update: 0
-        self._first = False
-        for field in headers:
-            encoded = cache.get(field)
-            if encoded is None:
-                encoded = _encode_field(*field)
-                if field[0] not in _UNIQUE_VALUES and len(cache) < _ENCODED_LIMIT:
-                    cache[field] = encoded
-            out.append(encoded)
-        return b"".join(out)
-
-
-def _encode_field(name: bytes, value: bytes) -> bytes:
-    index = _STATIC_FIELDS.get((name, value))
-    if index is not None:  # 1xxxxxxx: an indexed field (6.1)
-        indexed = encode_integer(index, 7)
-        indexed[0] |= 0x80
-        return bytes(indexed)
-    name_index = _STATIC_NAMES.get(name, 0)
-    field = encode_integer(name_index, 4)  # 0000xxxx: a literal without indexing (6.2.2)
-    if not name_index:
-        field += encode_integer(len(name), 7) + name  # string literals: H=0, no Huffman
-    return bytes(field + encode_integer(len(value), 7) + value)
+_REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path"})
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+\Z")  # a lowercase token (8.2.1)
+_BAD_VALUE = re.compile(rb"[\0\r\n]|\A[ \t]|[ \t]\Z")  # 8.2.1
+_CHECKED: set[tuple[bytes, bytes]] = set()  # request fields found valid, for every connection
+_CHECKED_LIMIT = 4096
+_DATA, _HEADERS, _SETTINGS, _WINDOW_UPDATE = (FrameType.DATA, FrameType.HEADERS,
+                                              FrameType.SETTINGS, FrameType.WINDOW_UPDATE)
 
 
 class _Stream(Exchange):
-    """One request and its response."""
+    """One request and its response, with the stream's flow-control state."""
 
-    __slots__ = ("protocol", "stream_id", "unacked", "window", "headers", "length", "sent",
-                 "no_body")
+    __slots__ = ("protocol", "stream_id", "unacked", "owed", "window", "headers", "length", "sent",
+                 "no_body", "recv_window", "send_window", "remote_closed")
 
-    def __init__(self, protocol: HTTP2Protocol, stream_id: int, scope: dict[str, Any]) -> None:
+    def __init__(self, protocol: HTTP2Protocol, stream_id: int, scope: dict[str, Any],
+                 recv_window: int, send_window: int) -> None:
         super().__init__(scope)
         self.protocol = protocol
         self.stream_id = stream_id
         self.unacked = 0  # flow-controlled bytes received and not yet read by the app
+        self.owed = 0  # read and not yet given back (a WINDOW_UPDATE goes once it is worth it)
+        self.recv_window = recv_window  # what the client may still send
+        self.send_window = send_window  # what the server may still send
+        self.remote_closed = False  # the client's END_STREAM came
         self.window: trio.Event | None = None  # a send waiting for flow-control credit
         self.headers: list[tuple[bytes, bytes]] | None = None  # held for the body (a length)
         self.length: int | None = None
@@ -197,103 +146,278 @@ class HTTP2Protocol:
         self._server = server
         self._goaway_chance = goaway_chance
         self._streams_limit = max_concurrent_streams
-        self._frame_and_window = frame_and_window
-        self.h2 = h2.connection.H2Connection(config=_H2_CONFIG)
-        self.h2.local_settings = h2.settings.Settings(client=False, initial_values={
-            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_concurrent_streams,
-            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: max_header_list_size,
-            h2.settings.SettingCodes.MAX_FRAME_SIZE: frame_and_window,
-            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: frame_and_window,
-        })
-        self.h2.max_inbound_frame_size = frame_and_window
-        self.h2.decoder.max_header_list_size = max_header_list_size
-        self.h2.encoder = _ResponseEncoder()  # type: ignore[assignment]
+        self._max_header_list_size = max_header_list_size
+        # What the server advertises: its frame size and each stream's window are the same.
+        self._max_frame_size = self._stream_window = frame_and_window
+        self._decoder = RequestDecoder(max_header_list_size)
+        self._encoder = ResponseEncoder()
+        self._buffer = b""  # input not yet parsed (a frame's start)
+        self._preface = False  # the client's connection preface has arrived
+        self._settings_seen = False  # its first SETTINGS has
+        self._settings_acked = False  # it acknowledged the server's
+        # A header block still in CONTINUATION frames: stream, HEADERS flags, self-dependent,
+        # fragments.
+        self._continuation: tuple[int, int, bool, list[bytes]] | None = None
+        self._continuation_size = 0
+        self._peer_window = DEFAULT_WINDOW  # the client's SETTINGS_INITIAL_WINDOW_SIZE
+        self._peer_frame_size = DEFAULT_MAX_FRAME_SIZE
+        self._send_window = DEFAULT_WINDOW  # the connection's, for responses
+        # The connection's window: the stream window times the stream limit (see initiate).
+        self._connection_window = self._recv_window = frame_and_window * max_concurrent_streams
+        self._owed = 0  # body the apps read whose connection credit is not yet given back
+        self._highest = 0  # the highest stream the client opened
+        self._open: dict[int, _Stream] = {}  # streams not closed (either side still open)
         self.streams: dict[int, _Stream] = {}  # the streams whose responses are not over
+        self._out: list[bytes] = []  # frames to write at the next flush
+        self._arrived: list[tuple[_Stream, int]] = []  # requests read, to start (status: error)
+        self._busy = False  # what the connection was last told (Updated)
+        self._peer_went_away = False
         self.closed = False
         self.go_away_requested = False
         self.last_stream_id: int | None = None  # set once GOAWAY is sent
         self.goaway_sent = trio.Event()
 
     async def initiate(self) -> None:
-        self.h2.initiate_connection()
-        # The connection window: the stream window times the stream limit (h2 starts at 64 KiB).
-        self.h2.increment_flow_control_window(self._frame_and_window * self._streams_limit - 65535)
+        self._out.append(settings({
+            Setting.MAX_CONCURRENT_STREAMS: self._streams_limit,
+            Setting.MAX_HEADER_LIST_SIZE: self._max_header_list_size,
+            Setting.MAX_FRAME_SIZE: self._max_frame_size,
+            Setting.INITIAL_WINDOW_SIZE: self._stream_window,
+        }))
+        self._out.append(window_update(0, self._recv_window - DEFAULT_WINDOW))
         await self._flush()
 
-    # -- the connection's events ---------------------------------------------------------------
+    # -- reading --------------------------------------------------------------------------------
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, RawData):
-            if not event.data:
-                return  # the input ended: Closed follows
+            if not event.data or self.closed:
+                return  # the input ended (Closed follows), or the connection failed
             try:
-                events = self.h2.receive_data(event.data)
-            except h2.exceptions.ProtocolError:
-                await self._flush()  # h2's GOAWAY with the error
-                await self.send(Closed())
+                self._receive(event.data)
+            except GoAway as error:
+                await self._fail(error)
                 return
-            await self._handle_events(events)
+            await self._after_read()
         elif isinstance(event, Closed):
             self._connection_lost()
 
-    async def _handle_events(self, events: list[h2.events.Event]) -> None:
-        if self.connection.shutting_down.is_set() and not self.go_away_requested:
-            # Shutdown began before this connection's watcher ran: these streams were read, so
-            # they are served and the GOAWAY will name them.
-            self.go_away_requested = True
-        for event in events:
-            if isinstance(event, h2.events.RequestReceived):
-                await self._request(event)
-            elif isinstance(event, h2.events.DataReceived):
-                self._data(event)
-            elif isinstance(event, h2.events.StreamEnded):
-                stream = self.streams.get(event.stream_id)
-                if stream is not None:
-                    stream.body_complete = True
-                    stream.wake()
-            elif isinstance(event, h2.events.WindowUpdated):
-                if event.stream_id:
-                    stream = self.streams.get(event.stream_id)
-                    if stream is not None:
-                        stream.wake_sender()
-                else:
-                    self._wake_senders()
-            elif isinstance(event, h2.events.RemoteSettingsChanged):
-                if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
-                    self._wake_senders()
-            elif isinstance(event, h2.events.StreamReset):
-                stream = self.streams.get(event.stream_id)
-                if stream is not None:
-                    stream.end(disconnected=True)
-                    await self._stream_over(stream)
-            elif isinstance(event, h2.events.ConnectionTerminated):
-                await self._flush()
-                await self.send(Closed())
+    def _receive(self, data: bytes) -> None:
+        """Handle every whole frame in what has arrived; keep the rest for the next read."""
+        buffer = self._buffer + data if self._buffer else data
+        at = 0
+        if not self._preface:
+            if len(buffer) < len(PREFACE):
+                if not PREFACE.startswith(buffer):
+                    raise GoAway(ErrorCode.PROTOCOL_ERROR, "invalid connection preface")
+                self._buffer = buffer
                 return
-        await self._flush()  # window updates, SETTINGS and PING acknowledgements
+            if not buffer.startswith(PREFACE):
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, "invalid connection preface")
+            self._preface = True
+            at = len(PREFACE)
+        end = len(buffer)
+        unpack = HEADER.unpack_from
+        while end - at >= HEADER_SIZE:
+            high, low, kind, flags, stream_id = unpack(buffer, at)
+            length = high << 8 | low
+            if length > self._max_frame_size:
+                raise GoAway(ErrorCode.FRAME_SIZE_ERROR, f"a frame of {length} bytes")
+            start = at + HEADER_SIZE
+            if end - start < length:
+                break
+            at = start + length
+            try:
+                self._frame(kind, flags, stream_id & MAX_WINDOW, buffer[start:at])
+            except ResetStream as error:
+                self._out.append(rst_stream(error.stream_id, error.code))
+                stream = self._open.get(error.stream_id)
+                if stream is not None:
+                    self._close(stream)
+        self._buffer = buffer[at:]
 
-    async def _request(self, event: h2.events.RequestReceived) -> None:
-        stream_id = event.stream_id
-        if self.last_stream_id is not None and stream_id > self.last_stream_id:
+    def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+        if self._continuation is not None and kind != FrameType.CONTINUATION:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "a header block's CONTINUATION expected")
+        if not self._settings_seen and (kind != _SETTINGS or flags & ACK):
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "the client's first frame is not SETTINGS")
+        if kind == _HEADERS:
+            self._on_headers(flags, stream_id, payload)
+        elif kind == _DATA:
+            self._on_data(flags, stream_id, payload)
+        elif kind == _WINDOW_UPDATE:
+            self._on_window_update(stream_id, payload)
+        elif kind == _SETTINGS:
+            self._on_settings(flags, stream_id, payload)
+        elif kind == FrameType.RST_STREAM:
+            self._on_rst_stream(stream_id, payload)
+        elif kind == FrameType.PING:
+            if len(payload) != 8:
+                raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "PING of other than 8 bytes")
+            if stream_id:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, "PING on a stream")
+            if not flags & ACK:
+                self._out.append(frame(FrameType.PING, ACK, 0, payload))
+        elif kind == FrameType.PRIORITY:  # priorities are not used (as Go's server since 1.22)
+            if not stream_id:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0")
+            if len(payload) != 5:
+                raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY of other than 5 bytes")
+            if u32(payload) == stream_id:
+                raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "a stream depending on itself")
+        elif kind == FrameType.GOAWAY:
+            if stream_id:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream")
+            if len(payload) < 8:
+                raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes")
+            self._peer_went_away = True  # no more streams come: the connection ends after these
+            if error_code(payload, 4) != ErrorCode.NO_ERROR:
+                log.debug("HTTP/2 client went away with error %d", error_code(payload, 4))
+        elif kind == FrameType.CONTINUATION:
+            self._on_continuation(flags, stream_id, payload)
+        elif kind == FrameType.PUSH_PROMISE:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client")
+        # Frames of other types are ignored (5.5).
+
+    def _on_settings(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if stream_id:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream")
+        if flags & ACK:
+            if payload:
+                raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS acknowledgement with a payload")
+            self._settings_acked = True
+            return
+        if len(payload) % 6:
+            raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS not a multiple of 6 bytes")
+        self._settings_seen = True
+        for code, value in parse_settings(payload):
+            if code == Setting.INITIAL_WINDOW_SIZE:
+                if value > MAX_WINDOW:
+                    raise GoAway(ErrorCode.FLOW_CONTROL_ERROR, "initial window over 2^31-1")
+                delta, self._peer_window = value - self._peer_window, value
+                for stream in self._open.values():  # 6.9.2: open streams' windows move too
+                    stream.send_window += delta
+                    if stream.send_window > MAX_WINDOW:
+                        raise GoAway(ErrorCode.FLOW_CONTROL_ERROR, "a stream window over 2^31-1")
+                if delta > 0:
+                    self._wake_senders()
+            elif code == Setting.MAX_FRAME_SIZE:
+                if not DEFAULT_MAX_FRAME_SIZE <= value <= MAX_FRAME_SIZE_LIMIT:
+                    raise GoAway(ErrorCode.PROTOCOL_ERROR, f"SETTINGS_MAX_FRAME_SIZE {value}")
+                self._peer_frame_size = value
+            elif code == Setting.ENABLE_PUSH and value > 1:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, f"SETTINGS_ENABLE_PUSH {value}")
+            # HEADER_TABLE_SIZE: responses never use the table (ResponseEncoder); the rest are
+            # limits on what a server does not send (pushes) or advice.
+        self._out.append(frame(_SETTINGS, ACK, 0))
+
+    def _on_headers(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id & 1:  # stream 0, or one a client may not open
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, f"HEADERS on stream {stream_id}")
+        block = _unpadded(flags, payload)
+        self_dependent = False
+        if flags & PRIORITY_FLAG:
+            if len(block) < 5:
+                raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short for its priority")
+            self_dependent = u32(block) == stream_id
+            block = block[5:]
+        if flags & END_HEADERS:
+            self._headers(stream_id, flags, self_dependent, block)
+        else:
+            self._continuation = (stream_id, flags, self_dependent, [block])
+            self._continuation_size = len(block)
+
+    def _on_continuation(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if self._continuation is None or stream_id != self._continuation[0]:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without its HEADERS")
+        _, header_flags, self_dependent, fragments = self._continuation
+        fragments.append(payload)
+        self._continuation_size += len(payload)
+        # A block may code its list in up to about 4 times the list's size (Huffman codes of
+        # 30 bits): past that it is a flood of CONTINUATION frames (Go's CVE-2023-45288 limit).
+        if self._continuation_size > 4 * self._max_header_list_size + 4096:
+            raise GoAway(ErrorCode.ENHANCE_YOUR_CALM, "header block too large")
+        if flags & END_HEADERS:
+            self._continuation = None
+            self._headers(stream_id, header_flags, self_dependent, b"".join(fragments))
+
+    def _headers(self, stream_id: int, flags: int, self_dependent: bool, block: bytes) -> None:
+        end_stream = bool(flags & END_STREAM)
+        stream = self._open.get(stream_id)
+        if stream is None and stream_id <= self._highest:
+            if self.last_stream_id is None or stream_id <= self.last_stream_id:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, f"HEADERS on closed stream {stream_id}")
+        fields = self._decode(block)  # always: the decoder's table follows every block
+        if stream is not None:  # trailers, which an ASGI request does not carry
+            if stream.remote_closed:
+                raise ResetStream(stream_id, ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM")
+            if not end_stream or fields is None or not all(
+                    name[:1] != b":" and _valid(name, value) for name, value in fields):
+                raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "malformed trailers")
+            self._remote_end(stream)
+            return
+        if stream_id <= self._highest:
+            return  # a stream ignored after GOAWAY
+        self._highest = stream_id
+        if self.last_stream_id is not None:
             # After GOAWAY: ignored, as Go does. The GOAWAY, which the client reads first, tells
             # it this stream was not processed, so it retries it on another connection (an
             # RST_STREAM would make the h2 library, hence httpx, fail the whole connection).
             return
-        method = path = authority = None
+        if self_dependent:
+            raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "a stream depending on itself")
+        if len(self._open) >= self._streams_limit:  # as Go: refused until its SETTINGS are known
+            raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR if self._settings_acked
+                              else ErrorCode.REFUSED_STREAM, "over the stream limit")
+        self._request(stream_id, fields, end_stream)
+
+    def _decode(self, block: bytes) -> list[tuple[bytes, bytes]] | None:
+        try:
+            return self._decoder.decode(block)
+        except DecodeError as exc:
+            raise GoAway(ErrorCode.COMPRESSION_ERROR, str(exc)) from None
+
+    def _request(self, stream_id: int, fields: list[tuple[bytes, bytes]] | None,
+                 end_stream: bool) -> None:
+        """A request's header list arrived: its stream opens and its app is to start."""
+        method = path = authority = scheme = None
         host = b""
+        cookies: list[bytes] = []
         headers: list[tuple[bytes, bytes]] = [(b"host", b"")]  # kept first, as Hypercorn did
-        for name, value in event.headers or ():
+        regular = False
+        for field in fields or ():
+            name, value = field
+            if field not in _CHECKED and not _valid(name, value):
+                raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "malformed header field")
             if name[:1] == b":":
-                if name == b":method":
+                if regular:
+                    raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR,
+                                      "pseudo-header after a regular field")
+                if name == b":method" and method is None:
                     method = value
-                elif name == b":path":
+                elif name == b":path" and path is None:
                     path = value
-                elif name == b":authority":
+                elif name == b":authority" and authority is None:
                     authority = value
-            elif name == b"host":
+                elif name == b":scheme" and scheme is None:
+                    scheme = value
+                else:
+                    raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "repeated pseudo-header")
+                continue
+            regular = True
+            if name == b"host":
                 host = value
+            elif name == b"cookie":  # 8.2.3: one field again for the app
+                cookies.append(value)
             else:
-                headers.append((name, value))
+                headers.append(field)
+        status = 0
+        if fields is None:
+            status = 431  # over the header list limit (decoded, not kept)
+        elif method is None or (method != b"CONNECT" and (scheme is None or not path)):
+            raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "missing pseudo-headers")
+        if cookies:
+            headers.append((b"cookie", b"; ".join(cookies)))
         headers[0] = (b"host", authority if authority is not None else host)
         raw_path, _, query = (path or b"").partition(b"?")
         # A path or method that is not ASCII is a 400 (it raised in Hypercorn's stream, which
@@ -303,42 +427,137 @@ class HTTP2Protocol:
             verb = _METHODS.get(method or b"") or (method or b"").decode("ascii")
         except UnicodeDecodeError:
             decoded = verb = None
+        if not status and (decoded is None or not verb):
+            status = 400
         extensions: dict[str, Any] = {"tls": self._tls} if self._tls is not None else {}
         scope = {
             "type": "http", "asgi": _ASGI, "http_version": "2", "method": verb or "GET",
             "scheme": self._scheme,
-            "path": decoded, "raw_path": raw_path, "query_string": query, "root_path": "",
+            "path": decoded or "/", "raw_path": raw_path, "query_string": query, "root_path": "",
             "headers": headers, "client": self._client, "server": self._server,
             "extensions": extensions,
         }
-        stream = _Stream(self, stream_id, scope)
-        first = not self.streams
-        self.streams[stream_id] = stream
-        if first:
-            await self.send(Updated(idle=False))
-        if decoded is None or not verb:
-            await self._error_response(stream, 400)
-            return
-        self.connection.spawn(self._run, stream)
+        stream = _Stream(self, stream_id, scope, self._stream_window, self._peer_window)
+        self._open[stream_id] = self.streams[stream_id] = stream
+        if end_stream:
+            stream.remote_closed = stream.body_complete = True
+        self._arrived.append((stream, status))
 
-    def _data(self, event: h2.events.DataReceived) -> None:
-        stream = self.streams.get(event.stream_id)
-        if stream is None or stream.complete:
-            # Body still arriving for a stream already answered (a 413), reset, or ignored after
-            # GOAWAY: discarded, its flow-control credit returned. (Go also sends RST_STREAM to
-            # stop the upload; httpx then waits forever for flow control, so the client may
-            # finish sending instead and read the 413.)
-            self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+    def _on_data(self, flags: int, stream_id: int, payload: bytes) -> None:
+        if not stream_id:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0")
+        size = len(payload)  # all of it counts against the windows, padding too (6.9.1)
+        data = _unpadded(flags, payload)
+        self._recv_window -= size
+        if self._recv_window < 0:
+            raise GoAway(ErrorCode.FLOW_CONTROL_ERROR, "the connection's window overrun")
+        stream = self._open.get(stream_id)
+        if stream is None or stream.remote_closed:
+            if stream_id > self._highest:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, f"DATA on idle stream {stream_id}")
+            self._release(None, size)
+            if stream is not None:
+                raise ResetStream(stream_id, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM")
+            return  # a closed stream (answered and reset, or ignored after GOAWAY): dropped
+        stream.recv_window -= size
+        if stream.recv_window < 0:
+            self._release(None, size)
+            raise ResetStream(stream_id, ErrorCode.FLOW_CONTROL_ERROR, "the stream's window overrun")
+        if stream.complete or not data:
+            # Answered already (a 413) while the body still comes: dropped, as is padding; the
+            # client may send as much again.
+            if size:
+                self._release(stream, size)
+        else:
+            stream.chunks.append(data)
+            stream.unacked += size
+            if stream.waiter is not None:
+                stream.waiter.set()
+                stream.waiter = None
+        if flags & END_STREAM:
+            self._remote_end(stream)
+
+    def _on_window_update(self, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE of other than 4 bytes")
+        increment = u32(payload)
+        if not stream_id:
+            if not increment:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+            self._send_window += increment
+            if self._send_window > MAX_WINDOW:
+                raise GoAway(ErrorCode.FLOW_CONTROL_ERROR, "the connection's window over 2^31-1")
+            self._wake_senders()
             return
-        if not event.data:  # padding only (or empty): nothing for the app to read
-            if event.flow_controlled_length:
-                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        stream = self._open.get(stream_id)
+        if stream is None:
+            if stream_id > self._highest:
+                raise GoAway(ErrorCode.PROTOCOL_ERROR, f"WINDOW_UPDATE on idle stream {stream_id}")
+            return  # closed
+        if not increment:
+            raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0")
+        stream.send_window += increment
+        if stream.send_window > MAX_WINDOW:
+            raise ResetStream(stream_id, ErrorCode.FLOW_CONTROL_ERROR, "window over 2^31-1")
+        stream.wake_sender()
+
+    def _on_rst_stream(self, stream_id: int, payload: bytes) -> None:
+        if len(payload) != 4:
+            raise GoAway(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM of other than 4 bytes")
+        if not stream_id:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0")
+        stream = self._open.get(stream_id)
+        if stream is not None:
+            self._close(stream)
+        elif stream_id > self._highest:
+            raise GoAway(ErrorCode.PROTOCOL_ERROR, f"RST_STREAM on idle stream {stream_id}")
+
+    def _remote_end(self, stream: _Stream) -> None:
+        """The client's END_STREAM: its body is complete."""
+        stream.remote_closed = stream.body_complete = True
+        stream.wake()
+        if stream.complete:  # the response too: the stream is closed
+            self._open.pop(stream.stream_id, None)
+
+    def _close(self, stream: _Stream) -> None:
+        """The stream is reset (by either side): its request ends as a disconnect."""
+        self._open.pop(stream.stream_id, None)
+        self.streams.pop(stream.stream_id, None)
+        stream.remote_closed = True
+        stream.end(disconnected=True)
+        if stream.unacked:  # the connection's credit for its unread body
+            self._release(None, stream.unacked)
+            stream.unacked = 0
+
+    async def _after_read(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        await self._settle()
+        for stream, status in arrived:
+            if status:
+                await self._error_response(stream, status)
+            else:
+                self.connection.spawn(self._run, stream)
+        await self._flush()  # SETTINGS and PING acknowledgements, credit, resets
+        if self._peer_went_away and not self.go_away_requested:
+            await self.request_go_away()
+
+    def _release(self, stream: _Stream | None, size: int) -> None:
+        """``size`` bytes of body were read (or dropped): the client may send as much again.
+        Credit goes back once the client has used half a window (as h2 and Go do): a small body
+        costs no WINDOW_UPDATE."""
+        if not size:
             return
-        stream.chunks.append(event.data)
-        stream.unacked += event.flow_controlled_length
-        if stream.waiter is not None:
-            stream.waiter.set()
-            stream.waiter = None
+        self._owed += size
+        if self._recv_window <= self._connection_window // 2:
+            self._out.append(window_update(0, self._owed))
+            self._recv_window += self._owed
+            self._owed = 0
+        if stream is not None and not stream.remote_closed:
+            stream.owed += size
+            if stream.recv_window <= self._stream_window // 2:
+                self._out.append(window_update(stream.stream_id, stream.owed))
+                stream.recv_window += stream.owed
+                stream.owed = 0
 
     def _wake_senders(self) -> None:
         for stream in self.streams.values():
@@ -346,9 +565,17 @@ class HTTP2Protocol:
 
     def _connection_lost(self) -> None:
         self.closed = True
-        streams, self.streams = self.streams, {}
+        streams, self._open, self.streams = self._open, {}, {}
         for stream in streams.values():
             stream.end(disconnected=True)
+
+    async def _fail(self, error: GoAway) -> None:
+        """A connection error: GOAWAY with its code, then the connection closes."""
+        log.debug("HTTP/2 connection error: %s", error)
+        self._out.append(goaway(self._highest, error.code, str(error).encode()))
+        await self._flush()
+        self._connection_lost()
+        await self.send(Closed())
 
     # -- the app and its responses -------------------------------------------------------------
 
@@ -401,7 +628,9 @@ class HTTP2Protocol:
             # its handlers ask for the connection to end. Sent after this stream's END_STREAM.
             await self.request_go_away()
         if length is None and not stream.no_body:
-            if await self._h2_call(stream, self.h2.send_headers, stream.stream_id, out):
+            if not (stream.complete or self.closed):
+                self._out.append(headers_frames(stream.stream_id, self._encoder.encode(out),
+                                                False, self._peer_frame_size))
                 await self._flush()  # a streamed body: its client waits for the headers
         else:
             stream.headers = out  # they leave with the body
@@ -415,66 +644,46 @@ class HTTP2Protocol:
                 await self._reset(stream)
                 raise RuntimeError(f"response body of {stream.sent} bytes, "
                                    f"Content-Length {stream.length}")
-        h2conn, stream_id = self.h2, stream.stream_id
+        if stream.complete or self.closed:
+            return  # reset meanwhile
+        stream_id, out = stream.stream_id, self._out
         headers, stream.headers = stream.headers, None
         if headers is not None:
-            if not await self._h2_call(stream, h2conn.send_headers, stream_id, headers,
-                                       end_stream=not more and not body):
-                return
-            if not more and not body:
-                await self._flush()
+            end = not more and not body
+            out.append(headers_frames(stream_id, self._encoder.encode(headers), end,
+                                      self._peer_frame_size))
+            if end:
                 await self._end(stream)
                 return
         at, size = 0, len(body)
-        while at < size or (not more and size == 0):
-            window = self._window(stream) if size else 0
-            if window < 0:  # the stream or the connection ended
-                return
-            if size and window == 0:
+        while at < size:
+            window = min(stream.send_window, self._send_window)
+            if window <= 0:
                 await self._flush()
                 if not await self._wait_window(stream):
                     return
                 continue
-            n = min(window, h2conn.max_outbound_frame_size, size - at)
+            n = min(window, self._peer_frame_size, size - at)
             end = not more and at + n == size
-            piece = body if n == size else body[at:at + n]
-            if not await self._h2_call(stream, h2conn.send_data, stream_id, piece, end_stream=end):
-                return
+            out.append(frame(_DATA, END_STREAM if end else 0, stream_id,
+                             body if n == size else body[at:at + n]))
+            stream.send_window -= n
+            self._send_window -= n
             at += n
-            if end:
-                break
-        await self._flush()
-        if not more:
-            await self._end(stream)
-
-    async def _h2_call(self, stream: _Stream, call: Callable[..., Any], *args: Any,
-                       **kwargs: Any) -> bool:
-        """Call h2; if the stream or the connection has closed meanwhile, end the stream and
-        return False."""
-        try:
-            call(*args, **kwargs)
-            return True
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            stream.end(disconnected=True)
-            await self._stream_over(stream)
-            return False
-
-    def _window(self, stream: _Stream) -> int:
-        """The stream's flow-control credit (the connection's included); -1 once it ended."""
-        if stream.complete or self.closed:
-            return -1
-        try:
-            return self.h2.local_flow_control_window(stream.stream_id)
-        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
-            return -1
+        if more:
+            await self._flush()
+            return
+        if not size:
+            out.append(frame(_DATA, END_STREAM, stream_id))
+        await self._end(stream)
 
     async def _wait_window(self, stream: _Stream) -> bool:
         """Wait for flow-control credit; False if the stream or the connection ended."""
-        window = self._window(stream)
-        if window != 0:  # credit came while the flush waited, or the stream ended
-            return window > 0
-        stream.window = trio.Event()
-        await stream.window.wait()
+        if stream.complete or self.closed:
+            return False
+        if min(stream.send_window, self._send_window) <= 0:
+            stream.window = trio.Event()
+            await stream.window.wait()
         return not stream.complete and not self.closed
 
     async def _error_response(self, stream: _Stream, status: int) -> None:
@@ -488,35 +697,37 @@ class HTTP2Protocol:
         await self.send_body(stream, text, False)
 
     async def _reset(self, stream: _Stream) -> None:
-        if await self._h2_call(stream, self.h2.reset_stream, stream.stream_id,
-                               h2.errors.ErrorCodes.INTERNAL_ERROR):
-            await self._flush()
-        stream.end(disconnected=True)
-        await self._stream_over(stream)
+        if not (stream.complete or self.closed):
+            self._out.append(rst_stream(stream.stream_id, ErrorCode.INTERNAL_ERROR))
+        self._close(stream)
+        await self._flush()
+        await self._settle()
 
     async def _end(self, stream: _Stream) -> None:
+        """The response's END_STREAM is queued: write it; the response is over."""
         stream.end()
-        await self._stream_over(stream)
-
-    async def _stream_over(self, stream: _Stream) -> None:
-        """The stream's response is over: its unread body's credit goes back; once no stream is
-        left the connection is idle (or goes away)."""
-        if self.streams.get(stream.stream_id) is not stream:
-            return
-        del self.streams[stream.stream_id]
-        if stream.unacked and not self.closed:
-            self.h2.acknowledge_received_data(stream.unacked, stream.stream_id)
+        self.streams.pop(stream.stream_id, None)
+        if stream.remote_closed:
+            self._open.pop(stream.stream_id, None)
+        if stream.unacked:  # its unread body's credit
+            self._release(stream, stream.unacked)
             stream.unacked = 0
-            await self._flush()
-        if not self.streams:
-            if self.go_away_requested:
-                await self._go_away()
-            await self.send(Updated(idle=True))
+        await self._flush()
+        await self._settle()
+
+    async def _settle(self) -> None:
+        """Tell the connection when it turns busy or idle; once idle, GOAWAY if asked for."""
+        if not self.streams and self.go_away_requested:
+            await self._go_away()
+        busy = bool(self.streams)
+        if busy != self._busy and not self.closed:
+            self._busy = busy
+            await self.send(Updated(idle=not busy))
 
     async def acknowledge(self, stream: _Stream) -> None:
         """The app read what arrived of the body: the client may send as much again."""
         if stream.unacked and not self.closed:
-            self.h2.acknowledge_received_data(stream.unacked, stream.stream_id)
+            self._release(stream, stream.unacked)
             stream.unacked = 0
             await self._flush()
 
@@ -534,25 +745,50 @@ class HTTP2Protocol:
 
     async def _go_away(self) -> None:
         """GOAWAY(NO_ERROR) naming the highest stream received so far: it and all below it are
-        answered; later streams are ignored (see :meth:`_request`)."""
+        answered; later streams are ignored (see :meth:`_headers`)."""
         if self.last_stream_id is not None or self.closed:
             return
-        self.last_stream_id = last = self.h2.highest_inbound_stream_id
-        await self._flush()  # frames h2 already queued go first
-        await self._write(_GOAWAY_HEADER + struct.pack(">II", last, h2.errors.ErrorCodes.NO_ERROR))
+        self.last_stream_id = self._highest
+        self._out.append(goaway(self._highest, ErrorCode.NO_ERROR))
+        await self._flush()
         self.goaway_sent.set()
 
     async def _flush(self) -> None:
-        data = self.h2.data_to_send()
-        if data:
-            await self._write(data)
-
-    async def _write(self, data: bytes) -> None:
-        """Write ``data`` in order with every other write of the connection (frames are taken
-        from h2 and written without an ``await`` between, under the connection's send lock)."""
-        if self.closed:
+        """Write the frames queued so far, in order with every other write of the connection
+        (they are taken without an ``await`` between, under the connection's send lock)."""
+        out = self._out
+        if not out or self.closed:
+            out.clear()
             return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
         try:
             await tlswrite.send_all(self.connection.stream, data, self.connection.send_lock)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             await self.connection.connection_broken()
+
+
+def _unpadded(flags: int, payload: bytes) -> bytes:
+    """A DATA or HEADERS payload without its padding (6.1)."""
+    if not flags & PADDED:
+        return payload
+    if not payload or payload[0] >= len(payload):
+        raise GoAway(ErrorCode.PROTOCOL_ERROR, "padding as long as the frame")
+    return payload[1:len(payload) - payload[0]]
+
+
+def _valid(name: bytes, value: bytes) -> bool:
+    """Whether a request field may be in an HTTP/2 request (8.2.1, 8.2.2, 8.3.1); valid fields
+    are remembered, for every connection, as the same fields come again and again."""
+    if name[:1] == b":":
+        if name not in _REQUEST_PSEUDO:
+            return False
+    elif (not _FIELD_NAME.match(name) or name in _CONNECTION_SPECIFIC
+          or (name == b"te" and value != b"trailers")):
+        return False
+    if _BAD_VALUE.search(value):
+        return False
+    if len(_CHECKED) >= _CHECKED_LIMIT:
+        _CHECKED.clear()
+    _CHECKED.add((name, value))
+    return True

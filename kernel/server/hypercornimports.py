@@ -3,7 +3,8 @@
 Hypercorn's modules import at once what only some of its features need:
 
 - its HTTP/2 protocol (h2, hpack, hyperframe, priority): not used (HTTP/2 is the kernel's own,
-  :mod:`kernel.server.http2`, which imports h2 from the first HTTP/2 connection);
+  :mod:`kernel.server.http2`, which imports hpack's static table and Huffman decoder from
+  the first HTTP/2 connection);
 - its WebSocket stream (wsproto): needed from the first ``Upgrade: websocket`` request;
 - ``logging.config`` (with ``logging.handlers``, ``socketserver``, ``pickle``), for its
   ``logconfig`` setting, which the kernel does not set;
@@ -17,7 +18,7 @@ a stand-in in ``sys.modules``: each name Hypercorn takes from it is a function t
 real module and calls the real class or function, and any other attribute is read from the real
 module. Hypercorn only calls those names, so it behaves the same whichever it uses; the first use
 pays the import. The stand-ins leave ``sys.modules`` once Hypercorn is imported, so every later
-import of those modules (``kernel.server.http2`` imports ``h2.events``) gets the real one.
+import of those modules gets the real one.
 
 Importing this module runs :func:`import_hypercorn`: ``kernel.server.httpserver`` imports it
 before any Hypercorn module. A module already imported is not stood in for. Checked against
@@ -35,8 +36,8 @@ from typing import Any
 # A deferred module → the names Hypercorn's modules take from it.
 DEFERRED: dict[str, tuple[str, ...]] = {
     # HTTP/1.1 and HTTP/2 are the kernel's own (kernel.server.http1, kernel.server.http2):
-    # Hypercorn's protocols, h11 and priority are not used; h2's events are type hints of
-    # hypercorn.typing, and kernel.server.http2 imports h2 from the first HTTP/2 connection.
+    # Hypercorn's protocols, h11, h2 and priority are not used; h2's events are type hints of
+    # hypercorn.typing.
     "hypercorn.protocol.h11": ("H2CProtocolRequiredError", "H2ProtocolAssumedError", "H11Protocol"),
     "h11": (),
     "h2.events": (),
