@@ -53,6 +53,13 @@ class RawClient:
             frame.flags.add("END_STREAM")
         return frame
 
+    async def send_block(self, stream_id: int, block: bytes, piece: int) -> None:
+        """A request without body whose header block goes in HEADERS and CONTINUATION frames."""
+        pieces = [block[at:at + piece] for at in range(0, len(block), piece)]
+        await self.send(HeadersFrame(stream_id, pieces[0], flags=["END_STREAM"]),
+                        *[ContinuationFrame(stream_id, p) for p in pieces[1:-1]],
+                        ContinuationFrame(stream_id, pieces[-1], flags=["END_HEADERS"]))
+
     async def frame(self) -> Frame | None:
         """The server's next frame (SETTINGS acknowledged), or None once it closed."""
         while True:
@@ -338,10 +345,7 @@ async def test_a_header_block_in_continuation_frames_arrives_whole(
     with trio.fail_after(10):
         client = await _client(server)
         block = client.encoder.encode([*GET, (b":path", b"/headers"), (b"x-big", big)], huffman=False)
-        pieces = [block[at:at + 100_000] for at in range(0, len(block), 100_000)]
-        await client.send(HeadersFrame(1, pieces[0], flags=["END_STREAM"]),
-                          *[ContinuationFrame(1, p) for p in pieces[1:-1]],
-                          ContinuationFrame(1, pieces[-1], flags=["END_HEADERS"]))
+        await client.send_block(1, block, 100_000)
         headers, body = await client.response(1)
     assert headers[b":status"] == b"200" and ["x-big", big.decode()] in json.loads(body)
 
@@ -353,10 +357,7 @@ async def test_a_header_list_over_the_limit_is_431(server: tuple[HeaderEcho, int
         client = await _client(server)
         block = client.encoder.encode([*GET, (b":path", b"/"), (b"x-huge", b"h" * ((1 << 20) + 400))],
                                       huffman=False)
-        pieces = [block[at:at + 200_000] for at in range(0, len(block), 200_000)]
-        await client.send(HeadersFrame(1, pieces[0], flags=["END_STREAM"]),
-                          *[ContinuationFrame(1, p) for p in pieces[1:-1]],
-                          ContinuationFrame(1, pieces[-1], flags=["END_HEADERS"]))
+        await client.send_block(1, block, 200_000)
         headers, body = await client.response(1)
         assert headers[b":status"] == b"431" and body == b"431 Request Header Fields Too Large"
         await client.send(client.headers(3, [*GET, (b":path", b"/headers")]))
