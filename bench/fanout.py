@@ -11,6 +11,9 @@ core with taskset; wrk and the watch client on the other) serves, in each of ``-
   the writes; then ``--burst`` writes sent back to back: N × burst ÷ (first write sent → every
   watcher has the last one), which shows what batching pending events per watcher gives.
 
+With ``--http2`` the watchers speak HTTP/2 (a connection and stream each, as every client-go
+informer watches); the GETs stay wrk's.
+
 With ``--before DIR`` (a source tree's ``kernel`` package, e.g. ``git archive main kernel | tar
 -x -C DIR``) a second kernel imports the kernel from there (PYTHONPATH; the plugins stay this
 venv's) and is measured in the same rounds, so the before/after figures share one run.
@@ -20,7 +23,7 @@ ASGI send per line) runs in the same rounds as the floor a plain ASGI app reache
 printed per round, then the median and spread (min-max) over the rounds.
 
     python bench/fanout.py [--watchers 1000] [--runs 3] [--writes 5] [--burst 10] [--duration 3]
-                           [--before DIR] [--no-baseline]
+                           [--before DIR] [--no-baseline] [--http2]
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ async def _line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> str:
 
 
 async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
-                burst_size: int) -> tuple[list[float], float, float, float]:
+                burst_size: int, http2: bool = False) -> tuple[list[float], float, float, float]:
     """Single writes (seconds until every watcher has each), then ``burst_size`` writes back to
     back (seconds until every watcher has the last of them); and the server's and the watch
     client's CPU seconds over the writes (opening the streams left out). The watchers are
@@ -71,8 +74,11 @@ async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
     namespace = f"bench-watch-{watchers}"
     path = server.watch_path.format(namespace=namespace)
     event_path = server.event_path.format(namespace=namespace)
-    config = {"port": server.port, "ca_file": ca_file, "count": watchers,
-              "request": api._request_bytes(server, "GET", path).decode("latin-1")}
+    config: dict[str, object] = {"port": server.port, "ca_file": ca_file, "count": watchers}
+    if http2:
+        config.update(http2=True, path=path, headers=server.headers)
+    else:
+        config["request"] = api._request_bytes(server, "GET", path).decode("latin-1")
     client = await trio.lowlevel.open_process([sys.executable, CLIENT, json.dumps(config)],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     lines = bytearray()
@@ -134,6 +140,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--no-baseline", action="store_true", help="skip the raw Hypercorn floor")
     parser.add_argument("--before", help="a source tree holding the kernel package to compare")
+    parser.add_argument("--http2", action="store_true",
+                        help="watchers over HTTP/2 (a connection each, as informers); GET still wrk")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu)")
@@ -170,7 +178,8 @@ def main() -> None:
                 servers.append(floor)
             report = work / "report.lua"
             report.write_text(api.WRK_REPORT)
-            print(f"kernel serve --plugins=api_core,storage_memory, TLS, HTTP/1.1; {pinning}; "
+            print(f"kernel serve --plugins=api_core,storage_memory, TLS, "
+                  f"watchers over {'HTTP/2' if args.http2 else 'HTTP/1.1'}; {pinning}; "
                   f"{args.watchers} watchers; load average {os.getloadavg()[0]:.2f}")
             for server in kernels.values():
                 api.run_wrk(server, load_pin, server.get_path, report, args.connections, 2, ["w"])
@@ -187,7 +196,8 @@ def main() -> None:
                     if not get.req_s or get.errors:
                         raise SystemExit(f"{name}: GET {get.req_s:.0f} req/s {get.errors}")
                     singles, burst_s, cpu, client_cpu = trio.run(
-                        burst, server, ca_files[name], args.watchers, args.writes, args.burst)
+                        burst, server, ca_files[name], args.watchers, args.writes, args.burst,
+                        args.http2)
                     single = args.watchers / statistics.median(singles)
                     burst_rate = args.watchers * args.burst / burst_s
                     row = rows[name]
