@@ -328,3 +328,42 @@ async def test_response_headers_arrive_as_sent(tmp_path: Path, nursery: trio.Nur
             assert headers.pop(b":status") == status and headers.pop(b"audit-id") == path.encode()
             assert headers.pop(b"date")
             assert headers == dict(sent)
+
+
+async def test_a_direct_write_never_overtakes_a_body_waiting_for_credit(
+        tmp_path: Path, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The watch cache writes an event with the stream's body writer's write_now while it
+    # dispatches; a body part already waiting for the client's credit must go first. Here the
+    # cache's call comes at the worst moment: as the credit arrives, before the waiting send
+    # resumes.
+    from kernel.server import http2
+    from kernel.server.http1 import BODY_WRITER
+
+    writers: list[Any] = []
+    direct: list[bool] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        writer = scope["extensions"][BODY_WRITER]()
+        writers.append(writer)
+        await writer(b"a" * 3000)  # the client's window is 1000: this waits for credit
+        await writer(b"c" * 10)
+        await send({"type": "http.response.body", "body": b""})
+
+    window_update = http2.HTTP2Protocol._on_window_update
+
+    def credit_then_dispatch(self: Any, stream_id: int, payload: bytes) -> None:
+        window_update(self, stream_id, payload)
+        if stream_id and writers:
+            direct.append(writers[0].write_now(b"b" * 100))
+
+    monkeypatch.setattr(http2.HTTP2Protocol, "_on_window_update", credit_then_dispatch)
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
+    with trio.fail_after(10):
+        client = H2Client(await _open(port, ca_file, "h2"))
+        client.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000})
+        stream_id = _request(client, "GET", "/", end_stream=True)
+        await client.flush()
+        headers, body, _ = await _response(client, stream_id)
+    assert headers[b":status"] == b"200" and body == b"a" * 3000 + b"c" * 10
+    assert direct and not any(direct)

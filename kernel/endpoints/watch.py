@@ -60,8 +60,8 @@ class _Encoder:
 def _direct_sink(write: Callable[[bytes], Awaitable[None]],
                  encoder: _Encoder) -> Callable[[WatchEvent], bool] | None:
     """What the watch cache calls, while dispatching, with an event for this watcher when it is
-    idle: the event's shared JSON line written to the connection at once (see
-    ``ChunkWriter.write_now``), or False (nothing written: the event is buffered and this
+    idle: the event's shared JSON line written to the connection at once (see the writers'
+    ``write_now``), or False (nothing written: the event is buffered and this
     watch's task writes it). Only plain JSON lines qualify (a table row is per watcher). The
     cache never dispatches bookmarks (the watch's task makes them). An event written after the
     watch's scope was cancelled (timeout, client gone, shutdown) but before the task left the
@@ -170,9 +170,10 @@ async def _send(request: Request, line: bytes) -> None:
 
 
 def _body_writer(request: Request) -> Callable[[bytes], Awaitable[None]]:
-    """How this response's body is written once started: pre-framed chunks straight to the
-    connection where the server offers it (HTTP/1.1, see kernel.server.httpserver's
-    ``body_writer``), else ASGI sends. Either way a write is one chunk or frame for the client."""
+    """How this response's body is written once started: straight to the connection where the
+    server offers it (HTTP/1.1 chunks: kernel.server.http1's ``ChunkWriter``; HTTP/2 DATA
+    frames: kernel.server.http2's ``_StreamWriter``), else ASGI sends. Either way a write is one
+    chunk or frame for the client."""
     offer = (request.scope.get("extensions") or {}).get(BODY_WRITER)
     direct = offer() if offer is not None else None
     if direct is not None:

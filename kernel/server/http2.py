@@ -57,7 +57,7 @@ from hypercorn.events import Closed, Event, RawData, Updated
 from kernel.server import tlswrite
 from kernel.server.exchange import Exchange
 from kernel.server.hpackcodec import DecodeError, RequestDecoder, ResponseEncoder
-from kernel.server.http1 import Connection, check_response_header, http_date
+from kernel.server.http1 import BODY_WRITER, Connection, check_response_header, http_date
 from kernel.server.http2frame import (
     ACK, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, END_HEADERS, END_STREAM, HEADER, HEADER_SIZE,
     MAX_FRAME_SIZE_LIMIT, MAX_WINDOW, PADDED, PREFACE, PRIORITY_FLAG, ErrorCode, FrameType, GoAway,
@@ -87,7 +87,7 @@ class _Stream(Exchange):
     """One request and its response, with the stream's flow-control state."""
 
     __slots__ = ("protocol", "stream_id", "unacked", "owed", "window", "headers", "length", "sent",
-                 "no_body", "recv_window", "send_window", "remote_closed")
+                 "no_body", "recv_window", "send_window", "remote_closed", "sending")
 
     def __init__(self, protocol: HTTP2Protocol, stream_id: int, scope: dict[str, Any],
                  recv_window: int, send_window: int) -> None:
@@ -104,6 +104,7 @@ class _Stream(Exchange):
         self.length: int | None = None
         self.sent = 0
         self.no_body = scope["method"] == "HEAD"
+        self.sending = False  # a body is being sent by an await (write_now must not overtake it)
 
     def wake(self) -> None:
         super().wake()
@@ -117,7 +118,15 @@ class _Stream(Exchange):
     def end(self, disconnected: bool = False) -> None:
         self.complete = True
         self.disconnected = self.disconnected or disconnected
+        self.scope["extensions"].pop(BODY_WRITER, None)  # its bound method made a reference cycle
         self.wake()
+
+    def body_writer(self) -> _StreamWriter | None:
+        """The scope's BODY_WRITER: for a started streamed body (a watch), a writer of DATA
+        frames straight to the connection."""
+        if self.started and self.length is None and not self.no_body and not self.complete:
+            return _StreamWriter(self)
+        return None
 
     async def _taken(self) -> None:
         await self.protocol.acknowledge(self)
@@ -127,6 +136,29 @@ class _Stream(Exchange):
 
     async def _body(self, body: bytes, more: bool) -> None:
         await self.protocol.send_body(self, body, more)
+
+
+class _StreamWriter:
+    """Writes a streamed response's body as DATA frames. Awaiting it sends one part as an ASGI
+    body message would (waiting for flow-control credit); :meth:`write_now` writes one without
+    awaiting, for the watch cache's dispatch, or declines (see ``ChunkWriter`` of
+    :mod:`kernel.server.http1`, HTTP/1.1's). Every informer watches over HTTP/2: through ASGI
+    each event for each watcher was a wake-up of the watch's task and an await per send."""
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: _Stream) -> None:
+        self.stream = stream
+
+    async def __call__(self, data: bytes) -> None:
+        stream = self.stream
+        if not data or stream.complete:
+            await trio.lowlevel.checkpoint()
+            return
+        await stream.protocol.send_body(stream, data, True)
+
+    def write_now(self, data: bytes) -> bool:
+        return self.stream.protocol.write_now(self.stream, data)
 
 
 class HTTP2Protocol:
@@ -430,7 +462,7 @@ class HTTP2Protocol:
         if not status and (decoded is None or not verb):
             status = 400
         extensions: dict[str, Any] = {"tls": self._tls} if self._tls is not None else {}
-        scope = {
+        scope: dict[str, Any] = {
             "type": "http", "asgi": _ASGI, "http_version": "2", "method": verb or "GET",
             "scheme": self._scheme,
             "path": decoded or "/", "raw_path": raw_path, "query_string": query, "root_path": "",
@@ -438,6 +470,7 @@ class HTTP2Protocol:
             "extensions": extensions,
         }
         stream = _Stream(self, stream_id, scope, self._stream_window, self._peer_window)
+        extensions[BODY_WRITER] = stream.body_writer
         self._open[stream_id] = self.streams[stream_id] = stream
         if end_stream:
             stream.remote_closed = stream.body_complete = True
@@ -656,26 +689,58 @@ class HTTP2Protocol:
                 await self._end(stream)
                 return
         at, size = 0, len(body)
-        while at < size:
-            window = min(stream.send_window, self._send_window)
-            if window <= 0:
-                await self._flush()
-                if not await self._wait_window(stream):
-                    return
-                continue
-            n = min(window, self._peer_frame_size, size - at)
-            end = not more and at + n == size
-            out.append(frame(_DATA, END_STREAM if end else 0, stream_id,
-                             body if n == size else body[at:at + n]))
-            stream.send_window -= n
-            self._send_window -= n
-            at += n
+        stream.sending = True
+        try:
+            while at < size:
+                window = min(stream.send_window, self._send_window)
+                if window <= 0:
+                    await self._flush()
+                    if not await self._wait_window(stream):
+                        return
+                    continue
+                n = min(window, self._peer_frame_size, size - at)
+                end = not more and at + n == size
+                out.append(frame(_DATA, END_STREAM if end else 0, stream_id,
+                                 body if n == size else body[at:at + n]))
+                stream.send_window -= n
+                self._send_window -= n
+                at += n
+        finally:
+            stream.sending = False
         if more:
             await self._flush()
             return
         if not size:
             out.append(frame(_DATA, END_STREAM, stream_id))
         await self._end(stream)
+
+    def write_now(self, stream: _Stream, data: bytes) -> bool:
+        """``data`` as one DATA frame of ``stream``'s streamed body, written without an
+        ``await``: True when written (what the socket did not take follows from a task of the
+        connection's own), False when nothing was: frames are queued or being sent, the windows
+        or the frame size do not allow it, or the stream is over (await the writer instead)."""
+        size = len(data)
+        if (not size or stream.sending or stream.complete or self.closed or self._out
+                or size > self._peer_frame_size or size > stream.send_window
+                or size > self._send_window):
+            return False
+        connection = self.connection
+        wrote = tlswrite.write_now(
+            connection.stream, HEADER.pack(size >> 8, size & 0xFF, _DATA, 0, stream.stream_id) + data,
+            connection.send_lock)
+        if wrote is tlswrite.Wrote.NOTHING:
+            return False
+        stream.send_window -= size
+        self._send_window -= size
+        if wrote is tlswrite.Wrote.QUEUED:
+            connection.spawn(self._flush_queued)
+        return True
+
+    async def _flush_queued(self) -> None:
+        try:
+            await tlswrite.flush(self.connection.stream, self.connection.send_lock)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.connection.connection_broken()
 
     async def _wait_window(self, stream: _Stream) -> bool:
         """Wait for flow-control credit; False if the stream or the connection ended."""

@@ -71,3 +71,39 @@ async def test_a_watcher_that_stops_reading_gets_every_live_event_whole_and_in_o
                                                              for i in range(36)]
     assert results[0] is tlswrite.Wrote.ALL and results[-1] is tlswrite.Wrote.ALL
     assert tlswrite.Wrote.QUEUED in results
+
+
+async def test_an_http2_watcher_gets_events_straight_from_the_cache_whole_and_in_order(
+        api, monkeypatch):
+    # Over HTTP/2 (every informer's protocol) a live event goes straight from the watch cache to
+    # the connection as one DATA frame (HTTP2Protocol.write_now) when the stream's windows and
+    # the client's frame size allow. The client reads nothing while the events are written: the
+    # large ones wait for its credit through the watch's task, and the small ones after them must
+    # not overtake them.
+    results: list[tlswrite.Wrote] = []
+    write_now = tlswrite.write_now
+
+    def counting(stream, data, lock):
+        results.append(write_now(stream, data, lock))
+        return results[-1]
+    monkeypatch.setattr(tlswrite, "write_now", counting)
+    await api.namespace("wb4")
+    path = CM.format(ns="wb4")
+    start = await api.rv(path)
+    values = [chr(97 + i) * (300_000 if i % 3 == 0 else 2_000) for i in range(18)]
+    async with api.kernel.client(http2=True, http1=False, timeout=HANG_GUARD) as client:
+        async with open_watch(client, path, {"resourceVersion": str(start),
+                                             "timeoutSeconds": "8"}) as stream:
+            assert stream.response.http_version == "HTTP/2"
+            await api.configmap("wb4", "small", {"v": "s"})
+            assert events([await stream.next()]) == [("ADDED", "small")]
+            assert results == [tlswrite.Wrote.ALL]
+            for i, value in enumerate(values):
+                await api.configmap("wb4", f"e{i:02d}", {"v": value})
+            seen = await stream.take(len(values))
+            written = len(results)
+            await api.configmap("wb4", "after", {"v": "s"})  # caught up: straight out again
+            seen.append(await stream.next())
+    assert events(seen) == [("ADDED", f"e{i:02d}") for i in range(len(values))] + [("ADDED", "after")]
+    assert [e["object"]["data"]["v"] for e in seen[:-1]] == values
+    assert len(results) == written + 1 and results[-1] is tlswrite.Wrote.ALL
