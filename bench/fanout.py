@@ -251,7 +251,7 @@ def main() -> None:
                                    ("cpu_ratio", "per CPU s ÷ GET")):
                     print(f"after ÷ before, {label:<24}" + _spread(
                         [x / y for x, y in zip(a[key], b[key])], "{:.2f}"))
-                print(f"after ÷ before, CPU per delivery        " + _spread(
+                print("after ÷ before, CPU per delivery        " + _spread(
                     [x / y for x, y in zip(a["cpu_us"], b["cpu_us"])], "{:.2f}"))
             if floors["single"]:
                 print(f"raw Hypercorn floor: one write {_spread(floors['single'], '{:.0f}')}/s; "

@@ -18,18 +18,18 @@ its delete was acknowledged); each watch's last event per object must agree with
 wrong read), lost (acknowledged writes not found as acknowledged), watch mismatches. A write
 whose answer never came (the connection broke) makes its object "unknown": counted, not checked.
 
-    python bench/mixed_load.py [--duration 600] [--clients 8] [--record writes.jsonl]
+With ``--http2`` the clients and watches speak HTTP/2 (httpx on h2, a connection each).
+
+    python bench/mixed_load.py [--duration 600] [--clients 8] [--record writes.jsonl] [--http2]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import http.client
 import json
 import os
 import random
-import ssl
 import sys
 import tempfile
 import threading
@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from workers import PLUGINS, WorkerConnection, one_per_worker  # noqa: E402
+from workers import (  # noqa: E402
+    PLUGINS, TRANSPORT_ERRORS, HTTP2WorkerConnection, WorkerConnection, one_per_worker)
 
 from kernel import testing  # noqa: E402
 from kernel_storage_etcd3.testing import etcd_server  # noqa: E402
@@ -108,7 +109,7 @@ class Client(threading.Thread):
                 op = "create"
             try:
                 getattr(self, op)(live)
-            except (OSError, http.client.HTTPException) as error:
+            except TRANSPORT_ERRORS as error:
                 self.counters.error(f"client {self.index} {op}: {error!r}")
                 self.conn.close()  # http.client reconnects on the next request
             self.counters.ops[op] += 1
@@ -117,7 +118,7 @@ class Client(threading.Thread):
                expect: int) -> Any:
         try:
             status, answer = self.conn.request(method, path, payload)
-        except (OSError, http.client.HTTPException):
+        except TRANSPORT_ERRORS:
             self.truth.unknown.add(name)  # it may or may not have happened
             raise
         if status != expect:
@@ -196,7 +197,7 @@ class Watch(threading.Thread):
                     if event["type"] != "BOOKMARK":
                         self.events += 1
                         self.last[meta["name"]] = (event["type"], meta["resourceVersion"])
-            except (OSError, http.client.HTTPException, SystemExit) as error:
+            except (*TRANSPORT_ERRORS, SystemExit) as error:
                 if self.stop:
                     return
                 self.counters.error(f"watch on worker {self.worker}: {error!r}")
@@ -204,14 +205,15 @@ class Watch(threading.Thread):
                 self.reopened += 1
                 self.conn.close()
                 time.sleep(0.1)
-                self.conn = next(c for c in _retry_connections(self.kernel, self.worker))
+                self.conn = next(c for c in _retry_connections(
+                    self.kernel, self.worker, isinstance(self.conn, HTTP2WorkerConnection)))
 
 
-def _retry_connections(kernel: testing.KernelProcess, worker: int) -> Any:
+def _retry_connections(kernel: testing.KernelProcess, worker: int, http2: bool) -> Any:
     while True:
         try:
-            yield one_per_worker(kernel, 2)[worker][0]
-        except (OSError, SystemExit):
+            yield one_per_worker(kernel, 2, http2=http2)[worker][0]
+        except (*TRANSPORT_ERRORS, SystemExit):
             time.sleep(0.5)
 
 
@@ -248,6 +250,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--record", default="", help="keep the acknowledged writes (JSON lines) here")
+    parser.add_argument("--http2", action="store_true",
+                        help="clients and watches over HTTP/2 (httpx on h2), as kubectl and client-go")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-mixed-", dir=os.environ.get("TMPDIR")) as tmp, \
             etcd_server() as etcd:
@@ -272,7 +276,8 @@ def run(kernel: testing.KernelProcess, args: argparse.Namespace, work: Path) -> 
     _, listed = setup.request("GET", COLLECTION)
     start_rv = listed["metadata"]["resourceVersion"]
     counters = Counters()
-    per_worker = one_per_worker(kernel, args.workers, each=(args.clients + args.workers - 1) // args.workers + 1)
+    per_worker = one_per_worker(kernel, args.workers, http2=args.http2,
+                                each=(args.clients + args.workers - 1) // args.workers + 1)
     watches = [Watch(kernel, worker, conns.pop(), start_rv, counters)
                for worker, conns in sorted(per_worker.items())]
     conns = [conn for group in zip(*per_worker.values()) for conn in group][:args.clients]
@@ -280,7 +285,7 @@ def run(kernel: testing.KernelProcess, args: argparse.Namespace, work: Path) -> 
     record_lock = threading.Lock()
     started = time.monotonic()
     deadline = started + args.duration
-    print(f"mixed load: {args.clients} clients on {args.workers} workers "
+    print(f"mixed load over {'HTTP/2' if args.http2 else 'HTTP/1.1'}: {args.clients} clients on {args.workers} workers "
           f"({', '.join(str(sum(1 for c in conns if c.worker == w)) for w in range(args.workers))} "
           f"per worker), {args.duration:g} s; one watch per worker")
     with open(record_path, "w") as record:

@@ -41,6 +41,12 @@ from api import (  # noqa: E402
 from kernel import testing  # noqa: E402
 from kernel_storage_etcd3.testing import etcd_server  # noqa: E402
 
+try:  # what a request can fail with: the connection's, and httpx's over HTTP/2
+    import httpx
+    TRANSPORT_ERRORS: tuple[type[Exception], ...] = (OSError, http.client.HTTPException,
+                                                     httpx.HTTPError)
+except ImportError:
+    TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 WORKER_PID = re.compile(r'^kernel_worker_pid\{worker="(\d+)"\} ([0-9.e+]+)$', re.M)
 PLUGINS = "--plugins=api_core,storage_etcd3"
 
@@ -84,6 +90,9 @@ class WorkerConnection:
         self.http = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
                                                 context=ssl.create_default_context(cafile=kernel.ca_file))
         self.headers = {"Authorization": f"Bearer {kernel.token}", "Content-Type": "application/json"}
+        self._identify()
+
+    def _identify(self) -> None:
         status, text = self.request("GET", "/metrics")
         match = WORKER_PID.search(text)
         if status != 200 or not match:
@@ -110,12 +119,61 @@ class WorkerConnection:
         self.http.close()
 
 
+class HTTP2WorkerConnection(WorkerConnection):
+    """The same over HTTP/2 (httpx's client on h2): one connection, as client-go keeps one."""
+
+    def __init__(self, kernel: testing.KernelProcess, timeout: float = 30) -> None:
+        self.kernel, self.timeout = kernel, timeout
+        self.http2 = self._client()
+        self.headers = {"Authorization": f"Bearer {kernel.token}", "Content-Type": "application/json"}
+        self._identify()
+
+    def _client(self) -> Any:
+        import httpx
+
+        return httpx.Client(http2=True, base_url=self.kernel.url, timeout=self.timeout,
+                            verify=ssl.create_default_context(cafile=self.kernel.ca_file),
+                            limits=httpx.Limits(max_connections=1))
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else body if isinstance(body, str) else json.dumps(body)
+        response = self.http2.request(method, path, content=data, headers=self.headers)
+        if response.http_version != "HTTP/2":
+            raise SystemExit(f"{method} {path} over {response.http_version}")
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.status_code, response.json()
+        return response.status_code, response.text
+
+    def watch(self, path: str) -> Any:
+        response = self.http2.send(self.http2.build_request("GET", path, headers=self.headers),
+                                   stream=True)
+        if response.status_code != 200:
+            raise SystemExit(f"watch {path}: {response.status_code}")
+        return _Lines(response.iter_lines())
+
+    def close(self) -> None:
+        """Closed; a later request opens a new connection (as http.client's does)."""
+        self.http2.close()
+        self.http2 = self._client()
+
+
+class _Lines:
+    """A streamed response read line by line, as ``HTTPResponse.readline`` reads."""
+
+    def __init__(self, lines: Any) -> None:
+        self.lines = lines
+
+    def readline(self) -> str:
+        line = next(self.lines, None)
+        return "" if line is None else line + "\n"
+
+
 def one_per_worker(kernel: testing.KernelProcess, workers: int, each: int = 1,
-                   attempts: int = 300) -> dict[int, list[WorkerConnection]]:
+                   attempts: int = 300, http2: bool = False) -> dict[int, list[WorkerConnection]]:
     """Connections until every worker (by index) holds ``each``; the extra ones are closed."""
     found: dict[int, list[WorkerConnection]] = {}
     for _ in range(attempts):
-        conn = WorkerConnection(kernel)
+        conn = HTTP2WorkerConnection(kernel) if http2 else WorkerConnection(kernel)
         bucket = found.setdefault(conn.worker, [])
         if len(bucket) < each:
             bucket.append(conn)
