@@ -97,3 +97,12 @@ def test_the_huffman_cache_stays_within_its_bound() -> None:
         assert decoder.decode(encoder.encode([field], huffman=True)) == [field]
     held = sum(len(raw) + len(decoded) for raw, decoded in hpackcodec._HUFFMAN.items())
     assert 0 < held <= hpackcodec._HUFFMAN_BYTES
+
+
+def test_a_list_past_twice_the_limit_is_not_decoded_further() -> None:
+    from kernel.server.hpackcodec import ListTooLarge
+
+    decoder = RequestDecoder(1000)
+    assert decoder.decode(b"\x82" * 30) is None  # 1260 bytes: over, still decoded
+    with pytest.raises(ListTooLarge):
+        decoder.decode(b"\x82" * 1_000_000)  # ":method: GET" a million times

@@ -24,7 +24,7 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 WINDOW = 256 * 1024
 # RFC 9113 section 7
 NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED, FRAME_SIZE_ERROR = 0, 1, 3, 5, 6
-REFUSED_STREAM, COMPRESSION_ERROR = 7, 9
+REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 7, 9, 11
 GET = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"example.test")]
 
 
@@ -423,3 +423,33 @@ async def test_a_client_goaway_lets_its_streams_finish(server: tuple[HeaderEcho,
         assert headers[b":status"] == b"200"
         goaway = await client.goaway()
     assert goaway.error_code == NO_ERROR and goaway.last_stream_id == 1
+
+
+@pytest.fixture
+async def small_limit(tmp_path: Path, nursery: trio.Nursery) -> tuple[HeaderEcho, int, str]:
+    """A server whose header-list limit is 1000 bytes."""
+    from kernel.server.httpserver import hypercorn_config
+
+    config = hypercorn_config()
+    config.h2_max_header_list_size = 1000
+    app = HeaderEcho()
+    port, ca_file = await start_plain_server(tmp_path, nursery, app, config=config)
+    return app, port, ca_file
+
+
+async def test_header_blocks_far_over_the_limit_end_the_connection(
+        small_limit: tuple[HeaderEcho, int, str]) -> None:
+    # Up to twice the limit a request gets 431 (its block decoded to the end); past that the
+    # block is not decoded further, and a header block longer than the limit and a margin (a
+    # CONTINUATION flood) is not read further: ENHANCE_YOUR_CALM either way.
+    with trio.fail_after(10):
+        client = await _client(small_limit)
+        await client.send_block(1, client.encoder.encode([*GET, (b":path", b"/"), (b"x-a", b"a" * 1200)]), 500)
+        headers, _ = await client.response(1)
+        assert headers[b":status"] == b"431"
+        await client.send(HeadersFrame(3, b"\x82" * 5000, flags=["END_HEADERS", "END_STREAM"]))
+        assert (await client.goaway()).error_code == ENHANCE_YOUR_CALM  # 5000 fields
+        flood = await _client(small_limit)
+        await flood.send(HeadersFrame(1, flood.encoder.encode([*GET, (b":path", b"/")])),
+                         *[ContinuationFrame(1, b"\x82" * 1000) for _ in range(70)])
+        assert (await flood.goaway()).error_code == ENHANCE_YOUR_CALM

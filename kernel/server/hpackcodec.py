@@ -33,6 +33,12 @@ class DecodeError(Exception):
     """The header block cannot be decoded: a connection error of type COMPRESSION_ERROR."""
 
 
+class ListTooLarge(DecodeError):
+    """The block's fields add up to more than twice the limit: not worth decoding to the end
+    (a block of one-octet indexed fields is a million fields a megabyte), so the connection
+    ends (ENHANCE_YOUR_CALM) instead of the request getting 431."""
+
+
 class RequestDecoder:
     """One connection's HPACK decoding context (the dynamic table), for requests' header blocks.
 
@@ -41,7 +47,7 @@ class RequestDecoder:
     ``max_header_list_size`` is the advertised SETTINGS_MAX_HEADER_LIST_SIZE: a block whose
     fields add up to more is still decoded whole (the table must stay in step with the
     client's), but :meth:`decode` reports it instead of returning its fields, so the request gets
-    431 as Go's server answers it.
+    431 as Go's server answers it; past twice the limit it raises :class:`ListTooLarge`.
     """
 
     def __init__(self, max_header_list_size: int, max_table_size: int = 4096) -> None:
@@ -88,7 +94,10 @@ class RequestDecoder:
             else:  # 0000xxxx / 0001xxxx: a literal not added (6.2.2, 6.2.3)
                 field, at = self._literal(block, at, 4)
             size += len(field[0]) + len(field[1]) + ENTRY_OVERHEAD
-            fields.append(field)
+            if size <= limit:
+                fields.append(field)
+            elif size > 2 * limit:
+                raise ListTooLarge(f"a header list of more than {2 * limit} bytes")
         return fields if size <= limit else None
 
     def _literal(self, block: bytes, at: int, prefix: int) -> tuple[tuple[bytes, bytes], int]:

@@ -20,7 +20,8 @@ RFC's, as Go's server applies them:
   values, no connection-specific fields, pseudo-headers first, once each, and the required
   ones): a malformed request's stream is reset (PROTOCOL_ERROR). A request without ``:path``
   (a plain CONNECT), or whose path or method is not ASCII, gets 400; one whose header list is
-  over the limit gets 431, as from Go.
+  over the limit gets 431, as from Go (far over it, or a header block in CONTINUATION frames
+  longer than the limit allows, ends the connection: ENHANCE_YOUR_CALM).
 - Responses: a response with a Content-Length leaves with its HEADERS, its DATA and its
   END_STREAM in one write (one TLS record when small); a streamed one's HEADERS are sent at once
   (a watch's client sees them before the first event), each body part as it comes. Sending waits
@@ -56,7 +57,7 @@ from hypercorn.events import Closed, Event, RawData, Updated
 
 from kernel.server import tlswrite
 from kernel.server.exchange import Exchange
-from kernel.server.hpackcodec import DecodeError, RequestDecoder, ResponseEncoder
+from kernel.server.hpackcodec import DecodeError, ListTooLarge, RequestDecoder, ResponseEncoder
 from kernel.server.http1 import BODY_WRITER, Connection, check_response_header, http_date
 from kernel.server.http2frame import (
     ACK, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, END_HEADERS, END_STREAM, HEADER, HEADER_SIZE,
@@ -365,9 +366,10 @@ class HTTP2Protocol:
         _, header_flags, self_dependent, fragments = self._continuation
         fragments.append(payload)
         self._continuation_size += len(payload)
-        # A block may code its list in up to about 4 times the list's size (Huffman codes of
-        # 30 bits): past that it is a flood of CONTINUATION frames (Go's CVE-2023-45288 limit).
-        if self._continuation_size > 4 * self._max_header_list_size + 4096:
+        # Clients Huffman-code a string only when that is shorter, so a block is about its
+        # list's size at most: past that (and a margin) it is a flood of CONTINUATION frames
+        # (CVE-2024-27316), and the connection ends.
+        if self._continuation_size > self._max_header_list_size + 65536:
             raise GoAway(ErrorCode.ENHANCE_YOUR_CALM, "header block too large")
         if flags & END_HEADERS:
             self._continuation = None
@@ -406,6 +408,8 @@ class HTTP2Protocol:
     def _decode(self, block: bytes) -> list[tuple[bytes, bytes]] | None:
         try:
             return self._decoder.decode(block)
+        except ListTooLarge as exc:
+            raise GoAway(ErrorCode.ENHANCE_YOUR_CALM, str(exc)) from None
         except DecodeError as exc:
             raise GoAway(ErrorCode.COMPRESSION_ERROR, str(exc)) from None
 
