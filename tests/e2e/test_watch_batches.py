@@ -1,12 +1,26 @@
-"""A watcher's events written several to a chunk (kernel/endpoints/watch.py) and, on HTTP/1.1,
-framed by the kernel itself (the server's body writer): the stream must stay exactly what a
-client parses, up to h11's last chunk."""
+"""A watcher's events written several to a chunk (kernel/endpoints/watch.py) and framed by the
+kernel itself (the server's body writer: HTTP/1.1 chunks, HTTP/2 DATA frames): the stream must
+stay exactly what a client parses, up to h11's last chunk."""
 
 from __future__ import annotations
 
+import pytest
 from rest_helpers import CM, HANG_GUARD, events, open_watch
 
 from kernel.server import tlswrite
+
+
+@pytest.fixture
+def write_now_results(monkeypatch) -> list[tlswrite.Wrote]:
+    """What each direct write (``tlswrite.write_now``) did, in order."""
+    results: list[tlswrite.Wrote] = []
+    write_now = tlswrite.write_now
+
+    def counting(stream, data, lock):
+        results.append(write_now(stream, data, lock))
+        return results[-1]
+    monkeypatch.setattr(tlswrite, "write_now", counting)
+    return results
 
 
 async def test_a_watch_from_the_past_gets_every_event_whole_and_ends_cleanly(api):
@@ -40,18 +54,12 @@ async def test_initial_objects_and_live_events_over_http2_too(api):
     assert events([live]) == [("ADDED", "live")] and rest == []
 
 
-async def test_a_watcher_that_stops_reading_gets_every_live_event_whole_and_in_order(api, monkeypatch):
+async def test_a_watcher_that_stops_reading_gets_every_live_event_whole_and_in_order(api, write_now_results):
     # Live events go straight from the watch cache to an idle watcher's socket
     # (ChunkWriter.write_now); once the client stops reading, the socket fills, the rest of a
     # record is queued on the TLS stream and flushed by the connection, and later events are
     # buffered for the watch's task: what the client finally reads is every event, in order.
-    results: list[tlswrite.Wrote] = []
-    write_now = tlswrite.write_now
-
-    def counting(stream, data, lock):
-        results.append(write_now(stream, data, lock))
-        return results[-1]
-    monkeypatch.setattr(tlswrite, "write_now", counting)
+    results = write_now_results
     await api.namespace("wb3")
     path = CM.format(ns="wb3")
     start = await api.rv(path)
@@ -74,19 +82,13 @@ async def test_a_watcher_that_stops_reading_gets_every_live_event_whole_and_in_o
 
 
 async def test_an_http2_watcher_gets_events_straight_from_the_cache_whole_and_in_order(
-        api, monkeypatch):
+        api, write_now_results):
     # Over HTTP/2 (every informer's protocol) a live event goes straight from the watch cache to
     # the connection as one DATA frame (HTTP2Protocol.write_now) when the stream's windows and
     # the client's frame size allow. The client reads nothing while the events are written: the
     # large ones wait for its credit through the watch's task, and the small ones after them must
     # not overtake them.
-    results: list[tlswrite.Wrote] = []
-    write_now = tlswrite.write_now
-
-    def counting(stream, data, lock):
-        results.append(write_now(stream, data, lock))
-        return results[-1]
-    monkeypatch.setattr(tlswrite, "write_now", counting)
+    results = write_now_results
     await api.namespace("wb4")
     path = CM.format(ns="wb4")
     start = await api.rv(path)
