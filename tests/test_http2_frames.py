@@ -241,6 +241,8 @@ MALFORMED = {
     "missing-scheme": [(b":method", b"GET"), (b":authority", b"x"), (b":path", b"/")],
     "missing-path": [*GET],
     "empty-path": [*GET, (b":path", b"")],
+    "path-without-slash": [*GET, (b":path", b"api/v1/namespaces")],
+    "absolute-form-path": [*GET, (b":path", b"https://example.test/api")],
     "repeated-path": [*GET, (b":path", b"/"), (b":path", b"/other")],
     "unknown-pseudo": [*GET, (b":path", b"/"), (b":protocol", b"websocket")],
     "response-pseudo": [*GET, (b":path", b"/"), (b":status", b"200")],

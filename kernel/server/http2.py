@@ -18,7 +18,7 @@ RFC's, as Go's server applies them:
   have no more unread body in the server than its windows allow). Request headers are checked
   as RFC 9113 8.2 and 8.3 say (lowercase names, no NUL/CR/LF or surrounding whitespace in
   values, no connection-specific fields, pseudo-headers first, once each, and the required
-  ones): a malformed request's stream is reset (PROTOCOL_ERROR). A request without ``:path``
+  ones, ``:path`` starting with ``/``): a malformed request's stream is reset (PROTOCOL_ERROR). A request without ``:path``
   (a plain CONNECT), or whose path or method is not ASCII, gets 400; one whose header list is
   over the limit gets 431, as from Go (far over it, or a header block in CONTINUATION frames
   longer than the limit allows, ends the connection: ENHANCE_YOUR_CALM).
@@ -452,6 +452,9 @@ class HTTP2Protocol:
             status = 431  # over the header list limit (decoded, not kept)
         elif method is None or (method != b"CONNECT" and (scheme is None or not path)):
             raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, "missing pseudo-headers")
+        elif path and path[:1] != b"/" and not (path == b"*" and method == b"OPTIONS"):
+            # 8.3.1: an origin-form path (or OPTIONS' asterisk), as Go's server requires.
+            raise ResetStream(stream_id, ErrorCode.PROTOCOL_ERROR, ":path not starting with /")
         if cookies:
             headers.append((b"cookie", b"; ".join(cookies)))
         headers[0] = (b"host", authority if authority is not None else host)
