@@ -34,9 +34,9 @@
    a task after every response (:meth:`PeerCertTCPServer.protocol_send`).
 8. The protocols are the kernel's own, chosen by ALPN: HTTP/1.1 parsed by httptools
    (:class:`kernel.server.http1.HTTP1Protocol`) in place of Hypercorn's h11-based protocol, and
-   HTTP/2 on h2's state machine (:class:`kernel.server.http2.HTTP2Protocol`) in place of
-   Hypercorn's ``H2Protocol`` and its per-request layers; together they were most of what was
-   left of a small request's serving cost. The connection around them (TLS, timeouts, drain)
+   HTTP/2 framed by the kernel (:class:`kernel.server.http2.HTTP2Protocol`, with its own HPACK)
+   in place of Hypercorn's ``H2Protocol``, its per-request layers and h2's state machine;
+   together they were most of what was left of a small request's serving cost. The connection around them (TLS, timeouts, drain)
    stays Hypercorn's ``TCPServer``, extended here.
 
 The TLS side (certificates, reloadable client CAs, listeners) is :mod:`kernel.server.tls`.
@@ -206,7 +206,7 @@ class PeerCertTCPServer(TCPServer):
         client = parse_socket_addr(socket.family, socket.getpeername())
         server = parse_socket_addr(socket.family, socket.getsockname())
         if alpn == "h2":
-            from kernel.server.http2 import HTTP2Protocol  # with h2: on first use
+            from kernel.server.http2 import HTTP2Protocol  # with hpack's tables: on first use
 
             config = self.config
             self._http2 = HTTP2Protocol(
