@@ -8,8 +8,10 @@ core with taskset; wrk and the watch client on the other) serves, in each of ``-
 - N HTTP/1.1 watch streams over TLS (``bench/watch_client.py``: one process reading every stream
   with epoll, so the client keeps up with the server), then ``--writes``
   single writes: deliveries/s = N ÷ (write sent → the last watcher has the event), median of
-  the writes; then ``--burst`` writes sent back to back: N × burst ÷ (first write sent → every
-  watcher has the last one), which shows what batching pending events per watcher gives.
+  the writes; then a burst: ``--burst`` writes sent at once, each on its own connection (as
+  concurrent writers would), and one more after their responses: N × (burst + 1) ÷ (first write
+  sent → every watcher has the last one), which shows what writing the events that are due
+  together to each watcher at once gives.
 
 With ``--http2`` the watchers speak HTTP/2 (a connection and stream each, as every client-go
 informer watches); the GETs stay wrk's.
@@ -67,9 +69,9 @@ async def _line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> str:
 
 async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
                 burst_size: int, http2: bool = False) -> tuple[list[float], float, float, float]:
-    """Single writes (seconds until every watcher has each), then ``burst_size`` writes back to
-    back (seconds until every watcher has the last of them); and the server's and the watch
-    client's CPU seconds over the writes (opening the streams left out). The watchers are
+    """Single writes (seconds until every watcher has each), then ``burst_size`` concurrent
+    writes and one after them (seconds until every watcher has the last); and the server's and
+    the watch client's CPU seconds over the writes (opening the streams left out). The watchers are
     ``watch_client.py`` (one process, epoll), on the load generators' core like this one."""
     namespace = f"bench-watch-{watchers}"
     path = server.watch_path.format(namespace=namespace)
@@ -87,25 +89,29 @@ async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
         with trio.fail_after(120):
             if await _line(client.stdout, lines) != "ready":
                 raise SystemExit("the watch client did not start")
-        writer = await api._open(server.port, ssl.create_default_context(cafile=ca_file))
-        buffer = bytearray()
+        context = ssl.create_default_context(cafile=ca_file)
+        writers = [await api._open(server.port, context) for _ in range(max(1, burst_size))]
         await trio.sleep(0.3)
         cpu, client_cpu = server.cpu_seconds(), _cpu_seconds(client.pid)
 
-        async def write(name: str) -> None:
+        async def write(writer: trio.SSLStream[trio.SocketStream], name: str) -> None:
             request = api._request_bytes(server, "POST", event_path,
                                          (api.CONFIGMAP % name).encode())
             await writer.send_all(request)
-            code, body = await api._read_response(writer, buffer)
+            code, body = await api._read_response(writer, bytearray())
             if code != 201:
                 raise SystemExit(f"{server.name}: POST {event_path} → {code}: {body[:300]!r}")
 
         async def round_(names: list[str]) -> float:
-            """Seconds from the first write sent until every watcher has the last one."""
+            """Seconds from the first write sent until every watcher has the last one. All but
+            the last are sent at once, each on its own connection (concurrent writers); the
+            last follows their responses, so it is the last event every watcher gets."""
             await client.stdin.send_all(f'round "name":"{names[-1]}"\n'.encode())
             t0 = time.perf_counter()
-            for name in names:
-                await write(name)
+            async with trio.open_nursery() as nursery:
+                for writer, name in zip(writers, names[:-1]):
+                    nursery.start_soon(write, writer, name)
+            await write(writers[0], names[-1])
             with trio.move_on_after(60) as waited:
                 done = await _line(client.stdout, lines)
             if waited.cancelled_caught:
@@ -115,10 +121,12 @@ async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
         for i in range(writes):
             singles.append(await round_([f"fan-{i:04d}-{os.urandom(4).hex()}"]))
             await trio.sleep(0.1)
-        burst_s = await round_([f"burst-{i:04d}-{os.urandom(4).hex()}" for i in range(burst_size)])
+        burst_s = await round_([f"burst-{i:04d}-{os.urandom(4).hex()}"
+                                for i in range(burst_size + 1)])
         cpu = server.cpu_seconds() - cpu
         client_cpu = _cpu_seconds(client.pid) - client_cpu
-        await trio.aclose_forcefully(writer)
+        for writer in writers:
+            await trio.aclose_forcefully(writer)
     finally:
         client.kill()
         await client.wait()
@@ -199,7 +207,7 @@ def main() -> None:
                         burst, server, ca_files[name], args.watchers, args.writes, args.burst,
                         args.http2)
                     single = args.watchers / statistics.median(singles)
-                    burst_rate = args.watchers * args.burst / burst_s
+                    burst_rate = args.watchers * (args.burst + 1) / burst_s
                     row = rows[name]
                     row["get"].append(get.req_s)
                     row["get_cpu_us"].append(get.cpu_us)
@@ -208,11 +216,12 @@ def main() -> None:
                     row["ratio"].append(single / get.req_s)
                     row["burst_ratio"].append(burst_rate / get.req_s)
                     # server CPU per delivery (the sleeps between writes cost nothing)
-                    row["cpu_us"].append(cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
+                    deliveries = args.watchers * (args.writes + args.burst + 1)
+                    row["cpu_us"].append(cpu / deliveries * 1e6)
                     # The watch client's own CPU per delivery: were it above the server's, the
                     # wall-clock rates would measure the client, not the server.
                     row["client_us"].append(
-                        client_cpu / (args.watchers * (args.writes + args.burst)) * 1e6)
+                        client_cpu / deliveries * 1e6)
                     # The same ratio in server CPU (deliveries per CPU second ÷ GETs per CPU
                     # second): what the shared machine's scheduling does not blur.
                     row["cpu_ratio"].append(get.cpu_us / row["cpu_us"][-1])
@@ -224,7 +233,7 @@ def main() -> None:
                     singles, burst_s, _, _ = trio.run(burst, floor, ca_file, args.watchers,
                                                       args.writes, args.burst)
                     floors["single"].append(args.watchers / statistics.median(singles))
-                    floors["burst"].append(args.watchers * args.burst / burst_s)
+                    floors["burst"].append(args.watchers * (args.burst + 1) / burst_s)
                     line.append(f"raw Hypercorn floor {floors['single'][-1]:.0f}/s, burst "
                                 f"{floors['burst'][-1]:.0f}/s")
                 print(" ".join(line), flush=True)

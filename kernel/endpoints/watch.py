@@ -58,11 +58,11 @@ class _Encoder:
 
 
 def _direct_sink(write: Callable[[bytes], Awaitable[None]],
-                 encoder: _Encoder) -> Callable[[WatchEvent], bool] | None:
-    """What the watch cache calls, while dispatching, with an event for this watcher when it is
-    idle: the event's shared JSON line written to the connection at once (see the writers'
-    ``write_now``), or False (nothing written: the event is buffered and this
-    watch's task writes it). Only plain JSON lines qualify (a table row is per watcher). The
+                 encoder: _Encoder) -> Callable[[list[WatchEvent]], bool] | None:
+    """What the watch cache calls, while dispatching, with the events due for this watcher when
+    it is idle: their shared JSON lines written to the connection at once, in one write (see
+    the writers' ``write_now``), or False (nothing written: the events are buffered and this
+    watch's task writes them). Only plain JSON lines qualify (a table row is per watcher). The
     cache never dispatches bookmarks (the watch's task makes them). An event written after the
     watch's scope was cancelled (timeout, client gone, shutdown) but before the task left the
     watch is a whole chunk before the body's end, as it would be a moment earlier."""
@@ -70,11 +70,15 @@ def _direct_sink(write: Callable[[bytes], Awaitable[None]],
     if write_now is None or encoder.media.is_table or encoder.media.is_partial_metadata:
         return None
 
-    def deliver(event: WatchEvent) -> bool:
-        line = event.encoded.get("json")
-        if line is None:
-            line = encoder.line(event.type, event.object, event)
-        return write_now(line)
+    line = encoder.line
+
+    def encoded(event: WatchEvent) -> bytes:
+        return event.encoded.get("json") or line(event.type, event.object, event)
+
+    def deliver(events: list[WatchEvent]) -> bool:
+        if len(events) == 1:
+            return write_now(encoded(events[0]))
+        return write_now(b"".join(map(encoded, events)))
     return deliver
 
 

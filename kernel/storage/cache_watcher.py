@@ -67,23 +67,25 @@ class CacheWatcher:
         self._finished = False
         self._exited = False
         self._next_bookmark = 0.0
-        self._direct: Callable[[WatchEvent], bool] | None = None
+        self._direct: Callable[[list[WatchEvent]], bool] | None = None
         self._parked = False  # the consumer waits in receive() with nothing buffered or replayed
 
     # -- called by the cache (synchronously, while dispatching) ------------------------------
 
-    def deliver(self, event: WatchEvent) -> bool:
-        """Hand ``event`` over without waiting: to the direct sink if the consumer is idle and
-        the sink takes it, else into the buffer; False when the buffer is full."""
+    def deliver(self, events: list[WatchEvent]) -> bool:
+        """Hand ``events`` (in order) over without waiting: to the direct sink if the consumer
+        is idle and the sink takes them all, else into the buffer; False when it is full."""
         if self._parked and self._direct is not None:
             try:
-                if self._direct(event):
+                if self._direct(events):
                     return True
             except Exception:  # a sink's bug must not stop the cache: this watch stops using it
                 log.exception("watch of %s: the direct sink failed; buffering instead", self.prefix)
                 self._direct = None
+        send = self.send.send_nowait
         try:
-            self.send.send_nowait(event)
+            for event in events:
+                send(event)
         except trio.WouldBlock:
             return False
         self._parked = False  # a waiting consumer now holds it: later events queue behind it
@@ -131,9 +133,10 @@ class CacheWatcher:
         self.send.close()
         self._receive.close()
 
-    def set_direct(self, sink: Callable[[WatchEvent], bool] | None) -> None:
+    def set_direct(self, sink: Callable[[list[WatchEvent]], bool] | None) -> None:
         """Events that find the consumer idle go to ``sink`` (synchronously, from the cache's
-        dispatch: it must not raise) unless it returns False. The consumer sets it when every
+        dispatch, as a list of those due together: it must not raise) unless it returns False,
+        having written none of them. The consumer sets it when every
         event it was given so far is written, as events given to ``sink`` follow those."""
         self._direct = sink
 

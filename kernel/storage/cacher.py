@@ -12,8 +12,10 @@ read waits for a revision the cache has not reached) and applies each event, syn
 - every registered watcher: each event is pushed to each interested watcher without waiting
   (see :mod:`kernel.storage.cache_watcher`); watchers that see an event the same way get the
   same WatchEvent instance, so its ``encoded`` slot lets the HTTP layer serialize it once. A
-  watcher that is idle and has a direct sink (an HTTP/1.1 watch) gets the event written to its
-  client right here, without waking its task.
+  watcher that is idle and has a direct sink (an HTTP watch) gets the event written to its
+  client right here, without waking its task. The events the backend watch has ready at once
+  (its optional ``ready(limit)``) are applied, then dispatched together: each watcher gets its
+  share in one call, so a direct sink writes them in one write.
 
 Reads: a list at revision None is a consistent read: the cache first catches up with the
 backend's current revision (falling back to the backend after ``fresh_timeout``, or at once when
@@ -56,6 +58,7 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 LIST_PAGE = 10000  # the (re)list's page size (kube's storageWatchListPageSize)
+DISPATCH_BATCH = 100  # events the backend has ready, dispatched together (one write each)
 PROGRESS_RETRY = 0.1  # seconds between progress requests while a read waits for a revision
 
 
@@ -152,9 +155,16 @@ class Cacher:
             async with self.backend.watch(self.prefix, revision=self.revision,
                                           progress_notify=True) as events:
                 self._request_progress = getattr(events, "request_progress", None)
+                ready = getattr(events, "ready", None)  # the events due now, without waiting
                 try:
                     async for event in events:
-                        self._apply(event)
+                        batch = [event]
+                        if ready is not None:
+                            batch += ready(DISPATCH_BATCH - 1)
+                        for each in batch:
+                            self._apply(each)
+                        self._dispatch(batch)
+                        self._advance(batch[-1].revision)
                 finally:
                     self._request_progress = None
             await trio.sleep(0)  # the backend ended the watch: resume from our revision
@@ -201,8 +211,8 @@ class Cacher:
             f"{self.prefix}{metadata['name']}"
 
     def _apply(self, event: WatchEvent) -> None:
+        """Take ``event`` into the state and the window (the caller dispatches and advances)."""
         if event.type == "BOOKMARK":
-            self._advance(event.revision)
             return
         if not event.key:
             event.key = self._key_of(event.object)
@@ -220,30 +230,35 @@ class Cacher:
             self.floor = self._window.popleft().revision
         prev = None if event.prev_object is None else exact(_encode(event.prev_object))
         self._window.append(_Past(event.type, event.revision, key, data, prev))
-        self._dispatch(event)
-        self._advance(event.revision)
 
-    def _dispatch(self, event: WatchEvent) -> None:
-        derived: dict[str, WatchEvent] = {}  # one instance per way of seeing this event
+    def _dispatch(self, batch: list[WatchEvent]) -> None:
+        """Hand each watcher, in one call, the events of ``batch`` it sees: a caught-up watcher
+        gets them written to its client in one write (kube's watch server likewise flushes
+        only when no more events are waiting)."""
+        events = [event for event in batch if event.type != "BOOKMARK"]
+        if not events:
+            return
+        derived: dict[tuple[int, str], WatchEvent] = {}  # one instance per way of seeing one
         slow = []
         for watcher in self._watchers:
-            if not event.key.startswith(watcher.prefix) or event.revision <= watcher.revision:
-                continue  # another prefix, or a watch from a revision this cache has not reached
-            if watcher.predicate is None:
-                seen: WatchEvent | None = event
-            else:
-                seen = filter_event(event, watcher.predicate)
-                if seen is None:
+            prefix, revision, predicate = watcher.prefix, watcher.revision, watcher.predicate
+            seen: list[WatchEvent] = []
+            for i, event in enumerate(events):
+                if not event.key.startswith(prefix) or event.revision <= revision:
+                    continue  # another prefix, or a watch from a revision not reached then
+                if predicate is None:
+                    seen.append(event)
                     continue
-                if seen is not event:
-                    seen = derived.setdefault(seen.type, seen)
-            if not watcher.deliver(seen):  # written to its client, or buffered
+                its = filter_event(event, predicate)
+                if its is not None:
+                    seen.append(its if its is event else derived.setdefault((i, its.type), its))
+            if seen and not watcher.deliver(seen):  # written to its client, or buffered
                 slow.append(watcher)
         for watcher in slow:
             self._watchers.discard(watcher)
             watcher.finish(WatchTooSlowError(
                 self.prefix, f"the watcher fell {self.watcher_buffer} events behind and was "
-                             f"dropped at resource version {event.revision}; watch again"))
+                             f"dropped at resource version {events[-1].revision}; watch again"))
 
     def _advance(self, revision: int, *, force: bool = False) -> None:
         if revision > self.revision or force:

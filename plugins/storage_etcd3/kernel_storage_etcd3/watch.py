@@ -308,6 +308,14 @@ class Etcd3Watch:
     def __aiter__(self) -> Etcd3Watch:
         return self
 
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Up to ``limit`` more events already received, so the watch cache can dispatch them
+        together (etcd sends a revision's events, and often several revisions', at once)."""
+        events, received = [], self._events
+        while received and len(events) < limit:
+            events.append(received.popleft())
+        return events
+
     async def __anext__(self) -> WatchEvent:
         await trio.lowlevel.checkpoint()
         while True:

@@ -189,6 +189,23 @@ class MemoryWatch:
                 return bookmark(visible)
             await self._sleep(visible)
 
+    def ready(self, limit: int) -> list[WatchEvent]:
+        """Up to ``limit`` more events that are due without waiting, so the watch cache can
+        dispatch them together. The backlog, bookmarks and the watch's end stay with
+        ``__anext__``."""
+        events: list[WatchEvent] = []
+        store, pending, queue = self._store, self._pending, self._queue
+        while len(events) < limit and not (self._closed or store._closed):
+            if pending:
+                events.append(pending.popleft())
+                continue
+            visible = store._revision
+            if self._expired or self._next <= min(visible, self._backlog_end) \
+                    or not queue or queue[0].revision > visible:
+                break
+            self._deliver(queue.popleft())
+        return events
+
     def request_progress(self) -> None:
         """A BOOKMARK at the store's revision as soon as every change up to it is delivered (at
         once when the watch is caught up), or at the next write if the watch already told that

@@ -4,7 +4,7 @@ fan-out, slow watchers, bookmarks, the event window."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
@@ -15,10 +15,11 @@ from kernel.storage.cacher import Cacher, open_cacher
 from kernel.storage.errors import (
     KeyNotFoundError, ResourceExpiredError, TooLargeResourceVersionError, WatchTooSlowError,
 )
-from kernel.storage.interface import ListResult, Object, WatchEvent
+from kernel.storage.interface import ListResult, Object, Predicate, WatchEvent
 from kernel.storage.testing import PREFIX, is_blue, key, names, relabel, rv, take, widget
 
 from kernel_storage_memory import MemoryStorage
+from kernel_storage_memory.watch import MemoryWatch
 
 
 class CountingMemoryStorage(MemoryStorage):
@@ -300,9 +301,9 @@ async def test_an_idle_watcher_takes_events_through_its_direct_sink_in_order(cac
     accept = True
     writing = trio.Event()  # the consumer's slow write of a buffered event, released by the test
 
-    def sink(event: WatchEvent) -> bool:
+    def sink(events: list[WatchEvent]) -> bool:
         if accept:
-            delivered.append(("direct", event.revision))
+            delivered.extend(("direct", event.revision) for event in events)
         return accept
 
     async with cacher.watch(PREFIX, revision=start) as events:
@@ -336,7 +337,7 @@ async def test_a_failing_direct_sink_falls_back_to_the_buffer(cacher: Cacher) ->
     start = await cacher.current_revision()
     calls = 0
 
-    def sink(event: WatchEvent) -> bool:
+    def sink(events: list[WatchEvent]) -> bool:
         nonlocal calls
         calls += 1
         raise RuntimeError("a bug in the sink")
@@ -356,3 +357,85 @@ async def test_a_failing_direct_sink_falls_back_to_the_buffer(cacher: Cacher) ->
             await trio.testing.wait_all_tasks_blocked()
             nursery.cancel_scope.cancel()
     assert got == [start + 1, start + 2] and calls == 1  # the cache went on; the sink was dropped
+
+
+class HeldWatch(MemoryWatch):
+    async def __anext__(self) -> WatchEvent:
+        event = await super().__anext__()
+        await self._store.go.wait()  # type: ignore[attr-defined]
+        return event
+
+
+class HeldMemoryStorage(MemoryStorage):
+    """The memory store, whose watches the test can hold still (the cache's reflector waits
+    with the next event in hand) so that several changes are due at once when it resumes."""
+
+    def __init__(self) -> None:
+        super().__init__(history=1000)
+        self.go = trio.Event()
+        self.go.set()
+
+    def watch(self, prefix: str, *, revision: int, predicate: Predicate | None = None,
+              bookmarks: bool = False, progress_notify: bool = False,
+              deadline: float | None = None) -> HeldWatch:
+        return HeldWatch(self, prefix, revision, predicate, progress_notify)
+
+
+async def test_events_due_together_reach_a_caught_up_watcher_in_one_write() -> None:
+    # The reflector takes every event the backend has ready and hands each watcher its share
+    # in one call: an idle watcher's sink writes them as one write (kube flushes a watch only
+    # when no more events wait); a filtered watcher gets only its own, in the same order.
+    backend = HeldMemoryStorage()
+    async with open_cacher(backend, PREFIX, watcher_buffer=10) as cacher:
+        await cacher.create(key("seed"), widget("seed"))
+        start = await cacher.current_revision()
+        calls: dict[str, list[list[tuple[str, int]]]] = {"all": [], "blue": []}
+
+        def sink(name: str) -> Callable[[list[WatchEvent]], bool]:
+            def write(events: list[WatchEvent]) -> bool:
+                calls[name].append([(e.type, e.revision) for e in events])
+                return True
+            return write
+
+        async with cacher.watch(PREFIX, revision=start) as every, \
+                cacher.watch(PREFIX, revision=start, predicate=is_blue) as blue:
+            async with trio.open_nursery() as nursery:
+                for name, events in (("all", every), ("blue", blue)):
+                    events.set_direct(sink(name))
+                    nursery.start_soon(take, events, 1)  # idle consumers: the sinks' turn
+                await trio.testing.wait_all_tasks_blocked()
+                backend.go = trio.Event()  # the reflector stops before its next event
+                await trio.testing.wait_all_tasks_blocked()
+                await backend.create(key("a"), widget("a"))
+                await backend.guaranteed_update(key("seed"), relabel("blue"))
+                await backend.create(key("b"), widget("b"))
+                await backend.guaranteed_update(key("seed"), relabel("red"))
+                await trio.testing.wait_all_tasks_blocked()
+                assert calls == {"all": [], "blue": []}
+                backend.go.set()
+                with trio.fail_after(5):
+                    assert await cacher.wait_for(start + 4)
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.cancel_scope.cancel()
+        assert calls["all"] == [[("ADDED", start + 1), ("MODIFIED", start + 2),
+                                 ("ADDED", start + 3), ("MODIFIED", start + 4)]]
+        assert calls["blue"] == [[("ADDED", start + 2), ("DELETED", start + 4)]]
+    await backend.close()
+
+
+async def test_a_declined_batch_is_buffered_whole_and_in_order() -> None:
+    backend = HeldMemoryStorage()
+    async with open_cacher(backend, PREFIX, watcher_buffer=10) as cacher:
+        await cacher.create(key("seed"), widget("seed"))
+        start = await cacher.current_revision()
+        async with cacher.watch(PREFIX, revision=start) as events:
+            events.set_direct(lambda batch: False)
+            backend.go = trio.Event()
+            await trio.testing.wait_all_tasks_blocked()
+            for name in ("a", "b", "c"):
+                await backend.create(key(name), widget(name))
+            backend.go.set()
+            with trio.fail_after(5):
+                got = await take(events, 3)
+        assert [e.revision for e in got] == [start + 1, start + 2, start + 3]
+    await backend.close()
