@@ -2,8 +2,8 @@
 a server with every installed plugin has not imported cel-cpp (CEL: about 14 MB of RSS), httpx
 (webhooks, aggregated APIs), Quart (the debug plugin's routes), cryptography (service-account
 keys: about 9 MB), jsonpatch (mutating webhooks' answers), zoneinfo (CronJob time zones), csv
-(--token-auth-file) or gzip (compressed audit log backups) once it is ready and idle (its
-certificates already made). The first /debug
+(--token-auth-file), gzip (compressed audit log backups) or PyYAML (configuration files, YAML
+bodies) once it is ready and idle (its certificates already made). The first /debug
 request, the first service-account token and the first ValidatingAdmissionPolicy then import
 them and work as before.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from kernel.testing import start_kernel
 
 WATCHED = ("cel_expr_python", "cryptography", "httpx", "quart", "jsonpatch", "zoneinfo", "csv",
-           "gzip")
+           "gzip", "yaml")
 MARK = "imported-on-demand:"
 WRAPPER = f"""
 import sys, traceback

@@ -135,3 +135,42 @@ def test_a_factory_returning_none_is_named_unconfigured_in_the_startup_log(kerne
                             env=plugin_env(test_plugins_path))
     assert "authentication chain: loopback, alpha-cert, anonymous" in kernel.log()
     assert "not configured: alpha-token, beta-token (needs --beta-token)" in kernel.log()
+
+
+def test_module_plugins_hook_implementations_are_found_as_pluggy_finds_them():
+    # The manager reads a module plugin's own namespace instead of pluggy's getattr_static
+    # walk over every name; it must find exactly what pluggy finds: marked functions (a bound
+    # method too), not unmarked ones, imported names or non-routines carrying the marker.
+    import types
+
+    import pluggy
+
+    from kernel import hookimpl, hookspecs
+    from kernel.plugins import PluginInfo, PluginManager, select
+
+    class Holder:
+        @hookimpl
+        def kernel_requires(self):
+            return []
+
+    module = types.ModuleType("kernel_probe_plugin")
+    module.kernel_routes = hookimpl(lambda context: {})
+    module.kernel_health_checks = lambda context: []  # not marked: not a hook
+    module.not_a_routine = types.SimpleNamespace(kernel_impl={})  # marked, but not callable
+    module.kernel_requires = Holder().kernel_requires
+    module.hookimpl = hookimpl  # an imported name
+    infos = [*select(None), PluginInfo("probe", "kernel-probe", "0", module)]
+
+    def found(pm):
+        return sorted((caller.name, impl.plugin_name, impl.function.__qualname__)
+                      for caller in vars(pm.hook).values() if isinstance(caller, pluggy.HookCaller)
+                      for impl in caller.get_hookimpls())
+
+    reference = pluggy.PluginManager("kernel")
+    reference.add_hookspecs(hookspecs)
+    for info in infos:
+        reference.register(info.module, name=info.name)
+    ours = found(PluginManager(infos).pm)
+    assert ours == found(reference)
+    assert {(hook, plugin) for hook, plugin, _ in ours if plugin == "probe"} == {
+        ("kernel_routes", "probe"), ("kernel_requires", "probe")}

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
-import yaml
 
 from kernel.authorization import Attributes, Decision
 
@@ -46,6 +45,10 @@ class AllowlistError(ValueError):
 
 
 def parse(text: str, source: str) -> Allowlist:
+    # Imported here, not at the top: every plugin installed is imported when the server starts,
+    # and only a server given an allowlist file needs a YAML parser (PyYAML costs ~6 ms).
+    import yaml
+
     # msgspec checks the shape (types, unknown fields) that yaml alone would let through.
     try:
         return msgspec.convert(yaml.safe_load(text) or {}, Allowlist)
