@@ -136,8 +136,8 @@ class CacheWatcher:
     def set_direct(self, sink: Callable[[list[WatchEvent]], bool] | None) -> None:
         """Events that find the consumer idle go to ``sink`` (synchronously, from the cache's
         dispatch, as a list of those due together: it must not raise) unless it returns False,
-        having written none of them. The consumer sets it when every
-        event it was given so far is written, as events given to ``sink`` follow those."""
+        having written none of them. The consumer sets it when every event it was given so far
+        is written, as events given to ``sink`` follow those."""
         self._direct = sink
 
     def __aiter__(self) -> CacheWatcher:

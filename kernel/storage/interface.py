@@ -202,7 +202,10 @@ class Storage(Protocol):
         ``request_progress()`` method, which the watch cache calls when a read waits for it. A
         backend that cannot promise such BOOKMARKs come only after the events they cover (etcd
         before 3.4.31 / 3.5.13) has ``watch_progress = False``: the watch cache then sends
-        reads that need the latest state to the backend.
+        reads that need the latest state to the backend. The iterator may also have a
+        ``ready(limit)`` method: up to ``limit`` more events that are due without waiting, in
+        order (bookmarks and the end of the watch may stay with the iterator), which the watch
+        cache dispatches together with the one it just got.
         The iterator ends when the context exits or the store closes; it raises
         ResourceExpiredError if the watch falls behind the retained history.
         """
