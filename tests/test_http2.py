@@ -367,3 +367,33 @@ async def test_a_direct_write_never_overtakes_a_body_waiting_for_credit(
         headers, body, _ = await _response(client, stream_id)
     assert headers[b":status"] == b"200" and body == b"a" * 3000 + b"c" * 10
     assert direct and not any(direct)
+
+
+async def test_a_direct_write_larger_than_a_frame_goes_out_as_several_data_frames(
+        tmp_path: Path, nursery: trio.Nursery) -> None:
+    # The watch cache hands a caught-up watcher every event due at once: more than the client's
+    # largest frame goes out as several DATA frames in one write, whole and in order; more than
+    # the stream's window is declined (the watch's task sends it as credit comes).
+    from kernel.server.http1 import BODY_WRITER
+
+    direct: list[bool] = []
+    events = [bytes([ord("a") + i % 26]) * 1000 + b"\n" for i in range(40)]  # 40,040 bytes
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        writer = scope["extensions"][BODY_WRITER]()
+        direct.append(writer.write_now(b"".join(events)))
+        direct.append(writer.write_now(b"z" * 30000))  # the stream's window has 25,495 left
+        await send({"type": "http.response.body", "body": b""})
+
+    port, ca_file = await start_plain_server(tmp_path, nursery, app)
+    with trio.fail_after(10):
+        client = H2Client(await _open(port, ca_file, "h2"))
+        stream_id = _request(client, "GET", "/", end_stream=True)
+        await client.flush()
+        headers, body, received = await _response(client, stream_id)
+    assert headers[b":status"] == b"200" and body == b"".join(events)
+    assert direct == [True, False]
+    sizes = [len(event.data) for event in received if isinstance(event, h2.events.DataReceived)
+             and event.data]
+    assert sizes == [16384, 16384, 40040 - 2 * 16384]

@@ -722,19 +722,23 @@ class HTTP2Protocol:
         await self._end(stream)
 
     def write_now(self, stream: _Stream, data: bytes) -> bool:
-        """``data`` as one DATA frame of ``stream``'s streamed body, written without an
-        ``await``: True when written (what the socket did not take follows from a task of the
-        connection's own), False when nothing was: frames are queued or being sent, the windows
-        or the frame size do not allow it, or the stream is over (await the writer instead)."""
+        """``data`` as DATA frames of ``stream``'s streamed body (one, or as many as the client's
+        frame size needs: the watch cache hands over all the events due at once), written in one
+        write without an ``await``: True when written (what the socket did not take follows from
+        a task of the connection's own), False when nothing was: frames are queued or being
+        sent, the windows do not allow it, or the stream is over (await the writer instead)."""
         size = len(data)
         if (not size or stream.sending or stream.complete or self.closed or self._out
-                or size > self._peer_frame_size or size > stream.send_window
-                or size > self._send_window):
+                or size > stream.send_window or size > self._send_window):
             return False
+        stream_id, most = stream.stream_id, self._peer_frame_size
+        if size <= most:
+            frames = HEADER.pack(size >> 8, size & 0xFF, _DATA, 0, stream_id) + data
+        else:
+            frames = b"".join(frame(_DATA, 0, stream_id, data[at:at + most])
+                              for at in range(0, size, most))
         connection = self.connection
-        wrote = tlswrite.write_now(
-            connection.stream, HEADER.pack(size >> 8, size & 0xFF, _DATA, 0, stream.stream_id) + data,
-            connection.send_lock)
+        wrote = tlswrite.write_now(connection.stream, frames, connection.send_lock)
         if wrote is tlswrite.Wrote.NOTHING:
             return False
         stream.send_window -= size
