@@ -23,7 +23,10 @@ With ``--before DIR`` (a source tree's ``kernel`` package, e.g. ``git archive ma
 venv's) and is measured in the same rounds, so the before/after figures share one run.
 
 The raw Hypercorn-trio fan-out of ``bench/baseline_app.py`` (one memory channel per stream, one
-ASGI send per line) runs in the same rounds as the floor a plain ASGI app reaches. Ratios are
+ASGI send per line) runs in the same rounds as the floor a plain ASGI app reaches. And in each round
+``bench/send_floor.py`` times what no server can avoid for one event: encrypting its bytes for
+each watcher's TLS session and sending them on the socket, in a bare loop pinned to the servers'
+core; 1e6 ÷ its µs per watcher is the most deliveries/s one write can reach on this machine. Ratios are
 printed per round, then the median and spread (min-max) over the rounds.
 
     python bench/fanout.py [--watchers 1000] [--runs 3] [--writes 5] [--burst 10] [--duration 3]
@@ -51,6 +54,7 @@ import api  # noqa: E402  (bench/api.py: servers, wrk, the raw watch client)
 
 
 CLIENT = str(Path(__file__).with_name("watch_client.py"))
+FLOOR = str(Path(__file__).with_name("send_floor.py"))
 BURSTS = 3  # bursts per round
 
 
@@ -70,12 +74,13 @@ async def _line(stream: trio.abc.ReceiveStream, buffer: bytearray) -> str:
     return line.decode()
 
 
-async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
-                burst_size: int, http2: bool = False) -> tuple[list[float], float, float, float]:
+async def burst(server: api.Server, ca_file: str, watchers: int, writes: int, burst_size: int,
+                http2: bool = False) -> tuple[list[float], float, float, float, int]:
     """Single writes (seconds until every watcher has each), then ``burst_size`` concurrent
-    writes and one after them (seconds until every watcher has the last); and the server's and
-    the watch client's CPU seconds over the writes (opening the streams left out). The watchers are
-    ``watch_client.py`` (one process, epoll), on the load generators' core like this one."""
+    writes and one after them (seconds until every watcher has the last); the server's and
+    the watch client's CPU seconds over the writes (opening the streams left out); and the bytes
+    of one event as a watcher gets it. The watchers are ``watch_client.py`` (one process,
+    epoll), on the load generators' core like this one."""
     namespace = f"bench-watch-{watchers}"
     path = server.watch_path.format(namespace=namespace)
     event_path = server.event_path.format(namespace=namespace)
@@ -88,6 +93,7 @@ async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     lines = bytearray()
     singles: list[float] = []
+    event_bytes = 0
     try:
         with trio.fail_after(120):
             if await _line(client.stdout, lines) != "ready":
@@ -98,12 +104,16 @@ async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
         cpu, client_cpu = server.cpu_seconds(), _cpu_seconds(client.pid)
 
         async def write(writer: trio.SSLStream[trio.SocketStream], name: str) -> None:
+            nonlocal event_bytes
             request = api._request_bytes(server, "POST", event_path,
                                          (api.CONFIGMAP % name).encode())
             await writer.send_all(request)
             code, body = await api._read_response(writer, bytearray())
             if code != 201:
                 raise SystemExit(f"{server.name}: POST {event_path} → {code}: {body[:300]!r}")
+            # The event is this object as one JSON line, in one HTTP/1.1 chunk or DATA frame.
+            line = len(b'{"type":"ADDED","object":}\n') + len(body)
+            event_bytes = line + (9 if http2 else len(b"%x\r\n\r\n" % line))
 
         async def round_(names: list[str]) -> float:
             """Seconds from the first write sent until every watcher has the last one. All but
@@ -137,7 +147,18 @@ async def burst(server: api.Server, ca_file: str, watchers: int, writes: int,
     finally:
         client.kill()
         await client.wait()
-    return singles, burst_s, cpu, client_cpu
+    return singles, burst_s, cpu, client_cpu, event_bytes
+
+
+def send_floor(pin: list[str], load_pin: list[str], watchers: int, size: int) -> float:
+    """CPU µs per watcher to TLS-encrypt and send ``size`` bytes and nothing else
+    (``bench/send_floor.py``), on the servers' core: the most a single write's fan-out can
+    reach here is 1e6 ÷ this deliveries/s."""
+    reader_cpu = ["--reader-cpu", load_pin[-1]] if load_pin else []
+    out = subprocess.run([*pin, sys.executable, FLOOR, "--watchers", str(watchers),
+                          "--size", str(size), *reader_cpu],
+                         check=True, capture_output=True, text=True).stdout
+    return float(json.loads(out)["tls_send_us"])
 
 
 def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
@@ -200,9 +221,11 @@ def main() -> None:
                 api.run_wrk(server, load_pin, server.get_path, report, args.connections, 2, ["w"])
             rows: dict[str, dict[str, list[float]]] = {
                 name: {key: [] for key in ("get", "single", "burst", "ratio", "burst_ratio",
-                                           "cpu_us", "cpu_ratio", "get_cpu_us", "client_us")}
+                                           "cpu_us", "cpu_ratio", "get_cpu_us", "client_us",
+                                           "ceiling_ratio", "of_ceiling")}
                 for name in kernels}
             floors: dict[str, list[float]] = {"single": [], "burst": []}
+            ceilings: list[float] = []  # TLS + send alone, deliveries/s (send_floor.py)
             for run in range(args.runs):
                 line = [f"run {run + 1}:"]
                 for name, server in kernels.items():  # interleaved: drift affects both alike
@@ -210,7 +233,7 @@ def main() -> None:
                                       args.connections, args.duration, [f"g{run}"])
                     if not get.req_s or get.errors:
                         raise SystemExit(f"{name}: GET {get.req_s:.0f} req/s {get.errors}")
-                    singles, burst_s, cpu, client_cpu = trio.run(
+                    singles, burst_s, cpu, client_cpu, event_bytes = trio.run(
                         burst, server, ca_files[name], args.watchers, args.writes, args.burst,
                         args.http2)
                     single = args.watchers / statistics.median(singles)
@@ -236,8 +259,14 @@ def main() -> None:
                                 f"(×{single / get.req_s:.1f} GET), burst {burst_rate:.0f}/s "
                                 f"(×{burst_rate / get.req_s:.1f}), {row['cpu_us'][-1]:.0f} µs "
                                 f"CPU/delivery (client {row['client_us'][-1]:.0f} µs);")
+                ceilings.append(1e6 / send_floor(server_pin, load_pin, args.watchers, event_bytes))
+                for name, row in rows.items():
+                    row["ceiling_ratio"].append(ceilings[-1] / row["get"][-1])
+                    row["of_ceiling"].append(row["single"][-1] / ceilings[-1])
+                line.append(f"TLS + send alone ({event_bytes} B): at most {ceilings[-1]:.0f}/s "
+                            f"(×{rows[name]['ceiling_ratio'][-1]:.1f} GET);")
                 if floor is not None:
-                    singles, burst_s, _, _ = trio.run(burst, floor, ca_file, args.watchers,
+                    singles, burst_s, _, _, _ = trio.run(burst, floor, ca_file, args.watchers,
                                                       args.writes, args.burst)
                     floors["single"].append(args.watchers / statistics.median(singles))
                     floors["burst"].append(args.watchers * (args.burst + 1) / burst_s)
@@ -250,6 +279,9 @@ def main() -> None:
                 print(f"  GET req/s                         {_spread(row['get'], '{:.0f}')}")
                 print(f"  fan-out deliveries/s, one write   {_spread(row['single'], '{:.0f}')}"
                       f"  ÷ GET = {_spread(row['ratio'])}  (target ≥ 20)")
+                print(f"  TLS + send alone, one write       {_spread(ceilings, '{:.0f}')}"
+                      f"  ÷ GET = {_spread(row['ceiling_ratio'])}  (the most one write can reach)")
+                print(f"  one write ÷ TLS + send alone      {_spread(row['of_ceiling'], '{:.2f}')}")
                 print(f"  fan-out deliveries/s, burst of {args.burst:<3}"
                       f"{_spread(row['burst'], '{:.0f}')}  ÷ GET = {_spread(row['burst_ratio'])}")
                 print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}"

@@ -6,7 +6,10 @@ One etcd (Debian's ``etcd``, on tmpfs) and two kernels on it, each with its own 
 configmap is driven by wrk (closed loop, keep-alive, HTTP/1.1 over TLS), the two kernels' runs
 interleaved; twice: at ``resourceVersion=""`` (kube's quorum read: every GET asks etcd) and at
 ``resourceVersion=0`` (served from the worker's watch cache). Nothing is pinned: on a 2-core
-machine the workers, etcd and wrk share both cores, so a ratio of 2 is out of reach.
+machine the workers, etcd and wrk share both cores, so a ratio of 2 is out of reach: the whole
+machine's busy share during each run (/proc/stat, every process and interrupt) is printed, and
+1 ÷ that share for one worker is what any number of workers could reach on these cores if each
+request cost the machine what it did with one.
 
 Cross-worker watch latency: connections are opened until each worker holds one (a worker is told
 by ``kernel_worker_pid`` in /metrics, asked on the same keep-alive connection); a watch on each,
@@ -67,6 +70,13 @@ class TreeServer(Server):
                 continue
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """Busy and total CPU time of the whole machine (/proc/stat's first line, in clock ticks)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
 
 
 def start(work: Path, name: str, etcd_url: str, workers: int) -> tuple[Server, testing.KernelProcess]:
@@ -271,15 +281,21 @@ def main() -> None:
             for test, suffix in (('GET (resourceVersion="", quorum read)', ""),
                                  ("GET (resourceVersion=0, watch cache)", "?resourceVersion=0")):
                 runs: dict[str, list[Load]] = {s.name: [] for s in servers}
+                busy: dict[str, list[float]] = {s.name: [] for s in servers}
                 for server in servers:  # warm-up
                     run_wrk(server, [], server.get_path + suffix, report, args.connections, 1)
                 for _ in range(args.rounds):
                     for server in servers:
+                        before = machine_jiffies()
                         runs[server.name].append(run_wrk(server, [], server.get_path + suffix,
                                                          report, args.connections, args.duration))
+                        after = machine_jiffies()
+                        busy[server.name].append((after[0] - before[0]) / (after[1] - before[1]))
                 loads[test] = {name: combine(r) for name, r in runs.items()}
                 spread = [b.req_s / a.req_s for a, b in zip(runs["workers-1"], runs["workers-2"])]
                 loads[test]["spread"] = spread  # type: ignore[assignment]
+                loads[test]["busy"] = {  # type: ignore[assignment]
+                    name: statistics.median(values) for name, values in busy.items()}
             latency = watch_latency(kernels["workers-2"], args.writes)
         finally:
             for server in servers:
@@ -294,6 +310,10 @@ def main() -> None:
               f"{f'{one.p99_ms:.1f}/{two.p99_ms:.1f}':>16}  {errors}")
         print(f"{'':<40}{'server CPU µs per request, 1 worker / 2 workers':>50}: "
               f"{one.cpu_us:.0f} / {two.cpu_us:.0f}")
+        used = by["busy"]  # type: ignore[index]
+        print(f"{'':<40}{'the machine busy (every core), 1 worker / 2 workers':>50}: "
+              f"{used['workers-1']:.0%} / {used['workers-2']:.0%}; full cores at 1 worker's cost "
+              f"per request: {1 / used['workers-1']:.2f} × its rate")
     print(f"\nwatch latency over {args.writes} sequential writes through worker 0 (ms from sending "
           f"the write until the watch has the event):")
     for kind in ("cross", "same", "write", "cross after ack", "same after ack"):

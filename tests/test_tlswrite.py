@@ -126,10 +126,26 @@ async def test_write_now_writes_without_awaiting_and_declines_a_busy_stream(cont
     server, client = await _pair(contexts)
     lock = trio.Lock()
     await tlswrite.send_all(server, b"head:", lock)  # trio sends the held-back session tickets
-    assert tlswrite.write_now(server, b"now", lock) is tlswrite.Wrote.ALL
+    direct = tlswrite.DirectWriter.of(server, lock)
+    assert direct is not None
+    assert direct.write_now(b"now") is tlswrite.Wrote.ALL
     async with lock:  # another writer holds the connection: nothing is written
-        assert tlswrite.write_now(server, b"never", lock) is tlswrite.Wrote.NOTHING
+        assert direct.write_now(b"never") is tlswrite.Wrote.NOTHING
+    async with server._inner_send_lock:  # trio is sending (e.g. for the receive side)
+        assert direct.write_now(b"never") is tlswrite.Wrote.NOTHING
     assert await _read_exactly(client, 8) == b"head:now"
+
+
+async def test_no_direct_writes_before_the_handshake_or_without_tls(contexts) -> None:
+    server_context, _ = contexts
+    left, right = trio.socket.socketpair()
+    transport = trio.SocketStream(left)
+    stream = trio.SSLStream(transport, server_context, server_side=True)
+    direct = tlswrite.DirectWriter.of(stream, trio.Lock())
+    assert direct is not None and direct.write_now(b"early") is tlswrite.Wrote.NOTHING
+    assert tlswrite.DirectWriter.of(transport, trio.Lock()) is None  # not TLS: writers await
+    left.close()
+    right.close()
 
 
 async def test_write_now_on_a_full_socket_queues_the_rest_in_order(contexts) -> None:
@@ -137,15 +153,16 @@ async def test_write_now_on_a_full_socket_queues_the_rest_in_order(contexts) -> 
     # queued (and nothing more takes the fast path), then flush and trio's sends follow it.
     server, client = await _pair(contexts)
     lock = trio.Lock()
+    direct = tlswrite.DirectWriter.of(server, lock)
     await tlswrite.send_all(server, b"head:", lock)
     chunks: list[bytes] = []
     wrote = tlswrite.Wrote.ALL
     while wrote is tlswrite.Wrote.ALL:
         chunks.append(bytes([len(chunks) % 251]) * 16384)
-        wrote = tlswrite.write_now(server, chunks[-1], lock)
+        wrote = direct.write_now(chunks[-1])
     assert wrote is tlswrite.Wrote.QUEUED
     assert not tlswrite._fast_path_ready(server)
-    assert tlswrite.write_now(server, b"later", lock) is tlswrite.Wrote.NOTHING
+    assert direct.write_now(b"later") is tlswrite.Wrote.NOTHING
     expected = b"head:" + b"".join(chunks) + b"tail"
     async with trio.open_nursery() as nursery:
         async def write() -> None:
@@ -161,11 +178,12 @@ async def test_queued_bytes_go_first_when_trio_sends_next(contexts) -> None:
     # Without a flush, trio's own send (Hypercorn's end of the body) sends the queued rest first.
     server, client = await _pair(contexts)
     lock = trio.Lock()
+    direct = tlswrite.DirectWriter.of(server, lock)
     await tlswrite.send_all(server, b"head:", lock)
     chunks: list[bytes] = []
     while not chunks or wrote is tlswrite.Wrote.ALL:
         chunks.append(bytes([65 + len(chunks) % 26]) * 16384)
-        wrote = tlswrite.write_now(server, chunks[-1], lock)
+        wrote = direct.write_now(chunks[-1])
     expected = b"head:" + b"".join(chunks) + b"end"
     async with trio.open_nursery() as nursery:
         async def write() -> None:
@@ -180,9 +198,10 @@ async def test_write_now_to_a_closed_peer_reports_broken_on_the_next_send(contex
     server, client = await _pair(contexts)
     lock = trio.Lock()
     await tlswrite.send_all(server, b"head:", lock)
+    direct = tlswrite.DirectWriter.of(server, lock)
     await client.transport_stream.aclose()
     with pytest.raises(trio.BrokenResourceError):
         for _ in range(1000):
-            if tlswrite.write_now(server, b"y" * 65536, lock) is not tlswrite.Wrote.ALL:
+            if direct.write_now(b"y" * 65536) is not tlswrite.Wrote.ALL:
                 await tlswrite.flush(server, lock)
             await trio.sleep(0.001)

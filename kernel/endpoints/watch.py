@@ -76,8 +76,9 @@ def _direct_sink(write: Callable[[bytes], Awaitable[None]],
         return event.encoded.get("json") or line(event.type, event.object, event)
 
     def deliver(events: list[WatchEvent]) -> bool:
-        if len(events) == 1:
-            return write_now(encoded(events[0]))
+        if len(events) == 1:  # encoded(), inlined: once per watcher and event
+            event = events[0]
+            return write_now(event.encoded.get("json") or line(event.type, event.object, event))
         return write_now(b"".join(map(encoded, events)))
     return deliver
 

@@ -52,6 +52,7 @@ class Connection(Protocol):
 
     stream: trio.SSLStream[trio.SocketStream]
     send_lock: trio.Lock
+    direct: tlswrite.DirectWriter | None  # writes without an await, where the stream allows
     shutting_down: Any  # an event: set once the server shuts down
 
     def spawn(self, task: Callable[..., Awaitable[None]], *args: Any) -> None: ...
@@ -270,6 +271,7 @@ class ChunkWriter:
         connection = cycle.protocol.connection
         self.stream = connection.stream
         self.lock = connection.send_lock
+        self.direct = connection.direct
 
     async def __call__(self, data: bytes) -> None:
         if not data or not self.cycle.streaming:
@@ -281,14 +283,15 @@ class ChunkWriter:
         """Write ``data`` as one chunk without an ``await``: True when it is written (the part
         the socket did not take follows from a task of the connection's own), False when nothing
         was (the stream is busy or the body over: await the writer instead)."""
-        if not data or not self.cycle.streaming:
+        direct = self.direct
+        if direct is None or not data or not self.cycle.streaming:
             return False
         global _framed
         last, chunk = _framed
         if last is not data:  # _frame(data), inlined: it runs once per watcher and event
             chunk = b"%x\r\n%b\r\n" % (len(data), data)
             _framed = (data, chunk)
-        wrote = tlswrite.write_now(self.stream, chunk, self.lock)
+        wrote = direct.write_now(chunk)
         if wrote is tlswrite.Wrote.ALL:
             return True
         if wrote is tlswrite.Wrote.NOTHING:

@@ -738,7 +738,8 @@ class HTTP2Protocol:
             frames = b"".join(frame(_DATA, 0, stream_id, data[at:at + most])
                               for at in range(0, size, most))
         connection = self.connection
-        wrote = tlswrite.write_now(connection.stream, frames, connection.send_lock)
+        direct = connection.direct
+        wrote = tlswrite.Wrote.NOTHING if direct is None else direct.write_now(frames)
         if wrote is tlswrite.Wrote.NOTHING:
             return False
         stream.send_window -= size

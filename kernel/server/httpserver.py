@@ -66,6 +66,7 @@ from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState
 from hypercorn.utils import parse_socket_addr
 
+from kernel.server import tlswrite
 from kernel.server.http1 import HTTP1Protocol
 
 if TYPE_CHECKING:
@@ -196,6 +197,7 @@ class PeerCertTCPServer(TCPServer):
         self._watcher = trio.CancelScope()
         self._http1: HTTP1Protocol | None = None
         self._tls: dict[str, Any] | None = None  # the TLS scope extension, once handshaken
+        self.direct = tlswrite.DirectWriter.of(stream, self.send_lock)  # the watch cache's writes
 
     def _start_protocol(self, task_group: TaskGroup) -> None:
         """The connection's protocol, by ALPN (Hypercorn's ``ProtocolWrapper`` built an h11

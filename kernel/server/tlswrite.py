@@ -2,20 +2,20 @@
 
 A watch writes each event to every watcher. ``SSLStream.send_all`` yields to the scheduler
 twice per write (its lock and its socket send are both checkpoints) and enters three context
-managers; across 1000 watchers that was most of a delivery. :func:`write_now` encrypts with the
-stream's own ``SSLObject`` and hands the record to the socket with one ``os.write``, without an
-``await`` (so the watch cache can call it while dispatching); :func:`send_all` is the same as an
-awaitable write, where a socket that does not take it all (a slow reader) waits, in trio's
-``send_all`` of the rest.
+managers; across 1000 watchers that was most of a delivery. :meth:`DirectWriter.write_now`
+encrypts with the stream's own ``SSLObject`` and hands the record to the socket with one
+``send``, without an ``await`` (so the watch cache can call it while dispatching);
+:func:`send_all` is the same as an awaitable write, where a socket that does not take it all (a
+slow reader) waits, in trio's ``send_all`` of the rest.
 
-It relies on ``trio.SSLStream``'s private state (checked on each call: with anything unexpected
-it falls back to ``SSLStream.send_all``); tests/test_tlswrite.py checks the fast path is taken.
+It relies on ``trio.SSLStream``'s and ``trio.Lock``'s private state (with anything unexpected
+there is no direct writer and :func:`send_all` uses ``SSLStream.send_all``);
+tests/test_tlswrite.py checks the fast path is taken.
 """
 
 from __future__ import annotations
 
 import enum
-import os
 import ssl
 
 import trio
@@ -29,7 +29,7 @@ except ImportError:  # another trio: always the public path
 
 
 class Wrote(enum.Enum):
-    """What :func:`write_now` did."""
+    """What :meth:`DirectWriter.write_now` did."""
 
     ALL = "all"  # every byte is on the socket
     # Encrypted, but the socket took only part of the record: the rest waits in the stream's
@@ -59,49 +59,77 @@ def _encrypt(stream: trio.SSLStream[trio.SocketStream], data: bytes) -> bytes:
 
 def _write(stream: trio.SSLStream[trio.SocketStream], record: bytes) -> int:
     try:
-        return os.write(stream.transport_stream.socket.fileno(), record)
+        return stream.transport_stream.socket._sock.send(record)  # type: ignore[attr-defined]
     except OSError:  # full (BlockingIOError), or broken: trio's send of the rest says which
         return 0
 
 
-def write_now(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> Wrote:
-    """Write ``data`` to ``stream`` at once, as the connection's writer holding ``lock`` would,
-    without an ``await``; never raises for a broken connection (the next send does).
+class DirectWriter:
+    """Writes to one connection's TLS stream at once, as its writer holding ``lock`` (the
+    connection's send lock) would, without an ``await``; built once per connection
+    (:meth:`of`), so a write looks up none of the stream's parts.
 
-    Only a TLS stream with nothing else being sent or owed qualifies (else ``NOTHING``: nothing
-    was done). ``QUEUED`` (the socket did not take the whole record) obliges the caller to
-    :func:`flush` soon; until then nothing else takes this fast path, and any trio send on the
-    stream sends the rest first, so the bytes stay in order whoever writes next.
+    :meth:`write_now` never raises for a broken connection (the next send does). Only a stream
+    with nothing else being sent or owed qualifies (else ``NOTHING``: nothing was done).
+    ``QUEUED`` (the socket did not take the whole record) obliges the caller to :func:`flush`
+    soon; until then nothing else takes this path, and any trio send on the stream sends the rest
+    first, so the bytes stay in order whoever writes next.
 
-    The watch cache calls this once per watcher and event: the checks of
-    :func:`_fast_path_ready`, :func:`_encrypt` and :func:`_write` are inlined."""
-    try:
-        outgoing = stream._outgoing  # type: ignore[attr-defined]
-        if (lock.locked() or stream._state is not _OK  # type: ignore[attr-defined]
-                or outgoing.pending or stream._inner_send_lock.locked()  # type: ignore[attr-defined]
-                or stream._delayed_outgoing is not None  # type: ignore[attr-defined]
-                or not stream._handshook.done):  # type: ignore[attr-defined]
+    The watch cache calls it once per watcher and event, so the checks of
+    :func:`_fast_path_ready`, :func:`_encrypt` and :func:`_write` are inlined, and the locks'
+    ``locked()`` read as the attribute it returns."""
+
+    __slots__ = ("_stream", "_lock", "_inner", "_handshook", "_outgoing", "_encrypt", "_send")
+
+    def __init__(self, stream: trio.SSLStream[trio.SocketStream], lock: trio.Lock) -> None:
+        # Each is set once, in trio.SSLStream.__init__ (trio 0.35), and never replaced.
+        self._stream = stream
+        self._lock = lock
+        self._inner = stream._inner_send_lock
+        self._handshook = stream._handshook
+        self._outgoing = stream._outgoing
+        self._encrypt = stream._ssl_object.write
+        # The standard library socket trio's wraps (non-blocking): one C call, where trio's
+        # fileno() is a Python one; a closed socket raises there rather than reach another's fd.
+        self._send = stream.transport_stream.socket._sock.send  # type: ignore[attr-defined]
+        lock._owner, self._inner._owner  # type: ignore[attr-defined]  # noqa: B018  # what locked() reads
+
+    @classmethod
+    def of(cls, stream: trio.abc.Stream, lock: trio.Lock) -> DirectWriter | None:
+        """The writer of ``stream``, or None where there is none: not a trio.SSLStream, or a
+        trio whose private state is not as expected (its writers then always await)."""
+        if not isinstance(stream, trio.SSLStream):
+            return None
+        try:
+            return cls(stream, lock)
+        except AttributeError:
+            return None
+
+    def write_now(self, data: bytes) -> Wrote:
+        stream, outgoing = self._stream, self._outgoing
+        if (self._lock._owner is not None or stream._state is not _OK or outgoing.pending
+                or self._inner._owner is not None or stream._delayed_outgoing is not None
+                or not self._handshook.done):
             return Wrote.NOTHING
-        stream._ssl_object.write(data)  # type: ignore[attr-defined]
-    except AttributeError:  # not a trio.SSLStream (or another trio)
-        return Wrote.NOTHING
-    except ssl.SSLError:
-        stream._state = _BROKEN  # type: ignore[attr-defined]  # the caller's send_all raises
-        return Wrote.NOTHING
-    record = outgoing.read()
-    try:
-        sent = os.write(stream.transport_stream.socket.fileno(), record)  # type: ignore[attr-defined]
-    except OSError:  # full (BlockingIOError), or broken: the flush says which
-        sent = 0
-    if sent == len(record):
-        return Wrote.ALL
-    outgoing.write(record[sent:])  # it was empty: the rest is all it holds
-    return Wrote.QUEUED
+        try:
+            self._encrypt(data)
+        except ssl.SSLError:
+            stream._state = _BROKEN  # the caller's send_all raises
+            return Wrote.NOTHING
+        record = outgoing.read()
+        try:
+            sent = self._send(record)
+        except OSError:  # full (BlockingIOError), or broken: the flush says which
+            sent = 0
+        if sent == len(record):
+            return Wrote.ALL
+        outgoing.write(record[sent:])  # it was empty: the rest is all it holds
+        return Wrote.QUEUED
 
 
 async def flush(stream: trio.SSLStream[trio.SocketStream], lock: trio.Lock) -> None:
-    """Send what :func:`write_now` left queued on ``stream`` (if a trio send has not already),
-    under ``lock`` and the stream's own send lock, never cancelled halfway."""
+    """Send what :meth:`DirectWriter.write_now` left queued on ``stream`` (if a trio send has
+    not already), under ``lock`` and the stream's own send lock, never cancelled halfway."""
     async with lock:
         with trio.CancelScope(shield=True):
             async with stream._inner_send_lock:

@@ -240,8 +240,16 @@ class Cacher:
             return
         derived: dict[tuple[int, str], WatchEvent] = {}  # one instance per way of seeing one
         slow = []
+        single = events[0] if len(events) == 1 else None
         for watcher in self._watchers:
             prefix, revision, predicate = watcher.prefix, watcher.revision, watcher.predicate
+            if single is not None and predicate is None:
+                # One event, a watcher of everything under its prefix (the usual case, once per
+                # watcher): it is handed ``events`` itself, which no one changes.
+                if (single.key.startswith(prefix) and single.revision > revision
+                        and not watcher.deliver(events)):
+                    slow.append(watcher)
+                continue
             seen: list[WatchEvent] = []
             for i, event in enumerate(events):
                 if not event.key.startswith(prefix) or event.revision <= revision:

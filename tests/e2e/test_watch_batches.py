@@ -12,14 +12,14 @@ from kernel.server import tlswrite
 
 @pytest.fixture
 def write_now_results(monkeypatch) -> list[tlswrite.Wrote]:
-    """What each direct write (``tlswrite.write_now``) did, in order."""
+    """What each direct write (``tlswrite.DirectWriter.write_now``) did, in order."""
     results: list[tlswrite.Wrote] = []
-    write_now = tlswrite.write_now
+    write_now = tlswrite.DirectWriter.write_now
 
-    def counting(stream, data, lock):
-        results.append(write_now(stream, data, lock))
+    def counting(self, data):
+        results.append(write_now(self, data))
         return results[-1]
-    monkeypatch.setattr(tlswrite, "write_now", counting)
+    monkeypatch.setattr(tlswrite.DirectWriter, "write_now", counting)
     return results
 
 

@@ -129,6 +129,22 @@ async def test_fan_out_shares_event_instances(cacher: Cacher) -> None:
         assert got_b[0].encoded == {"json": b"{...}"}
 
 
+async def test_each_event_reaches_only_the_watchers_of_its_prefix(cacher: Cacher) -> None:
+    # A namespace's watch shares the resource's cache with the others: each event, dispatched
+    # on its own (the usual case), goes to the watchers whose prefix holds its key, none other.
+    start = await cacher.current_revision()
+    async with cacher.watch(f"{PREFIX}blue/", revision=start) as blue, \
+            cacher.watch(f"{PREFIX}red/", revision=start) as red, \
+            cacher.watch(PREFIX, revision=start) as every:
+        for name, ns in (("a", "blue"), ("b", "red"), ("c", "blue"), ("d", "red")):
+            await cacher.create(key(name, ns), widget(name, ns))
+            await trio.testing.wait_all_tasks_blocked()  # dispatched before the next
+        assert [e.key for e in await take(blue, 2)] == [key("a", "blue"), key("c", "blue")]
+        assert [e.key for e in await take(red, 2)] == [key("b", "red"), key("d", "red")]
+        assert [e.revision for e in await take(every, 4)] == [start + 1, start + 2, start + 3,
+                                                              start + 4]
+
+
 async def test_slow_watcher_is_dropped_and_others_are_not_delayed(cacher: Cacher) -> None:
     await cacher.create(key("seed"), widget("seed"))
     start = await cacher.current_revision()
