@@ -727,9 +727,9 @@ class HTTP2Protocol:
         write without an ``await``: True when written (what the socket did not take follows from
         a task of the connection's own), False when nothing was: frames are queued or being
         sent, the windows do not allow it, or the stream is over (await the writer instead)."""
-        size = len(data)
-        if (not size or stream.sending or stream.complete or self.closed or self._out
-                or size > stream.send_window or size > self._send_window):
+        size, direct = len(data), self.connection.direct
+        if (direct is None or not size or stream.sending or stream.complete or self.closed
+                or self._out or size > stream.send_window or size > self._send_window):
             return False
         stream_id, most = stream.stream_id, self._peer_frame_size
         if size <= most:
@@ -737,15 +737,13 @@ class HTTP2Protocol:
         else:
             frames = b"".join(frame(_DATA, 0, stream_id, data[at:at + most])
                               for at in range(0, size, most))
-        connection = self.connection
-        direct = connection.direct
-        wrote = tlswrite.Wrote.NOTHING if direct is None else direct.write_now(frames)
+        wrote = direct.write_now(frames)
         if wrote is tlswrite.Wrote.NOTHING:
             return False
         stream.send_window -= size
         self._send_window -= size
         if wrote is tlswrite.Wrote.QUEUED:
-            connection.spawn(self._flush_queued)
+            self.connection.spawn(self._flush_queued)
         return True
 
     async def _flush_queued(self) -> None:

@@ -92,7 +92,8 @@ class DirectWriter:
         # The standard library socket trio's wraps (non-blocking): one C call, where trio's
         # fileno() is a Python one; a closed socket raises there rather than reach another's fd.
         self._send = stream.transport_stream.socket._sock.send  # type: ignore[attr-defined]
-        lock._owner, self._inner._owner  # type: ignore[attr-defined]  # noqa: B018  # what locked() reads
+        # What write_now reads for locked(): missing in another trio, which then has no writer.
+        lock._owner, self._inner._owner  # type: ignore[attr-defined]  # noqa: B018
 
     @classmethod
     def of(cls, stream: trio.abc.Stream, lock: trio.Lock) -> DirectWriter | None:
