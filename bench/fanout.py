@@ -23,11 +23,11 @@ With ``--before DIR`` (a source tree's ``kernel`` package, e.g. ``git archive ma
 venv's) and is measured in the same rounds, so the before/after figures share one run.
 
 The raw Hypercorn-trio fan-out of ``bench/baseline_app.py`` (one memory channel per stream, one
-ASGI send per line) runs in the same rounds as the floor a plain ASGI app reaches. And in each round
+ASGI send per line) runs in the same rounds as the floor a plain ASGI app reaches. In each round,
 ``bench/send_floor.py`` times what no server can avoid for one event: encrypting its bytes for
 each watcher's TLS session and sending them on the socket, in a bare loop pinned to the servers'
-core; 1e6 ÷ its µs per watcher is the most deliveries/s one write can reach on this machine. Ratios are
-printed per round, then the median and spread (min-max) over the rounds.
+core; 1e6 ÷ its µs per watcher is the most deliveries/s one write can reach on this machine.
+Ratios are printed per round, then the median and spread (min-max) over the rounds.
 
     python bench/fanout.py [--watchers 1000] [--runs 3] [--writes 5] [--burst 10] [--duration 3]
                            [--before DIR] [--no-baseline] [--http2]
@@ -263,11 +263,12 @@ def main() -> None:
                 for name, row in rows.items():
                     row["ceiling_ratio"].append(ceilings[-1] / row["get"][-1])
                     row["of_ceiling"].append(row["single"][-1] / ceilings[-1])
+                ratios = " / ×".join(f"{row['ceiling_ratio'][-1]:.1f}" for row in rows.values())
                 line.append(f"TLS + send alone ({event_bytes} B): at most {ceilings[-1]:.0f}/s "
-                            f"(×{rows[name]['ceiling_ratio'][-1]:.1f} GET);")
+                            f"(×{ratios} GET);")
                 if floor is not None:
                     singles, burst_s, _, _, _ = trio.run(burst, floor, ca_file, args.watchers,
-                                                      args.writes, args.burst)
+                                                         args.writes, args.burst)
                     floors["single"].append(args.watchers / statistics.median(singles))
                     floors["burst"].append(args.watchers * (args.burst + 1) / burst_s)
                     line.append(f"raw Hypercorn floor {floors['single'][-1]:.0f}/s, burst "
@@ -281,7 +282,8 @@ def main() -> None:
                       f"  ÷ GET = {_spread(row['ratio'])}  (target ≥ 20)")
                 print(f"  TLS + send alone, one write       {_spread(ceilings, '{:.0f}')}"
                       f"  ÷ GET = {_spread(row['ceiling_ratio'])}  (the most one write can reach)")
-                print(f"  one write ÷ TLS + send alone      {_spread(row['of_ceiling'], '{:.2f}')}")
+                print("  one write ÷ TLS + send alone      "
+                      + _spread(row["of_ceiling"], "{:.2f}"))
                 print(f"  fan-out deliveries/s, burst of {args.burst:<3}"
                       f"{_spread(row['burst'], '{:.0f}')}  ÷ GET = {_spread(row['burst_ratio'])}")
                 print(f"  CPU per delivery (µs)             {_spread(row['cpu_us'])}"

@@ -38,7 +38,8 @@ from cryptography.x509.oid import NameOID
 
 READER = """
 import select, socket, sys
-sockets = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(int(sys.argv[2]))]
+port, count = int(sys.argv[1]), int(sys.argv[2])
+sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
 poll = select.epoll()
 by_fd = {}
 for s in sockets:
