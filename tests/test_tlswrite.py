@@ -55,10 +55,11 @@ async def test_the_fast_path_is_taken_on_a_handshaken_stream(contexts) -> None:
     # Right after the handshake trio holds TLS 1.3 session tickets back until the first send
     # (the response head, in the server): that one goes through trio.
     await tlswrite.send_all(server, b"head:", trio.Lock())
-    assert tlswrite._fast_path_ready(server)
+    direct = tlswrite.DirectWriter.of(server, trio.Lock())
+    assert direct is not None and direct.idle()
     await tlswrite.send_all(server, b"hello", trio.Lock())
     assert await _read_exactly(client, 10) == b"head:hello"
-    assert tlswrite._fast_path_ready(server)
+    assert direct.idle()
 
 
 async def test_a_slow_reader_gets_every_byte_in_order(contexts) -> None:
@@ -161,7 +162,7 @@ async def test_write_now_on_a_full_socket_queues_the_rest_in_order(contexts) -> 
         chunks.append(bytes([len(chunks) % 251]) * 16384)
         wrote = direct.write_now(chunks[-1])
     assert wrote is tlswrite.Wrote.QUEUED
-    assert not tlswrite._fast_path_ready(server)
+    assert not direct.idle()
     assert direct.write_now(b"later") is tlswrite.Wrote.NOTHING
     expected = b"head:" + b"".join(chunks) + b"tail"
     async with trio.open_nursery() as nursery:
@@ -171,7 +172,7 @@ async def test_write_now_on_a_full_socket_queues_the_rest_in_order(contexts) -> 
         nursery.start_soon(write)
         received = await _read_exactly(client, len(expected), pause=0.001)
     assert received == expected
-    assert tlswrite._fast_path_ready(server)
+    assert direct.idle()
 
 
 async def test_queued_bytes_go_first_when_trio_sends_next(contexts) -> None:

@@ -526,7 +526,9 @@ class HTTP1Protocol:
         """Write ``data`` (also after the input ended: a client that half-closed still reads);
         a broken connection ends as Hypercorn's own send would end it."""
         try:
-            await tlswrite.send_all(self.connection.stream, data, self.connection.send_lock)
+            connection = self.connection
+            await tlswrite.send_all(connection.stream, data, connection.send_lock,
+                                    connection.direct)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             await self.connection.connection_broken()
 

@@ -838,7 +838,9 @@ class HTTP2Protocol:
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         try:
-            await tlswrite.send_all(self.connection.stream, data, self.connection.send_lock)
+            connection = self.connection
+            await tlswrite.send_all(connection.stream, data, connection.send_lock,
+                                    connection.direct)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             await self.connection.connection_broken()
 

@@ -38,32 +38,6 @@ class Wrote(enum.Enum):
     NOTHING = "nothing"  # the stream is busy or not plain TLS: use send_all
 
 
-def _fast_path_ready(stream: trio.SSLStream[trio.SocketStream]) -> bool:
-    """Nothing else is being sent or owed on this TLS stream, and its handshake is done."""
-    try:
-        return (stream._state is _OK and stream._handshook.done
-                and stream._delayed_outgoing is None and not stream._inner_send_lock.locked()
-                and stream._outgoing.pending == 0)
-    except AttributeError:
-        return False
-
-
-def _encrypt(stream: trio.SSLStream[trio.SocketStream], data: bytes) -> bytes:
-    try:
-        stream._ssl_object.write(data)
-    except ssl.SSLError as exc:
-        stream._state = _BROKEN  # as trio's own send would leave it
-        raise trio.BrokenResourceError from exc
-    return stream._outgoing.read()
-
-
-def _write(stream: trio.SSLStream[trio.SocketStream], record: bytes) -> int:
-    try:
-        return stream.transport_stream.socket._sock.send(record)  # type: ignore[attr-defined]
-    except OSError:  # full (BlockingIOError), or broken: trio's send of the rest says which
-        return 0
-
-
 class DirectWriter:
     """Writes to one connection's TLS stream at once, as its writer holding ``lock`` (the
     connection's send lock) would, without an ``await``; built once per connection
@@ -75,9 +49,9 @@ class DirectWriter:
     soon; until then nothing else takes this path, and any trio send on the stream sends the rest
     first, so the bytes stay in order whoever writes next.
 
-    The watch cache calls it once per watcher and event, so the checks of
-    :func:`_fast_path_ready`, :func:`_encrypt` and :func:`_write` are inlined, and the locks'
-    ``locked()`` read as the attribute it returns."""
+    The watch cache calls it once per watcher and event, and every response's write goes
+    through it (:func:`send_all`), so the locks' ``locked()`` is read as the attribute it
+    returns."""
 
     __slots__ = ("_stream", "_lock", "_inner", "_handshook", "_outgoing", "_encrypt", "_send")
 
@@ -106,12 +80,17 @@ class DirectWriter:
         except AttributeError:
             return None
 
+    def idle(self) -> bool:
+        """Nothing else is being sent or owed on the stream, and its handshake is done."""
+        stream = self._stream
+        return not (self._lock._owner is not None or stream._state is not _OK
+                    or self._outgoing.pending or self._inner._owner is not None
+                    or stream._delayed_outgoing is not None or not self._handshook.done)
+
     def write_now(self, data: bytes) -> Wrote:
-        stream, outgoing = self._stream, self._outgoing
-        if (self._lock._owner is not None or stream._state is not _OK or outgoing.pending
-                or self._inner._owner is not None or stream._delayed_outgoing is not None
-                or not self._handshook.done):
+        if not self.idle():
             return Wrote.NOTHING
+        stream, outgoing = self._stream, self._outgoing
         try:
             self._encrypt(data)
         except ssl.SSLError:
@@ -143,29 +122,20 @@ async def flush(stream: trio.SSLStream[trio.SocketStream], lock: trio.Lock) -> N
                         raise
 
 
-async def send_all(stream: trio.abc.Stream, data: bytes, lock: trio.Lock) -> None:
+async def send_all(stream: trio.abc.Stream, data: bytes, lock: trio.Lock,
+                   direct: DirectWriter | None = None) -> None:
     """``stream.send_all(data)`` as the connection's writer holding ``lock`` (the connection's
     send lock) would do it, never cancelled halfway (which would break a TLS stream).
 
-    On a TLS stream with nothing else being sent, the record is encrypted and written without
-    an ``await``: nothing can interleave, so neither lock is taken. Only when the socket does
-    not take it all are both taken while trio sends the rest."""
-    if lock.locked() or not isinstance(stream, trio.SSLStream) or not _fast_path_ready(stream):
+    Through ``direct`` (the connection's writer; made here if not given) when the stream is
+    idle: the record is encrypted and written without an ``await``, and only what the socket
+    did not take is sent by trio, under both locks (:func:`flush`)."""
+    if direct is None:
+        direct = DirectWriter.of(stream, lock)
+    wrote = Wrote.NOTHING if direct is None else direct.write_now(data)
+    if wrote is Wrote.QUEUED:
+        await flush(stream, lock)  # type: ignore[arg-type]  # a DirectWriter's: TLS
+    elif wrote is Wrote.NOTHING:
         async with lock:
             with trio.CancelScope(shield=True):
                 await stream.send_all(data)
-        return
-    # No await until the record is written or the locks are held.
-    record = _encrypt(stream, data)
-    sent = _write(stream, record)
-    if sent == len(record):
-        return
-    inner = stream._inner_send_lock  # a sender on the receive side queues behind the rest
-    lock.acquire_nowait()
-    inner.acquire_nowait()
-    try:
-        with trio.CancelScope(shield=True):
-            await stream.transport_stream.send_all(memoryview(record)[sent:])
-    finally:
-        inner.release()
-        lock.release()

@@ -4,6 +4,8 @@ stay exactly what a client parses, up to h11's last chunk."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from rest_helpers import CM, HANG_GUARD, events, open_watch
 
@@ -12,13 +14,16 @@ from kernel.server import tlswrite
 
 @pytest.fixture
 def write_now_results(monkeypatch) -> list[tlswrite.Wrote]:
-    """What each direct write (``tlswrite.DirectWriter.write_now``) did, in order."""
+    """What each of the watch cache's direct writes (``tlswrite.DirectWriter.write_now``, not
+    called by ``tlswrite.send_all`` for a response's writes) did, in order."""
     results: list[tlswrite.Wrote] = []
     write_now = tlswrite.DirectWriter.write_now
 
     def counting(self, data):
-        results.append(write_now(self, data))
-        return results[-1]
+        wrote = write_now(self, data)
+        if sys._getframe(1).f_code is not tlswrite.send_all.__code__:
+            results.append(wrote)
+        return wrote
     monkeypatch.setattr(tlswrite.DirectWriter, "write_now", counting)
     return results
 
